@@ -1,0 +1,53 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import { AppController } from './app.controller';
+import { AuthModule } from './auth/auth.module';
+import { CallbacksModule } from './callbacks/callbacks.module';
+import { appConfig } from './config/app.config';
+import { authConfig } from './config/auth.config';
+import { callbacksConfig } from './config/callbacks.config';
+import { databaseConfig, DatabaseConfig } from './config/database.config';
+import { loggerOptions } from './config/logger.options';
+import { buildDataSourceOptions } from './database/data-source-options';
+import { DatabaseModule } from './database/database.module';
+import { EnablementModule } from './enablement/enablement.module';
+import { EventsModule } from './events/events.module';
+import { HealthModule } from './health/health.module';
+import { OrganizationsModule } from './organizations/organizations.module';
+import { TenantMappingModule } from './tenant-mapping/tenant-mapping.module';
+import { UsersModule } from './users/users.module';
+
+/**
+ * The whole service. A dynamic module so that configuration is read when the application is
+ * created (tests set their environment first), not when this file is imported.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, cache: true, load: [appConfig, databaseConfig, authConfig, callbacksConfig] }),
+        LoggerModule.forRootAsync({ inject: [appConfig.KEY], useFactory: loggerOptions }),
+        TypeOrmModule.forRootAsync({
+          inject: [databaseConfig.KEY],
+          useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: db.migrationsRun }),
+        }),
+        ScheduleModule.forRoot(),
+        DatabaseModule,
+        EventsModule,
+        HealthModule,
+        AuthModule,
+        OrganizationsModule,
+        TenantMappingModule,
+        EnablementModule,
+        UsersModule,
+        CallbacksModule,
+      ],
+      controllers: [AppController],
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import { DiscoveryService } from '@nestjs/core';
+import type { EntityManager } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+
+export const CALLBACK_ID_PREFIX = 'cti.a.p.acgw.callback.v1.0~';
+export const REQUEST_TYPE_PREFIX = 'cti.a.p.acgw.request.v1.0~';
+export const RESPONSE_TYPE_PREFIX = 'cti.a.p.acgw.response.v1.0~';
+export const EMPTY_REQUEST = 'a.p.empty.v1.0';
+export const NO_CONTENT_RESPONSE = 'a.p.success_no_content.v1.0';
+
+export interface CallbackHandlerOptions {
+  /** Callback ID after `cti.a.p.acgw.callback.v1.0~`; `{APP_CODE}` is replaced from config. */
+  id: string;
+  /** Request type after `cti.a.p.acgw.request.v1.0~`; defaults to the ID (`a.p.empty.v1.0` for none). */
+  requestType?: string;
+  /** Response type after `cti.a.p.acgw.response.v1.0~`. */
+  responseType: string;
+  /** class-validator DTO the payload must satisfy; omitted for payload-less callbacks. */
+  payload?: new () => object;
+  /** Writes run in one transaction and answer a repeated request_id with the stored response. */
+  write?: boolean;
+}
+
+/** The request's `context`, as validated. */
+export interface CallbackRequestContext {
+  callbackId: string;
+  endpointId: string;
+  tenantId: string;
+  datacenterUrl?: string;
+}
+
+export interface CallbackInvocation<P = undefined> {
+  requestId: string;
+  caller: VerifiedCaller;
+  context: CallbackRequestContext;
+  payload: P;
+  /** `X-CyberApp-Extra`, parsed leniently. */
+  extra: Record<string, unknown>;
+  /** In a transaction for write callbacks; record domain events through it. */
+  em: EntityManager;
+  /** Runs after the transaction commits (e.g. dropping cached credentials). */
+  afterCommit(task: () => void): void;
+}
+
+/** What a handler answers: the response payload, or undefined for no-content responses. */
+export type CallbackResult = Record<string, unknown> | undefined;
+
+export interface CallbackHandlerContract<P = undefined> {
+  handle(invocation: CallbackInvocation<P>): Promise<CallbackResult>;
+}
+
+/**
+ * Marks an `@Injectable()` class as the handler of one callback ID. CallbackRegistry finds
+ * every marked provider at boot through Nest's DiscoveryService and fails the boot on a duplicate.
+ */
+export const CallbackHandler = DiscoveryService.createDecorator<CallbackHandlerOptions>();

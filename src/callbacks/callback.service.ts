@@ -1,0 +1,125 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash, randomUUID } from 'node:crypto';
+import { DataSource, EntityManager, LessThan } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { validateDto } from '../common/validate-dto';
+import { callbacksConfig, CallbacksConfig } from '../config/callbacks.config';
+import { isUniqueViolation } from '../database/unique-violation';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { CallbackEnvelopeDto } from './callback-envelope.dto';
+import type { CallbackInvocation } from './callback-handler.decorator';
+import { CallbackRegistry, RegisteredCallback } from './callback-registry.service';
+import { CallbackRequest } from './callback-request.entity';
+
+/** The success body; `payload` is omitted (not null) for no-content responses. */
+export interface CallbackResponse {
+  type: string;
+  request_id: string;
+  response_id: string;
+  payload?: Record<string, unknown>;
+}
+
+/**
+ * Validates the envelope, finds the handler, validates its payload and runs it: reads on the
+ * default connection, writes in one transaction that also stores the response for retries.
+ */
+@Injectable()
+export class CallbackService {
+  constructor(
+    private readonly registry: CallbackRegistry,
+    private readonly transactions: TransactionRunner,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(callbacksConfig.KEY) private readonly config: CallbacksConfig,
+  ) {}
+
+  async dispatch(body: unknown, caller: VerifiedCaller, extra: Record<string, unknown>): Promise<CallbackResponse> {
+    const envelope = await validateDto(CallbackEnvelopeDto, body, '', ErrorCode.MalformedRequest);
+    const callback = this.registry.get(envelope.context.callback_id);
+    if (!callback) throw new DomainError(ErrorCode.CallbackNotFound, 'Callback not found.');
+    if (envelope.type !== callback.requestType) {
+      throw new DomainError(ErrorCode.RequestTypeMismatch, `Request type must be ${callback.requestType} for this callback.`);
+    }
+    const payload = callback.payload ? await validateDto(callback.payload, envelope.payload ?? {}, 'payload') : undefined;
+    const base = {
+      requestId: envelope.request_id,
+      caller,
+      context: {
+        callbackId: callback.callbackId,
+        endpointId: envelope.context.endpoint_id,
+        tenantId: envelope.context.tenant_id,
+        datacenterUrl: envelope.context.datacenter_url?.replace(/\/+$/, ''),
+      },
+      payload,
+      extra,
+    };
+    if (!callback.write) {
+      const result = await callback.handler.handle({ ...base, em: this.dataSource.manager, afterCommit: (task) => task() });
+      return this.respond(callback, envelope.request_id, result);
+    }
+    return this.runWrite(callback, base, envelope);
+  }
+
+  private respond(callback: RegisteredCallback, requestId: string, payload: Record<string, unknown> | undefined): CallbackResponse {
+    const response: CallbackResponse = { type: callback.responseType, request_id: requestId, response_id: randomUUID() };
+    if (payload !== undefined) response.payload = payload;
+    return response;
+  }
+
+  private async runWrite(
+    callback: RegisteredCallback,
+    base: Omit<CallbackInvocation<unknown>, 'em' | 'afterCommit'>,
+    envelope: CallbackEnvelopeDto,
+  ): Promise<CallbackResponse> {
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([envelope.type, envelope.context, envelope.payload ?? null]))
+      .digest('hex');
+    const key = { callbackId: callback.callbackId, requestId: envelope.request_id };
+    const afterCommit: Array<() => void> = [];
+    try {
+      const response = await this.transactions.run(async (em) => {
+        const stored = await this.replay(em, key, base.caller, fingerprint);
+        if (stored) return stored;
+        const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task) });
+        const fresh = this.respond(callback, envelope.request_id, result);
+        await em.insert(CallbackRequest, { ...key, userId: base.caller.userId, fingerprint, response: JSON.stringify(fresh) });
+        return fresh;
+      });
+      afterCommit.forEach((task) => task());
+      return response;
+    } catch (error) {
+      // Two concurrent deliveries of one request (PostgreSQL): the loser answers as the winner did.
+      if (isUniqueViolation(error)) {
+        const stored = await this.replay(this.dataSource.manager, key, base.caller, fingerprint);
+        if (stored) return stored;
+      }
+      throw error;
+    }
+  }
+
+  private async replay(
+    em: EntityManager,
+    key: { callbackId: string; requestId: string },
+    caller: VerifiedCaller,
+    fingerprint: string,
+  ): Promise<CallbackResponse | null> {
+    const stored = await em.findOne(CallbackRequest, { where: key });
+    if (!stored) return null;
+    if (stored.createdAt.getTime() < Date.now() - this.config.idempotencyTtlMs) {
+      await em.delete(CallbackRequest, key);
+      return null;
+    }
+    if (stored.userId !== caller.userId || stored.fingerprint !== fingerprint) {
+      throw new DomainError(ErrorCode.IdempotencyMismatch, 'This request_id was already used for a different request.');
+    }
+    return JSON.parse(stored.response) as CallbackResponse;
+  }
+
+  /** Forgets stored responses older than the idempotency window. */
+  async sweep(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.config.idempotencyTtlMs);
+    const result = await this.transactions.run((em) => em.delete(CallbackRequest, { createdAt: LessThan(cutoff) }));
+    return result.affected ?? 0;
+  }
+}

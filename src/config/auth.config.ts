@@ -1,0 +1,82 @@
+import { registerAs } from '@nestjs/config';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
+import { EnvBoolean, validateConfig } from './validate-config';
+
+class AuthEnv {
+  @IsOptional() @IsIn(['development', 'production', 'test'])
+  NODE_ENV: string = 'development';
+
+  /** `required` verifies the platform's bearer JWT on every callback; default: required in production. */
+  @IsOptional() @IsIn(['required', 'off'])
+  CALLBACK_JWT?: 'required' | 'off';
+
+  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  CALLBACK_JWT_JWKS_URL: string = 'https://acronis.cloud/api/idp/v1/keys';
+
+  /** Comma-separated accepted `iss` values. */
+  @IsOptional() @IsString()
+  CALLBACK_JWT_ISSUERS: string = 'https://acronis.cloud,https://cloud.acronis.com';
+
+  @IsOptional() @IsInt() @Min(0) @Max(300)
+  CALLBACK_JWT_CLOCK_TOLERANCE_SECONDS: number = 30;
+
+  @IsOptional() @EnvBoolean() @IsBoolean()
+  AUTH_CACHE_ENABLED: boolean = true;
+
+  @IsOptional() @IsInt() @Min(1) @Max(3600)
+  AUTH_CACHE_TTL_SECONDS: number = 60;
+
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  AUTH_CACHE_MAX_ENTRIES: number = 10_000;
+
+  /** Failed logins allowed per identity within the window before 429. */
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  AUTH_FAILURES_PER_IDENTITY: number = 10;
+
+  /** Failed logins allowed per client address within the window before 429. */
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  AUTH_FAILURES_PER_ADDRESS: number = 50;
+
+  @IsOptional() @IsInt() @Min(1) @Max(86_400)
+  AUTH_FAILURE_WINDOW_SECONDS: number = 300;
+
+  /** argon2id cost for new hashes; the defaults are argon2-cffi's (RFC 9106 low-memory). */
+  @IsOptional() @IsInt() @Min(1024) @Max(4 * 1024 * 1024)
+  ARGON2_MEMORY_KIB: number = 65536;
+
+  @IsOptional() @IsInt() @Min(1) @Max(20)
+  ARGON2_TIME_COST: number = 3;
+
+  @IsOptional() @IsInt() @Min(1) @Max(16)
+  ARGON2_PARALLELISM: number = 4;
+}
+
+export const authConfig = registerAs('auth', () => {
+  const env = validateConfig(process.env, AuthEnv);
+  const jwtMode = env.CALLBACK_JWT ?? (env.NODE_ENV === 'production' ? 'required' : 'off');
+  return {
+    jwt: {
+      mode: jwtMode,
+      jwksUrl: env.CALLBACK_JWT_JWKS_URL,
+      issuers: env.CALLBACK_JWT_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean),
+      clockToleranceSeconds: env.CALLBACK_JWT_CLOCK_TOLERANCE_SECONDS,
+    },
+    cache: {
+      enabled: env.AUTH_CACHE_ENABLED,
+      ttlMs: env.AUTH_CACHE_TTL_SECONDS * 1000,
+      maxEntries: env.AUTH_CACHE_MAX_ENTRIES,
+    },
+    failures: {
+      perIdentity: env.AUTH_FAILURES_PER_IDENTITY,
+      perAddress: env.AUTH_FAILURES_PER_ADDRESS,
+      windowSeconds: env.AUTH_FAILURE_WINDOW_SECONDS,
+    },
+    argon2: {
+      memoryCost: env.ARGON2_MEMORY_KIB,
+      timeCost: env.ARGON2_TIME_COST,
+      parallelism: env.ARGON2_PARALLELISM,
+    },
+  };
+});
+
+export type AuthConfig = ReturnType<typeof authConfig>;

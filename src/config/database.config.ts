@@ -1,0 +1,50 @@
+import { registerAs } from '@nestjs/config';
+import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { EnvBoolean, validateConfig } from './validate-config';
+
+class DatabaseEnv {
+  /** `postgres://…` selects PostgreSQL; unset means the embedded SQLite file. */
+  @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  /** PostgreSQL schema to use (created if missing); tests give each run its own. */
+  @IsOptional() @Matches(/^[a-z_][a-z0-9_]*$/, { message: 'DATABASE_SCHEMA must be a lower-case SQL identifier' })
+  DATABASE_SCHEMA?: string;
+
+  @IsOptional() @IsString()
+  SQLITE_PATH: string = './data/gateway.db';
+
+  @IsOptional() @EnvBoolean() @IsBoolean()
+  DATABASE_MIGRATIONS_RUN: boolean = true;
+
+  @IsOptional() @IsInt() @Min(1) @Max(200)
+  DATABASE_POOL_SIZE: number = 10;
+
+  @IsOptional() @EnvBoolean() @IsBoolean()
+  DATABASE_LOGGING: boolean = false;
+}
+
+export interface DatabaseConfig {
+  type: 'sqlite' | 'postgres';
+  url?: string;
+  schema?: string;
+  sqlitePath: string;
+  migrationsRun: boolean;
+  poolSize: number;
+  logging: boolean;
+}
+
+export function readDatabaseConfig(env: Record<string, string | undefined> = process.env): DatabaseConfig {
+  const v = validateConfig(env, DatabaseEnv);
+  return {
+    type: v.DATABASE_URL ? 'postgres' : 'sqlite',
+    url: v.DATABASE_URL,
+    schema: v.DATABASE_SCHEMA,
+    sqlitePath: v.SQLITE_PATH,
+    migrationsRun: v.DATABASE_MIGRATIONS_RUN,
+    poolSize: v.DATABASE_POOL_SIZE,
+    logging: v.DATABASE_LOGGING,
+  };
+}
+
+export const databaseConfig = registerAs('database', () => readDatabaseConfig());

@@ -1,0 +1,8 @@
+import { CallbackRequest } from '../callbacks/callback-request.entity';
+import { DomainEvent } from '../events/event.entity';
+import { Organization } from '../organizations/organization.entity';
+import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
+import { User } from '../users/user.entity';
+
+/** Every entity, listed once for the app's and the migration CLI's DataSource. */
+export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent];

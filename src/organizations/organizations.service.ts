@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { Organization, OrganizationKind } from './organization.entity';
+
+interface OrganizationRow {
+  id: string;
+  name: string;
+  kind: OrganizationKind;
+  parent_id: string | null;
+}
+
+/** Hierarchy queries on the organization tree (a recursive CTE that runs on SQLite and PostgreSQL). */
+@Injectable()
+export class OrganizationsService {
+  /** The organization and every organization below it, at any depth. */
+  async subtree(em: EntityManager, rootId: string): Promise<Organization[]> {
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
+      `WITH RECURSIVE subtree(id) AS (
+         SELECT id FROM organizations WHERE id = :root
+         UNION
+         SELECT o.id FROM organizations o JOIN subtree s ON o.parent_id = s.id
+       )
+       SELECT o.id, o.name, o.kind, o.parent_id FROM organizations o JOIN subtree s ON s.id = o.id`,
+      { root: rootId },
+      {},
+    );
+    const rows: OrganizationRow[] = await em.query(sql, params);
+    return rows.map((r) => Object.assign(new Organization(), { id: r.id, name: r.name, kind: r.kind, parentId: r.parent_id }));
+  }
+
+  async subtreeIds(em: EntityManager, rootId: string): Promise<Set<string>> {
+    return new Set((await this.subtree(em, rootId)).map((o) => o.id));
+  }
+
+  /** CUSTOMER organizations at any depth below the root, ordered by name then id. */
+  async customersOf(em: EntityManager, rootId: string): Promise<Organization[]> {
+    return (await this.subtree(em, rootId))
+      .filter((o) => o.kind === OrganizationKind.Customer && o.id !== rootId)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));
+  }
+}

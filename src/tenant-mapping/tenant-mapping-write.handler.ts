@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import { In } from 'typeorm';
+import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE } from '../callbacks/callback-handler.decorator';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { OutboxService } from '../events/outbox.service';
+import { OrganizationsService } from '../organizations/organizations.service';
+import { OrganizationMapping } from './organization-mapping.entity';
+import { TenantMappingWritePayload } from './tenant-mapping.dto';
+
+const FAILED = 'Failed to write the mapping.';
+
+/**
+ * Maps (or, without `acronis_tenant_id`, unmaps) customers of the caller, all or nothing. An
+ * Acronis tenant mapped elsewhere moves only from an organization in the caller's subtree.
+ */
+@CallbackHandler({ id: 'a.p.tenant_mapping.write.v1.0', payload: TenantMappingWritePayload, responseType: NO_CONTENT_RESPONSE, write: true })
+@Injectable()
+export class TenantMappingWriteHandler implements CallbackHandlerContract<TenantMappingWritePayload> {
+  constructor(
+    private readonly organizations: OrganizationsService,
+    private readonly outbox: OutboxService,
+  ) {}
+
+  async handle({ em, caller, context, payload }: CallbackInvocation<TenantMappingWritePayload>): Promise<CallbackResult> {
+    const items = payload.modified;
+    const subtree = await this.organizations.subtree(em, caller.organizationId);
+    const customers = new Set((await this.organizations.customersOf(em, caller.organizationId)).map((o) => o.id));
+    const vendorIds = items.map((i) => i.vendor_tenant_id);
+    if (vendorIds.some((id) => !customers.has(id)) || new Set(vendorIds).size !== vendorIds.length) {
+      throw new DomainError(ErrorCode.MappingInvalid, FAILED);
+    }
+    const tenantIds = items.flatMap((i) => (i.acronis_tenant_id ? [i.acronis_tenant_id.toLowerCase()] : []));
+    if (new Set(tenantIds).size !== tenantIds.length) throw new DomainError(ErrorCode.MappingInvalid, FAILED);
+
+    const inSubtree = new Set(subtree.map((o) => o.id));
+    const current = tenantIds.length ? await em.find(OrganizationMapping, { where: { acronisTenantId: In(tenantIds) } }) : [];
+    if (current.some((m) => !inSubtree.has(m.organizationId))) {
+      throw new DomainError(ErrorCode.Forbidden, 'An Acronis tenant is mapped to an organization outside yours.');
+    }
+
+    if (vendorIds.length) await em.delete(OrganizationMapping, { organizationId: In(vendorIds) });
+    if (tenantIds.length) await em.delete(OrganizationMapping, { acronisTenantId: In(tenantIds) });
+    const rows = items.flatMap((i) =>
+      i.acronis_tenant_id
+        ? [{ organizationId: i.vendor_tenant_id, acronisTenantId: i.acronis_tenant_id.toLowerCase(), acronisDcUrl: context.datacenterUrl ?? null }]
+        : [],
+    );
+    if (rows.length) await em.insert(OrganizationMapping, rows);
+
+    await this.outbox.record(em, {
+      type: 'tenant_mapping.written',
+      organizationId: caller.organizationId,
+      data: {
+        modified: items.map((i) => ({ vendor_tenant_id: i.vendor_tenant_id, acronis_tenant_id: i.acronis_tenant_id?.toLowerCase() ?? null })),
+        moved_from: current.filter((m) => !vendorIds.includes(m.organizationId)).map((m) => m.organizationId),
+        datacenter_url: context.datacenterUrl ?? null,
+      },
+    });
+    return undefined;
+  }
+}

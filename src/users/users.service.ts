@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { EntityManager, In, IsNull, Not } from 'typeorm';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { isUniqueViolation } from '../database/unique-violation';
+import { OutboxService } from '../events/outbox.service';
+import { OrganizationsService } from '../organizations/organizations.service';
+import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
+import { User } from './user.entity';
+
+export interface UserSummary {
+  id: string;
+  name: string;
+  email: string;
+}
+
+/** Users of an organization; every write records its domain event in the same transaction. */
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly organizations: OrganizationsService,
+    private readonly outbox: OutboxService,
+  ) {}
+
+  /** Users of the organization and of its descendants that are mapped to a tenant. */
+  async listVisible(em: EntityManager, organizationId: string): Promise<UserSummary[]> {
+    const below = (await this.organizations.subtree(em, organizationId)).filter((o) => o.id !== organizationId).map((o) => o.id);
+    const mapped = below.length
+      ? (await em.find(OrganizationMapping, { select: { organizationId: true }, where: { organizationId: In(below) } })).map((m) => m.organizationId)
+      : [];
+    const users = await em.find(User, {
+      select: { id: true, name: true, email: true },
+      where: { organizationId: In([organizationId, ...mapped]) },
+      order: { name: 'ASC', id: 'ASC' },
+    });
+    return users.map((u) => ({ id: u.id, name: u.name, email: u.email }));
+  }
+
+  async create(em: EntityManager, organizationId: string, input: { login: string; name: string; email: string; password?: string | null }): Promise<User> {
+    const user = em.create(User, {
+      id: randomUUID(),
+      login: input.login.toLowerCase(),
+      name: input.name,
+      email: input.email,
+      password: input.password ?? null,
+      organizationId,
+    });
+    try {
+      await em.insert(User, user);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DomainError(ErrorCode.Conflict, 'A user with this login already exists.');
+      throw error;
+    }
+    await this.outbox.record(em, {
+      type: 'user.created',
+      organizationId,
+      data: { id: user.id, login: user.login, name: user.name, email: user.email, organization_id: organizationId },
+    });
+    return user;
+  }
+
+  /** The user with this id in this organization, or 404: ids elsewhere do not exist for the caller. */
+  async findInOrganization(em: EntityManager, organizationId: string, id: string): Promise<User> {
+    const user = await em.findOne(User, { where: { id, organizationId } });
+    if (!user) throw new DomainError(ErrorCode.NotFound, 'User not found.');
+    return user;
+  }
+
+  async update(em: EntityManager, user: User, changes: { name?: string; email?: string }): Promise<void> {
+    const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+    await em.update(User, { id: user.id }, set);
+    await this.outbox.record(em, {
+      type: 'user.updated',
+      organizationId: user.organizationId,
+      data: { id: user.id, login: user.login, name: changes.name ?? user.name, email: changes.email ?? user.email, organization_id: user.organizationId },
+    });
+  }
+
+  async remove(em: EntityManager, user: User): Promise<void> {
+    await em.delete(User, { id: user.id });
+    await this.outbox.record(em, {
+      type: 'user.deleted',
+      organizationId: user.organizationId,
+      data: { id: user.id, login: user.login, organization_id: user.organizationId },
+    });
+  }
+
+  async setPassword(em: EntityManager, user: User, passwordHash: string): Promise<void> {
+    await em.update(User, { id: user.id }, { password: passwordHash });
+    await this.outbox.record(em, {
+      type: 'user.password_reset',
+      organizationId: user.organizationId,
+      data: { id: user.id, login: user.login, organization_id: user.organizationId },
+    });
+  }
+
+  countWithPassword(em: EntityManager): Promise<number> {
+    return em.count(User, { where: { password: Not(IsNull()) } });
+  }
+}

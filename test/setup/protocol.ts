@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+
+export const APP_CODE = 'vendor.app';
+export const ENDPOINT_ID = `cti.a.p.acgw.endpoint.v1.0~${APP_CODE}.endpoint.v1.0`;
+export const DC_URL = 'https://eu8-cloud.acronis.com';
+
+/** Callback IDs by their short name, with the request type each must carry. */
+const CALLBACKS: Record<string, { id: string; request: string }> = {
+  'enablement.read': { id: 'a.p.enablement.read.v1.0', request: 'a.p.empty.v1.0' },
+  'enablement.write': { id: 'a.p.enablement.write.v1.0', request: 'a.p.enablement.write.v1.0' },
+  'enablement.reset': { id: 'a.p.enablement.reset.v1.0', request: 'a.p.empty.v1.0' },
+  'topology.read': { id: 'a.p.topology.read.v1.0', request: 'a.p.topology.read.v1.0' },
+  'tenant_mapping.read': { id: 'a.p.tenant_mapping.read.v1.0', request: 'a.p.empty.v1.0' },
+  'tenant_mapping.write': { id: 'a.p.tenant_mapping.write.v1.0', request: 'a.p.tenant_mapping.write.v1.0' },
+  users_read: { id: `${APP_CODE}.users_read.v1.0`, request: `${APP_CODE}.users_read.v1.0` },
+  user_write: { id: `${APP_CODE}.user_write.v1.0`, request: `${APP_CODE}.user_write.v1.0` },
+  user_update: { id: `${APP_CODE}.user_update.v1.0`, request: `${APP_CODE}.user_update.v1.0` },
+  user_delete: { id: `${APP_CODE}.user_delete.v1.0`, request: `${APP_CODE}.user_delete.v1.0` },
+  reset_password: { id: `${APP_CODE}.reset_password.v1.0`, request: `${APP_CODE}.reset_password.v1.0` },
+};
+export type CallbackName = keyof typeof CALLBACKS;
+
+export interface EnvelopeOptions {
+  tenantId?: string;
+  requestId?: string;
+  datacenterUrl?: string;
+}
+
+/** A request envelope as the API Callback Gateway sends it (DESIGN.md 7.1). */
+export function envelope(name: CallbackName, payload?: Record<string, unknown>, options: EnvelopeOptions = {}): Record<string, unknown> {
+  const cb = CALLBACKS[name];
+  return {
+    type: `cti.a.p.acgw.request.v1.0~${cb.request}`,
+    request_id: options.requestId ?? randomUUID(),
+    created_at: new Date().toISOString(),
+    context: {
+      callback_id: `cti.a.p.acgw.callback.v1.0~${cb.id}`,
+      endpoint_id: ENDPOINT_ID,
+      tenant_id: options.tenantId ?? '00000000-0000-0000-0000-000000000000',
+      datacenter_url: options.datacenterUrl ?? DC_URL,
+    },
+    ...(payload !== undefined ? { payload } : {}),
+  };
+}
+
+export function responseType(short: string): string {
+  return `cti.a.p.acgw.response.v1.0~${short}`;
+}
+
+/** `X-CyberApp-Auth` as the platform sends it: base64 of `<login>:{"password":"…"}`. */
+export function cyberAppAuth(login: string, password: string): string {
+  return Buffer.from(`${login}:${JSON.stringify({ password })}`).toString('base64');
+}
