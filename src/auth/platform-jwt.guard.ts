@@ -1,11 +1,19 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { createRemoteJWKSet, errors, JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
 import { DomainError, ErrorCode, unauthenticated } from '../common/domain-error';
+import { appConfig, AppConfig } from '../config/app.config';
 import { authConfig, AuthConfig } from '../config/auth.config';
 
 interface PlatformClaims extends JWTPayload {
-  scope?: Array<{ role?: unknown }>;
+  scope?: unknown;
+}
+
+/** Thrown by the key resolver when the JWKS itself could not be had: our outage, not a bad token. */
+class KeySetUnavailable extends Error {
+  constructor(readonly reason: unknown) {
+    super('The platform JWKS could not be fetched');
+  }
 }
 
 function endpointIdOf(body: unknown): string | undefined {
@@ -16,19 +24,32 @@ function endpointIdOf(body: unknown): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
+function rolesOf(claims: PlatformClaims): unknown[] {
+  if (!Array.isArray(claims.scope)) return [];
+  return claims.scope.map((entry: unknown) => (entry && typeof entry === 'object' ? (entry as { role?: unknown }).role : undefined));
+}
+
 /**
  * Verifies the platform's `Authorization: Bearer <JWT>`: RS256 signed by a key of the Acronis
  * JWKS (fetched and cached by `jose`, refetched on an unknown `kid`), an accepted issuer, not
- * expired, and a `scope[].role` equal to the request's `context.endpoint_id` (a token minted for
- * another CyberApp is refused). Off unless `CALLBACK_JWT=required` (the production default).
+ * expired, and a `scope[].role` equal to the request's `context.endpoint_id`, which must be one of
+ * this CyberApp's endpoints (a token minted for another CyberApp is refused, even when the
+ * envelope is rewritten to match it). Any token problem is a 401; a JWKS that cannot be fetched is
+ * a 503. Off unless `CALLBACK_JWT=required` (the production default).
  */
 @Injectable()
 export class PlatformJwtGuard implements CanActivate, OnModuleInit {
   private readonly logger = new Logger(PlatformJwtGuard.name);
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  /** Endpoint CTI ids of this CyberApp: `cti.a.p.acgw.endpoint.v1.0~<APP_CODE>.<name>.v<version>`. */
+  private readonly endpointPrefix: string;
 
-  constructor(@Inject(authConfig.KEY) private readonly config: AuthConfig) {
+  constructor(
+    @Inject(authConfig.KEY) private readonly config: AuthConfig,
+    @Inject(appConfig.KEY) app: AppConfig,
+  ) {
     this.jwks = createRemoteJWKSet(new URL(config.jwt.jwksUrl), { cacheMaxAge: 60 * 60 * 1000, cooldownDuration: 30_000, timeoutDuration: 5000 });
+    this.endpointPrefix = `cti.a.p.acgw.endpoint.v1.0~${app.appCode}.`;
   }
 
   onModuleInit(): void {
@@ -43,23 +64,38 @@ export class PlatformJwtGuard implements CanActivate, OnModuleInit {
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!match) throw unauthenticated();
     const endpointId = endpointIdOf(request.body);
+    if (endpointId === undefined || !endpointId.startsWith(this.endpointPrefix)) throw unauthenticated();
     let claims: PlatformClaims;
     try {
-      ({ payload: claims } = await jwtVerify<PlatformClaims>(match[1], this.jwks, {
+      ({ payload: claims } = await jwtVerify<PlatformClaims>(match[1], this.resolveKey, {
         algorithms: ['RS256'],
         issuer: this.config.jwt.issuers,
         clockTolerance: this.config.jwt.clockToleranceSeconds,
         requiredClaims: ['exp'],
       }));
     } catch (error) {
-      if (error instanceof errors.JWKSTimeout || (error instanceof Error && !(error instanceof errors.JOSEError))) {
-        this.logger.error({ err: error }, 'Could not fetch the platform JWKS');
+      if (error instanceof KeySetUnavailable) {
+        this.logger.error({ err: error.reason }, 'Could not fetch the platform JWKS');
         throw new DomainError(ErrorCode.Unavailable, 'Cannot verify the platform token right now.');
       }
       throw unauthenticated();
     }
-    const roles = Array.isArray(claims.scope) ? claims.scope.map((s) => s?.role) : [];
-    if (endpointId === undefined || !roles.includes(endpointId)) throw unauthenticated();
+    if (!rolesOf(claims).includes(endpointId)) throw unauthenticated();
     return true;
   }
+
+  /**
+   * Tells the two kinds of key-lookup failure apart: no key for the token's `kid` is the token's
+   * fault; anything else (connection refused, timeout, non-200, not a JWKS) is ours. Classified
+   * here, where the lookup happens, rather than by error class afterwards: network errors come
+   * from another realm under Jest and are not `instanceof Error` there.
+   */
+  private readonly resolveKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await this.jwks(header, token);
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+      throw new KeySetUnavailable(error);
+    }
+  };
 }

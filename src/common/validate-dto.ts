@@ -24,7 +24,8 @@ export async function validateDto<T extends object>(
     throw new DomainError(code, `${path || 'body'} must be a JSON object.`);
   }
   const instance = plainToInstance(schema, value);
-  const errors = await validate(instance, { whitelist: true, forbidUnknownValues: true });
+  // forbidUnknownValues would reject decorator-less DTOs such as users_read's `{}`; the object check above covers it.
+  const errors = await validate(instance, { whitelist: true, forbidUnknownValues: false });
   if (errors.length > 0) {
     throw new DomainError(code, `Invalid request: ${flatten(errors, path).join('; ')}.`);
   }

@@ -54,11 +54,16 @@ class AuthEnv {
 export const authConfig = registerAs('auth', () => {
   const env = validateConfig(process.env, AuthEnv);
   const jwtMode = env.CALLBACK_JWT ?? (env.NODE_ENV === 'production' ? 'required' : 'off');
+  const issuers = env.CALLBACK_JWT_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean);
+  if (issuers.length === 0) {
+    // An empty list would refuse every token: fail the boot instead.
+    throw new Error('Invalid configuration:\n  CALLBACK_JWT_ISSUERS must name at least one issuer');
+  }
   return {
     jwt: {
       mode: jwtMode,
       jwksUrl: env.CALLBACK_JWT_JWKS_URL,
-      issuers: env.CALLBACK_JWT_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean),
+      issuers,
       clockToleranceSeconds: env.CALLBACK_JWT_CLOCK_TOLERANCE_SECONDS,
     },
     cache: {

@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from '../auth/auth.module';
+import { appConfig } from '../config/app.config';
+import { authConfig } from '../config/auth.config';
+import { databaseConfig, DatabaseConfig } from '../config/database.config';
+import { buildDataSourceOptions } from '../database/data-source-options';
+import { SeedCommand } from './seed.command';
+import { SeedService } from './seed.service';
+
+/**
+ * The command-line tools: configuration and database as the app has them, without HTTP,
+ * logging or schedulers. Migrations always run first, whatever DATABASE_MIGRATIONS_RUN says.
+ */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, cache: true, load: [appConfig, databaseConfig, authConfig] }),
+    TypeOrmModule.forRootAsync({
+      inject: [databaseConfig.KEY],
+      // One attempt: a command should fail at once, not retry for half a minute like the service.
+      useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: true, retryAttempts: 1 }),
+    }),
+    AuthModule,
+  ],
+  providers: [SeedService, SeedCommand],
+})
+export class CliModule {}

@@ -1,0 +1,17 @@
+import 'reflect-metadata';
+import { CommandFactory } from 'nest-commander';
+import { CliModule } from './cli.module';
+
+function fail(error: unknown): void {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}
+
+/** `cli.ts <command>`: see `cli.ts --help`. A failure prints its reason and exits with 1. */
+CommandFactory.run(CliModule, {
+  logger: ['error', 'warn'],
+  // Throw instead of aborting the process when the context cannot start (bad config, no database).
+  abortOnError: false,
+  cliName: 'cyberapp-gateway',
+  serviceErrorHandler: fail,
+}).catch(fail);
