@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import { DomainError, ErrorCode } from './common/domain-error';
 import { ProtocolExceptionFilter } from './common/protocol-exception.filter';
 import { appConfig } from './config/app.config';
+import { authConfig, AuthConfig } from './config/auth.config';
 import { requestIdOf } from './config/logger.options';
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
@@ -36,6 +37,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  if (app.get<AuthConfig>(authConfig.KEY).jwt.mode === 'off') {
+    app.get(Logger).warn('CALLBACK_JWT=off: callbacks are accepted without the platform JWT. Set CALLBACK_JWT=required in production.');
+  }
   app.useGlobalFilters(new ProtocolExceptionFilter());
   app.enableShutdownHooks();
 

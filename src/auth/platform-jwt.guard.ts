@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
 import { DomainError, ErrorCode, unauthenticated } from '../common/domain-error';
@@ -38,7 +38,7 @@ function rolesOf(claims: PlatformClaims): unknown[] {
  * a 503. Off unless `CALLBACK_JWT=required` (the production default).
  */
 @Injectable()
-export class PlatformJwtGuard implements CanActivate, OnModuleInit {
+export class PlatformJwtGuard implements CanActivate {
   private readonly logger = new Logger(PlatformJwtGuard.name);
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   /** Endpoint CTI ids of this CyberApp: `cti.a.p.acgw.endpoint.v1.0~<APP_CODE>.<name>.v<version>`. */
@@ -50,12 +50,6 @@ export class PlatformJwtGuard implements CanActivate, OnModuleInit {
   ) {
     this.jwks = createRemoteJWKSet(new URL(config.jwt.jwksUrl), { cacheMaxAge: 60 * 60 * 1000, cooldownDuration: 30_000, timeoutDuration: 5000 });
     this.endpointPrefix = `cti.a.p.acgw.endpoint.v1.0~${app.appCode}.`;
-  }
-
-  onModuleInit(): void {
-    if (this.config.jwt.mode === 'off') {
-      this.logger.warn('CALLBACK_JWT=off: callbacks are accepted without the platform JWT. Set CALLBACK_JWT=required in production.');
-    }
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
