@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { CredentialCache } from '../auth/credential-cache.service';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult } from '../callbacks/callback-handler.decorator';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import { UserUpdatePayload } from './users.dto';
 import { UsersService } from './users.service';
 
@@ -11,7 +10,6 @@ import { UsersService } from './users.service';
 @Injectable()
 export class UserUpdateHandler implements CallbackHandlerContract<UserUpdatePayload> {
   constructor(
-    private readonly tenants: TenantMappingService,
     private readonly users: UsersService,
     private readonly credentials: CredentialCache,
   ) {}
@@ -20,8 +18,7 @@ export class UserUpdateHandler implements CallbackHandlerContract<UserUpdatePayl
     if (payload.name === undefined && payload.email === undefined) {
       throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: payload needs name or email.');
     }
-    const target = await this.tenants.requireTarget(em, caller, context.tenantId);
-    const user = await this.users.findInOrganization(em, target.organizationId, payload.id);
+    const user = await this.users.findInTenant(em, caller, context.tenantId, payload.id);
     await this.users.update(em, user, { name: payload.name, email: payload.email });
     afterCommit(() => this.credentials.invalidateUser(user.id));
     return undefined;

@@ -6,6 +6,8 @@ import { isUniqueViolation } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
+import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { User } from './user.entity';
 
 export interface UserSummary {
@@ -19,6 +21,7 @@ export interface UserSummary {
 export class UsersService {
   constructor(
     private readonly organizations: OrganizationsService,
+    private readonly tenants: TenantMappingService,
     private readonly outbox: OutboxService,
   ) {}
 
@@ -57,6 +60,12 @@ export class UsersService {
       data: { id: user.id, login: user.login, name: user.name, email: user.email, organization_id: organizationId },
     });
     return user;
+  }
+
+  /** The user with this id in the organization mapped to the tenant (403 foreign tenant, 404 unmapped or unknown id). */
+  async findInTenant(em: EntityManager, caller: VerifiedCaller, acronisTenantId: string, id: string): Promise<User> {
+    const target = await this.tenants.requireTarget(em, caller, acronisTenantId);
+    return this.findInOrganization(em, target.organizationId, id);
   }
 
   /** The user with this id in this organization, or 404: ids elsewhere do not exist for the caller. */
