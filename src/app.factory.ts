@@ -41,9 +41,23 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     app.get(Logger).warn('CALLBACK_JWT=off: callbacks are accepted without the platform JWT. Set CALLBACK_JWT=required in production.');
   }
   app.useGlobalFilters(new ProtocolExceptionFilter());
-  app.enableShutdownHooks();
+  // process.exit(0) once closed, rather than re-raising the signal: a clean stop exits 0, and
+  // pino's 'exit' handler flushes the last lines.
+  app.enableShutdownHooks([], { useProcessExit: true });
 
   const fastify = app.getHttpAdapter().getInstance();
+  // server.close() only drops the connections idle at that moment: a kept-alive connection whose
+  // request is still running would stay open for keepAliveTimeout (72 s) after its answer and hold
+  // the shutdown. From the start of the close, every answer ends its connection.
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     (request.raw as IncomingMessage & { id?: string }).id = request.id;
     void reply.header('x-request-id', request.id);

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import { getMetadataStorage } from 'class-validator';
 import { appConfig, AppConfig } from '../config/app.config';
 import {
   CALLBACK_ID_PREFIX,
@@ -16,8 +17,14 @@ export interface RegisteredCallback {
   requestType: string;
   responseType: string;
   payload?: new () => object;
+  /** The callback takes a payload object (possibly with no rules to check). */
+  requiresObjectPayload: boolean;
   write: boolean;
   handler: CallbackHandlerContract<unknown>;
+}
+
+function hasRules(dto: new () => object): boolean {
+  return getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false).length > 0;
 }
 
 /** Builds the callback ID → handler map at boot from every `@CallbackHandler` provider. */
@@ -55,7 +62,9 @@ export class CallbackRegistry implements OnModuleInit {
       callbackId,
       requestType: REQUEST_TYPE_PREFIX + expand(options.requestType ?? (options.payload ? options.id : EMPTY_REQUEST)),
       responseType: RESPONSE_TYPE_PREFIX + expand(options.responseType),
-      payload: options.payload,
+      // A DTO without rules (users_read's `{}`) needs no validation pass on every request.
+      payload: options.payload && hasRules(options.payload) ? options.payload : undefined,
+      requiresObjectPayload: options.payload !== undefined,
       write: options.write ?? false,
       handler,
     });

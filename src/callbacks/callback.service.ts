@@ -6,12 +6,14 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateDto } from '../common/validate-dto';
 import { callbacksConfig, CallbacksConfig } from '../config/callbacks.config';
-import { isUniqueViolation } from '../database/unique-violation';
+import { isConcurrencyConflict } from '../database/unique-violation';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { CallbackEnvelopeDto } from './callback-envelope.dto';
+import { CallbackEnvelope, parseEnvelope } from './callback-envelope';
 import type { CallbackInvocation } from './callback-handler.decorator';
 import { CallbackRegistry, RegisteredCallback } from './callback-registry.service';
 import { CallbackRequest } from './callback-request.entity';
+
+const MAX_WRITE_ATTEMPTS = 5;
 
 /** The success body; `payload` is omitted (not null) for no-content responses. */
 export interface CallbackResponse {
@@ -35,13 +37,17 @@ export class CallbackService {
   ) {}
 
   async dispatch(body: unknown, caller: VerifiedCaller, extra: Record<string, unknown>): Promise<CallbackResponse> {
-    const envelope = await validateDto(CallbackEnvelopeDto, body, '', ErrorCode.MalformedRequest);
+    const envelope = parseEnvelope(body);
     const callback = this.registry.get(envelope.context.callback_id);
     if (!callback) throw new DomainError(ErrorCode.CallbackNotFound, 'Callback not found.');
     if (envelope.type !== callback.requestType) {
       throw new DomainError(ErrorCode.RequestTypeMismatch, `Request type must be ${callback.requestType} for this callback.`);
     }
-    const payload = callback.payload ? await validateDto(callback.payload, envelope.payload ?? {}, 'payload') : undefined;
+    const payload = callback.payload
+      ? await validateDto(callback.payload, envelope.payload ?? {}, 'payload')
+      : callback.requiresObjectPayload
+        ? (envelope.payload ?? {})
+        : undefined;
     const base = {
       requestId: envelope.request_id,
       caller,
@@ -70,31 +76,37 @@ export class CallbackService {
   private async runWrite(
     callback: RegisteredCallback,
     base: Omit<CallbackInvocation<unknown>, 'em' | 'afterCommit'>,
-    envelope: CallbackEnvelopeDto,
+    envelope: CallbackEnvelope,
   ): Promise<CallbackResponse> {
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([envelope.type, envelope.context, envelope.payload ?? null]))
       .digest('hex');
     const key = { callbackId: callback.callbackId, requestId: envelope.request_id };
-    const afterCommit: Array<() => void> = [];
-    try {
-      const response = await this.transactions.run(async (em) => {
-        const stored = await this.replay(em, key, base.caller, fingerprint);
-        if (stored) return stored;
-        const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task) });
-        const fresh = this.respond(callback, envelope.request_id, result);
-        await em.insert(CallbackRequest, { ...key, userId: base.caller.userId, fingerprint, response: JSON.stringify(fresh) });
-        return fresh;
-      });
-      afterCommit.forEach((task) => task());
-      return response;
-    } catch (error) {
-      // Two concurrent deliveries of one request (PostgreSQL): the loser answers as the winner did.
-      if (isUniqueViolation(error)) {
+    // A unique violation (or deadlock) means a concurrent request committed first (PostgreSQL runs write
+    // transactions concurrently): a duplicate of this very request answers as that one did;
+    // anything else runs again on the now-committed state, a few times at most.
+    for (let attempt = 1; ; attempt++) {
+      const afterCommit: Array<() => void> = [];
+      try {
+        const response = await this.transactions.run(async (em) => {
+          const stored = await this.replay(em, key, base.caller, fingerprint);
+          if (stored) return stored;
+          const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task) });
+          const fresh = this.respond(callback, envelope.request_id, result);
+          await em.insert(CallbackRequest, { ...key, userId: base.caller.userId, fingerprint, response: JSON.stringify(fresh) });
+          return fresh;
+        });
+        afterCommit.forEach((task) => task());
+        return response;
+      } catch (error) {
+        if (!isConcurrencyConflict(error)) throw error;
         const stored = await this.replay(this.dataSource.manager, key, base.caller, fingerprint);
         if (stored) return stored;
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new DomainError(ErrorCode.Conflict, 'A concurrent change conflicted with this request; retry it.');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
       }
-      throw error;
     }
   }
 

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { isUniqueViolation } from '../database/unique-violation';
 import { DomainError, ErrorCode, ERROR_STATUS } from './domain-error';
 
 /**
@@ -58,6 +59,9 @@ export function renderError(error: unknown, requestBody: unknown): RenderedError
   let headers: Record<string, string> = {};
   if (error instanceof DomainError) {
     ({ code, message, headers } = error);
+  } else if (isUniqueViolation(error)) {
+    code = ErrorCode.Conflict;
+    message = 'The change conflicts with existing data.';
   } else if (error instanceof HttpException) {
     code = HTTP_STATUS_CODES[error.getStatus()] ?? (error.getStatus() < 500 ? ErrorCode.MalformedRequest : ErrorCode.Internal);
     message = error.getStatus() === 404 ? 'Not found.' : error.message;

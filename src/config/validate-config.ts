@@ -4,10 +4,20 @@ import { validateSync, ValidationError } from 'class-validator';
 
 type ClassType<T> = new () => T;
 
-function describe(errors: ValidationError[]): string {
+/**
+ * Names each bad variable with the value as it was set (implicit conversion turns `PORT=abc` into
+ * NaN, which JSON shows as `null`), hiding the secret ones and any password inside a URL.
+ */
+function describe(errors: ValidationError[], env: Record<string, string | undefined>): string {
   return errors
-    .map((e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`)
+    .map((e) => `${e.property}=${shown(e.property, env[e.property] ?? e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`)
     .join('\n  ');
+}
+
+function shown(name: string, value: unknown): string {
+  if (typeof value !== 'string') return JSON.stringify(value) ?? String(value);
+  if (/SECRET|PASSWORD|TOKEN/i.test(name)) return '[redacted]';
+  return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^/?#@]*@/i, '$1:[redacted]@'));
 }
 
 /**
@@ -23,7 +33,7 @@ export function validateConfig<T extends object>(
   const instance = plainToInstance(schema, present, { enableImplicitConversion: true });
   const errors = validateSync(instance, { skipMissingProperties: false });
   if (errors.length > 0) {
-    throw new Error(`Invalid configuration:\n  ${describe(errors)}`);
+    throw new Error(`Invalid configuration:\n  ${describe(errors, present)}`);
   }
   return instance;
 }

@@ -8,3 +8,14 @@ export function isUniqueViolation(error: unknown): boolean {
   const message = typeof raw === 'string' ? raw : '';
   return code === 'SQLITE_CONSTRAINT' && message.includes('UNIQUE');
 }
+
+/**
+ * A conflict with a concurrent transaction that running again may resolve: a unique violation,
+ * or PostgreSQL's serialization failure (40001) and deadlock (40P01).
+ */
+export function isConcurrencyConflict(error: unknown): boolean {
+  if (isUniqueViolation(error)) return true;
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return code === '40001' || code === '40P01';
+}

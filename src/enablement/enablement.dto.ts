@@ -1,5 +1,5 @@
 import { IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { UUID_SHAPE } from '../callbacks/callback-envelope.dto';
+import { UUID_SHAPE } from '../callbacks/callback-envelope';
 
 export class EnablementWritePayload {
   /** When given, must be the caller's own organization. */

@@ -38,6 +38,11 @@ export class TenantMappingWriteHandler implements CallbackHandlerContract<Tenant
       throw new DomainError(ErrorCode.Forbidden, 'An Acronis tenant is mapped to an organization outside yours.');
     }
 
+    if (em.connection.options.type === 'postgres') {
+      // Concurrent writes for the same customers queue here (in id order, so they cannot deadlock)
+      // instead of racing to re-insert the same mapping.
+      await em.query('SELECT id FROM organizations WHERE id = ANY($1) ORDER BY id FOR UPDATE', [[...vendorIds].sort()]);
+    }
     if (vendorIds.length) await em.delete(OrganizationMapping, { organizationId: In(vendorIds) });
     if (tenantIds.length) await em.delete(OrganizationMapping, { acronisTenantId: In(tenantIds) });
     const rows = items.flatMap((i) =>

@@ -1,6 +1,6 @@
 import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { UUID_SHAPE } from '../callbacks/callback-envelope.dto';
+import { UUID_SHAPE } from '../callbacks/callback-envelope';
 
 export class PagingDto {
   @IsOptional() @IsInt() @Min(0)

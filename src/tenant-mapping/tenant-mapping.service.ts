@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from './organization-mapping.entity';
 
 /** Where a custom callback acts: the organization mapped to `context.tenant_id`. */
@@ -12,8 +11,6 @@ export interface TargetOrganization {
 
 @Injectable()
 export class TenantMappingService {
-  constructor(private readonly organizations: OrganizationsService) {}
-
   findByOrganization(em: EntityManager, organizationId: string): Promise<OrganizationMapping | null> {
     return em.findOne(OrganizationMapping, { where: { organizationId } });
   }
@@ -25,17 +22,27 @@ export class TenantMappingService {
   /**
    * The organization a custom callback targets: the one mapped to the Acronis tenant, which must
    * be the caller's organization or below it (403 otherwise). Null when the tenant is not mapped.
+   * One query on every custom callback: it walks up from the target (the depth of the tree)
+   * rather than loading the caller's whole subtree.
    */
   async resolveTarget(em: EntityManager, caller: VerifiedCaller, acronisTenantId: string): Promise<TargetOrganization | null> {
-    const mapping = await this.findByTenant(em, acronisTenantId);
-    if (!mapping) return null;
-    if (mapping.organizationId !== caller.organizationId) {
-      const subtree = await this.organizations.subtreeIds(em, caller.organizationId);
-      if (!subtree.has(mapping.organizationId)) {
-        throw new DomainError(ErrorCode.Forbidden, 'The tenant belongs to another organization.');
-      }
-    }
-    return { organizationId: mapping.organizationId };
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
+      `WITH RECURSIVE up(id, parent_id) AS (
+         SELECT o.id, o.parent_id FROM organizations_mapping m JOIN organizations o ON o.id = m.organization_id
+          WHERE m.acronis_tenant_id = :tenant
+         UNION
+         SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
+       )
+       SELECT m.organization_id AS organization_id,
+              CASE WHEN EXISTS (SELECT 1 FROM up WHERE up.id = :caller) THEN 1 ELSE 0 END AS allowed
+         FROM organizations_mapping m WHERE m.acronis_tenant_id = :tenant`,
+      { tenant: acronisTenantId.toLowerCase(), caller: caller.organizationId },
+      {},
+    );
+    const rows: Array<{ organization_id: string; allowed: number | string }> = await em.query(sql, params);
+    if (rows.length === 0) return null;
+    if (Number(rows[0].allowed) !== 1) throw new DomainError(ErrorCode.Forbidden, 'The tenant belongs to another organization.');
+    return { organizationId: rows[0].organization_id };
   }
 
   /** As resolveTarget, for writes: an unmapped tenant is a 404. */

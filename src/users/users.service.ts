@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { EntityManager, In, IsNull, Not } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { isUniqueViolation } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
-import { OrganizationsService } from '../organizations/organizations.service';
-import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { User } from './user.entity';
@@ -20,23 +18,26 @@ export interface UserSummary {
 @Injectable()
 export class UsersService {
   constructor(
-    private readonly organizations: OrganizationsService,
     private readonly tenants: TenantMappingService,
     private readonly outbox: OutboxService,
   ) {}
 
-  /** Users of the organization and of its descendants that are mapped to a tenant. */
+  /** Users of the organization and of its descendants that are mapped to a tenant, in one query. */
   async listVisible(em: EntityManager, organizationId: string): Promise<UserSummary[]> {
-    const below = (await this.organizations.subtree(em, organizationId)).filter((o) => o.id !== organizationId).map((o) => o.id);
-    const mapped = below.length
-      ? (await em.find(OrganizationMapping, { select: { organizationId: true }, where: { organizationId: In(below) } })).map((m) => m.organizationId)
-      : [];
-    const users = await em.find(User, {
-      select: { id: true, name: true, email: true },
-      where: { organizationId: In([organizationId, ...mapped]) },
-      order: { name: 'ASC', id: 'ASC' },
-    });
-    return users.map((u) => ({ id: u.id, name: u.name, email: u.email }));
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
+      `WITH RECURSIVE below(id) AS (
+         SELECT id FROM organizations WHERE parent_id = :org
+         UNION
+         SELECT o.id FROM organizations o JOIN below b ON o.parent_id = b.id
+       )
+       SELECT u.id, u.name, u.email FROM users u
+        WHERE u.organization_id = :org
+           OR u.organization_id IN (SELECT b.id FROM below b JOIN organizations_mapping m ON m.organization_id = b.id)
+        ORDER BY u.name, u.id`,
+      { org: organizationId },
+      {},
+    );
+    return em.query(sql, params);
   }
 
   async create(em: EntityManager, organizationId: string, input: { login: string; name: string; email: string; password?: string | null }): Promise<User> {
@@ -101,9 +102,5 @@ export class UsersService {
       organizationId: user.organizationId,
       data: { id: user.id, login: user.login, organization_id: user.organizationId },
     });
-  }
-
-  countWithPassword(em: EntityManager): Promise<number> {
-    return em.count(User, { where: { password: Not(IsNull()) } });
   }
 }

@@ -51,6 +51,25 @@ describe('write callbacks are idempotent per request_id', () => {
     expect(await eventCount()).toBe(1);
   });
 
+  it('serializes concurrent different writes to the same customer: every one succeeds, one mapping remains', async () => {
+    const tenants = Array.from({ length: 6 }, () => randomUUID());
+    const responses = await Promise.all(
+      tenants.map((acronis) => callback(t, partner, 'tenant_mapping.write', { modified: [{ vendor_tenant_id: tree.customers[1].id, acronis_tenant_id: acronis }] })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(tenants.map(() => 200));
+    const rows: Array<{ acronis_tenant_id: string }> = await t.dataSource.query(
+      `SELECT acronis_tenant_id FROM organizations_mapping WHERE organization_id = '${tree.customers[1].id}'`,
+    );
+    expect(rows).toHaveLength(1);
+    expect(tenants).toContain(rows[0].acronis_tenant_id);
+  });
+
+  it('lets concurrent enablement writes of the same mapping all succeed', async () => {
+    const acronis = randomUUID();
+    const responses = await Promise.all(Array.from({ length: 5 }, () => callback(t, partner, 'enablement.write', { acronis_tenant_id: acronis })));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+  });
+
   it('refuses a reused request_id with a different payload (409), changing nothing', async () => {
     const requestId = randomUUID();
     await callback(t, partner, 'user_write', { login: 'a1', name: 'A', email: 'a@example.test' }, { tenantId: tenant, requestId }).expect(200);
