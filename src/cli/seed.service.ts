@@ -50,7 +50,7 @@ export class SeedService {
   /** A short description of the target database for the summary (never the password of a URL). */
   describeDatabase(): string {
     const options = this.dataSource.options;
-    if (options.type === 'sqlite') return `SQLite ${String(options.database)}`;
+    if (options.type === 'sqlite' || options.type === 'better-sqlite3') return `SQLite ${String(options.database)}`;
     if (options.type === 'postgres') {
       const url = options.url ? new URL(options.url) : undefined;
       const where = url ? `${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}` : 'PostgreSQL';

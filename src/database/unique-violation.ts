@@ -6,7 +6,8 @@ export function isUniqueViolation(error: unknown): boolean {
   if (code === '23505') return true;
   const raw = e.driverError?.message ?? e.message;
   const message = typeof raw === 'string' ? raw : '';
-  return code === 'SQLITE_CONSTRAINT' && message.includes('UNIQUE');
+  // sqlite3 says SQLITE_CONSTRAINT, better-sqlite3 SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY.
+  return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT') && /UNIQUE|PRIMARY/.test(message + code);
 }
 
 /**
