@@ -8,6 +8,8 @@ import { DomainError, ErrorCode } from './common/domain-error';
 import { ProtocolExceptionFilter } from './common/protocol-exception.filter';
 import { appConfig } from './config/app.config';
 import { authConfig, AuthConfig } from './config/auth.config';
+import { callbacksConfig } from './config/callbacks.config';
+import { readDatabaseConfig } from './config/database.config';
 import { requestIdOf } from './config/logger.options';
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
@@ -23,13 +25,18 @@ export interface CreateAppOptions {
  * error including Fastify's own (bad JSON, wrong content type, oversize body). Tests use it too.
  */
 export async function createApp(options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  // Every slice is validated here, before Nest starts, so a bad value ends in one clean message.
   const config = appConfig();
+  readDatabaseConfig();
+  authConfig();
+  callbacksConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
     genReqId: (req: { headers: IncomingHttpHeaders }) => requestIdOf(req),
-    return503OnClosing: true,
+    // Requests arriving while closing get a 503 in the protocol's envelope (onRequest below).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), adapter, {
@@ -61,6 +68,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   fastify.addHook('onRequest', async (request, reply) => {
     (request.raw as IncomingMessage & { id?: string }).id = request.id;
     void reply.header('x-request-id', request.id);
+    if (closing) throw new DomainError(ErrorCode.Unavailable, 'The service is shutting down.');
     // Every body this service takes is JSON; anything else is refused before it is parsed.
     const hasBody = request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
     if ((hasBody || request.headers['transfer-encoding'] !== undefined) && !JSON_TYPE.test(request.headers['content-type'] ?? '')) {
