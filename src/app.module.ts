@@ -6,6 +6,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { AppController } from './app.controller';
 import { AuthModule } from './auth/auth.module';
 import { CallbacksModule } from './callbacks/callbacks.module';
+import { ConnectorModule } from './connector/connector.module';
 import { appConfig } from './config/app.config';
 import { authConfig } from './config/auth.config';
 import { callbacksConfig } from './config/callbacks.config';
@@ -46,6 +47,7 @@ export class AppModule {
         EnablementModule,
         UsersModule,
         CallbacksModule,
+        ConnectorModule,
       ],
       controllers: [AppController],
     };

@@ -1,0 +1,81 @@
+import { registerAs } from '@nestjs/config';
+import { IsBoolean, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
+import { EnvBoolean, validateConfig } from './validate-config';
+
+class ConnectorEnv {
+  /** The sample's connector.json `client_id` / `client_secret` / `dc_url`. Any missing: connector off. */
+  @IsOptional() @IsString()
+  ACRONIS_CLIENT_ID?: string;
+
+  @IsOptional() @IsString()
+  ACRONIS_CLIENT_SECRET?: string;
+
+  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
+  ACRONIS_DC_URL?: string;
+
+  /** Minutes between scheduled runs; 0 turns the schedule off (runs on demand only). */
+  @IsOptional() @IsInt() @Min(0) @Max(7 * 24 * 60)
+  CONNECTOR_INTERVAL_MINUTES: number = 30;
+
+  /** Pushes in flight at once. */
+  @IsOptional() @IsInt() @Min(1) @Max(256)
+  CONNECTOR_CONCURRENCY: number = 8;
+
+  /** Attempts per item before it is marked failed. */
+  @IsOptional() @IsInt() @Min(1) @Max(100)
+  CONNECTOR_MAX_ATTEMPTS: number = 8;
+
+  @IsOptional() @IsInt() @Min(100) @Max(600_000)
+  CONNECTOR_REQUEST_TIMEOUT_MS: number = 10_000;
+
+  /** Exponential backoff: base × 2^(attempt-1), with full jitter, capped. */
+  @IsOptional() @IsInt() @Min(1) @Max(3_600_000)
+  CONNECTOR_BACKOFF_BASE_MS: number = 1000;
+
+  @IsOptional() @IsInt() @Min(1) @Max(86_400_000)
+  CONNECTOR_BACKOFF_MAX_MS: number = 300_000;
+
+  /** The sample's demo generator: random alerts and workloads per mapped tenant on each run. */
+  @IsOptional() @EnvBoolean() @IsBoolean()
+  CONNECTOR_DEMO_ENABLED: boolean = false;
+
+  @IsOptional() @IsInt() @Min(0) @Max(1000)
+  CONNECTOR_DEMO_ALERTS_PER_TENANT: number = 1;
+
+  @IsOptional() @IsInt() @Min(0) @Max(1000)
+  CONNECTOR_DEMO_WORKLOADS_PER_TENANT: number = 1;
+
+  /** How long a run's lease lasts without renewal (another replica takes over after it). */
+  @IsOptional() @IsInt() @Min(5) @Max(86_400)
+  CONNECTOR_LEASE_SECONDS: number = 300;
+
+  /** Largest intake batch (items per POST). */
+  @IsOptional() @IsInt() @Min(1) @Max(10_000)
+  CONNECTOR_INTAKE_MAX_BATCH: number = 500;
+}
+
+export const connectorConfig = registerAs('connector', () => {
+  const env = validateConfig(process.env, ConnectorEnv);
+  const credentials =
+    env.ACRONIS_CLIENT_ID && env.ACRONIS_CLIENT_SECRET && env.ACRONIS_DC_URL
+      ? { clientId: env.ACRONIS_CLIENT_ID, clientSecret: env.ACRONIS_CLIENT_SECRET, dcUrl: env.ACRONIS_DC_URL.replace(/\/+$/, '') }
+      : null;
+  return {
+    credentials,
+    intervalMs: env.CONNECTOR_INTERVAL_MINUTES * 60_000,
+    concurrency: env.CONNECTOR_CONCURRENCY,
+    maxAttempts: env.CONNECTOR_MAX_ATTEMPTS,
+    requestTimeoutMs: env.CONNECTOR_REQUEST_TIMEOUT_MS,
+    backoffBaseMs: env.CONNECTOR_BACKOFF_BASE_MS,
+    backoffMaxMs: env.CONNECTOR_BACKOFF_MAX_MS,
+    demo: {
+      enabled: env.CONNECTOR_DEMO_ENABLED,
+      alertsPerTenant: env.CONNECTOR_DEMO_ALERTS_PER_TENANT,
+      workloadsPerTenant: env.CONNECTOR_DEMO_WORKLOADS_PER_TENANT,
+    },
+    leaseMs: env.CONNECTOR_LEASE_SECONDS * 1000,
+    intakeMaxBatch: env.CONNECTOR_INTAKE_MAX_BATCH,
+  };
+});
+
+export type ConnectorConfig = ReturnType<typeof connectorConfig>;

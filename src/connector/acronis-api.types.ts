@@ -1,0 +1,33 @@
+/** What the connector sends and what a push came to, independent of the HTTP client. */
+
+/** An alert as the vendor submits it (DESIGN 7.1); `tenantID` is added at send time. */
+export interface AlertBody {
+  type: string;
+  category: string;
+  details: {
+    title: string;
+    category: string;
+    description: string;
+    fields?: Record<string, string>;
+  };
+  /** Optional link to a workload: both or neither. */
+  ResourceID?: string;
+  ResourceName?: string;
+}
+
+/** A workload as the vendor submits it; `client_id` and `tenant_id` are added at send time. */
+export interface WorkloadBody {
+  type: string;
+  name: string;
+  attributes: Record<string, unknown>;
+  allowed_actions: string[];
+  enabled: boolean;
+}
+
+/** How a push ended, classified for the retry rules of issue 4 / DESIGN section 3. */
+export type PushOutcome =
+  | { kind: 'sent'; status: number; remoteId: string | null }
+  /** 429, 5xx, timeouts, connection errors, garbage answers: try again later. */
+  | { kind: 'retry'; status: number | null; error: string; retryAfterMs: number | null }
+  /** Any other 4xx (after one token refresh on 401): give up on this item. */
+  | { kind: 'reject'; status: number; error: string };

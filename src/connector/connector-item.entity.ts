@@ -1,0 +1,91 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+export enum ConnectorItemKind {
+  Alert = 'alert',
+  Workload = 'workload',
+}
+
+export enum ConnectorItemSource {
+  Intake = 'intake',
+  Demo = 'demo',
+}
+
+/** pending → sending (claimed) → sent | pending (retry later) | failed. */
+export enum ConnectorItemState {
+  Pending = 'pending',
+  Sending = 'sending',
+  Sent = 'sent',
+  Failed = 'failed',
+}
+
+/**
+ * One alert or workload to push to the Acronis tenant mapped to its organization. The id is the
+ * item's stable identity across retries and restarts.
+ */
+@Entity('connector_items')
+@Index('connector_items_due_idx', ['state', 'nextAttemptAt'])
+@Index('connector_items_idempotency_idx', ['organizationId', 'idempotencyKey'], { unique: true })
+export class ConnectorItem {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ name: 'organization_id', type: 'varchar', length: 36 })
+  organizationId!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  kind!: ConnectorItemKind;
+
+  @Column({ type: 'varchar', length: 16 })
+  source!: ConnectorItemSource;
+
+  /** Client-supplied key for intake items (unique per organization); null for demo items. */
+  @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true })
+  idempotencyKey!: string | null;
+
+  /** sha256 of the submitted body: the same key with another body is refused. */
+  @Column({ type: 'varchar', length: 64 })
+  fingerprint!: string;
+
+  /** The alert or workload as submitted, without tenant (added at send time). */
+  @Column({ type: 'simple-json' })
+  body!: Record<string, unknown>;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: ConnectorItemState;
+
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  @Column({ name: 'next_attempt_at', type: Date })
+  nextAttemptAt!: Date;
+
+  /** While `sending`: the claim's expiry; a claim past it was abandoned (crash) and is taken again. */
+  @Column({ name: 'locked_until', type: Date, nullable: true })
+  lockedUntil!: Date | null;
+
+  @Column({ name: 'acronis_tenant_id', type: 'varchar', length: 36, nullable: true })
+  acronisTenantId!: string | null;
+
+  /** What the Acronis API answered with (the alert id). */
+  @Column({ name: 'remote_id', type: 'varchar', length: 255, nullable: true })
+  remoteId!: string | null;
+
+  @Column({ name: 'last_status', type: 'integer', nullable: true })
+  lastStatus!: number | null;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError!: string | null;
+
+  /** Why a pending item is not being sent (e.g. its organization is not mapped). */
+  @Column({ name: 'waiting_reason', type: 'varchar', length: 255, nullable: true })
+  waitingReason!: string | null;
+
+  @CreateDateColumn({ name: 'created_at' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at' })
+  updatedAt!: Date;
+
+  @Column({ name: 'sent_at', type: Date, nullable: true })
+  sentAt!: Date | null;
+}
