@@ -5,8 +5,10 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { DomainError, ErrorCode } from './common/domain-error';
+import { inspectJson } from './common/json-guard';
 import { ProtocolExceptionFilter } from './common/protocol-exception.filter';
 import { appConfig } from './config/app.config';
+import { loadEnvFile } from './config/env-file';
 import { authConfig, AuthConfig } from './config/auth.config';
 import { callbacksConfig } from './config/callbacks.config';
 import { readDatabaseConfig } from './config/database.config';
@@ -25,6 +27,7 @@ export interface CreateAppOptions {
  * error including Fastify's own (bad JSON, wrong content type, oversize body). Tests use it too.
  */
 export async function createApp(options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  loadEnvFile();
   // Every slice is validated here, before Nest starts, so a bad value ends in one clean message.
   const config = appConfig();
   readDatabaseConfig();
@@ -74,6 +77,11 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     if ((hasBody || request.headers['transfer-encoding'] !== undefined) && !JSON_TYPE.test(request.headers['content-type'] ?? '')) {
       throw new DomainError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json.');
     }
+  });
+  // After parsing, before any guard or handler: bodies too deep to walk safely, or with NULs.
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const problem = request.body === undefined ? null : inspectJson(request.body);
+    done(problem ? new DomainError(ErrorCode.MalformedRequest, problem) : undefined);
   });
   return app;
 }

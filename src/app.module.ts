@@ -31,7 +31,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot({ isGlobal: true, cache: true, load: [appConfig, databaseConfig, authConfig, callbacksConfig] }),
+        ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, load: [appConfig, databaseConfig, authConfig, callbacksConfig] }),
         LoggerModule.forRootAsync({ inject: [appConfig.KEY], useFactory: loggerOptions }),
         TypeOrmModule.forRootAsync({
           inject: [databaseConfig.KEY],

@@ -1,11 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { DomainError, ErrorCode } from '../common/domain-error';
 import { authConfig, AuthConfig } from '../config/auth.config';
 
+export interface Reservation {
+  identity: string | undefined;
+  address: string;
+}
+
 /**
- * Counts failed authentications per identity and per client address; once either is over its
- * budget for the window, further attempts are refused (429) before any password is hashed.
- * Successes never count.
+ * Limits failed authentications per identity and per client address. Every attempt that has to
+ * verify a password reserves a point before hashing (so parallel guesses cannot overrun the
+ * budget) and gets it back when it succeeds. A wrong password for an existing login counts
+ * against that login only: the platform calls from a few shared addresses, and one partner's
+ * stale password must not lock every other tenant out. Unknown logins and malformed headers
+ * (spraying) count against the address too.
  */
 @Injectable()
 export class AuthFailureLimiter {
@@ -18,19 +27,38 @@ export class AuthFailureLimiter {
     this.byAddress = new RateLimiterMemory({ keyPrefix: 'ip', points: config.failures.perAddress, duration });
   }
 
-  /** Seconds until the caller may try again, or 0 when not blocked. */
-  async blockedFor(identity: string | undefined, address: string): Promise<number> {
-    const [id, ip] = await Promise.all([
-      identity ? this.byIdentity.get(identity) : Promise.resolve(null),
-      this.byAddress.get(address),
-    ]);
-    const over = (res: RateLimiterRes | null, points: number) =>
-      res !== null && res.consumedPoints >= points ? Math.ceil(res.msBeforeNext / 1000) : 0;
-    return Math.max(over(id, this.byIdentity.points), over(ip, this.byAddress.points));
+  /** Takes a point from each budget, or answers 429 (with Retry-After) when one is spent. */
+  async reserve(identity: string | undefined, address: string): Promise<Reservation> {
+    const reservation = { identity, address };
+    try {
+      await this.byAddress.consume(address);
+    } catch (res) {
+      throw this.blocked(res);
+    }
+    if (identity !== undefined) {
+      try {
+        await this.byIdentity.consume(identity);
+      } catch (res) {
+        await this.byAddress.reward(address, 1);
+        throw this.blocked(res);
+      }
+    }
+    return reservation;
   }
 
-  async recordFailure(identity: string | undefined, address: string): Promise<void> {
-    const swallow = () => undefined; // a rejection only means the budget is already spent
-    await Promise.all([identity ? this.byIdentity.penalty(identity, 1).catch(swallow) : undefined, this.byAddress.penalty(address, 1).catch(swallow)]);
+  async succeeded({ identity, address }: Reservation): Promise<void> {
+    await Promise.all([this.byAddress.reward(address, 1), identity !== undefined ? this.byIdentity.reward(identity, 1) : undefined]);
+  }
+
+  /** A failure keeps its points, except that a known login's wrong password spares the address. */
+  async failed({ address }: Reservation, identityKnown: boolean): Promise<void> {
+    if (identityKnown) await this.byAddress.reward(address, 1);
+  }
+
+  private blocked(res: unknown): DomainError {
+    const ms = res instanceof RateLimiterRes ? res.msBeforeNext : 1000;
+    return new DomainError(ErrorCode.RateLimited, 'Too many failed authentication attempts.', {
+      'retry-after': String(Math.max(1, Math.ceil(ms / 1000))),
+    });
   }
 }

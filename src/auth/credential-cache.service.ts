@@ -37,7 +37,8 @@ export class CredentialCache {
     return this.entries !== null;
   }
 
-  private keyOf(identity: string, password: string): string {
+  /** The HMAC that stands for these credentials (cache key, and the guard's single-flight key). */
+  keyOf(identity: string, password: string): string {
     return createHmac('sha256', this.key).update(identity).update('\0').update(password).digest('base64');
   }
 

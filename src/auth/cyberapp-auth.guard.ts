@@ -1,21 +1,24 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Not, IsNull, Repository } from 'typeorm';
-import { DomainError, ErrorCode, unauthenticated } from '../common/domain-error';
+import { IsNull, Not, Repository } from 'typeorm';
+import { unauthenticated } from '../common/domain-error';
 import { User } from '../users/user.entity';
 import { AuthFailureLimiter } from './auth-failure-limiter.service';
 import type { AuthenticatedRequest } from './caller.decorator';
 import { CredentialCache, VerifiedCaller } from './credential-cache.service';
-import { parseCyberAppAuth } from './cyberapp-auth.parser';
+import { CyberAppCredentials, parseCyberAppAuth } from './cyberapp-auth.parser';
 import { PasswordHasher } from './password-hasher.service';
 
 /**
- * Authenticates the vendor credentials in `X-CyberApp-Auth`. Every failure answers the same 401
- * after about the same work (an unknown login is verified against a dummy hash); repeated
- * failures per identity or client address answer 429 before any hashing.
+ * Authenticates the vendor credentials in `X-CyberApp-Auth`. Every failure (malformed header,
+ * unknown login, wrong password) answers the same 401 after the same work: one argon2
+ * verification, against a dummy hash when there is no stored one. Concurrent requests with the
+ * same credentials share one verification (the platform sends bursts after a restart).
  */
 @Injectable()
 export class CyberAppAuthGuard implements CanActivate {
+  private readonly inFlight = new Map<string, Promise<VerifiedCaller>>();
+
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
@@ -29,30 +32,35 @@ export class CyberAppAuthGuard implements CanActivate {
     return true;
   }
 
-  async authenticate(header: string | string[] | undefined, address: string): Promise<VerifiedCaller> {
+  authenticate(header: string | string[] | undefined, address: string): Promise<VerifiedCaller> {
     const credentials = parseCyberAppAuth(header);
-    if (credentials) {
-      const cached = this.cache.get(credentials.identity, credentials.password);
-      if (cached) return cached;
+    if (!credentials) return this.verify(null, address);
+    const cached = this.cache.get(credentials.identity, credentials.password);
+    if (cached) return Promise.resolve(cached);
+    const key = this.cache.keyOf(credentials.identity, credentials.password);
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.verify(credentials, address).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
     }
-    const retryAfter = await this.limiter.blockedFor(credentials?.identity, address);
-    if (retryAfter > 0) {
-      throw new DomainError(ErrorCode.RateLimited, 'Too many failed authentication attempts.', { 'retry-after': String(retryAfter) });
-    }
-    if (!credentials) {
-      await this.limiter.recordFailure(undefined, address);
-      throw unauthenticated();
-    }
+    return pending;
+  }
+
+  private async verify(credentials: CyberAppCredentials | null, address: string): Promise<VerifiedCaller> {
+    const reservation = await this.limiter.reserve(credentials?.identity, address);
     const epoch = this.cache.snapshot();
-    const user = await this.users.findOne({
-      select: { id: true, login: true, organizationId: true, password: true },
-      where: { login: credentials.identity, password: Not(IsNull()) },
-    });
-    const ok = await this.hasher.verify(user?.password ?? null, credentials.password);
-    if (!user || !ok) {
-      await this.limiter.recordFailure(credentials.identity, address);
+    const user = credentials
+      ? await this.users.findOne({
+          select: { id: true, login: true, organizationId: true, password: true },
+          where: { login: credentials.identity, password: Not(IsNull()) },
+        })
+      : null;
+    const ok = await this.hasher.verify(user?.password ?? null, credentials?.password ?? '');
+    if (!credentials || !user || !ok) {
+      await this.limiter.failed(reservation, user !== null);
       throw unauthenticated();
     }
+    await this.limiter.succeeded(reservation);
     const caller: VerifiedCaller = { userId: user.id, login: user.login, organizationId: user.organizationId };
     this.cache.set(credentials.identity, credentials.password, caller, epoch);
     return caller;

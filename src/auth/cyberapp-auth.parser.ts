@@ -37,6 +37,7 @@ export function parseCyberAppAuth(header: string | string[] | undefined): CyberA
   if (secrets === null || typeof secrets !== 'object' || Array.isArray(secrets)) return null;
   const password = (secrets as Record<string, unknown>).password;
   if (typeof password !== 'string' || password.length === 0) return null;
+  if (identity.includes('\u0000') || password.includes('\u0000')) return null;
   return { identity, password };
 }
 

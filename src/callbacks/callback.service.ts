@@ -99,9 +99,11 @@ export class CallbackService {
         afterCommit.forEach((task) => task());
         return response;
       } catch (error) {
-        if (!isConcurrencyConflict(error)) throw error;
+        // Whatever failed (e.g. "login exists" because the platform's retry raced the original on
+        // PostgreSQL), an identical request that committed meanwhile is the answer.
         const stored = await this.replay(this.dataSource.manager, key, base.caller, fingerprint);
         if (stored) return stored;
+        if (!isConcurrencyConflict(error)) throw error;
         if (attempt >= MAX_WRITE_ATTEMPTS) {
           throw new DomainError(ErrorCode.Conflict, 'A concurrent change conflicted with this request; retry it.');
         }

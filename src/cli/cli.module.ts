@@ -15,7 +15,7 @@ import { SeedService } from './seed.service';
  */
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, cache: true, load: [appConfig, databaseConfig, authConfig] }),
+    ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, load: [appConfig, databaseConfig, authConfig] }),
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       // One attempt: a command should fail at once, not retry for half a minute like the service.

@@ -1,11 +1,14 @@
 import 'reflect-metadata';
 import { CommandFactory } from 'nest-commander';
+import { loadEnvFile } from '../config/env-file';
 import { CliModule } from './cli.module';
 
 function fail(error: unknown): void {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
 }
+
+loadEnvFile();
 
 /** `cli.ts <command>`: see `cli.ts --help`. A failure prints its reason and exits with 1. */
 CommandFactory.run(CliModule, {

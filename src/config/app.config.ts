@@ -35,6 +35,10 @@ class AppEnv {
   @IsOptional() @IsInt() @Min(0) @Max(600_000)
   SHUTDOWN_TIMEOUT_MS: number = 10_000;
 
+  /** The env file loaded before anything else (see env-file.ts); declared here for completeness. */
+  @IsOptional() @IsString()
+  ENV_FILE?: string;
+
   @IsOptional() @EnvBoolean() @IsBoolean()
   LOG_PRETTY: boolean = false;
 }

@@ -1,11 +1,9 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
+import { appConfig } from './app.config';
 import { EnvBoolean, validateConfig } from './validate-config';
 
 class AuthEnv {
-  @IsOptional() @IsIn(['development', 'production', 'test'])
-  NODE_ENV: string = 'development';
-
   /** `required` verifies the platform's bearer JWT on every callback; default: required in production. */
   @IsOptional() @IsIn(['required', 'off'])
   CALLBACK_JWT?: 'required' | 'off';
@@ -53,7 +51,7 @@ class AuthEnv {
 
 export const authConfig = registerAs('auth', () => {
   const env = validateConfig(process.env, AuthEnv);
-  const jwtMode = env.CALLBACK_JWT ?? (env.NODE_ENV === 'production' ? 'required' : 'off');
+  const jwtMode = env.CALLBACK_JWT ?? (appConfig().nodeEnv === 'production' ? 'required' : 'off');
   const issuers = env.CALLBACK_JWT_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean);
   if (issuers.length === 0) {
     // An empty list would refuse every token: fail the boot instead.

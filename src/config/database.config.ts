@@ -7,7 +7,7 @@ class DatabaseEnv {
   @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL?: string;
 
-  /** PostgreSQL schema to use (created if missing); tests give each run its own. */
+  /** PostgreSQL schema to use (it must exist); tests give each run its own. */
   @IsOptional() @Matches(/^[a-z_][a-z0-9_]*$/, { message: 'DATABASE_SCHEMA must be a lower-case SQL identifier' })
   DATABASE_SCHEMA?: string;
 

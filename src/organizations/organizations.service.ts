@@ -34,7 +34,12 @@ export class OrganizationsService {
 
   /** CUSTOMER organizations at any depth below the root, ordered by name then id. */
   async customersOf(em: EntityManager, rootId: string): Promise<Organization[]> {
-    return (await this.subtree(em, rootId))
+    return this.customersIn(await this.subtree(em, rootId), rootId);
+  }
+
+  /** customersOf, for a subtree already loaded. */
+  customersIn(subtree: Organization[], rootId: string): Organization[] {
+    return subtree
       .filter((o) => o.kind === OrganizationKind.Customer && o.id !== rootId)
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));
   }

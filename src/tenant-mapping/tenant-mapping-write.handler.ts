@@ -24,7 +24,7 @@ export class TenantMappingWriteHandler implements CallbackHandlerContract<Tenant
   async handle({ em, caller, context, payload }: CallbackInvocation<TenantMappingWritePayload>): Promise<CallbackResult> {
     const items = payload.modified;
     const subtree = await this.organizations.subtree(em, caller.organizationId);
-    const customers = new Set((await this.organizations.customersOf(em, caller.organizationId)).map((o) => o.id));
+    const customers = new Set(this.organizations.customersIn(subtree, caller.organizationId).map((o) => o.id));
     const vendorIds = items.map((i) => i.vendor_tenant_id);
     if (vendorIds.some((id) => !customers.has(id)) || new Set(vendorIds).size !== vendorIds.length) {
       throw new DomainError(ErrorCode.MappingInvalid, FAILED);
@@ -32,19 +32,24 @@ export class TenantMappingWriteHandler implements CallbackHandlerContract<Tenant
     const tenantIds = items.flatMap((i) => (i.acronis_tenant_id ? [i.acronis_tenant_id.toLowerCase()] : []));
     if (new Set(tenantIds).size !== tenantIds.length) throw new DomainError(ErrorCode.MappingInvalid, FAILED);
 
-    const inSubtree = new Set(subtree.map((o) => o.id));
-    const current = tenantIds.length ? await em.find(OrganizationMapping, { where: { acronisTenantId: In(tenantIds) } }) : [];
-    if (current.some((m) => !inSubtree.has(m.organizationId))) {
-      throw new DomainError(ErrorCode.Forbidden, 'An Acronis tenant is mapped to an organization outside yours.');
-    }
-
-    if (em.connection.options.type === 'postgres') {
+    const postgres = em.connection.options.type === 'postgres';
+    if (postgres) {
       // Concurrent writes for the same customers queue here (in id order, so they cannot deadlock)
       // instead of racing to re-insert the same mapping.
       await em.query('SELECT id FROM organizations WHERE id = ANY($1) ORDER BY id FOR UPDATE', [[...vendorIds].sort()]);
     }
-    if (vendorIds.length) await em.delete(OrganizationMapping, { organizationId: In(vendorIds) });
-    if (tenantIds.length) await em.delete(OrganizationMapping, { acronisTenantId: In(tenantIds) });
+    // Read (and on PostgreSQL lock) the current owners only after that, and delete exactly the rows
+    // checked: a mapping another partner commits meanwhile is never deleted; it makes the insert
+    // below fail on the unique index, and the retry answers 403.
+    const inSubtree = new Set(subtree.map((o) => o.id));
+    const current = tenantIds.length
+      ? await em.find(OrganizationMapping, { where: { acronisTenantId: In(tenantIds) }, ...(postgres ? { lock: { mode: 'pessimistic_write' as const } } : {}) })
+      : [];
+    if (current.some((m) => !inSubtree.has(m.organizationId))) {
+      throw new DomainError(ErrorCode.Forbidden, 'An Acronis tenant is mapped to an organization outside yours.');
+    }
+    const replaced = [...new Set([...vendorIds, ...current.map((m) => m.organizationId)])];
+    if (replaced.length) await em.delete(OrganizationMapping, { organizationId: In(replaced) });
     const rows = items.flatMap((i) =>
       i.acronis_tenant_id
         ? [{ organizationId: i.vendor_tenant_id, acronisTenantId: i.acronis_tenant_id.toLowerCase(), acronisDcUrl: context.datacenterUrl ?? null }]

@@ -114,6 +114,24 @@ describe('X-CyberApp-Auth authentication', () => {
       await send(b64('other:{"password":"other-password"}')).expect(200);
     });
 
+    it('does not let parallel guesses overrun the per-identity budget', async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => send(b64(`partner:{"password":"wrong${i}"}`))));
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+    });
+
+    it("does not charge a known login's wrong passwords to the shared client address", async () => {
+      for (let i = 0; i < 10; i++) await send(b64('partner:{"password":"stale"}'));
+      await send(b64('other:{"password":"other-password"}')).expect(200);
+    });
+
+    it('lets a burst of identical, not yet cached credentials through with one verification', async () => {
+      const creds = b64('other:{"password":"other-password"}');
+      const results = await Promise.all(Array.from({ length: 12 }, () => send(creds)));
+      expect(results.map((r) => r.status)).toEqual(Array.from({ length: 12 }, () => 200));
+    });
+
     it('answers 429 once a client address has failed too often across identities', async () => {
       for (let i = 0; i < 6; i++) await send(b64(`nobody${i}:{"password":"x"}`)).expect(401);
       await send(b64('other:{"password":"other-password"}')).expect(429);

@@ -59,6 +59,32 @@ describe('bad input to POST /callback', () => {
     expect(res.body).toMatchObject(errorEnvelope('PAYLOAD_TOO_LARGE'));
   });
 
+  it('answers 400 for NUL characters anywhere in the body (PostgreSQL cannot store them)', async () => {
+    const inName = envelope('user_write', { login: 'nul', name: 'a\u0000b', email: 'n@example.test' });
+    const inContext = writeBody();
+    (inContext.context as Record<string, unknown>).datacenter_url = 'https://x\u0000.example';
+    for (const body of [inName, inContext]) {
+      const res = await post().send(body).expect(400);
+      expect(res.body).toMatchObject(errorEnvelope('MALFORMED_REQUEST', body.request_id as string));
+    }
+  });
+
+  it('answers 401, not 500, for a NUL in the X-CyberApp-Auth identity', async () => {
+    const header = Buffer.from('part\u0000ner:{"password":"x"}').toString('base64');
+    await request(t.server).post('/callback').set('X-CyberApp-Auth', header).send(writeBody()).expect(401);
+  });
+
+  it('answers 400 for JSON nested deeper than any request needs', async () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 400; i++) deep = { d: deep }; // ~2.8 KB: under the body limit of this suite
+    for (const where of ['payload', 'context'] as const) {
+      const body = writeBody();
+      (body[where] as Record<string, unknown>).extra = deep;
+      const res = await post().send(body).expect(400);
+      expect(res.body.err_message).toMatch(/nesting/);
+    }
+  });
+
   it('answers 400 "Callback not found." for an unknown callback ID, echoing request_id', async () => {
     const body = writeBody();
     (body.context as Record<string, unknown>).callback_id = 'cti.a.p.acgw.callback.v1.0~a.p.nope.v1.0';

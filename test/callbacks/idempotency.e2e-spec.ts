@@ -40,6 +40,15 @@ describe('write callbacks are idempotent per request_id', () => {
     expect((await t.dataSource.manager.findOneByOrFail(User, { id: user.id })).password).toBe(hash);
   });
 
+  it('answers concurrent duplicates of a user_write once, all with the same response', async () => {
+    const requestId = randomUUID();
+    const payload = { login: 'racer', name: 'Racer', email: 'racer@example.test' };
+    const responses = await Promise.all(Array.from({ length: 4 }, () => callback(t, partner, 'user_write', payload, { tenantId: tenant, requestId })));
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(new Set(responses.map((r) => r.body.response_id)).size).toBe(1);
+    expect(await t.dataSource.manager.countBy(User, { login: 'racer' })).toBe(1);
+  });
+
   it('answers concurrent duplicates once', async () => {
     const requestId = randomUUID();
     const payload = { modified: [{ vendor_tenant_id: tree.customers[1].id, acronis_tenant_id: randomUUID() }] };

@@ -6,6 +6,7 @@ import { callback, Credentials, errorEnvelope } from '../setup/callback-client';
 import { createTestApp, TestApp } from '../setup/create-test-app';
 import { DC_URL, responseType } from '../setup/protocol';
 import { snapshot } from '../setup/snapshot';
+import { TEST_DB } from '../setup/test-database';
 
 describe('topology and tenant mapping callbacks', () => {
   let t: TestApp;
@@ -185,6 +186,27 @@ describe('topology and tenant mapping callbacks', () => {
       const events: Array<{ type: string }> = await t.dataSource.query('SELECT type FROM events');
       expect(events).toEqual([{ type: 'tenant_mapping.written' }]);
     });
+
+    (TEST_DB === 'postgres' ? it : it.skip)(
+      'never deletes a mapping another partner commits while the write waits for its lock (PostgreSQL)',
+      async () => {
+        const contested = randomUUID();
+        const blocker = t.dataSource.createQueryRunner();
+        await blocker.connect();
+        await blocker.startTransaction();
+        await blocker.query('SELECT id FROM organizations WHERE id = $1 FOR UPDATE', [tree.customers[0].id]);
+        const waiting = callback(t, partner, 'tenant_mapping.write', {
+          modified: [{ vendor_tenant_id: tree.customers[0].id, acronis_tenant_id: contested }],
+        }).then((r) => r);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await callback(t, { login: 'other', password: 'other-password' }, 'enablement.write', { acronis_tenant_id: contested }).expect(200);
+        await blocker.commitTransaction();
+        await blocker.release();
+        const res = await waiting;
+        expect(res.status).toBe(403);
+        expect(await mappings()).toEqual({ [tree.other.id]: contested });
+      },
+    );
 
     it('lets a sub-partner map only its own customers', async () => {
       const subUserOrg = tree.subPartner.id;

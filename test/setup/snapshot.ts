@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 
-const TABLES = ['organizations', 'users', 'organizations_mapping', 'events', 'callback_requests'];
+const TABLES = ['organizations', 'users', 'organizations_mapping', 'events', 'callback_requests', 'connector_items'];
 
 /** Every row of the domain tables, ordered: compare two snapshots to prove nothing changed. */
 export async function snapshot(ds: DataSource): Promise<Record<string, unknown[]>> {

@@ -1,0 +1,11 @@
+import { config } from 'dotenv';
+
+/**
+ * Loads `.env` (or the file named by ENV_FILE) into process.env, never overriding variables that
+ * are already set. Called first by everything that reads config (server, migration CLI, CLI), so
+ * a value in `.env` means the same everywhere: also for what is read before Nest starts (body
+ * limit, TLS, proxy trust).
+ */
+export function loadEnvFile(): void {
+  config({ path: process.env.ENV_FILE ?? '.env', quiet: true });
+}
