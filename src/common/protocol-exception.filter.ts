@@ -19,10 +19,17 @@ export class ProtocolExceptionFilter implements ExceptionFilter {
   }
 }
 
+/** The error as logged: a database error's bound parameters (passwords, hashes) are left out. */
+function loggable(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const { parameters: _parameters, driverError: _driverError, ...rest } = error as Error & Record<string, unknown>;
+  return Object.assign(new Error(error.message), rest, { name: error.name, stack: error.stack });
+}
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, exception: unknown, logger: Pick<Logger, 'error'>): void {
   const rendered = renderError(exception, request.body);
   if (rendered.status >= 500) {
-    logger.error({ err: exception, reqId: request.id }, 'Unhandled error while serving a request');
+    logger.error({ err: loggable(exception), reqId: request.id }, 'Unhandled error while serving a request');
   }
   if (reply.sent) return;
   void reply.status(rendered.status).headers(rendered.headers).send(rendered.body);
