@@ -4,11 +4,17 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
 import { connectorConfig } from '../config/connector.config';
 import { DatabaseModule } from '../database/database.module';
+import { ConnectorIntakeController } from './connector-intake.controller';
 import { ConnectorItem } from './connector-item.entity';
+import { ConnectorItemsService } from './connector-items.service';
 import { ConnectorRun } from './connector-run.entity';
+import { ConnectorTrigger } from './connector-trigger.service';
 
 /** Pushes the vendor's alerts and workloads to every mapped Acronis tenant (DESIGN section 3). */
 @Module({
   imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun]), AuthModule, DatabaseModule],
+  controllers: [ConnectorIntakeController],
+  providers: [ConnectorItemsService, ConnectorTrigger],
+  exports: [ConnectorItemsService, ConnectorTrigger],
 })
 export class ConnectorModule {}

@@ -1,0 +1,45 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Caller } from '../auth/caller.decorator';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { validateDto } from '../common/validate-dto';
+import { connectorConfig, ConnectorConfig } from '../config/connector.config';
+import { ListItemsQueryDto, parseIntakeBatch } from './connector-intake.dto';
+import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemsService, IntakeResultItem } from './connector-items.service';
+
+/**
+ * The intake API for the vendor's own systems: alerts and workloads for one of the caller's
+ * organizations, queued for the connector. Same credentials as the callbacks (`X-CyberApp-Auth`),
+ * no platform JWT: these calls come from the vendor, not from the Acronis gateway.
+ *
+ * Decisions: an `organization_id` outside the caller's subtree answers 403 whether or not it
+ * exists (callers cannot probe for other partners' ids); an item id outside it answers 404, as an
+ * unknown one. Idempotency keys are scoped per organization and do not expire. Unknown fields are
+ * dropped, as on the callbacks. A batch is all or nothing.
+ */
+@Controller('api/connector/items')
+@UseGuards(CyberAppAuthGuard)
+export class ConnectorIntakeController {
+  constructor(
+    private readonly items: ConnectorItemsService,
+    @Inject(connectorConfig.KEY) private readonly config: ConnectorConfig,
+  ) {}
+
+  /** 202: stored for the next run (or at once with `send_now`), not yet sent. */
+  @Post()
+  @HttpCode(202)
+  async submit(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: IntakeResultItem[] }> {
+    const batch = await parseIntakeBatch(body, this.config.intakeMaxBatch);
+    return { items: await this.items.submit(caller, batch) };
+  }
+
+  @Get()
+  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<ConnectorItemPage> {
+    return this.items.list(caller, await validateDto(ListItemsQueryDto, query, 'query'));
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<ConnectorItemDetailView> {
+    return this.items.get(caller, id);
+  }
+}

@@ -1,0 +1,314 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash, randomUUID } from 'node:crypto';
+import { DataSource, EntityManager, In } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { isConcurrencyConflict } from '../database/unique-violation';
+import type { AlertBody, WorkloadBody } from './acronis-api.types';
+import { hasControlCharacters, IntakeBatchDto, IntakeItemDto, LIST_LIMIT_DEFAULT, ListItemsQueryDto } from './connector-intake.dto';
+import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from './connector-item.entity';
+import { ConnectorTrigger } from './connector-trigger.service';
+
+const MAX_WRITE_ATTEMPTS = 5;
+/** Keeps every statement well under SQLite's and PostgreSQL's bound-parameter limits. */
+const KEYS_PER_QUERY = 500;
+const ROWS_PER_INSERT = 200;
+const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
+
+/** One answer line of `POST /api/connector/items`, in the order of the request's items. */
+export interface IntakeResultItem {
+  id: string;
+  idempotency_key: string;
+  kind: ConnectorItemKind;
+  state: ConnectorItemState;
+  /** false: the key was already stored with the same body (a replay); nothing new was stored. */
+  created: boolean;
+}
+
+/** An item as the API shows it: snake_case, ISO 8601 UTC timestamps. */
+export interface ConnectorItemView {
+  id: string;
+  organization_id: string;
+  kind: ConnectorItemKind;
+  source: ConnectorItemSource;
+  idempotency_key: string | null;
+  state: ConnectorItemState;
+  attempts: number;
+  next_attempt_at: string;
+  last_status: number | null;
+  last_error: string | null;
+  waiting_reason: string | null;
+  remote_id: string | null;
+  acronis_tenant_id: string | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
+/** One item with what was submitted, under its kind (`alert` or `workload`), as it was posted. */
+export type ConnectorItemDetailView = ConnectorItemView & { alert?: AlertBody; workload?: WorkloadBody };
+
+export interface ConnectorItemPage {
+  items: ConnectorItemView[];
+  /** Pass as `before` for the next page; null on the last page. */
+  next_before: string | null;
+}
+
+interface PreparedItem {
+  key: string;
+  kind: ConnectorItemKind;
+  body: AlertBody | WorkloadBody;
+  fingerprint: string;
+}
+
+/** JSON with object keys sorted at every level, so that equal bodies hash equally. */
+function canonicalJson(value: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sort(o[k])]));
+    }
+    return v;
+  };
+  return JSON.stringify(sort(value));
+}
+
+/** The identity of what an item says: sha256 of the canonical JSON of its kind and body. */
+export function itemFingerprint(kind: ConnectorItemKind, body: AlertBody | WorkloadBody): string {
+  return createHash('sha256').update(canonicalJson({ kind, body })).digest('hex');
+}
+
+/** The body to store and send, built field by field from the validated DTO (defaults filled in). */
+function bodyOf(item: IntakeItemDto): AlertBody | WorkloadBody {
+  if (item.kind === ConnectorItemKind.Alert && item.alert) {
+    const { type, category, details, ResourceID, ResourceName } = item.alert;
+    const alert: AlertBody = {
+      type,
+      category,
+      details: { title: details.title, category: details.category, description: details.description },
+    };
+    if (details.fields != null) alert.details.fields = { ...details.fields };
+    if (ResourceID !== undefined && ResourceName !== undefined) Object.assign(alert, { ResourceID, ResourceName });
+    return alert;
+  }
+  if (item.kind === ConnectorItemKind.Workload && item.workload) {
+    const { type, name, attributes, allowed_actions, enabled } = item.workload;
+    return {
+      type,
+      name,
+      attributes: JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>,
+      allowed_actions: allowed_actions ? [...allowed_actions] : [],
+      enabled: enabled ?? true,
+    };
+  }
+  // Unreachable after validation: the DTO requires the body of the item's kind.
+  throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the item has no ${item.kind} body.`);
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+function viewOf(item: ConnectorItem): ConnectorItemView {
+  return {
+    id: item.id,
+    organization_id: item.organizationId,
+    kind: item.kind,
+    source: item.source,
+    idempotency_key: item.idempotencyKey,
+    state: item.state,
+    attempts: item.attempts,
+    next_attempt_at: item.nextAttemptAt.toISOString(),
+    last_status: item.lastStatus,
+    last_error: item.lastError,
+    waiting_reason: item.waitingReason,
+    remote_id: item.remoteId,
+    acronis_tenant_id: item.acronisTenantId,
+    created_at: item.createdAt.toISOString(),
+    updated_at: item.updatedAt.toISOString(),
+    sent_at: iso(item.sentAt),
+  };
+}
+
+function chunks<T>(values: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The intake queue of the connector: alerts and workloads the vendor's systems submit for one of
+ * their organizations, stored once per (organization, idempotency key) and listed with their state.
+ * Every read and write is confined to the caller's organization and its subtree.
+ */
+@Injectable()
+export class ConnectorItemsService {
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly trigger: ConnectorTrigger,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Stores a batch all or nothing. A key already stored with the same body is a replay and answers
+   * with the stored item; with another body the whole batch is refused (409).
+   */
+  async submit(caller: VerifiedCaller, batch: IntakeBatchDto): Promise<IntakeResultItem[]> {
+    const organizationId = batch.organization_id;
+    const prepared = batch.items.map((item): PreparedItem => {
+      const body = bodyOf(item);
+      return { key: item.idempotency_key, kind: item.kind, body, fingerprint: itemFingerprint(item.kind, body) };
+    });
+    // On PostgreSQL an identical batch running at the same time makes this one's insert fail on the
+    // unique key once the other commits: running again then finds its rows and answers as a replay.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await this.transactions.run(async (em) => {
+          if (!(await this.isVisible(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+          return this.store(em, organizationId, prepared);
+        });
+        if (batch.send_now) this.trigger.request({ reason: 'intake', organizationId, itemIds: results.map((r) => r.id) });
+        return results;
+      } catch (error) {
+        if (!isConcurrencyConflict(error)) throw error;
+        if (attempt >= MAX_WRITE_ATTEMPTS) {
+          throw new DomainError(ErrorCode.Conflict, 'A concurrent change conflicted with this request; retry it.');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  private async store(em: EntityManager, organizationId: string, prepared: PreparedItem[]): Promise<IntakeResultItem[]> {
+    const stored = new Map<string, Pick<ConnectorItem, 'id' | 'idempotencyKey' | 'kind' | 'state' | 'fingerprint'>>();
+    for (const keys of chunks(prepared.map((p) => p.key), KEYS_PER_QUERY)) {
+      const rows = await em.find(ConnectorItem, {
+        select: { id: true, idempotencyKey: true, kind: true, state: true, fingerprint: true },
+        where: { organizationId, idempotencyKey: In(keys) },
+      });
+      for (const row of rows) if (row.idempotencyKey !== null) stored.set(row.idempotencyKey, row);
+    }
+
+    const now = new Date();
+    const fresh: ConnectorItem[] = [];
+    const results = prepared.map((item, index): IntakeResultItem => {
+      const existing = stored.get(item.key);
+      if (existing) {
+        if (existing.fingerprint !== item.fingerprint) {
+          throw new DomainError(
+            ErrorCode.IdempotencyMismatch,
+            `items.${index}.idempotency_key was already used for a different item in this organization.`,
+          );
+        }
+        return { id: existing.id, idempotency_key: item.key, kind: existing.kind, state: existing.state, created: false };
+      }
+      const row = em.create(ConnectorItem, {
+        id: randomUUID(),
+        organizationId,
+        kind: item.kind,
+        source: ConnectorItemSource.Intake,
+        idempotencyKey: item.key,
+        fingerprint: item.fingerprint,
+        body: { ...item.body },
+        state: ConnectorItemState.Pending,
+        attempts: 0,
+        nextAttemptAt: now,
+        lockedUntil: null,
+        acronisTenantId: null,
+        remoteId: null,
+        lastStatus: null,
+        lastError: null,
+        waitingReason: null,
+        createdAt: now,
+        updatedAt: now,
+        sentAt: null,
+      });
+      fresh.push(row);
+      return { id: row.id, idempotency_key: item.key, kind: item.kind, state: row.state, created: true };
+    });
+
+    // In key order, so that two overlapping batches on PostgreSQL wait on each other rather than deadlock.
+    fresh.sort((a, b) => ((a.idempotencyKey ?? '') < (b.idempotencyKey ?? '') ? -1 : 1));
+    for (const rows of chunks(fresh, ROWS_PER_INSERT)) {
+      // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
+      await em.insert(ConnectorItem, rows as QueryDeepPartialEntity<ConnectorItem>[]);
+    }
+    return results;
+  }
+
+  /**
+   * Items of one organization of the caller's subtree, or of all of them, newest first
+   * (`created_at`, then `id`), `limit` at a time; `before` is the id of the last item seen.
+   */
+  async list(caller: VerifiedCaller, query: ListItemsQueryDto): Promise<ConnectorItemPage> {
+    const em = this.dataSource.manager;
+    const limit = query.limit ?? LIST_LIMIT_DEFAULT;
+    if (query.organization_id !== undefined && !(await this.isVisible(em, caller, query.organization_id))) {
+      throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+    }
+    const qb = em.createQueryBuilder(ConnectorItem, 'i');
+    if (query.organization_id !== undefined) {
+      qb.where('i.organization_id = :organizationId', { organizationId: query.organization_id });
+    } else {
+      qb.where(
+        `i.organization_id IN (
+           WITH RECURSIVE subtree(id) AS (
+             SELECT id FROM organizations WHERE id = :root
+             UNION
+             SELECT o.id FROM organizations o JOIN subtree s ON o.parent_id = s.id
+           )
+           SELECT id FROM subtree)`,
+        { root: caller.organizationId },
+      );
+    }
+    if (query.state !== undefined) qb.andWhere('i.state = :state', { state: query.state });
+    if (query.kind !== undefined) qb.andWhere('i.kind = :kind', { kind: query.kind });
+    if (query.before !== undefined) {
+      const cursor = await em.findOne(ConnectorItem, { select: { id: true, organizationId: true }, where: { id: query.before } });
+      if (!cursor || !(await this.isVisible(em, caller, cursor.organizationId))) {
+        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of an item you can see.');
+      }
+      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
+      qb.andWhere('(i.created_at, i.id) < (SELECT c.created_at, c.id FROM connector_items c WHERE c.id = :before)', { before: cursor.id });
+    }
+    const rows = await qb.orderBy('i.created_at', 'DESC').addOrderBy('i.id', 'DESC').limit(limit + 1).getMany();
+    const page = rows.slice(0, limit);
+    return { items: page.map(viewOf), next_before: rows.length > limit ? page[page.length - 1].id : null };
+  }
+
+  /** One item of the caller's subtree; another organization's item is as unknown as a missing one (404). */
+  async get(caller: VerifiedCaller, id: string): Promise<ConnectorItemDetailView> {
+    const em = this.dataSource.manager;
+    const item = id.length <= 64 && !hasControlCharacters(id) ? await em.findOne(ConnectorItem, { where: { id } }) : null;
+    if (!item || !(await this.isVisible(em, caller, item.organizationId))) {
+      throw new DomainError(ErrorCode.NotFound, 'Connector item not found.');
+    }
+    const view: ConnectorItemDetailView = viewOf(item);
+    if (item.kind === ConnectorItemKind.Alert) view.alert = item.body as unknown as AlertBody;
+    else view.workload = item.body as unknown as WorkloadBody;
+    return view;
+  }
+
+  /**
+   * Whether the organization is the caller's or below it. Walks up from the organization (the
+   * depth of the tree) rather than loading the caller's subtree. An unknown organization is not
+   * visible either: callers cannot tell an unknown id from another partner's.
+   */
+  private async isVisible(em: EntityManager, caller: VerifiedCaller, organizationId: string): Promise<boolean> {
+    if (organizationId === caller.organizationId) return true;
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
+      `WITH RECURSIVE up(id, parent_id) AS (
+         SELECT id, parent_id FROM organizations WHERE id = :organization
+         UNION
+         SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
+       )
+       SELECT id FROM up WHERE id = :caller`,
+      { organization: organizationId, caller: caller.organizationId },
+      {},
+    );
+    const rows: unknown[] = await em.query(sql, params);
+    return rows.length > 0;
+  }
+}
