@@ -2,10 +2,14 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
+import { ConnectorModule } from '../connector/connector.module';
 import { appConfig } from '../config/app.config';
 import { authConfig } from '../config/auth.config';
 import { databaseConfig, DatabaseConfig } from '../config/database.config';
 import { buildDataSourceOptions } from '../database/data-source-options';
+import { DatabaseModule } from '../database/database.module';
+import { ConnectorRunCommand } from './connector-run.command';
+import { ConnectorCommand } from './connector.command';
 import { SeedCommand } from './seed.command';
 import { SeedService } from './seed.service';
 
@@ -22,7 +26,9 @@ import { SeedService } from './seed.service';
       useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: true, retryAttempts: 1 }),
     }),
     AuthModule,
+    DatabaseModule,
+    ConnectorModule,
   ],
-  providers: [SeedService, SeedCommand],
+  providers: [SeedService, SeedCommand, ConnectorCommand, ConnectorRunCommand],
 })
 export class CliModule {}

@@ -49,6 +49,13 @@ class ConnectorEnv {
   @IsOptional() @IsInt() @Min(5) @Max(86_400)
   CONNECTOR_LEASE_SECONDS: number = 300;
 
+  /**
+   * Longest a run keeps going: it sends while items are due and waits for retries that come due
+   * within this time; what is left waits for the next run.
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(86_400)
+  CONNECTOR_MAX_PASS_SECONDS: number = 1800;
+
   /** Largest intake batch (items per POST). */
   @IsOptional() @IsInt() @Min(1) @Max(10_000)
   CONNECTOR_INTAKE_MAX_BATCH: number = 500;
@@ -74,6 +81,7 @@ export const connectorConfig = registerAs('connector', () => {
       workloadsPerTenant: env.CONNECTOR_DEMO_WORKLOADS_PER_TENANT,
     },
     leaseMs: env.CONNECTOR_LEASE_SECONDS * 1000,
+    maxPassMs: env.CONNECTOR_MAX_PASS_SECONDS * 1000,
     intakeMaxBatch: env.CONNECTOR_INTAKE_MAX_BATCH,
   };
 });

@@ -4,17 +4,22 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
 import { connectorConfig } from '../config/connector.config';
 import { DatabaseModule } from '../database/database.module';
+import { EventsModule } from '../events/events.module';
+import { AcronisClient } from './acronis-client.service';
 import { ConnectorIntakeController } from './connector-intake.controller';
 import { ConnectorItem } from './connector-item.entity';
 import { ConnectorItemsService } from './connector-items.service';
 import { ConnectorRun } from './connector-run.entity';
+import { ConnectorRunner } from './connector-runner.service';
 import { ConnectorTrigger } from './connector-trigger.service';
+import { ConnectorJob } from './connector.job';
+import { DemoGenerator } from './demo-generator.service';
 
 /** Pushes the vendor's alerts and workloads to every mapped Acronis tenant (DESIGN section 3). */
 @Module({
-  imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun]), AuthModule, DatabaseModule],
+  imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun]), AuthModule, DatabaseModule, EventsModule],
   controllers: [ConnectorIntakeController],
-  providers: [ConnectorItemsService, ConnectorTrigger],
-  exports: [ConnectorItemsService, ConnectorTrigger],
+  providers: [ConnectorItemsService, ConnectorTrigger, AcronisClient, DemoGenerator, ConnectorRunner, ConnectorJob],
+  exports: [ConnectorItemsService, ConnectorTrigger, ConnectorRunner],
 })
 export class ConnectorModule {}

@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
+import { LeaseService } from './lease.service';
 import { TransactionRunner } from './transaction-runner.service';
 
 /** Shared database helpers; the connection itself is TypeOrmModule.forRootAsync in AppModule. */
 @Module({
-  providers: [TransactionRunner],
-  exports: [TransactionRunner],
+  providers: [TransactionRunner, LeaseService],
+  exports: [TransactionRunner, LeaseService],
 })
 export class DatabaseModule {}

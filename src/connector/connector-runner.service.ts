@@ -1,0 +1,734 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { debounceTime, Subscription } from 'rxjs';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { connectorConfig, ConnectorConfig } from '../config/connector.config';
+import { LeaseService } from '../database/lease.service';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { isConcurrencyConflict } from '../database/unique-violation';
+import { OutboxService } from '../events/outbox.service';
+import type { AlertBody, PushOutcome, WorkloadBody } from './acronis-api.types';
+import { AcronisClient } from './acronis-client.service';
+import { ConnectorItem, ConnectorItemKind, ConnectorItemState } from './connector-item.entity';
+import { ConnectorRun, ConnectorRunStatus } from './connector-run.entity';
+import { ConnectorTrigger } from './connector-trigger.service';
+import { DemoGenerator } from './demo-generator.service';
+
+/** The lease every replica competes for; its holder runs the connector. */
+export const CONNECTOR_LEASE = 'connector';
+/** The outbox event recorded with every finished run. */
+export const RUN_COMPLETED_EVENT = 'connector.run.completed';
+export const NOT_MAPPED_REASON = 'organization is not mapped to an Acronis tenant';
+
+/** Who started a run (stored in `connector_runs.trigger`). */
+export type ConnectorRunTrigger = 'schedule' | 'cli' | 'api';
+
+/** "Send now" requests arriving within this window start one run. */
+const TRIGGER_DEBOUNCE_MS = 200;
+/** Slack added to a claim on top of the longest a push can take (see claimTtlMs). */
+const CLAIM_MARGIN_MS = 2000;
+/** How long shutdown waits for the run in progress to record what it did. */
+const SHUTDOWN_GRACE_MS = 30_000;
+/** Attempts at writing a batch of outcomes before leaving the items to their claim's expiry. */
+const OUTCOME_WRITE_ATTEMPTS = 3;
+const MAX_ERROR_LENGTH = 2000;
+
+/** An item as claimed: what a push needs, and the attempt number that fences later writes. */
+interface ClaimedItem {
+  id: string;
+  organizationId: string;
+  kind: ConnectorItemKind;
+  body: Record<string, unknown>;
+  /** `attempts` after the claim incremented it: the claim's identity (a fencing token). */
+  attempts: number;
+  /** The mapped Acronis tenant when claimed, or null when the organization has just been unmapped. */
+  tenantId: string | null;
+}
+
+/**
+ * The rows a claim takes, each a condition on (state, column) ordered by that column alone, so
+ * that the (state, next_attempt_at) index yields the oldest rows without sorting every due one.
+ */
+const CLAIMABLE = [
+  /** Claimed by a runner that died (or stalled) and whose claim has expired: taken first. */
+  { name: 'abandoned', where: (c: string) => `${c}state = :sending AND ${c}locked_until < :now`, order: 'locked_until' },
+  /** Waiting for their first or next attempt, which has come. */
+  { name: 'due', where: (c: string) => `${c}state = :pending AND ${c}next_attempt_at <= :now`, order: 'next_attempt_at' },
+] as const;
+
+/** What a claiming UPDATE returns, as the driver gives it. */
+interface ClaimedRow {
+  id: string;
+  organization_id: string;
+  kind: ConnectorItemKind;
+  body: string;
+  attempts: number | string;
+  tenant_id: string | null;
+}
+
+type DeliveryOutcome = PushOutcome | { kind: 'unmapped' };
+
+interface OutcomeWrite {
+  item: ClaimedItem;
+  outcome: DeliveryOutcome;
+  at: Date;
+}
+
+interface PendingWrite extends OutcomeWrite {
+  resolve: (applied: boolean) => void;
+  reject: (error: Error) => void;
+}
+
+/** What a run has done so far, for `runOnce`'s `onProgress`. */
+export interface ConnectorRunProgress {
+  sent: number;
+  failed: number;
+  /** Items waiting for a retry later in the pass (or the next run). */
+  retrying: number;
+}
+
+export interface RunOnceOptions {
+  /** Called after every recorded push. */
+  onProgress?: (progress: ConnectorRunProgress) => void;
+}
+
+/** What one pass did so far. */
+interface Tally {
+  sent: number;
+  failed: number;
+  /** Items of this pass whose last outcome was "retry later" and that have not been settled since. */
+  waiting: Set<string>;
+  unmapped: number;
+  onProgress?: (progress: ConnectorRunProgress) => void;
+}
+
+/** Wakes the pass loop: a push finished, or "send now" was asked. A notification while nobody waits is kept. */
+class Wakeup {
+  private pending = false;
+  private waiter: (() => void) | null = null;
+
+  notify(): void {
+    if (this.waiter) this.waiter();
+    else this.pending = true;
+  }
+
+  wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiter = null;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, Math.min(ms, 2_147_483_647)));
+      this.waiter = done;
+    });
+  }
+}
+
+const messageOf = (error: unknown): string =>
+  (error instanceof Error ? `${error.name}: ${error.message}` : `Error: ${String(error)}`).slice(0, MAX_ERROR_LENGTH);
+
+/**
+ * Runs the connector: one pass pushes every due item to the Acronis tenant its organization is
+ * mapped to, under the database lease so that one replica at a time does it (DESIGN 3 and 5).
+ *
+ * Items are claimed with one conditional UPDATE (pending and due, or sending with an expired
+ * claim → sending, attempts + 1, locked until the longest a push can take), so two runners never
+ * hold the same item; the claim's attempt number fences every later write, so a runner that lost
+ * an item cannot overwrite what its new owner did. An item killed in flight stays `sending` until
+ * its claim expires and is then sent again: at most the pushes in flight at a crash are repeated.
+ */
+@Injectable()
+export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ConnectorRunner.name);
+  /** This process, for the lease and the run rows: stable for its lifetime, unique across restarts. */
+  readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private active: Promise<ConnectorRun | null> | null = null;
+  private wakeup: Wakeup | null = null;
+  /** "Send now" arrived while a run was past its last claim: run again after it. */
+  private rerun = false;
+  private stopping = false;
+  private leaseLost = false;
+  private subscription: Subscription | null = null;
+  private writes: PendingWrite[] = [];
+  private readonly postgres: boolean;
+  private flushing = false;
+
+  constructor(
+    @Inject(connectorConfig.KEY) private readonly config: ConnectorConfig,
+    private readonly client: AcronisClient,
+    private readonly leases: LeaseService,
+    private readonly transactions: TransactionRunner,
+    private readonly outbox: OutboxService,
+    private readonly demo: DemoGenerator,
+    private readonly trigger: ConnectorTrigger,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {
+    this.postgres = dataSource.options.type === 'postgres';
+  }
+
+  /** False without Acronis credentials: nothing is ever sent. */
+  get enabled(): boolean {
+    return this.client.enabled;
+  }
+
+  /** Pushes in flight at most (CONNECTOR_CONCURRENCY). */
+  get concurrency(): number {
+    return this.config.concurrency;
+  }
+
+  /** True while this process runs a pass. */
+  get running(): boolean {
+    return this.active !== null;
+  }
+
+  onModuleInit(): void {
+    this.subscription = this.trigger.requests$.pipe(debounceTime(TRIGGER_DEBOUNCE_MS)).subscribe(() => this.sendNow());
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.subscription?.unsubscribe();
+    this.stopping = true;
+    this.wakeup?.notify();
+    const active = this.active;
+    if (!active) return;
+    // The run stops claiming, lets its pushes finish and records itself before the database closes.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([active.catch(() => null), new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * One pass: acquires the lease, records a run, generates demo items when configured, sends what
+   * is due (and what comes due within the pass) and records the outcome. Null when the connector
+   * is disabled, this process is already running, or another holder has the lease. Never rejects:
+   * a failure is logged and returned as a failed run.
+   */
+  runOnce(trigger: ConnectorRunTrigger, options: RunOnceOptions = {}): Promise<ConnectorRun | null> {
+    if (!this.client.enabled) {
+      this.logger.warn('connector disabled: ACRONIS_CLIENT_ID/ACRONIS_CLIENT_SECRET/ACRONIS_DC_URL missing; nothing to run');
+      return Promise.resolve(null);
+    }
+    if (this.active || this.stopping) return Promise.resolve(null);
+    const run = this.execute(trigger, options).finally(() => {
+      this.active = null;
+      if (this.rerun && !this.stopping) {
+        this.rerun = false;
+        void this.runOnce('api');
+      }
+    });
+    this.active = run;
+    return run;
+  }
+
+  private sendNow(): void {
+    if (this.stopping || !this.client.enabled) return;
+    if (this.active) {
+      this.rerun = true;
+      this.wakeup?.notify();
+      return;
+    }
+    void this.runOnce('api');
+  }
+
+  private async execute(trigger: ConnectorRunTrigger, options: RunOnceOptions): Promise<ConnectorRun | null> {
+    const startedAt = new Date();
+    try {
+      if (!(await this.leases.acquire(CONNECTOR_LEASE, this.holder, this.config.leaseMs))) return null;
+    } catch (error) {
+      this.logger.error({ err: error }, 'connector run could not take the lease');
+      return this.unrecorded(trigger, startedAt, error);
+    }
+    this.leaseLost = false;
+    const renewal = setInterval(() => void this.renewLease(), Math.max(1000, Math.floor(this.config.leaseMs / 3)));
+    const tally: Tally = { sent: 0, failed: 0, waiting: new Set(), unmapped: 0, onProgress: options.onProgress };
+    let run: ConnectorRun | null = null;
+    try {
+      run = await this.start(trigger, startedAt);
+      this.logger.log(`connector run ${run.id} started (${trigger})`);
+      if (this.demo.enabled) {
+        const generated = await this.demo.generate();
+        if (generated > 0) this.logger.log(`connector run ${run.id}: ${generated} demo items queued`);
+      }
+      await this.pass(tally);
+      return await this.finish(run, ConnectorRunStatus.Completed, tally, null);
+    } catch (error) {
+      this.logger.error({ err: error }, `connector run ${run?.id ?? '(not recorded)'} failed`);
+      if (!run) return this.unrecorded(trigger, startedAt, error);
+      try {
+        return await this.finish(run, ConnectorRunStatus.Failed, tally, messageOf(error));
+      } catch (finishError) {
+        this.logger.error({ err: finishError }, `connector run ${run.id} could not be recorded as failed`);
+        return Object.assign(run, { status: ConnectorRunStatus.Failed, finishedAt: new Date(), error: messageOf(error) });
+      }
+    } finally {
+      clearInterval(renewal);
+      await this.leases.release(CONNECTOR_LEASE, this.holder).catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'connector lease not released; it expires on its own');
+      });
+    }
+  }
+
+  private async renewLease(): Promise<void> {
+    try {
+      if (!(await this.leases.renew(CONNECTOR_LEASE, this.holder, this.config.leaseMs))) {
+        this.logger.warn('connector lease lost (another replica took it over): this run stops claiming items');
+        this.leaseLost = true;
+        this.wakeup?.notify();
+      }
+    } catch (error) {
+      // The lease is still ours until it expires; the next renewal tries again.
+      this.logger.warn({ err: error }, 'connector lease renewal failed');
+    }
+  }
+
+  /** Records the run, and closes runs left `running` by a holder that died: we hold the lease, so they are over. */
+  private start(trigger: ConnectorRunTrigger, startedAt: Date): Promise<ConnectorRun> {
+    return this.transactions.run(async (em) => {
+      await em
+        .createQueryBuilder()
+        .update(ConnectorRun)
+        .set({ status: ConnectorRunStatus.Failed, finishedAt: startedAt, error: 'abandoned: its runner stopped before finishing' })
+        .where('status = :running', { running: ConnectorRunStatus.Running })
+        .execute();
+      const run = em.create(ConnectorRun, {
+        id: randomUUID(),
+        trigger,
+        holder: this.holder,
+        status: ConnectorRunStatus.Running,
+        startedAt,
+        finishedAt: null,
+        sent: 0,
+        failed: 0,
+        skipped: 0,
+        error: null,
+      });
+      await em.insert(ConnectorRun, run);
+      return run;
+    });
+  }
+
+  /** Closes the run row and records its outbox event, in one transaction. */
+  private finish(run: ConnectorRun, status: ConnectorRunStatus, tally: Tally, error: string | null): Promise<ConnectorRun> {
+    const finished = Object.assign(run, {
+      status,
+      finishedAt: new Date(),
+      sent: tally.sent,
+      failed: tally.failed,
+      skipped: tally.waiting.size + tally.unmapped,
+      error,
+    });
+    return this.transactions.run(async (em) => {
+      const { sent, failed, skipped, finishedAt } = finished;
+      await em.update(ConnectorRun, { id: run.id }, { status, finishedAt, sent, failed, skipped, error });
+      await this.outbox.record(em, {
+        type: RUN_COMPLETED_EVENT,
+        organizationId: null,
+        data: {
+          run_id: run.id,
+          trigger: run.trigger,
+          holder: run.holder,
+          status,
+          started_at: run.startedAt.toISOString(),
+          finished_at: finishedAt?.toISOString() ?? null,
+          sent,
+          failed,
+          skipped,
+          error,
+        },
+      });
+      this.logger.log(`connector run ${run.id} ${status}: ${sent} sent, ${failed} failed, ${skipped} skipped`);
+      return finished;
+    });
+  }
+
+  /** A run that could not be recorded (no database, no lease table): what the caller gets back. */
+  private unrecorded(trigger: ConnectorRunTrigger, startedAt: Date, error: unknown): ConnectorRun {
+    return Object.assign(new ConnectorRun(), {
+      id: randomUUID(),
+      trigger,
+      holder: this.holder,
+      status: ConnectorRunStatus.Failed,
+      startedAt,
+      finishedAt: new Date(),
+      sent: 0,
+      failed: 0,
+      skipped: 0,
+      error: messageOf(error),
+    });
+  }
+
+  /**
+   * Sends due items with at most `concurrency` pushes in flight. Claims run ahead of the pushes:
+   * up to another `concurrency` claimed items wait in memory, so a finished push starts the next
+   * one at once instead of waiting for a claim, and claims go in batches of at least half the
+   * slots. Waits for retries that come due before the pass's deadline. Stops claiming at the
+   * deadline, at shutdown or when the lease is lost (giving queued claims back), and returns once
+   * every push has been recorded.
+   */
+  private async pass(tally: Tally): Promise<void> {
+    const deadline = Date.now() + this.config.maxPassMs;
+    const slots = this.config.concurrency;
+    const inflight = new Map<string, Promise<void>>();
+    const queued: ClaimedItem[] = [];
+    const wakeup = new Wakeup();
+    this.wakeup = wakeup;
+    const claiming = (): boolean => !this.stopping && !this.leaseLost && Date.now() < deadline;
+    const pump = (): void => {
+      while (inflight.size < slots && queued.length > 0 && claiming()) {
+        const item = queued.shift() as ClaimedItem;
+        inflight.set(
+          item.id,
+          this.deliver(item, tally).finally(() => {
+            inflight.delete(item.id);
+            pump();
+            wakeup.notify();
+          }),
+        );
+      }
+    };
+    const held = (): string[] => [...inflight.keys(), ...queued.map((item) => item.id)];
+    try {
+      for (;;) {
+        pump();
+        if (!claiming()) {
+          await this.unclaim(queued.splice(0));
+          if (inflight.size === 0) break;
+          await wakeup.wait(this.config.requestTimeoutMs);
+          continue;
+        }
+        const wanted = 2 * slots - inflight.size - queued.length;
+        if (wanted < Math.ceil(slots / 2)) {
+          // Enough claimed: wait for pushes to finish.
+          await wakeup.wait(this.config.requestTimeoutMs);
+          continue;
+        }
+        // Whatever "send now" was about is committed by now, so this claim covers it.
+        this.rerun = false;
+        const items = await this.claim(wanted, held());
+        queued.push(...items);
+        pump();
+        // A full batch: more may be due at once.
+        if (items.length === wanted) continue;
+        if (queued.length > 0) {
+          // Every slot is busy and nothing more is due now.
+          await wakeup.wait(this.config.requestTimeoutMs);
+          continue;
+        }
+        // Nothing more is due now: wait for a push to finish or for the next item to come due. Only
+        // when nothing was in flight before the query may the pass end: a push finishing during the
+        // query may have put its item back for a retry that the query did not see.
+        const idle = inflight.size === 0;
+        const next = await this.nextDue(held());
+        if (idle && (next === null || next.getTime() > deadline)) break;
+        const untilDue = next === null ? Number.POSITIVE_INFINITY : next.getTime() - Date.now();
+        await wakeup.wait(Math.min(untilDue, deadline - Date.now(), this.config.requestTimeoutMs));
+      }
+      await Promise.all(inflight.values());
+      tally.unmapped = await this.markUnmapped();
+    } finally {
+      // Also when a query failed: the run is recorded (and the lease released) only after its pushes.
+      await Promise.all(inflight.values());
+      await this.unclaim(queued.splice(0)).catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'connector claims not given back; they expire on their own');
+      });
+      this.wakeup = null;
+    }
+  }
+
+  /** Gives back claimed items that were never pushed: pending again, the attempt not counted. */
+  private async unclaim(items: ClaimedItem[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.transactions.run(async (em) => {
+      for (const item of items) {
+        await em
+          .createQueryBuilder()
+          .update(ConnectorItem)
+          .set({ state: ConnectorItemState.Pending, attempts: item.attempts - 1, lockedUntil: null })
+          .where('id = :id AND state = :sending AND attempts = :attempts', { id: item.id, sending: ConnectorItemState.Sending, attempts: item.attempts })
+          .execute();
+      }
+    });
+  }
+
+  /**
+   * How long a claim lasts: the longest a push can take (a token request, the push, a token
+   * refresh after a 401 and the push again), twice, as a claimed item may first wait in the queue
+   * for a slot held by such a push; plus slack.
+   */
+  private get claimTtlMs(): number {
+    return 2 * 4 * this.config.requestTimeoutMs + CLAIM_MARGIN_MS;
+  }
+
+  /**
+   * Claims up to `limit` due items of mapped organizations: first claims abandoned by a runner
+   * that died (sending, locked_until passed), then pending items whose time has come, oldest
+   * first. Each is one conditional UPDATE … RETURNING (SQLite ≥ 3.35 and PostgreSQL) whose WHERE
+   * is checked again on the row being updated, so an item another runner claimed meanwhile is
+   * skipped; PostgreSQL also skips rows a concurrent claim has locked instead of waiting for them.
+   * The mappings are read in the same transaction.
+   */
+  private async claim(limit: number, exclude: string[]): Promise<ClaimedItem[]> {
+    const now = new Date();
+    const rows = await this.writeStatement((em) => {
+      const arms = CLAIMABLE.map(
+        ({ name, where, order }) =>
+          `SELECT id FROM (
+             SELECT c.id FROM connector_items c
+              WHERE ${where('c.')}
+                AND EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = c.organization_id)
+                ${exclude.length > 0 ? 'AND c.id NOT IN (:...exclude)' : ''}
+              ORDER BY c.${order}
+              LIMIT :limit
+              ${this.postgres ? 'FOR UPDATE SKIP LOCKED' : ''}) AS ${name}`,
+      );
+      const [sql, params] = em.connection.driver.escapeQueryWithParameters(
+        // A materialized CTE is evaluated once: as an IN (subquery), PostgreSQL may rescan the
+        // LIMIT … SKIP LOCKED subquery for later rows and so claim more than `limit` items. The
+        // re-check is wrapped in IS TRUE so that SQLite finds the rows by primary key instead of
+        // walking the whole due range of the index for it.
+        `WITH picked AS MATERIALIZED (${arms.join(' UNION ALL ')} LIMIT :limit)
+         UPDATE connector_items
+            SET state = :sending, locked_until = :lockedUntil, attempts = attempts + 1, updated_at = :now
+          WHERE id IN (SELECT id FROM picked) AND (${CLAIMABLE.map(({ where }) => `(${where('')})`).join(' OR ')}) IS TRUE
+          RETURNING id, organization_id, kind, body, attempts,
+                    (SELECT m.acronis_tenant_id FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id) AS tenant_id`,
+        {
+          pending: ConnectorItemState.Pending,
+          sending: ConnectorItemState.Sending,
+          now,
+          lockedUntil: new Date(now.getTime() + this.claimTtlMs),
+          exclude,
+          limit,
+        },
+        {},
+      );
+      return this.queryRows<ClaimedRow>(em, sql, params);
+    });
+    return rows.map(
+      (row): ClaimedItem => ({
+        id: row.id,
+        organizationId: row.organization_id,
+        kind: row.kind,
+        body: JSON.parse(row.body) as Record<string, unknown>,
+        attempts: Number(row.attempts),
+        tenantId: row.tenant_id,
+      }),
+    );
+  }
+
+  /** The rows a statement returned, from the driver's structured result (a raw UPDATE … RETURNING comes back in a different shape from each driver). */
+  private async queryRows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+    const runner = em.queryRunner ?? em.connection.createQueryRunner();
+    try {
+      const result = await runner.query(sql, params, true);
+      return (result.records ?? []) as T[];
+    } finally {
+      if (runner !== em.queryRunner) await runner.release();
+    }
+  }
+
+  /**
+   * Runs a write that is a single statement (atomic by itself): on PostgreSQL straight from the
+   * pool, without BEGIN/COMMIT round trips, concurrently with others; on SQLite through the
+   * transaction queue, which every write on its one connection must go through.
+   */
+  private writeStatement<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.postgres ? work(this.dataSource.manager) : this.transactions.run(work);
+  }
+
+  /** When the next item of a mapped organization comes due (a retry, or a claim expiring), excluding ours in flight. */
+  private nextDue(exclude: string[]): Promise<Date | null> {
+    return this.transactions.run(async (em) => {
+      const mapped = 'EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = i.organization_id)';
+      const pending = await em
+        .createQueryBuilder(ConnectorItem, 'i')
+        .select(['i.id', 'i.nextAttemptAt'])
+        .where('i.state = :state', { state: ConnectorItemState.Pending })
+        .andWhere(mapped)
+        .orderBy('i.nextAttemptAt', 'ASC')
+        .limit(1)
+        .getOne();
+      const claimedQuery = em
+        .createQueryBuilder(ConnectorItem, 'i')
+        .select(['i.id', 'i.lockedUntil'])
+        .where('i.state = :state', { state: ConnectorItemState.Sending })
+        .andWhere(mapped);
+      if (exclude.length > 0) claimedQuery.andWhere('i.id NOT IN (:...exclude)', { exclude });
+      const claimed = await claimedQuery.orderBy('i.lockedUntil', 'ASC').limit(1).getOne();
+      const times = [pending?.nextAttemptAt, claimed?.lockedUntil].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
+      return times.length > 0 ? new Date(Math.min(...times)) : null;
+    });
+  }
+
+  /** Says why pending items of unmapped organizations wait; returns how many wait so. */
+  private markUnmapped(): Promise<number> {
+    return this.transactions.run(async (em) => {
+      const unmapped = 'NOT EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id)';
+      await em
+        .createQueryBuilder()
+        .update(ConnectorItem)
+        .set({ waitingReason: NOT_MAPPED_REASON })
+        .where('state = :state', { state: ConnectorItemState.Pending })
+        .andWhere(unmapped)
+        .andWhere('(waiting_reason IS NULL OR waiting_reason <> :reason)', { reason: NOT_MAPPED_REASON })
+        .execute();
+      const counted = await em
+        .createQueryBuilder(ConnectorItem, 'connector_items')
+        .where('connector_items.state = :state', { state: ConnectorItemState.Pending })
+        .andWhere(unmapped)
+        .getCount();
+      return counted;
+    });
+  }
+
+  /** Pushes one claimed item and records the outcome. Never rejects. */
+  private async deliver(item: ClaimedItem, tally: Tally): Promise<void> {
+    let outcome: DeliveryOutcome;
+    try {
+      if (item.tenantId === null) outcome = { kind: 'unmapped' };
+      else if (item.kind === ConnectorItemKind.Alert) outcome = await this.client.pushAlert(item.tenantId, item.body as unknown as AlertBody);
+      else outcome = await this.client.pushWorkload(item.tenantId, item.body as unknown as WorkloadBody);
+    } catch (error) {
+      // The client classifies everything the API does; a throw is ours (a bad stored body): retry, then fail.
+      this.logger.error({ err: error }, `connector item ${item.id}: push threw`);
+      outcome = { kind: 'retry', status: null, error: messageOf(error), retryAfterMs: null };
+    }
+    try {
+      if (await this.record(item, outcome)) this.count(item, outcome, tally);
+      else this.logger.warn(`connector item ${item.id}: claim lost before its outcome was recorded (another runner owns it now)`);
+    } catch (error) {
+      // Left `sending`: its claim expires and the item is sent again, which is what a crash here would do too.
+      this.logger.error({ err: error }, `connector item ${item.id}: outcome not recorded`);
+    }
+  }
+
+  private count(item: ClaimedItem, outcome: DeliveryOutcome, tally: Tally): void {
+    tally.waiting.delete(item.id);
+    if (outcome.kind === 'sent') tally.sent += 1;
+    else if (outcome.kind === 'reject' || (outcome.kind === 'retry' && item.attempts >= this.config.maxAttempts)) tally.failed += 1;
+    else if (outcome.kind === 'retry') tally.waiting.add(item.id);
+    // 'unmapped' is counted with the other items of unmapped organizations at the end of the pass.
+    tally.onProgress?.({ sent: tally.sent, failed: tally.failed, retrying: tally.waiting.size });
+  }
+
+  /**
+   * Writes the outcome and resolves once it is durable: true if the claim still held. A push's slot
+   * is freed only then, so a crash repeats at most `concurrency` pushes. On SQLite, outcomes
+   * finishing together share one transaction (a group commit: one sync for all of them).
+   */
+  private record(item: ClaimedItem, outcome: DeliveryOutcome): Promise<boolean> {
+    // PostgreSQL commits each outcome on its own, concurrently: no queue to share.
+    if (this.postgres) return this.writeStatement((em) => this.apply(em, { item, outcome, at: new Date() }));
+    return new Promise<boolean>((resolve, reject) => {
+      this.writes.push({ item, outcome, at: new Date(), resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  /** Writes every queued outcome in one transaction, then whatever queued up meanwhile. */
+  private async flush(): Promise<void> {
+    while (this.writes.length > 0) {
+      const batch = this.writes.splice(0);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const applied = await this.transactions.run(async (em) => {
+            const results: boolean[] = [];
+            for (const write of batch) results.push(await this.apply(em, write));
+            return results;
+          });
+          batch.forEach((write, index) => write.resolve(applied[index]));
+          break;
+        } catch (error) {
+          if (!isConcurrencyConflict(error) || attempt >= OUTCOME_WRITE_ATTEMPTS) {
+            const failure = error instanceof Error ? error : new Error(String(error));
+            for (const write of batch) write.reject(failure);
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+        }
+      }
+    }
+    this.flushing = false;
+  }
+
+  /** Writes one outcome, fenced by the claim: false when the item is no longer ours. */
+  private async apply(em: EntityManager, { item, outcome, at }: OutcomeWrite): Promise<boolean> {
+    const changes = this.changesFor(item, outcome, at);
+    const result = await em
+      .createQueryBuilder()
+      .update(ConnectorItem)
+      .set(changes)
+      .where('id = :id AND state = :sending AND attempts = :attempts', { id: item.id, sending: ConnectorItemState.Sending, attempts: item.attempts })
+      .execute();
+    return (result.affected ?? 0) > 0;
+  }
+
+  private changesFor(item: ClaimedItem, outcome: DeliveryOutcome, at: Date): Partial<ConnectorItem> {
+    switch (outcome.kind) {
+      case 'sent':
+        return {
+          state: ConnectorItemState.Sent,
+          sentAt: at,
+          remoteId: outcome.remoteId,
+          lastStatus: outcome.status,
+          lastError: null,
+          waitingReason: null,
+          lockedUntil: null,
+          acronisTenantId: item.tenantId,
+        };
+      case 'reject':
+        return {
+          state: ConnectorItemState.Failed,
+          lastStatus: outcome.status,
+          lastError: outcome.error.slice(0, MAX_ERROR_LENGTH),
+          waitingReason: null,
+          lockedUntil: null,
+          acronisTenantId: item.tenantId,
+        };
+      case 'unmapped':
+        // Not the item's fault and no push happened: the attempt is given back.
+        return {
+          state: ConnectorItemState.Pending,
+          attempts: item.attempts - 1,
+          nextAttemptAt: at,
+          lockedUntil: null,
+          waitingReason: NOT_MAPPED_REASON,
+        };
+      case 'retry': {
+        const base = {
+          lastStatus: outcome.status,
+          lastError: outcome.error.slice(0, MAX_ERROR_LENGTH),
+          lockedUntil: null,
+          acronisTenantId: item.tenantId,
+        };
+        if (item.attempts >= this.config.maxAttempts) {
+          return { ...base, state: ConnectorItemState.Failed, waitingReason: null };
+        }
+        const nextAttemptAt = new Date(at.getTime() + this.retryDelayMs(item.attempts, outcome.retryAfterMs));
+        return {
+          ...base,
+          state: ConnectorItemState.Pending,
+          nextAttemptAt,
+          waitingReason: `retrying at ${nextAttemptAt.toISOString()} (attempt ${item.attempts} of ${this.config.maxAttempts} failed)`,
+        };
+      }
+    }
+  }
+
+  /** Full jitter, `random(0, min(max, base · 2^(attempts-1)))`, but never sooner than the server's Retry-After. */
+  retryDelayMs(attempts: number, retryAfterMs: number | null): number {
+    const ceiling = Math.min(this.config.backoffMaxMs, this.config.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
+    const jitter = ceiling >= 1 ? randomInt(0, Math.floor(ceiling) + 1) : 0;
+    return Math.max(retryAfterMs ?? 0, jitter);
+  }
+}
