@@ -1,8 +1,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { debounceTime, Subscription } from 'rxjs';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { LeaseService } from '../database/lease.service';
@@ -139,7 +139,7 @@ const messageOf = (error: unknown): string =>
  * mapped to, under the database lease so that one replica at a time does it (DESIGN 3 and 5).
  *
  * Items are claimed with one conditional UPDATE (pending and due, or sending with an expired
- * claim → sending, attempts + 1, locked until the longest a push can take), so two runners never
+ * claim → sending, attempts + 1, locked for longer than a push can take), so two runners never
  * hold the same item; the claim's attempt number fences every later write, so a runner that lost
  * an item cannot overwrite what its new owner did. An item killed in flight stays `sending` until
  * its claim expires and is then sent again: at most the pushes in flight at a crash are repeated.
@@ -469,10 +469,10 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   /**
    * Claims up to `limit` due items of mapped organizations: first claims abandoned by a runner
    * that died (sending, locked_until passed), then pending items whose time has come, oldest
-   * first. Each is one conditional UPDATE … RETURNING (SQLite ≥ 3.35 and PostgreSQL) whose WHERE
-   * is checked again on the row being updated, so an item another runner claimed meanwhile is
+   * first. One conditional UPDATE … RETURNING (SQLite ≥ 3.35 and PostgreSQL) whose WHERE is
+   * checked again on the row being updated, so an item another runner claimed meanwhile is
    * skipped; PostgreSQL also skips rows a concurrent claim has locked instead of waiting for them.
-   * The mappings are read in the same transaction.
+   * Each item comes back with the tenant its organization is mapped to, read by the same statement.
    */
   private async claim(limit: number, exclude: string[]): Promise<ClaimedItem[]> {
     const now = new Date();

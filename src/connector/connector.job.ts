@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { ConnectorRunner } from './connector-runner.service';
