@@ -5,6 +5,8 @@
  *   its count and time: on SQLite the synchronous better-sqlite3 call, i.e. event-loop time; on
  *   PostgreSQL the round trip;
  * - every TransactionRunner.run: the time it waited in the SQLite queue and the time it ran;
+ * - on PostgreSQL, the time query runners waited for a pooled connection, and with
+ *   BENCH_EXPLAIN_CLAIMS=1 the plans of the 1st and 1000th claim statements;
  * - the stages of a push slot in ConnectorRunner: `claim` (call to claimed items, queue included),
  *   `deliver` (claimed to outcome recorded: the slot is busy for exactly this long), within it the
  *   client's push (AcronisClient.pushAlert/pushWorkload: JSON, token, HTTP) and `record` (outcome
@@ -40,8 +42,14 @@ export interface Counters {
   statements: StatementStats[];
   transactions: { count: number; queuedMs: number; heldMs: number; maxQueuedMs: number };
   stages: Record<'claim' | 'deliver' | 'push' | 'record', Timer>;
+  /** PostgreSQL: waiting for a pooled connection (included in the statement times). */
+  poolAcquire: Timer;
+  /** Mean claim time (ms) in each tenth of the claims, in order: growth means claims slow down as the pass goes on. */
+  claimTenths: number[];
   /** claim size (items returned) → claims. */
   claimSizes: Record<string, number>;
+  /** PostgreSQL: EXPLAIN of the first claim statement, and of the 1000th (BENCH_EXPLAIN_CLAIMS=1). */
+  claimPlans: string[][];
   /** How late the event loop ran a 10 ms timer, ms. */
   eventLoopDelayMs: { mean: number; p99: number; max: number };
 }
@@ -50,7 +58,9 @@ const statements = new Map<string, StatementStats>();
 const transactions = { count: 0, queuedMs: 0, heldMs: 0, maxQueuedMs: 0 };
 const timer = (): Timer => ({ count: 0, totalMs: 0, maxMs: 0 });
 const stages: Counters['stages'] = { claim: timer(), deliver: timer(), push: timer(), record: timer() };
+const poolAcquire = timer();
 const claimSizes: Record<string, number> = {};
+const claimTimes: number[] = [];
 const LOOP_RESOLUTION_MS = 10;
 const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 loopDelay.enable();
@@ -87,9 +97,20 @@ function record(query: string, ms: number, rows: number): void {
 
 type Query = (query: string, parameters?: unknown[], structured?: boolean) => Promise<unknown>;
 
-function instrumentQueries(prototype: { query: Query }): void {
+const claimPlans: string[][] = [];
+let claimStatements = 0;
+
+function instrumentQueries(prototype: { query: Query }, explainClaims = false): void {
   const original = prototype.query;
   prototype.query = async function (this: unknown, query: string, parameters?: unknown[], structured?: boolean): Promise<unknown> {
+    if (explainClaims && query.trimStart().startsWith('WITH picked')) {
+      claimStatements += 1;
+      if (claimStatements === 1 || claimStatements === 1000) {
+        // The plan PostgreSQL chooses right now for this very statement (EXPLAIN alone does not run it).
+        const plan = (await original.call(this, `EXPLAIN ${query}`, parameters)) as Array<Record<string, string>>;
+        claimPlans.push([`claim statement ${claimStatements}:`, ...plan.map((row) => Object.values(row)[0])]);
+      }
+    }
     const started = performance.now();
     try {
       const result = await original.call(this, query, parameters, structured);
@@ -103,7 +124,15 @@ function instrumentQueries(prototype: { query: Query }): void {
 }
 
 instrumentQueries(BetterSqlite3QueryRunner.prototype);
-instrumentQueries(PostgresQueryRunner.prototype);
+instrumentQueries(PostgresQueryRunner.prototype, process.env.BENCH_EXPLAIN_CLAIMS === '1');
+
+// A query runner without a connection takes one from the pg pool, waiting while all are in use.
+const originalConnect = PostgresQueryRunner.prototype.connect;
+PostgresQueryRunner.prototype.connect = function (this: PostgresQueryRunner): ReturnType<PostgresQueryRunner['connect']> {
+  if (this.databaseConnection || (this.databaseConnectionPromise as Promise<unknown> | undefined) !== undefined) return originalConnect.call(this);
+  const started = performance.now();
+  return originalConnect.call(this).finally(() => add(poolAcquire, performance.now() - started));
+};
 
 // The queue wait is the time from the call until the work starts; the rest is the transaction.
 const originalRun = TransactionRunner.prototype.run;
@@ -125,8 +154,8 @@ TransactionRunner.prototype.run = function <T>(this: TransactionRunner, work: Pa
 
 type AsyncMethod = (...args: unknown[]) => Promise<unknown>;
 
-/** Times an async method of a prototype into `into`; `after` sees its result. */
-function timeMethod(prototype: object, name: string, into: Timer, after?: (result: unknown) => void): void {
+/** Times an async method of a prototype into `into`; `after` sees its result and duration. */
+function timeMethod(prototype: object, name: string, into: Timer, after?: (result: unknown, ms: number) => void): void {
   const target = prototype as Record<string, AsyncMethod | undefined>;
   const original = target[name];
   if (typeof original !== 'function') return;
@@ -134,7 +163,7 @@ function timeMethod(prototype: object, name: string, into: Timer, after?: (resul
     const started = performance.now();
     try {
       const result = await original.apply(this, args);
-      after?.(result);
+      after?.(result, performance.now() - started);
       return result;
     } finally {
       add(into, performance.now() - started);
@@ -142,10 +171,19 @@ function timeMethod(prototype: object, name: string, into: Timer, after?: (resul
   };
 }
 
-timeMethod(ConnectorRunner.prototype, 'claim', stages.claim, (items) => {
+timeMethod(ConnectorRunner.prototype, 'claim', stages.claim, (items, ms) => {
   const size = Array.isArray(items) ? String(items.length) : '?';
   claimSizes[size] = (claimSizes[size] ?? 0) + 1;
+  claimTimes.push(ms);
 });
+
+function tenths(values: number[]): number[] {
+  if (values.length < 10) return [];
+  return Array.from({ length: 10 }, (_, i) => {
+    const part = values.slice(Math.floor((i * values.length) / 10), Math.floor(((i + 1) * values.length) / 10));
+    return part.reduce((sum, v) => sum + v, 0) / part.length;
+  });
+}
 timeMethod(ConnectorRunner.prototype, 'deliver', stages.deliver);
 timeMethod(ConnectorRunner.prototype, 'record', stages.record);
 timeMethod(AcronisClient.prototype, 'pushAlert', stages.push);
@@ -159,7 +197,10 @@ process.on('exit', () => {
     statements: [...statements.values()].sort((a, b) => b.totalMs - a.totalMs),
     transactions,
     stages,
+    poolAcquire,
     claimSizes,
+    claimTenths: tenths(claimTimes),
+    claimPlans,
     // The histogram holds the timer's whole interval; the lateness is what exceeds the resolution.
     eventLoopDelayMs: {
       mean: Math.max(0, loopDelay.mean / 1e6 - LOOP_RESOLUTION_MS),

@@ -5,6 +5,12 @@
  * are written in one transaction by `flush`, as on SQLite) instead of one autocommitted UPDATE per
  * outcome, to measure what the per-outcome commits (a WAL flush each) cost.
  *
+ * Result (10,000 items, concurrency 8, 2 CPUs): worse, 57 s against 41.5 s without it. `flush`
+ * runs one transaction at a time, and on PostgreSQL each is BEGIN, one UPDATE per outcome and
+ * COMMIT, all round trips, while the outcomes behind it wait (10.7 s summed queueing). Batching
+ * only pays as one multi-row statement per batch (UPDATE … FROM (VALUES …)), with more than one
+ * batch in flight.
+ *
  * Relies on the runner's private `writes` queue, `flushing` flag and `flush` method as they are
  * when this was written; if those change, the experiment is stale.
  */

@@ -29,8 +29,12 @@
  *   experiments without touching src/), BENCH_SKIP_BASELINE=1,
  *   BENCH_COUNTERS=1 (bench/connector-counters-preload.ts in the CLI: SQL statements with count and
  *   time, transactions and their queueing, the stages of a push slot, event-loop delay; printed at
- *   the end; they cost a little time themselves).
-
+ *   the end; they cost a little time themselves; BENCH_EXPLAIN_CLAIMS=1 adds the PostgreSQL plans
+ *   of the 1st and 1000th claim).
+ *
+ * Experiments (BENCH_CLI_PRELOAD; they patch the runner in the child, src/ is not changed):
+ *   bench/connector-analyze-experiment.ts (ANALYZE connector_items before the pass, PostgreSQL),
+ *   bench/connector-group-commit-experiment.ts (outcomes group-committed on PostgreSQL too).
  */
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -154,8 +158,11 @@ async function cleanup(): Promise<void> {
 }
 
 process.on('exit', () => children.forEach((c) => alive(c) && c.kill('SIGKILL')));
+/** Set by SIGINT/SIGTERM: what fails after it (the fake going away under the baseline) is not news. */
+let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     console.error(`\n${signal}: stopping the children`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -774,7 +781,12 @@ function printCounters(counters: Counters, passMs: number | null, concurrency: n
   console.log(
     `  transactions: ${t.count}, ${seconds(t.heldMs)} s inside them, ${seconds(t.queuedMs)} s summed waiting in the queue (longest wait ${t.maxQueuedMs.toFixed(0)} ms)`,
   );
+  if (counters.poolAcquire.count > 0) {
+    const pool = counters.poolAcquire;
+    console.log(`  pg pool: ${pool.count} connections taken, ${avg(pool)} ms waiting each (max ${pool.maxMs.toFixed(0)}), included in the statement times`);
+  }
   console.log(`  claims: ${claim.count}, ${avg(claim)} ms each (max ${claim.maxMs.toFixed(0)}); items per claim -> claims: ${Object.entries(counters.claimSizes).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+  if (counters.claimTenths.length > 0) console.log(`  claim ms by tenth of the pass: ${counters.claimTenths.map((ms) => ms.toFixed(1)).join(', ')}`);
   console.log(`  slot busy per item (deliver: claimed -> outcome durable): ${avg(deliver)} ms = push ${avg(push)} ms + record ${avg(record)} ms + the rest`);
   if (passMs !== null && deliver.count > 0) {
     const slotMs = (passMs * concurrency) / deliver.count;
@@ -782,6 +794,7 @@ function printCounters(counters: Counters, passMs: number | null, concurrency: n
   }
   const loop = counters.eventLoopDelayMs;
   console.log(`  event-loop lateness (a 10 ms timer's delay beyond its interval): mean ${loop.mean.toFixed(2)} ms, p99 ${loop.p99.toFixed(1)} ms, max ${loop.max.toFixed(0)} ms`);
+  for (const plan of counters.claimPlans) console.log(plan.map((line, i) => (i === 0 ? `  ${line}` : `    ${line}`)).join('\n'));
   const totalMs = counters.statements.reduce((sum, s) => sum + s.totalMs, 0);
   const totalCount = counters.statements.reduce((sum, s) => sum + s.count, 0);
   const rows = [
@@ -869,6 +882,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: unknown) => {
+  if (interrupted) return;
   console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
   await cleanup();
   process.exit(1);
