@@ -48,7 +48,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { AlertBody, WorkloadBody } from '../src/connector/acronis-api.types';
 import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from '../src/connector/connector-item.entity';
-import { itemFingerprint } from '../src/connector/connector-items.service';
+import { newPendingItem } from '../src/connector/connector-items.service';
 import { ConnectorRun } from '../src/connector/connector-run.entity';
 import { readDatabaseConfig } from '../src/config/database.config';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
@@ -327,27 +327,9 @@ async function seedOrganizations(db: Database): Promise<BenchItem[]> {
 async function insertItems(db: Database, items: BenchItem[]): Promise<void> {
   await withDataSource(db, async (ds) => {
     const now = new Date();
-    const rows = items.map((item) => ({
-      id: item.id,
-      organizationId: item.organizationId,
-      kind: item.kind,
-      source: ConnectorItemSource.Intake,
-      idempotencyKey: item.id,
-      fingerprint: itemFingerprint(item.kind, item.body),
-      body: item.body as unknown as Record<string, unknown>,
-      state: ConnectorItemState.Pending,
-      attempts: 0,
-      nextAttemptAt: now,
-      lockedUntil: null,
-      acronisTenantId: null,
-      remoteId: null,
-      lastStatus: null,
-      lastError: null,
-      waitingReason: null,
-      createdAt: now,
-      updatedAt: now,
-      sentAt: null,
-    }));
+    const rows = items.map((item) =>
+      newPendingItem({ id: item.id, organizationId: item.organizationId, kind: item.kind, source: ConnectorItemSource.Intake, idempotencyKey: item.id, body: item.body, now }),
+    );
     await ds.transaction(async (em) => {
       for (let i = 0; i < rows.length; i += 100) {
         await em.createQueryBuilder().insert().into(ConnectorItem).values(rows.slice(i, i + 100) as QueryDeepPartialEntity<ConnectorItem>[]).updateEntity(false).execute();

@@ -82,6 +82,46 @@ export function itemFingerprint(kind: ConnectorItemKind, body: AlertBody | Workl
   return createHash('sha256').update(canonicalJson({ kind, body })).digest('hex');
 }
 
+/** What a new item needs; everything else starts as a pending item, due at `now`. */
+export interface NewPendingItem {
+  id?: string;
+  organizationId: string;
+  kind: ConnectorItemKind;
+  source: ConnectorItemSource;
+  idempotencyKey: string | null;
+  body: AlertBody | WorkloadBody;
+  now: Date;
+}
+
+/**
+ * A pending item ready to insert, the one row builder used by the intake, the demo generator,
+ * the test factories and the benchmark. The body is copied, so later changes to the input do not
+ * leak into the row.
+ */
+export function newPendingItem(input: NewPendingItem): ConnectorItem {
+  return Object.assign(new ConnectorItem(), {
+    id: input.id ?? randomUUID(),
+    organizationId: input.organizationId,
+    kind: input.kind,
+    source: input.source,
+    idempotencyKey: input.idempotencyKey,
+    fingerprint: itemFingerprint(input.kind, input.body),
+    body: { ...input.body },
+    state: ConnectorItemState.Pending,
+    attempts: 0,
+    nextAttemptAt: input.now,
+    lockedUntil: null,
+    acronisTenantId: null,
+    remoteId: null,
+    lastStatus: null,
+    lastError: null,
+    waitingReason: null,
+    createdAt: input.now,
+    updatedAt: input.now,
+    sentAt: null,
+  });
+}
+
 /** The body to store and send, built field by field from the validated DTO (defaults filled in). */
 function bodyOf(item: IntakeItemDto): AlertBody | WorkloadBody {
   if (item.kind === ConnectorItemKind.Alert && item.alert) {
@@ -204,26 +244,13 @@ export class ConnectorItemsService {
         }
         return { id: existing.id, idempotency_key: item.key, kind: existing.kind, state: existing.state, created: false };
       }
-      const row = em.create(ConnectorItem, {
-        id: randomUUID(),
+      const row = newPendingItem({
         organizationId,
         kind: item.kind,
         source: ConnectorItemSource.Intake,
         idempotencyKey: item.key,
-        fingerprint: item.fingerprint,
-        body: { ...item.body },
-        state: ConnectorItemState.Pending,
-        attempts: 0,
-        nextAttemptAt: now,
-        lockedUntil: null,
-        acronisTenantId: null,
-        remoteId: null,
-        lastStatus: null,
-        lastError: null,
-        waitingReason: null,
-        createdAt: now,
-        updatedAt: now,
-        sentAt: null,
+        body: item.body,
+        now,
       });
       fresh.push(row);
       return { id: row.id, idempotency_key: item.key, kind: item.kind, state: row.state, created: true };

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { appConfig, AppConfig } from '../config/app.config';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
@@ -7,8 +7,8 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { Organization, OrganizationKind } from '../organizations/organization.entity';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import type { AlertBody, WorkloadBody } from './acronis-api.types';
-import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from './connector-item.entity';
-import { itemFingerprint } from './connector-items.service';
+import { ConnectorItem, ConnectorItemKind, ConnectorItemSource } from './connector-item.entity';
+import { newPendingItem } from './connector-items.service';
 
 /** One malware finding the demo alerts describe. */
 interface MalwareTemplate {
@@ -105,27 +105,7 @@ export class DemoGenerator {
         ];
         for (const [kind, body] of bodies) {
           rows.push(
-            em.create(ConnectorItem, {
-              id: randomUUID(),
-              organizationId,
-              kind,
-              source: ConnectorItemSource.Demo,
-              idempotencyKey: null,
-              fingerprint: itemFingerprint(kind, body),
-              body: { ...body },
-              state: ConnectorItemState.Pending,
-              attempts: 0,
-              nextAttemptAt: now,
-              lockedUntil: null,
-              acronisTenantId: null,
-              remoteId: null,
-              lastStatus: null,
-              lastError: null,
-              waitingReason: null,
-              createdAt: now,
-              updatedAt: now,
-              sentAt: null,
-            }),
+            newPendingItem({ organizationId, kind, source: ConnectorItemSource.Demo, idempotencyKey: null, body, now }),
           );
         }
       }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { AlertBody, WorkloadBody } from '../../src/connector/acronis-api.types';
-import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from '../../src/connector/connector-item.entity';
-import { itemFingerprint } from '../../src/connector/connector-items.service';
+import { ConnectorItem, ConnectorItemKind, ConnectorItemSource } from '../../src/connector/connector-item.entity';
+import { newPendingItem } from '../../src/connector/connector-items.service';
 
 /** DESIGN 7.1's alert, with `marker` in its fields and description so that a push can be traced back to its item. */
 export function alertBody(marker: string = randomUUID()): AlertBody {
@@ -46,26 +46,14 @@ export async function createItems(ds: DataSource, items: NewItem[]): Promise<Con
     const id = input.id ?? randomUUID();
     const kind = input.kind ?? ConnectorItemKind.Alert;
     const body = input.body ?? (kind === ConnectorItemKind.Alert ? alertBody(id) : workloadBody(id));
-    return ds.manager.create(ConnectorItem, {
+    return newPendingItem({
       id,
       organizationId: input.organizationId,
       kind,
       source: ConnectorItemSource.Intake,
       idempotencyKey: input.idempotencyKey === undefined ? id : input.idempotencyKey,
-      fingerprint: itemFingerprint(kind, body),
-      body: { ...body },
-      state: ConnectorItemState.Pending,
-      attempts: 0,
-      nextAttemptAt: now,
-      lockedUntil: null,
-      acronisTenantId: null,
-      remoteId: null,
-      lastStatus: null,
-      lastError: null,
-      waitingReason: null,
-      createdAt: now,
-      updatedAt: now,
-      sentAt: null,
+      body,
+      now,
     });
   });
   // Copies: a multi-row insert merges what it reads back into the entities it was given, and on
