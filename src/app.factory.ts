@@ -11,6 +11,7 @@ import { appConfig } from './config/app.config';
 import { loadEnvFile } from './config/env-file';
 import { authConfig, AuthConfig } from './config/auth.config';
 import { callbacksConfig } from './config/callbacks.config';
+import { webhooksConfig } from './config/webhooks.config';
 import { readDatabaseConfig } from './config/database.config';
 import { requestIdOf } from './config/logger.options';
 
@@ -33,6 +34,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   readDatabaseConfig();
   authConfig();
   callbacksConfig();
+  webhooksConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,

@@ -20,6 +20,7 @@ import { HealthModule } from './health/health.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 import { TenantMappingModule } from './tenant-mapping/tenant-mapping.module';
 import { UsersModule } from './users/users.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 /**
  * The whole service. A dynamic module so that configuration is read when the application is
@@ -48,6 +49,7 @@ export class AppModule {
         UsersModule,
         CallbacksModule,
         ConnectorModule,
+        WebhooksModule,
       ],
       controllers: [AppController],
     };

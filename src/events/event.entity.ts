@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /** A domain event, written in the same transaction as the change it reports (the outbox). */
 @Entity('events')
+@Index('events_dispatch_idx', ['dispatchedAt', 'createdAt'])
 export class DomainEvent {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -18,4 +19,8 @@ export class DomainEvent {
 
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
+
+  /** When the dispatcher fanned it out to the matching subscriptions' deliveries; null until then. */
+  @Column({ name: 'dispatched_at', type: Date, nullable: true })
+  dispatchedAt!: Date | null;
 }

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import { Subject } from 'rxjs';
+import { DataSource } from 'typeorm';
+import type { EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { DomainEvent } from './event.entity';
 
@@ -13,13 +16,38 @@ export interface NewEvent {
 /**
  * The transactional outbox: an event is written with the same EntityManager (so in the same
  * transaction) as the change it reports, and is delivered later by the delivery core.
+ *
+ * `committed$` fires once the transaction that recorded events has committed (a TypeORM
+ * transaction subscriber), so that the dispatcher picks them up at once instead of at its next poll.
  */
 @Injectable()
-export class OutboxService {
+export class OutboxService implements EntitySubscriberInterface {
+  readonly committed$ = new Subject<void>();
+  private readonly uncommitted = new WeakSet<QueryRunner>();
+
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    dataSource.subscribers.push(this);
+  }
+
   async record(em: EntityManager, event: NewEvent): Promise<DomainEvent> {
-    const row = em.create(DomainEvent, { id: randomUUID(), ...event });
+    // Set here, not by the database default, which has only second precision on SQLite.
+    const row = em.create(DomainEvent, { id: randomUUID(), ...event, createdAt: new Date(), dispatchedAt: null });
     // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
     await em.insert(DomainEvent, row as QueryDeepPartialEntity<DomainEvent>);
+    const runner = em.queryRunner;
+    if (runner?.isTransactionActive) this.uncommitted.add(runner);
+    else setImmediate(() => this.committed$.next());
     return row;
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    // A savepoint's release is reported as a commit too; only the outermost one makes events visible.
+    if (event.queryRunner.isTransactionActive || !this.uncommitted.has(event.queryRunner)) return;
+    this.uncommitted.delete(event.queryRunner);
+    this.committed$.next();
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    if (!event.queryRunner.isTransactionActive) this.uncommitted.delete(event.queryRunner);
   }
 }

@@ -1,0 +1,416 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { merge, Subscription } from 'rxjs';
+import { DataSource, EntityManager } from 'typeorm';
+import { backoffDelayMs } from '../common/backoff';
+import { Wakeup } from '../common/wakeup';
+import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
+import { fromDbDate, toSqliteDate } from '../database/raw-dates';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { isConcurrencyConflict } from '../database/unique-violation';
+import { DeliverySignal } from './delivery-signal.service';
+import { DeliveryErrorClass } from './webhook-delivery-attempt.entity';
+import { DeliveryState } from './webhook-delivery.entity';
+import { SendResult, WebhookSender } from './webhook-sender.service';
+
+/** Due rows read per free slot when picking what to claim (room to skip saturated subscriptions). */
+const CANDIDATES_PER_SLOT = 4;
+const MAX_CANDIDATES = 2000;
+/** Attempts at writing a batch of outcomes before leaving the deliveries to their claim's expiry. */
+const OUTCOME_WRITE_ATTEMPTS = 3;
+const MAX_ERROR_LENGTH = 2000;
+
+/** A delivery as claimed, with what its attempt needs. `attempts` (after the claim) fences later writes. */
+interface Claimed {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  eventType: string;
+  payload: string;
+  attempts: number;
+}
+
+interface ClaimedRow {
+  id: string;
+  subscription_id: string;
+  event_id: string;
+  event_type: string;
+  payload: string;
+  attempts: number | string;
+}
+
+interface TargetRow {
+  id: string;
+  organization_id: string;
+  created_by: string | null;
+  payload_url: string;
+  secret: string | null;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | string | null;
+  ssl_verification: boolean | number;
+}
+
+interface Outcome {
+  delivery: Claimed;
+  result: SendResult;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Sends due deliveries (DESIGN 4): claims them with a conditional UPDATE that re-checks each row
+ * (so two workers, in one process or many replicas, never hold the same claim), POSTs them with
+ * bounded concurrency overall and per subscription (a slow or dead endpoint can take at most its
+ * share of the slots), and records every attempt. Outcomes finishing together are written in one
+ * transaction (a group commit). A slot is freed only once its outcome is durable, so a crash
+ * repeats at most the attempts in flight, with the same `webhook-id`.
+ */
+@Injectable()
+export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(DeliveryWorker.name);
+  private readonly wakeup = new Wakeup();
+  private readonly postgres: boolean;
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly perSubscription = new Map<string, number>();
+  private readonly outcomes: Outcome[] = [];
+  private flushing = false;
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private subscription: Subscription | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly sender: WebhookSender,
+    private readonly signal: DeliverySignal,
+    @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
+  ) {
+    this.postgres = dataSource.options.type === 'postgres';
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.config.workerEnabled) return;
+    this.subscription = merge(this.signal.deliveries$).subscribe(() => this.wakeup.notify());
+    this.loop = this.run();
+  }
+
+  /** Stops claiming, lets the attempts in flight finish (each is bounded by the timeout) and records them. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.subscription?.unsubscribe();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.wakeup.notify();
+    await this.loop;
+    await Promise.all(this.inflight.values());
+  }
+
+  /** How long a claim lasts: the attempt's timeout, twice (its outcome may wait for a busy database), plus slack. */
+  private get claimTtlMs(): number {
+    return 2 * this.config.timeoutMs + 5000;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      const free = this.config.concurrency - this.inflight.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          claimed = await this.claimAndSend(free);
+        } catch (error) {
+          if (!isConcurrencyConflict(error)) this.logger.error({ err: error }, 'claiming deliveries failed; retrying at the next poll');
+        }
+      }
+      if (this.stopping) break;
+      // A full claim may leave more due: look again at once. Otherwise wait for a slot, a signal or the poll.
+      if (free === 0 || claimed < free) await this.wakeup.wait(this.config.pollMs);
+    }
+  }
+
+  private async claimAndSend(free: number): Promise<number> {
+    const { claimed, targets } = await this.claim(free);
+    for (const delivery of claimed) {
+      const target = targets.get(delivery.subscriptionId);
+      this.perSubscription.set(delivery.subscriptionId, (this.perSubscription.get(delivery.subscriptionId) ?? 0) + 1);
+      const attempt = this.attempt(delivery, target).finally(() => {
+        this.inflight.delete(delivery.id);
+        const left = (this.perSubscription.get(delivery.subscriptionId) ?? 1) - 1;
+        if (left > 0) this.perSubscription.set(delivery.subscriptionId, left);
+        else this.perSubscription.delete(delivery.subscriptionId);
+        this.wakeup.notify();
+      });
+      this.inflight.set(delivery.id, attempt);
+    }
+    return claimed.length;
+  }
+
+  /** Sends one claimed delivery and waits until its outcome is durable. Never rejects. */
+  private async attempt(delivery: Claimed, target: TargetRow | undefined): Promise<void> {
+    let result: SendResult;
+    if (!target) {
+      // Deleted between the claim and now: the delivery went with it (FK cascade); nothing to record.
+      return;
+    }
+    try {
+      result = await this.sender.send(
+        {
+          url: target.payload_url,
+          sslVerification: Boolean(target.ssl_verification),
+          secrets: secretsOf(target),
+          owner: target.created_by ?? target.organization_id,
+        },
+        { eventId: delivery.eventId, eventType: delivery.eventType, body: Buffer.from(delivery.payload, 'utf8') },
+      );
+    } catch (error) {
+      // The sender reports every failure as a result; a throw is a bug, recorded like a connection error.
+      result = {
+        startedAt: new Date(),
+        durationMs: 0,
+        status: null,
+        responseBody: null,
+        errorClass: DeliveryErrorClass.Connect,
+        error: error instanceof Error ? error.message : String(error),
+        success: false,
+        gone: false,
+        retryAfterMs: null,
+      };
+    }
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.outcomes.push({ delivery, result, resolve, reject });
+        if (!this.flushing) {
+          this.flushing = true;
+          setImmediate(() => void this.flush());
+        }
+      });
+    } catch (error) {
+      // Left `delivering`: its claim expires and the delivery is attempted again, as after a crash.
+      this.logger.error({ err: error }, `webhook delivery ${delivery.id}: outcome not recorded`);
+    }
+  }
+
+  /** Writes every queued outcome in one transaction, then whatever queued up meanwhile. */
+  private async flush(): Promise<void> {
+    while (this.outcomes.length > 0) {
+      const batch = this.outcomes.splice(0);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const retryAt = await this.transactions.run((em) => this.writeOutcomes(em, batch));
+          for (const outcome of batch) outcome.resolve();
+          this.scheduleWake(retryAt);
+          break;
+        } catch (error) {
+          if (!isConcurrencyConflict(error) || attempt >= OUTCOME_WRITE_ATTEMPTS) {
+            const failure = error instanceof Error ? error : new Error(String(error));
+            for (const outcome of batch) outcome.reject(failure);
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
+        }
+      }
+    }
+    this.flushing = false;
+  }
+
+  /** Wakes the loop when the earliest retry written comes due, if that is sooner than the poll. */
+  private scheduleWake(at: number | null): void {
+    if (at === null || this.stopping) return;
+    const delay = at - Date.now();
+    if (delay >= this.config.pollMs) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.wakeup.notify();
+    }, Math.max(0, delay));
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  /** Records the outcomes, each fenced by its claim; returns the earliest retry time written. */
+  private async writeOutcomes(em: EntityManager, batch: Outcome[]): Promise<number | null> {
+    const now = new Date();
+    const attempts: unknown[][] = [];
+    let earliestRetry: number | null = null;
+    for (const { delivery, result } of batch) {
+      const change = this.stateAfter(delivery, result, now);
+      if (change.state === DeliveryState.Pending) earliestRetry = Math.min(earliestRetry ?? Infinity, change.nextAttemptAt.getTime());
+      const updated = await this.execute(
+        em,
+        `UPDATE webhook_deliveries
+            SET state = ?, next_attempt_at = ?, locked_until = NULL, last_status = ?, last_error = ?, completed_at = ?, updated_at = ?
+          WHERE id = ? AND state = ? AND attempts = ?`,
+        [
+          change.state,
+          change.nextAttemptAt,
+          result.status,
+          result.success ? null : describe(result),
+          change.state === DeliveryState.Pending ? null : now,
+          now,
+          delivery.id,
+          DeliveryState.Delivering,
+          delivery.attempts,
+        ],
+      );
+      if (updated === 0) {
+        this.logger.warn(`webhook delivery ${delivery.id}: claim lost before its outcome was recorded (another worker owns it now)`);
+        continue;
+      }
+      attempts.push([
+        randomUUID(),
+        delivery.id,
+        delivery.attempts,
+        result.startedAt,
+        Math.round(result.durationMs),
+        result.status,
+        result.responseBody,
+        result.success ? null : result.errorClass,
+        result.error?.slice(0, MAX_ERROR_LENGTH) ?? null,
+        result.success,
+      ]);
+      if (result.gone) {
+        await this.execute(
+          em,
+          `UPDATE webhook_subscriptions SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?`,
+          [false, `the receiver answered 410 Gone at ${now.toISOString()}`, now, delivery.subscriptionId, true],
+        );
+      }
+    }
+    for (let i = 0; i < attempts.length; i += 100) {
+      const slice = attempts.slice(i, i + 100);
+      await this.execute(
+        em,
+        `INSERT INTO webhook_delivery_attempts
+           (id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error_class, error, success)
+         VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        slice.flat(),
+      );
+    }
+    return earliestRetry;
+  }
+
+  private stateAfter(delivery: Claimed, result: SendResult, now: Date): { state: DeliveryState; nextAttemptAt: Date } {
+    if (result.success) return { state: DeliveryState.Succeeded, nextAttemptAt: now };
+    // 410: the receiver is gone for good (the subscription is disabled); a refused address will not become allowed by retrying.
+    if (result.gone || result.errorClass === DeliveryErrorClass.Blocked || delivery.attempts >= this.config.maxAttempts) {
+      return { state: DeliveryState.Failed, nextAttemptAt: now };
+    }
+    const delay = backoffDelayMs(delivery.attempts, result.retryAfterMs, { baseMs: this.config.backoffBaseMs, maxMs: this.config.backoffMaxMs });
+    return { state: DeliveryState.Pending, nextAttemptAt: new Date(now.getTime() + delay) };
+  }
+
+  /**
+   * Claims up to `free` due deliveries of enabled subscriptions, at most the per-subscription share
+   * for each: first those whose claim expired (a worker died), then pending ones whose time has come,
+   * oldest first. The candidates are read, chosen here, and claimed by one UPDATE whose WHERE is
+   * checked again on every row, so a row another worker claimed meanwhile is skipped.
+   */
+  private async claim(free: number): Promise<{ claimed: Claimed[]; targets: Map<string, TargetRow> }> {
+    const work = async (em: EntityManager) => {
+      const now = new Date();
+      const saturated = [...this.perSubscription].filter(([, n]) => n >= this.config.concurrencyPerSubscription).map(([id]) => id);
+      const exclude = saturated.length > 0 ? `AND d.subscription_id NOT IN (${saturated.map(() => '?').join(', ')})` : '';
+      const enabled = 'JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.enabled = ?';
+      const scan = Math.min(MAX_CANDIDATES, free * CANDIDATES_PER_SLOT);
+      const candidates = [
+        ...(await this.select<{ id: string; subscription_id: string }>(
+          em,
+          `SELECT d.id, d.subscription_id FROM webhook_deliveries d ${enabled}
+            WHERE d.state = ? AND d.locked_until < ? ${exclude} ORDER BY d.locked_until LIMIT ${free}`,
+          [true, DeliveryState.Delivering, now, ...saturated],
+        )),
+        ...(await this.select<{ id: string; subscription_id: string }>(
+          em,
+          `SELECT d.id, d.subscription_id FROM webhook_deliveries d ${enabled}
+            WHERE d.state = ? AND d.next_attempt_at <= ? ${exclude} ORDER BY d.next_attempt_at LIMIT ${scan}`,
+          [true, DeliveryState.Pending, now, ...saturated],
+        )),
+      ];
+      const room = new Map<string, number>();
+      const chosen: string[] = [];
+      for (const c of candidates) {
+        if (chosen.length >= free) break;
+        const left = room.get(c.subscription_id) ?? this.config.concurrencyPerSubscription - (this.perSubscription.get(c.subscription_id) ?? 0);
+        if (left <= 0) continue;
+        room.set(c.subscription_id, left - 1);
+        chosen.push(c.id);
+      }
+      if (chosen.length === 0) return { claimed: [], targets: new Map<string, TargetRow>() };
+      const rows = await this.select<ClaimedRow>(
+        em,
+        // IS TRUE keeps SQLite on the primary key for the IN list instead of the due index.
+        `UPDATE webhook_deliveries
+            SET state = ?, attempts = attempts + 1, locked_until = ?, updated_at = ?
+          WHERE id IN (${chosen.map(() => '?').join(', ')})
+            AND ((state = ? AND next_attempt_at <= ?) OR (state = ? AND locked_until < ?)) IS TRUE
+          RETURNING id, subscription_id, event_id, event_type, payload, attempts`,
+        [DeliveryState.Delivering, new Date(now.getTime() + this.claimTtlMs), now, ...chosen, DeliveryState.Pending, now, DeliveryState.Delivering, now],
+      );
+      const claimed = rows.map(
+        (r): Claimed => ({
+          id: r.id,
+          subscriptionId: r.subscription_id,
+          eventId: r.event_id,
+          eventType: r.event_type,
+          payload: r.payload,
+          attempts: Number(r.attempts),
+        }),
+      );
+      const ids = [...new Set(claimed.map((c) => c.subscriptionId))];
+      const targets =
+        ids.length === 0
+          ? []
+          : await this.select<TargetRow>(
+              em,
+              `SELECT id, organization_id, created_by, payload_url, secret, previous_secret, previous_secret_expires_at, ssl_verification
+                 FROM webhook_subscriptions WHERE id IN (${ids.map(() => '?').join(', ')})`,
+              ids,
+            );
+      return { claimed, targets: new Map(targets.map((t) => [t.id, t])) };
+    };
+    // PostgreSQL: single statements straight from the pool; SQLite: through the one connection's queue.
+    return this.postgres ? work(this.dataSource.manager) : this.transactions.run(work);
+  }
+
+  /** Runs a statement written with `?` placeholders on either database; returns its rows. */
+  private async select<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+    const result = await this.raw(em, sql, params);
+    return (result.records ?? []) as T[];
+  }
+
+  /** Runs a statement written with `?` placeholders; returns the rows it changed. */
+  private async execute(em: EntityManager, sql: string, params: unknown[]): Promise<number> {
+    return (await this.raw(em, sql, params)).affected ?? 0;
+  }
+
+  private async raw(em: EntityManager, sql: string, params: unknown[]): Promise<{ records?: unknown[]; affected?: number }> {
+    let text = sql;
+    let values = params;
+    if (this.postgres) {
+      let n = 0;
+      text = sql.replace(/\?/g, () => `$${++n}`);
+    } else {
+      values = params.map((v) => (v instanceof Date ? toSqliteDate(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v));
+    }
+    const runner = em.queryRunner ?? em.connection.createQueryRunner();
+    try {
+      return (await runner.query(text, values, true)) as { records?: unknown[]; affected?: number };
+    } finally {
+      if (runner !== em.queryRunner) await runner.release();
+    }
+  }
+}
+
+/** The secrets a delivery is signed with: the current one, then the previous one while its overlap lasts. */
+export function secretsOf(target: Pick<TargetRow, 'secret' | 'previous_secret' | 'previous_secret_expires_at'>, now = Date.now()): string[] {
+  const secrets: string[] = [];
+  if (target.secret) secrets.push(target.secret);
+  if (target.previous_secret && target.previous_secret_expires_at && fromDbDate(target.previous_secret_expires_at).getTime() > now) {
+    secrets.push(target.previous_secret);
+  }
+  return secrets;
+}
+
+function describe(result: SendResult): string {
+  const what = result.error ?? (result.status !== null ? `HTTP ${result.status}` : 'failed');
+  return `${result.errorClass ?? 'http'}: ${what}`.slice(0, MAX_ERROR_LENGTH);
+}

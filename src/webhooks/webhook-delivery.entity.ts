@@ -1,0 +1,69 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+/** pending → delivering (claimed) → succeeded | pending (retry later) | failed (dead letter, replayable). */
+export enum DeliveryState {
+  Pending = 'pending',
+  Delivering = 'delivering',
+  Succeeded = 'succeeded',
+  Failed = 'failed',
+}
+
+/** One event on its way to one subscription. Its payload is the exact bytes every attempt sends and signs. */
+@Entity('webhook_deliveries')
+@Index('webhook_deliveries_due_idx', ['state', 'nextAttemptAt'])
+@Index('webhook_deliveries_subscription_idx', ['subscriptionId', 'createdAt'])
+@Index('webhook_deliveries_event_idx', ['eventId'])
+export class WebhookDelivery {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ name: 'subscription_id', type: 'varchar', length: 36 })
+  subscriptionId!: string;
+
+  /** The event's id: `X-CS-Event-ID` and `webhook-id`, the same on every attempt and redelivery. */
+  @Column({ name: 'event_id', type: 'varchar', length: 36 })
+  eventId!: string;
+
+  @Column({ name: 'event_type', type: 'varchar', length: 128 })
+  eventType!: string;
+
+  /** The organization the event belongs to. */
+  @Column({ name: 'organization_id', type: 'varchar', length: 36, nullable: true })
+  organizationId!: string | null;
+
+  @Column({ type: 'text' })
+  payload!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  state!: DeliveryState;
+
+  /** Attempts started; also the claim's fencing token. */
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  @Column({ name: 'next_attempt_at', type: Date })
+  nextAttemptAt!: Date;
+
+  @Column({ name: 'locked_until', type: Date, nullable: true })
+  lockedUntil!: Date | null;
+
+  @Column({ name: 'last_status', type: 'integer', nullable: true })
+  lastStatus!: number | null;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError!: string | null;
+
+  /** The delivery this one replays (redeliver), or null. */
+  @Column({ name: 'redelivery_of', type: 'varchar', length: 36, nullable: true })
+  redeliveryOf!: string | null;
+
+  @CreateDateColumn({ name: 'created_at' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at' })
+  updatedAt!: Date;
+
+  /** When it succeeded or was given up. */
+  @Column({ name: 'completed_at', type: Date, nullable: true })
+  completedAt!: Date | null;
+}

@@ -1,0 +1,190 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { merge, Subscription } from 'rxjs';
+import { DataSource, EntityManager } from 'typeorm';
+import { Wakeup } from '../common/wakeup';
+import { fromDbDate, toSqliteDate } from '../database/raw-dates';
+import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { isConcurrencyConflict } from '../database/unique-violation';
+import { OutboxService } from '../events/outbox.service';
+import { DeliverySignal } from './delivery-signal.service';
+import { DeliveryState } from './webhook-delivery.entity';
+import { passesFilters } from './webhook-filters';
+import { WebhookFilter, WebhookScope } from './webhook-subscription.entity';
+
+/** Events fanned out per transaction. */
+const BATCH = 500;
+/** Delivery rows per INSERT statement (well under SQLite's 32,766 bound parameters). */
+const ROWS_PER_INSERT = 200;
+
+interface EventRow {
+  id: string;
+  type: string;
+  organization_id: string | null;
+  data: string;
+  created_at: Date | string;
+}
+
+interface SubscriptionRow {
+  id: string;
+  organization_id: string;
+  scope: WebhookScope;
+  filters: string;
+}
+
+/** The body every subscriber of an event receives, byte for byte (DESIGN 4: the event as JSON). */
+export function eventPayload(event: { id: string; type: string; organizationId: string | null; createdAt: Date; data: unknown }): string {
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    organization_id: event.organizationId,
+    created_at: event.createdAt.toISOString(),
+    data: event.data,
+  });
+}
+
+/**
+ * Fans committed outbox events out to the deliveries of the subscriptions whose scope and filters
+ * match (DESIGN 4), and marks them dispatched, all in one transaction: an event is fanned out
+ * exactly once, also with several replicas (PostgreSQL: the batch is locked FOR UPDATE SKIP
+ * LOCKED; SQLite: one writer). Woken by the outbox's commit signal, and polls as a fallback.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(WebhookDispatcher.name);
+  private readonly wakeup = new Wakeup();
+  private readonly postgres: boolean;
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private subscription: Subscription | null = null;
+
+  constructor(
+    @InjectDataSource() dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly outbox: OutboxService,
+    private readonly signal: DeliverySignal,
+    @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
+  ) {
+    this.postgres = dataSource.options.type === 'postgres';
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.config.workerEnabled) return;
+    this.subscription = merge(this.outbox.committed$, this.signal.events$).subscribe(() => this.wakeup.notify());
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.subscription?.unsubscribe();
+    this.wakeup.notify();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      let dispatched = 0;
+      try {
+        dispatched = await this.dispatchBatch();
+      } catch (error) {
+        if (!isConcurrencyConflict(error)) this.logger.error({ err: error }, 'webhook dispatch failed; retrying at the next poll');
+      }
+      if (this.stopping) break;
+      if (dispatched < BATCH) await this.wakeup.wait(this.config.pollMs);
+    }
+  }
+
+  /** Fans out one batch of undispatched events, oldest first; returns how many events it took. */
+  async dispatchBatch(): Promise<number> {
+    const { events, deliveries } = await this.transactions.run(async (em) => {
+      const rows: EventRow[] = await em.query(
+        this.postgres
+          ? `SELECT id, type, organization_id, data, created_at FROM events WHERE dispatched_at IS NULL
+              ORDER BY created_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`
+          : `SELECT id, type, organization_id, data, created_at FROM events WHERE dispatched_at IS NULL
+              ORDER BY created_at LIMIT ${BATCH}`,
+      );
+      if (rows.length === 0) return { events: 0, deliveries: 0 };
+      const created = await this.fanOut(em, rows);
+      const now = new Date();
+      const ids = rows.map((r) => r.id);
+      for (let i = 0; i < ids.length; i += ROWS_PER_INSERT) {
+        const slice = ids.slice(i, i + ROWS_PER_INSERT);
+        const placeholders = slice.map((_, i) => (this.postgres ? `$${i + 2}` : '?')).join(', ');
+        await em.query(`UPDATE events SET dispatched_at = ${this.postgres ? '$1' : '?'} WHERE id IN (${placeholders})`, [
+          this.postgres ? now : toSqliteDate(now),
+          ...slice,
+        ]);
+      }
+      return { events: rows.length, deliveries: created };
+    });
+    if (deliveries > 0) this.signal.deliveriesCommitted();
+    return events;
+  }
+
+  private async fanOut(em: EntityManager, events: EventRow[]): Promise<number> {
+    const subscriptions: SubscriptionRow[] = await em.query(
+      `SELECT id, organization_id, scope, filters FROM webhook_subscriptions WHERE enabled = ${this.postgres ? 'TRUE' : '1'}`,
+    );
+    if (subscriptions.length === 0) return 0;
+    const filters = new Map(subscriptions.map((s) => [s.id, JSON.parse(s.filters) as WebhookFilter[]]));
+    const ancestors = await this.ancestorsOf(em, [...new Set(events.map((e) => e.organization_id).filter((id): id is string => id !== null))]);
+    const now = new Date();
+    const values: unknown[][] = [];
+    for (const event of events) {
+      const chain = event.organization_id === null ? null : (ancestors.get(event.organization_id) ?? new Set([event.organization_id]));
+      let payload: string | null = null;
+      for (const s of subscriptions) {
+        const inScope =
+          s.scope === WebhookScope.Global ||
+          (chain !== null && (s.scope === WebhookScope.Local ? s.organization_id === event.organization_id : chain.has(s.organization_id)));
+        if (!inScope || !passesFilters(filters.get(s.id) ?? [], event.type)) continue;
+        payload ??= eventPayload({
+          id: event.id,
+          type: event.type,
+          organizationId: event.organization_id,
+          createdAt: fromDbDate(event.created_at),
+          data: JSON.parse(event.data) as unknown,
+        });
+        values.push([randomUUID(), s.id, event.id, event.type, event.organization_id, payload, DeliveryState.Pending, 0, now, now, now]);
+      }
+    }
+    for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
+      const slice = values.slice(i, i + ROWS_PER_INSERT);
+      const placeholders = slice.map((_, r) => `(${Array.from({ length: 11 }, (__, c) => (this.postgres ? `$${r * 11 + c + 1}` : '?')).join(', ')})`);
+      await em.query(
+        `INSERT INTO webhook_deliveries
+           (id, subscription_id, event_id, event_type, organization_id, payload, state, attempts, next_attempt_at, created_at, updated_at)
+         VALUES ${placeholders.join(', ')}`,
+        slice.flat().map((v) => (v instanceof Date && !this.postgres ? toSqliteDate(v) : v)),
+      );
+    }
+    return values.length;
+  }
+
+  /** Each organization with itself and all its ancestors, in one recursive query. */
+  private async ancestorsOf(em: EntityManager, ids: string[]): Promise<Map<string, Set<string>>> {
+    const chains = new Map<string, Set<string>>();
+    if (ids.length === 0) return chains;
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
+      `WITH RECURSIVE chain(start, id, parent_id) AS (
+         SELECT id, id, parent_id FROM organizations WHERE id IN (:...ids)
+         UNION ALL
+         SELECT c.start, o.id, o.parent_id FROM organizations o JOIN chain c ON o.id = c.parent_id
+       )
+       SELECT start, id FROM chain`,
+      { ids },
+      {},
+    );
+    const rows: Array<{ start: string; id: string }> = await em.query(sql, params);
+    for (const row of rows) {
+      let chain = chains.get(row.start);
+      if (!chain) chains.set(row.start, (chain = new Set()));
+      chain.add(row.id);
+    }
+    return chains;
+  }
+}
+

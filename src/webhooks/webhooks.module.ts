@@ -1,0 +1,35 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from '../auth/auth.module';
+import { webhooksConfig } from '../config/webhooks.config';
+import { DatabaseModule } from '../database/database.module';
+import { EventsModule } from '../events/events.module';
+import { OrganizationsModule } from '../organizations/organizations.module';
+import { DeliverySignal } from './delivery-signal.service';
+import { DeliveryWorker } from './delivery.worker';
+import { WebhookDispatcher } from './webhook-dispatcher.service';
+import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
+import { WebhookDelivery } from './webhook-delivery.entity';
+import { WebhookSender } from './webhook-sender.service';
+import { WebhookSubscription } from './webhook-subscription.entity';
+
+/**
+ * Outbound webhooks (DESIGN 4): subscriptions, the dispatcher that fans events out to deliveries,
+ * the delivery worker, and the REST API under /api/webhooks.
+ */
+@Module({
+  imports: [
+    ConfigModule.forFeature(webhooksConfig),
+    TypeOrmModule.forFeature([WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt]),
+    AuthModule,
+    DatabaseModule,
+    EventsModule,
+    OrganizationsModule,
+  ],
+  // Deliveries first: `/api/webhooks/deliveries` is a static path next to `/api/webhooks/:id`.
+  controllers: [],
+  providers: [DeliverySignal, WebhookSender, WebhookDispatcher, DeliveryWorker],
+  exports: [DeliverySignal, WebhookSender],
+})
+export class WebhooksModule {}
