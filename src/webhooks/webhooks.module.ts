@@ -8,11 +8,16 @@ import { EventsModule } from '../events/events.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { DeliverySignal } from './delivery-signal.service';
 import { DeliveryWorker } from './delivery.worker';
+import { WebhookDeliveriesController } from './webhook-deliveries.controller';
+import { WebhookDeliveriesService } from './webhook-deliveries.service';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { WebhookDelivery } from './webhook-delivery.entity';
+import { WebhookRetentionJob } from './webhook-retention.job';
 import { WebhookSender } from './webhook-sender.service';
 import { WebhookSubscription } from './webhook-subscription.entity';
+import { WebhookSubscriptionsService } from './webhook-subscriptions.service';
+import { WebhooksController } from './webhooks.controller';
 
 /**
  * Outbound webhooks (DESIGN 4): subscriptions, the dispatcher that fans events out to deliveries,
@@ -28,8 +33,8 @@ import { WebhookSubscription } from './webhook-subscription.entity';
     OrganizationsModule,
   ],
   // Deliveries first: `/api/webhooks/deliveries` is a static path next to `/api/webhooks/:id`.
-  controllers: [],
-  providers: [DeliverySignal, WebhookSender, WebhookDispatcher, DeliveryWorker],
+  controllers: [WebhookDeliveriesController, WebhooksController],
+  providers: [DeliverySignal, WebhookSender, WebhookDispatcher, DeliveryWorker, WebhookSubscriptionsService, WebhookDeliveriesService, WebhookRetentionJob],
   exports: [DeliverySignal, WebhookSender],
 })
 export class WebhooksModule {}

@@ -13,9 +13,12 @@ import {
 } from '../../src/webhooks/webhook-subscription.entity';
 import { generateSecret } from '../../src/webhooks/webhook-signer';
 import { startWebhookReceiver, WebhookReceiver } from '../fakes/webhook-receiver';
+import request from 'supertest';
 import { callback } from '../setup/callback-client';
+import { cyberAppAuth } from '../setup/protocol';
 import { createTestApp, TestApp } from '../setup/create-test-app';
 import { createOrganization, createTree, Tree } from '../factories/organizations';
+import { createDelivery, createSubscription } from '../factories/webhooks';
 
 const ENV = {
   WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8,::1',
@@ -36,26 +39,8 @@ interface SubscriptionInput {
   enabled?: boolean;
 }
 
-async function subscribe(t: TestApp, input: SubscriptionInput): Promise<WebhookSubscription> {
-  const row = t.dataSource.manager.create(WebhookSubscription, {
-    id: randomUUID(),
-    organizationId: input.organizationId,
-    createdBy: null,
-    name: 'receiver',
-    description: null,
-    payloadUrl: input.url,
-    secret: input.secret === undefined ? generateSecret() : input.secret,
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    sslVerification: false,
-    enabled: input.enabled ?? true,
-    disabledReason: null,
-    scope: input.scope ?? WebhookScope.Local,
-    filters: input.filters ?? [],
-  });
-  await t.dataSource.manager.insert(WebhookSubscription, row);
-  return row;
-}
+const subscribe = (t: TestApp, { url, ...input }: SubscriptionInput): Promise<WebhookSubscription> =>
+  createSubscription(t.dataSource, { ...input, payloadUrl: url });
 
 async function emit(t: TestApp, type: string, organizationId: string | null, data: Record<string, unknown> = {}): Promise<string> {
   const event = await t.app.get(TransactionRunner).run((em) => t.app.get(OutboxService).record(em, { type, organizationId, data }));
@@ -230,6 +215,28 @@ describe('webhook delivery', () => {
     expect(r.received).toHaveLength(3);
   });
 
+  it('replays a dead-lettered delivery through the API: a new delivery with the same event id, the same bytes and webhook-id', async () => {
+    const r = await receiver();
+    r.setBehaviour({ status: 500 });
+    const sub = await subscribe(t, { organizationId: tree.partner.id, url: r.url });
+    const eventId = await emit(t, 'user.deleted', tree.partner.id, { id: 'u1' });
+    const [dead] = await eventually(() => deliveriesOf(t, sub.id), (d) => d[0]?.state === DeliveryState.Failed);
+    expect(r.received).toHaveLength(3);
+
+    r.setBehaviour({ status: 200 });
+    const res = await request(t.server)
+      .post(`/api/webhooks/deliveries/${dead.id}/redeliver`)
+      .set('X-CyberApp-Auth', cyberAppAuth('partner', tree.password))
+      .expect(202);
+    expect(res.body).toMatchObject({ event_id: eventId, redelivery_of: dead.id, state: 'pending' });
+    const [, again] = await eventually(() => deliveriesOf(t, sub.id), (d) => d.length === 2 && d[1].state === DeliveryState.Succeeded);
+    expect(again).toMatchObject({ id: res.body.id, eventId, payload: dead.payload, attempts: 1 });
+    const replayed = r.received[3];
+    expect(replayed.headers['webhook-id']).toBe(eventId);
+    expect(replayed.body.toString('utf8')).toBe(dead.payload);
+    expect(replayed.verified).toEqual({ cs: null, standard: null });
+  });
+
   it('disables the subscription on 410 Gone, without retrying, and fans no further events out to it', async () => {
     const r = await receiver();
     r.setBehaviour({ status: 410 });
@@ -295,23 +302,13 @@ describe('webhook delivery', () => {
     const r = await receiver();
     const sub = await subscribe(t, { organizationId: tree.partner.id, url: r.url, enabled: false });
     await emit(t, 'user.created', tree.partner.id);
-    const held = t.dataSource.manager.create(WebhookDelivery, {
-      id: randomUUID(),
+    const held = await createDelivery(t.dataSource, {
       subscriptionId: sub.id,
-      eventId: randomUUID(),
       eventType: 'user.updated',
       organizationId: tree.partner.id,
       payload: '{"held":true}',
       state: DeliveryState.Pending,
-      attempts: 0,
-      nextAttemptAt: new Date(),
-      lockedUntil: null,
-      lastStatus: null,
-      lastError: null,
-      redeliveryOf: null,
-      completedAt: null,
     });
-    await t.dataSource.manager.insert(WebhookDelivery, held);
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(r.received).toHaveLength(0);
     expect(await deliveriesOf(t, sub.id)).toEqual([expect.objectContaining({ id: held.id, state: DeliveryState.Pending })]);

@@ -1,0 +1,62 @@
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Caller } from '../auth/caller.decorator';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { validateDto } from '../common/validate-dto';
+import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from './webhook-deliveries.service';
+import { ListDeliveriesQueryDto, parseBulkDelete } from './webhooks.dto';
+
+/**
+ * Webhook deliveries (DESIGN 4, API) under `/api/webhooks/deliveries`, same credentials, scope and
+ * error envelope as {@link WebhooksController}, whose TSDoc lists the shared decisions.
+ *
+ * Decisions:
+ * - Filters: `subscription_id` (foreign or unknown: 404, like any subscription id), `event_type`
+ *   (exact), `since` (inclusive) and `until` (exclusive) on `created_at` as ISO 8601 date-times
+ *   (`since` after `until` is a 400), `success` (true: succeeded, false: failed, i.e. given up;
+ *   pending and in-flight ones match neither) and `state`.
+ * - A delivery is shown with `attempt_count` and its `attempts` (oldest first) and its `payload`, the
+ *   exact text that every attempt sends and signs.
+ * - A delivery being sent (`delivering`) is never deleted: deleting it alone answers 409, a bulk
+ *   deletion leaves it. The bulk deletion needs `subscription_id` and refuses unknown parameters
+ *   (a misspelt filter would otherwise widen what is deleted).
+ * - Redelivery records a new delivery of the same event (same event id, so receivers can
+ *   de-duplicate) due at once, `redelivery_of` naming the original; 409 when the subscription is
+ *   disabled. It answers 202: accepted, not yet sent.
+ * - Retention (WebhookRetentionJob) keeps the newest WEBHOOKS_RETENTION_PER_SUBSCRIPTION
+ *   deliveries of each subscription and sweeps older finished ones.
+ */
+@Controller('api/webhooks/deliveries')
+@UseGuards(CyberAppAuthGuard)
+export class WebhookDeliveriesController {
+  constructor(private readonly deliveries: WebhookDeliveriesService) {}
+
+  @Get()
+  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
+    return this.deliveries.list(caller, await validateDto(ListDeliveriesQueryDto, query, 'query'));
+  }
+
+  /** 200 `{deleted}`: the subscription's deliveries that match, except those being sent. */
+  @Delete()
+  async removeMany(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ deleted: number }> {
+    return this.deliveries.removeMany(caller, await parseBulkDelete(query));
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
+    return this.deliveries.get(caller, id);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+    await this.deliveries.remove(caller, id);
+  }
+
+  /** 202 with the new delivery, pending and due now. */
+  @Post(':id/redeliver')
+  @HttpCode(202)
+  redeliver(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
+    return this.deliveries.redeliver(caller, id);
+  }
+}

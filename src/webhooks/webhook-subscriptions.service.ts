@@ -1,0 +1,320 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager, FindOneOptions, IsNull } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { Organization } from '../organizations/organization.entity';
+import { UrlPolicy } from './url-policy';
+import { generateSecret } from './webhook-signer';
+import { WebhookSender } from './webhook-sender.service';
+import { WebhookFilter, WebhookScope, WebhookSubscription } from './webhook-subscription.entity';
+import {
+  CreateSubscriptionDto,
+  hasControlCharacters,
+  ListSubscriptionsQueryDto,
+  MAX_ID,
+  RotateSecretDto,
+  SUBSCRIPTIONS_LIMIT_DEFAULT,
+  UpdateSubscriptionDto,
+  WebhookFilterDto,
+} from './webhooks.dto';
+
+export const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
+const SUBSCRIPTION_NOT_FOUND = 'Webhook subscription not found.';
+const GLOBAL_REFUSED =
+  'Scope Global is only for subscriptions of the root organization (the only one without a parent), created by one of its users.';
+/** The body of a test delivery when the caller gives none (CloudStack's). */
+export const TEST_PAYLOAD = { CloudStack: 'works!' };
+export const TEST_EVENT_TYPE = 'TEST.WEBHOOK';
+
+/** A subscription as the API shows it: snake_case, ISO 8601 UTC timestamps, never the secret itself. */
+export interface SubscriptionView {
+  id: string;
+  organization_id: string;
+  name: string;
+  description: string | null;
+  payload_url: string;
+  ssl_verification: boolean;
+  enabled: boolean;
+  disabled_reason: string | null;
+  scope: WebhookScope;
+  filters: WebhookFilter[];
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+  has_secret: boolean;
+  previous_secret_expires_at: string | null;
+}
+
+/** The answers of create and rotate-secret, the only ones that show the secret. */
+export type SubscriptionWithSecretView = SubscriptionView & { secret: string };
+
+export interface SubscriptionPage {
+  items: SubscriptionView[];
+  total: number;
+}
+
+/** `POST /api/webhooks/:id/test`: what the receiver answered. */
+export interface TestDeliveryView {
+  success: boolean;
+  status: number | null;
+  response_body: string | null;
+  error_class: string | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export function subscriptionView(s: WebhookSubscription): SubscriptionView {
+  return {
+    id: s.id,
+    organization_id: s.organizationId,
+    name: s.name,
+    description: s.description,
+    payload_url: s.payloadUrl,
+    ssl_verification: s.sslVerification,
+    enabled: s.enabled,
+    disabled_reason: s.disabledReason,
+    scope: s.scope,
+    filters: s.filters.map((f) => ({ mode: f.mode, match: f.match, value: f.value })),
+    created_by: s.createdBy,
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+    has_secret: s.secret !== null,
+    previous_secret_expires_at: s.previousSecretExpiresAt ? s.previousSecretExpiresAt.toISOString() : null,
+  };
+}
+
+function withSecret(s: WebhookSubscription): SubscriptionWithSecretView {
+  // Every subscription created or rotated through the API has a secret.
+  return { ...subscriptionView(s), secret: s.secret ?? '' };
+}
+
+const filtersOf = (dtos: WebhookFilterDto[]): WebhookFilter[] => dtos.map((f) => ({ mode: f.mode, match: f.match, value: f.value }));
+
+/** An id that can be looked up; anything else is as unknown as a missing row, without a query. */
+export const isLookupId = (id: string): boolean => id.length > 0 && id.length <= MAX_ID && !hasControlCharacters(id);
+
+/**
+ * The SQL of the ids of an organization and its whole subtree (a recursive CTE that runs on
+ * SQLite and PostgreSQL), with `:root` as the parameter.
+ */
+export const SUBTREE_IDS_SQL = `WITH RECURSIVE subtree(id) AS (
+    SELECT id FROM organizations WHERE id = :root
+    UNION
+    SELECT o.id FROM organizations o JOIN subtree s ON o.parent_id = s.id
+  )
+  SELECT id FROM subtree`;
+
+/**
+ * Whether the organization is the caller's or below it. Walks up from the organization (the
+ * depth of the tree) rather than loading the caller's subtree. An unknown organization is not
+ * visible either: callers cannot tell an unknown id from another partner's.
+ */
+export async function isVisibleOrganization(em: EntityManager, caller: VerifiedCaller, organizationId: string): Promise<boolean> {
+  if (organizationId === caller.organizationId) return true;
+  const [sql, params] = em.connection.driver.escapeQueryWithParameters(
+    `WITH RECURSIVE up(id, parent_id) AS (
+       SELECT id, parent_id FROM organizations WHERE id = :organization
+       UNION
+       SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
+     )
+     SELECT id FROM up WHERE id = :caller`,
+    { organization: organizationId, caller: caller.organizationId },
+    {},
+  );
+  const rows: unknown[] = await em.query(sql, params);
+  return rows.length > 0;
+}
+
+/** A row lock on PostgreSQL; SQLite serializes its transactions and has no row locks. */
+export function lockFor<T>(em: EntityManager): Pick<FindOneOptions<T>, 'lock'> {
+  return em.connection.options.type === 'postgres' ? { lock: { mode: 'pessimistic_write' } } : {};
+}
+
+/**
+ * Webhook subscriptions (DESIGN 4): CRUD, secret rotation and test deliveries, confined to the
+ * caller's organization and its subtree. Payload URLs are checked by the {@link UrlPolicy} before
+ * anything is stored (outside the transaction: it resolves DNS).
+ */
+@Injectable()
+export class WebhookSubscriptionsService {
+  private readonly urls: UrlPolicy;
+
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly sender: WebhookSender,
+    @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {
+    this.urls = new UrlPolicy(config.allowedPrivate);
+  }
+
+  async create(caller: VerifiedCaller, dto: CreateSubscriptionDto): Promise<SubscriptionWithSecretView> {
+    const organizationId = dto.organization_id ?? caller.organizationId;
+    const scope = dto.scope ?? WebhookScope.Local;
+    const sslVerification = dto.ssl_verification ?? true;
+    // Who may own it is checked before the URL, so that a foreign caller learns nothing from DNS.
+    await this.checkOwner(this.dataSource.manager, caller, organizationId, scope);
+    await this.urls.checkUrl(dto.payload_url, sslVerification);
+    const now = new Date();
+    const row = Object.assign(new WebhookSubscription(), {
+      id: randomUUID(),
+      organizationId,
+      createdBy: caller.userId,
+      name: dto.name,
+      description: dto.description ?? null,
+      payloadUrl: dto.payload_url,
+      secret: dto.secret ?? generateSecret(),
+      previousSecret: null,
+      previousSecretExpiresAt: null,
+      sslVerification,
+      enabled: dto.enabled ?? true,
+      disabledReason: null,
+      scope,
+      filters: filtersOf(dto.filters ?? []),
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.transactions.run(async (em) => {
+      // Again inside the transaction: the organization may have been deleted or moved meanwhile.
+      await this.checkOwner(em, caller, organizationId, scope);
+      // A copy: TypeORM merges what it reads back after an insert into the object it was given.
+      await em.insert(WebhookSubscription, { ...row, filters: [...row.filters] });
+    });
+    return withSecret(row);
+  }
+
+  /** Subscriptions of one organization of the caller's subtree, or of all of them, newest first. */
+  async list(caller: VerifiedCaller, query: ListSubscriptionsQueryDto): Promise<SubscriptionPage> {
+    const em = this.dataSource.manager;
+    if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
+      throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+    }
+    const qb = em.createQueryBuilder(WebhookSubscription, 's');
+    if (query.organization_id !== undefined) qb.where('s.organization_id = :organizationId', { organizationId: query.organization_id });
+    else qb.where(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
+    const [rows, total] = await qb
+      .orderBy('s.created_at', 'DESC')
+      .addOrderBy('s.id', 'DESC')
+      .limit(query.limit ?? SUBSCRIPTIONS_LIMIT_DEFAULT)
+      .offset(query.offset ?? 0)
+      .getManyAndCount();
+    return { items: rows.map(subscriptionView), total };
+  }
+
+  async get(caller: VerifiedCaller, id: string): Promise<SubscriptionView> {
+    return subscriptionView(await this.findVisible(this.dataSource.manager, caller, id));
+  }
+
+  async update(caller: VerifiedCaller, id: string, dto: UpdateSubscriptionDto): Promise<SubscriptionView> {
+    const current = await this.findVisible(this.dataSource.manager, caller, id);
+    const target = { url: dto.payload_url ?? current.payloadUrl, ssl: dto.ssl_verification ?? current.sslVerification };
+    const urlChanged = dto.payload_url !== undefined || dto.ssl_verification !== undefined;
+    if (dto.scope !== undefined) await this.checkOwner(this.dataSource.manager, caller, current.organizationId, dto.scope);
+    if (urlChanged) await this.urls.checkUrl(target.url, target.ssl);
+    return this.transactions.run(async (em) => {
+      const row = await this.findVisible(em, caller, id, true);
+      if (urlChanged && (row.payloadUrl !== current.payloadUrl || row.sslVerification !== current.sslVerification)) {
+        // What was checked above is no longer what would be stored.
+        throw new DomainError(ErrorCode.Conflict, 'The subscription changed while this request was checked; retry it.');
+      }
+      if (dto.scope !== undefined) await this.checkOwner(em, caller, row.organizationId, dto.scope);
+      const now = new Date();
+      const changes: Partial<WebhookSubscription> = { updatedAt: now };
+      if (dto.name !== undefined) changes.name = dto.name;
+      if (dto.description !== undefined) changes.description = dto.description;
+      if (urlChanged) Object.assign(changes, { payloadUrl: target.url, sslVerification: target.ssl });
+      if (dto.secret !== undefined) Object.assign(changes, { secret: dto.secret, previousSecret: null, previousSecretExpiresAt: null });
+      // Enabling clears why the gateway disabled it; disabling by hand has no reason to record.
+      if (dto.enabled !== undefined) Object.assign(changes, { enabled: dto.enabled, disabledReason: null });
+      if (dto.scope !== undefined) changes.scope = dto.scope;
+      if (dto.filters !== undefined) changes.filters = filtersOf(dto.filters);
+      await em.update(WebhookSubscription, { id }, changes);
+      return subscriptionView(Object.assign(row, changes));
+    });
+  }
+
+  /** Deletes the subscription; its deliveries and their attempts go with it (foreign keys, on delete cascade). */
+  async remove(caller: VerifiedCaller, id: string): Promise<void> {
+    await this.transactions.run(async (em) => {
+      await this.findVisible(em, caller, id, true);
+      await em.delete(WebhookSubscription, { id });
+    });
+  }
+
+  /**
+   * A new secret (given or generated). The one it replaces keeps signing deliveries, next to the
+   * new one, for the configured overlap; a rotation during an overlap drops the oldest secret.
+   */
+  async rotateSecret(caller: VerifiedCaller, id: string, dto: RotateSecretDto): Promise<SubscriptionWithSecretView> {
+    return this.transactions.run(async (em) => {
+      const row = await this.findVisible(em, caller, id, true);
+      const now = new Date();
+      const overlap = this.config.rotationOverlapMs > 0 && row.secret !== null;
+      const changes: Partial<WebhookSubscription> = {
+        secret: dto.secret ?? generateSecret(),
+        previousSecret: overlap ? row.secret : null,
+        previousSecretExpiresAt: overlap ? new Date(now.getTime() + this.config.rotationOverlapMs) : null,
+        updatedAt: now,
+      };
+      await em.update(WebhookSubscription, { id }, changes);
+      return withSecret(Object.assign(row, changes));
+    });
+  }
+
+  /**
+   * Sends a `TEST.WEBHOOK` event to the subscription now, signed like a delivery, and answers with
+   * what the receiver said. Nothing is stored; a disabled subscription can be tested too.
+   */
+  async test(caller: VerifiedCaller, id: string, payload: Record<string, unknown> | undefined): Promise<TestDeliveryView> {
+    const s = await this.findVisible(this.dataSource.manager, caller, id);
+    const now = Date.now();
+    const secrets = [s.secret, s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > now ? s.previousSecret : null].filter(
+      (secret): secret is string => secret !== null,
+    );
+    const result = await this.sender.send(
+      { url: s.payloadUrl, sslVerification: s.sslVerification, secrets, owner: s.createdBy ?? s.organizationId },
+      { eventId: randomUUID(), eventType: TEST_EVENT_TYPE, body: Buffer.from(JSON.stringify(payload ?? TEST_PAYLOAD), 'utf8') },
+    );
+    return {
+      success: result.success,
+      status: result.status,
+      response_body: result.responseBody,
+      error_class: result.errorClass,
+      error: result.error,
+      duration_ms: result.durationMs,
+    };
+  }
+
+  /**
+   * The subscription, if it belongs to the caller's organization or one below it; another
+   * organization's subscription is as unknown as a missing one (404). `lock` takes a row lock on
+   * PostgreSQL (inside a transaction).
+   */
+  async findVisible(em: EntityManager, caller: VerifiedCaller, id: string, lock = false): Promise<WebhookSubscription> {
+    const row = isLookupId(id) ? await em.findOne(WebhookSubscription, { where: { id }, ...(lock ? lockFor<WebhookSubscription>(em) : {}) }) : null;
+    if (!row || !(await isVisibleOrganization(em, caller, row.organizationId))) {
+      throw new DomainError(ErrorCode.NotFound, SUBSCRIPTION_NOT_FOUND);
+    }
+    return row;
+  }
+
+  /**
+   * The owner must be the caller's organization or below it (403 otherwise, unknown ones alike);
+   * scope Global needs the owner to be the caller's own organization and the root: the one
+   * organization without a parent. With several top-level organizations (several separate trees)
+   * none is the root, and Global, which sees every event, is refused: it would cross tenants.
+   */
+  private async checkOwner(em: EntityManager, caller: VerifiedCaller, organizationId: string, scope: WebhookScope): Promise<void> {
+    if (!(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+    if (scope !== WebhookScope.Global) return;
+    const owner = await em.findOne(Organization, { select: { id: true, parentId: true }, where: { id: organizationId } });
+    if (!owner || owner.parentId !== null || owner.id !== caller.organizationId) throw new DomainError(ErrorCode.Forbidden, GLOBAL_REFUSED);
+    const topLevel = await em.count(Organization, { where: { parentId: IsNull() } });
+    if (topLevel !== 1) throw new DomainError(ErrorCode.Forbidden, GLOBAL_REFUSED);
+  }
+}

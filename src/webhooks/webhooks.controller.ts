@@ -1,0 +1,99 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { Caller } from '../auth/caller.decorator';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { validateDto } from '../common/validate-dto';
+import {
+  SubscriptionPage,
+  SubscriptionView,
+  SubscriptionWithSecretView,
+  TestDeliveryView,
+  WebhookSubscriptionsService,
+} from './webhook-subscriptions.service';
+import { CreateSubscriptionDto, ListSubscriptionsQueryDto, parseUpdate, RotateSecretDto, TestDeliveryDto } from './webhooks.dto';
+
+/**
+ * Webhook subscriptions (DESIGN 4, API): CloudStack's webhook model on our organization tree,
+ * under `/api/webhooks`, with the callbacks' credentials (`X-CyberApp-Auth`, no platform JWT) and
+ * errors in the callbacks' error envelope. Deliveries: {@link WebhookDeliveriesController}.
+ *
+ * Decisions:
+ * - Visibility: a caller sees and manages the subscriptions of its organization and of every
+ *   organization below it, and the deliveries of those subscriptions. A foreign or unknown
+ *   subscription or delivery id answers 404 alike; a foreign or unknown `organization_id` (body or
+ *   query) answers 403 alike, so that nobody can probe for other partners' ids.
+ * - Scope `Global` only for a subscription owned by a root organization (no parent) and created or
+ *   changed by a user of that organization; anyone else gets 403. `Domain` on a customer is allowed
+ *   (customers have no children, so it is the same as `Local`).
+ * - Payload URLs are checked when saved (and again by the sender on every connection): http or
+ *   https, no credentials, https when `ssl_verification` is on (the default, so an http URL needs
+ *   `"ssl_verification": false`), and every address the host resolves to public unless
+ *   WEBHOOKS_ALLOWED_PRIVATE lists it. The URL is stored as given.
+ * - Secrets: 1 to 255 characters, generated (`whsec_` + 32 random bytes) when none is given. Only
+ *   the answers of create and rotate-secret carry `secret`; every other view says `has_secret`.
+ *   Secrets never appear in error messages or logs. PATCH `secret` replaces it at once; rotate-secret
+ *   keeps the previous one signing for WEBHOOKS_ROTATION_OVERLAP_HOURS (0: no overlap), and a second
+ *   rotation within the overlap drops the oldest.
+ * - PATCH takes any field of create but `organization_id` (ownership does not move: 400), at least
+ *   one; `filters` replaces the whole list; `description: null` clears it; `enabled: true` clears
+ *   `disabled_reason`. A `null` for any other field is a 400, never "unchanged".
+ * - Unknown body fields are dropped, as on the callbacks. Lists are newest first (`created_at`,
+ *   then `id`) with `limit`/`offset` and the `total` that matches.
+ * - The test delivery sends `TEST.WEBHOOK` with a random event id, signed with the current secret
+ *   and the previous one while it overlaps, `User-Agent: CS-Hookshot/<creator or organization>`;
+ *   it stores nothing, also works on a disabled subscription, and answers 200 whatever the receiver
+ *   said (`success` tells).
+ * - Deleting a subscription deletes its deliveries and their attempts (foreign keys on delete
+ *   cascade; TypeORM turns SQLite's foreign keys on).
+ * - Subscription changes record no domain event: the events feed webhooks, and a webhook's own
+ *   configuration is not an event of the organization.
+ */
+@Controller('api/webhooks')
+@UseGuards(CyberAppAuthGuard)
+export class WebhooksController {
+  constructor(private readonly subscriptions: WebhookSubscriptionsService) {}
+
+  @Post()
+  async create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
+    return this.subscriptions.create(caller, await validateDto(CreateSubscriptionDto, body));
+  }
+
+  @Get()
+  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionPage> {
+    return this.subscriptions.list(caller, await validateDto(ListSubscriptionsQueryDto, query, 'query'));
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<SubscriptionView> {
+    return this.subscriptions.get(caller, id);
+  }
+
+  @Patch(':id')
+  async update(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionView> {
+    return this.subscriptions.update(caller, id, await parseUpdate(body));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+    await this.subscriptions.remove(caller, id);
+  }
+
+  /** 200 with the new `secret`; the previous one keeps signing until `previous_secret_expires_at`. */
+  @Post(':id/rotate-secret')
+  @HttpCode(200)
+  async rotateSecret(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
+    // No body at all means "generate one"; an explicit non-object body (`null`, `[]`) is a 400.
+    return this.subscriptions.rotateSecret(caller, id, await validateDto(RotateSecretDto, body === undefined ? {} : body));
+  }
+
+  /** 200 with the receiver's answer; nothing is stored. */
+  @Post(':id/test')
+  @HttpCode(200)
+  async test(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<TestDeliveryView> {
+    await validateDto(TestDeliveryDto, body === undefined ? {} : body);
+    // The payload as parsed from the request, not class-transformer's copy of it: it is sent as is.
+    const payload = (body as { payload?: Record<string, unknown> } | undefined)?.payload;
+    return this.subscriptions.test(caller, id, payload);
+  }
+}

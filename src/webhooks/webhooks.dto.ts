@@ -1,0 +1,257 @@
+import { Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsObject,
+  IsString,
+  Length,
+  Max,
+  MaxLength,
+  Min,
+  Validate,
+  ValidateIf,
+  ValidateNested,
+  ValidationArguments,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
+} from 'class-validator';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { validateDto } from '../common/validate-dto';
+import { DeliveryState } from './webhook-delivery.entity';
+import { WebhookFilterMatch, WebhookFilterMode, WebhookScope } from './webhook-subscription.entity';
+
+export const MAX_NAME = 255;
+export const MAX_DESCRIPTION = 4096;
+export const MAX_URL = 2048;
+export const MAX_SECRET = 255;
+export const MAX_FILTERS = 50;
+export const MAX_FILTER_VALUE = 255;
+export const MAX_EVENT_TYPE = 128;
+export const MAX_ID = 64;
+export const SUBSCRIPTIONS_LIMIT_DEFAULT = 100;
+export const DELIVERIES_LIMIT_DEFAULT = 50;
+export const LIMIT_MAX = 500;
+export const OFFSET_MAX = 1_000_000;
+
+/** Ids, names and URLs end up in SQL parameters, headers and logs: none of them needs a control character. */
+export function hasControlCharacters(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+@ValidatorConstraint({ name: 'printable' })
+class Printable implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value !== 'string' || !hasControlCharacters(value);
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    return `${args.property} must not contain control characters`;
+  }
+}
+
+/**
+ * Like `@IsOptional()`, except that `null` is validated (and refused by the field's type checks)
+ * instead of being skipped: `{"secret": null}` must not pass as "no secret given".
+ */
+const Optional = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
+
+/** Optional and nullable: `null` clears the field. */
+const Nullable = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined && value !== null);
+
+/** Query strings carry text: `true`/`false` become booleans, anything else stays for `@IsBoolean` to refuse. */
+const QueryBoolean = (): PropertyDecorator =>
+  Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value));
+
+/** CloudStack's webhook filter: include or exclude event types by exact, prefix, suffix or substring match. */
+export class WebhookFilterDto {
+  @IsIn(Object.values(WebhookFilterMode), { message: `mode must be one of: ${Object.values(WebhookFilterMode).join(', ')}` })
+  mode!: WebhookFilterMode;
+
+  @IsIn(Object.values(WebhookFilterMatch), { message: `match must be one of: ${Object.values(WebhookFilterMatch).join(', ')}` })
+  match!: WebhookFilterMatch;
+
+  @IsString() @Length(1, MAX_FILTER_VALUE) @Validate(Printable)
+  value!: string;
+}
+
+/** The optional fields a subscription shares between create and update. */
+class SubscriptionFieldsDto {
+  /** null clears it. */
+  @Nullable() @IsString() @MaxLength(MAX_DESCRIPTION)
+  description?: string | null;
+
+  /** Never echoed in messages: class-validator's messages name the field, not the value. */
+  @Optional() @IsString() @Length(1, MAX_SECRET, { message: `secret must be 1 to ${MAX_SECRET} characters long` })
+  secret?: string;
+
+  @Optional() @IsBoolean()
+  ssl_verification?: boolean;
+
+  @Optional() @IsBoolean()
+  enabled?: boolean;
+
+  @Optional() @IsIn(Object.values(WebhookScope), { message: `scope must be one of: ${Object.values(WebhookScope).join(', ')}` })
+  scope?: WebhookScope;
+
+  @Optional()
+  @IsArray()
+  @ArrayMaxSize(MAX_FILTERS, { message: `filters must hold at most ${MAX_FILTERS} filters` })
+  @ValidateNested({ each: true })
+  @Type(() => WebhookFilterDto)
+  filters?: WebhookFilterDto[];
+}
+
+/** `POST /api/webhooks`. */
+export class CreateSubscriptionDto extends SubscriptionFieldsDto {
+  @IsString() @Length(1, MAX_NAME) @Validate(Printable)
+  name!: string;
+
+  @IsString() @Length(1, MAX_URL) @Validate(Printable)
+  payload_url!: string;
+
+  /** The owner; the caller's organization when absent. */
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  organization_id?: string;
+}
+
+/** `PATCH /api/webhooks/:id`: any of the create fields but `organization_id`, at least one. */
+export class UpdateSubscriptionDto extends SubscriptionFieldsDto {
+  @Optional() @IsString() @Length(1, MAX_NAME) @Validate(Printable)
+  name?: string;
+
+  @Optional() @IsString() @Length(1, MAX_URL) @Validate(Printable)
+  payload_url?: string;
+}
+
+const UPDATE_FIELDS = ['name', 'description', 'payload_url', 'secret', 'ssl_verification', 'enabled', 'scope', 'filters'] as const;
+
+/**
+ * Validates a PATCH body. Ownership cannot move (`organization_id` is refused rather than ignored,
+ * so a client that tries learns it did not happen), and a body without any known field is a 400.
+ */
+export async function parseUpdate(body: unknown): Promise<UpdateSubscriptionDto> {
+  if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'organization_id' in body) {
+    throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: organization_id cannot be changed; create a subscription in the other organization instead.');
+  }
+  const dto = await validateDto(UpdateSubscriptionDto, body);
+  if (!UPDATE_FIELDS.some((field) => dto[field] !== undefined)) {
+    throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the body must change at least one of ${UPDATE_FIELDS.join(', ')}.`);
+  }
+  return dto;
+}
+
+/** `POST /api/webhooks/:id/rotate-secret`: the new secret, or a generated one. */
+export class RotateSecretDto {
+  @Optional() @IsString() @Length(1, MAX_SECRET, { message: `secret must be 1 to ${MAX_SECRET} characters long` })
+  secret?: string;
+}
+
+/** `POST /api/webhooks/:id/test`: the JSON object to send instead of `{"CloudStack":"works!"}`. */
+export class TestDeliveryDto {
+  @Optional() @IsObject({ message: 'payload must be a JSON object' })
+  payload?: Record<string, unknown>;
+}
+
+/** `GET /api/webhooks` query parameters. */
+export class ListSubscriptionsQueryDto {
+  /** Exactly this organization (the caller's or below it); every visible one when absent. */
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  organization_id?: string;
+
+  @Optional() @QueryBoolean() @IsBoolean({ message: 'enabled must be true or false' })
+  enabled?: boolean;
+
+  @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)
+  limit?: number;
+
+  @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
+  offset?: number;
+}
+
+/** The delivery filters shared by listing and bulk deletion. */
+class DeliveryFilterQueryDto {
+  @Optional() @IsString() @Length(1, MAX_EVENT_TYPE) @Validate(Printable)
+  event_type?: string;
+
+  /** Created at or after this instant (ISO 8601). */
+  @Optional() @IsString() @IsISO8601({ strict: true }, { message: 'since must be an ISO 8601 date-time' })
+  since?: string;
+
+  /** Created before this instant (ISO 8601), exclusive. */
+  @Optional() @IsString() @IsISO8601({ strict: true }, { message: 'until must be an ISO 8601 date-time' })
+  until?: string;
+
+  /** true: succeeded; false: failed (given up). Pending and in-flight deliveries match neither. */
+  @Optional() @QueryBoolean() @IsBoolean({ message: 'success must be true or false' })
+  success?: boolean;
+
+  @Optional() @IsIn(Object.values(DeliveryState), { message: `state must be one of: ${Object.values(DeliveryState).join(', ')}` })
+  state?: DeliveryState;
+}
+
+/** `GET /api/webhooks/deliveries` query parameters. */
+export class ListDeliveriesQueryDto extends DeliveryFilterQueryDto {
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  subscription_id?: string;
+
+  @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)
+  limit?: number;
+
+  @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
+  offset?: number;
+}
+
+/** `DELETE /api/webhooks/deliveries` query parameters: one subscription's deliveries, narrowed by the filters. */
+export class DeleteDeliveriesQueryDto extends DeliveryFilterQueryDto {
+  @IsString({ message: 'subscription_id is required' }) @Length(1, MAX_ID) @Validate(Printable)
+  subscription_id!: string;
+}
+
+const BULK_DELETE_PARAMETERS = new Set(['subscription_id', 'event_type', 'since', 'until', 'success', 'state']);
+
+/** The parsed time range of a delivery filter. */
+export interface DeliveryTimeRange {
+  since?: Date;
+  until?: Date;
+}
+
+/** `since` and `until` as dates; `since` after `until` is a 400 rather than a silently empty answer. */
+export function timeRangeOf(query: { since?: string; until?: string }): DeliveryTimeRange {
+  const parse = (field: 'since' | 'until'): Date | undefined => {
+    const raw = query[field];
+    if (raw === undefined) return undefined;
+    const date = new Date(raw);
+    if (Number.isNaN(date.getTime())) throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: query.${field} is not a valid date.`);
+    return date;
+  };
+  const range = { since: parse('since'), until: parse('until') };
+  if (range.since && range.until && range.since > range.until) {
+    throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.since must not be after query.until.');
+  }
+  return range;
+}
+
+/**
+ * Validates the bulk-delete query. A parameter this route does not know is a 400, not ignored: a
+ * misspelt filter (`untill=`) would otherwise widen the deletion to every delivery of the subscription.
+ */
+export async function parseBulkDelete(query: unknown): Promise<DeleteDeliveriesQueryDto> {
+  if (query !== null && typeof query === 'object') {
+    const unknown = Object.keys(query).filter((k) => !BULK_DELETE_PARAMETERS.has(k));
+    if (unknown.length > 0) {
+      throw new DomainError(
+        ErrorCode.ValidationFailed,
+        `Invalid request: unknown query parameter ${unknown.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')}; known: ${[...BULK_DELETE_PARAMETERS].join(', ')}.`,
+      );
+    }
+  }
+  return validateDto(DeleteDeliveriesQueryDto, query, 'query');
+}
