@@ -22,8 +22,9 @@ import { CreateSubscriptionDto, ListSubscriptionsQueryDto, parseUpdate, RotateSe
  *   organization below it, and the deliveries of those subscriptions. A foreign or unknown
  *   subscription or delivery id answers 404 alike; a foreign or unknown `organization_id` (body or
  *   query) answers 403 alike, so that nobody can probe for other partners' ids.
- * - Scope `Global` only for a subscription owned by a root organization (no parent) and created or
- *   changed by a user of that organization; anyone else gets 403. `Domain` on a customer is allowed
+ * - Scope `Global` only for a subscription owned by the root organization (the only one without a
+ *   parent) and created or changed by a user of it; anyone else gets 403. With several top-level
+ *   organizations there is no root and Global is refused: it would see other trees' events. `Domain` on a customer is allowed
  *   (customers have no children, so it is the same as `Local`).
  * - Payload URLs are checked when saved (and again by the sender on every connection): http or
  *   https, no credentials, https when `ssl_verification` is on (the default, so an http URL needs
