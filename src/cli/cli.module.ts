@@ -12,10 +12,16 @@ import { ConnectorRunCommand } from './connector-run.command';
 import { ConnectorCommand } from './connector.command';
 import { SeedCommand } from './seed.command';
 import { SeedService } from './seed.service';
+import { MigrateCommand } from './migrate.command';
+import { UserAddCommand, UserCommand, UserPasswdCommand, UserRemoveCommand } from './user.command';
+import { WebhooksCommand, WebhooksRedeliverCommand, WebhooksTestCommand } from './webhooks.command';
+import { UsersModule } from '../users/users.module';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 
 /**
  * The command-line tools: configuration and database as the app has them, without HTTP,
- * logging or schedulers. Migrations always run first, whatever DATABASE_MIGRATIONS_RUN says.
+ * logging, schedulers or background workers. Migrations always run first, whatever
+ * DATABASE_MIGRATIONS_RUN says.
  */
 @Module({
   imports: [
@@ -28,7 +34,22 @@ import { SeedService } from './seed.service';
     AuthModule,
     DatabaseModule,
     ConnectorModule,
+    UsersModule,
+    WebhooksModule,
   ],
-  providers: [SeedService, SeedCommand, ConnectorCommand, ConnectorRunCommand],
+  providers: [
+    SeedService,
+    SeedCommand,
+    ConnectorCommand,
+    ConnectorRunCommand,
+    MigrateCommand,
+    UserCommand,
+    UserAddCommand,
+    UserPasswdCommand,
+    UserRemoveCommand,
+    WebhooksCommand,
+    WebhooksRedeliverCommand,
+    WebhooksTestCommand,
+  ],
 })
 export class CliModule {}

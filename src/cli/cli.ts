@@ -9,6 +9,8 @@ function fail(error: unknown): void {
 }
 
 loadEnvFile();
+// A command does its one job: the webhook dispatcher and delivery worker run in the service only.
+process.env.WEBHOOKS_WORKER_ENABLED = 'false';
 
 /** `cli.ts <command>`: see `cli.ts --help`. A failure prints its reason and exits with 1. */
 CommandFactory.run(CliModule, {

@@ -35,6 +35,6 @@ import { WebhooksController } from './webhooks.controller';
   // Deliveries first: `/api/webhooks/deliveries` is a static path next to `/api/webhooks/:id`.
   controllers: [WebhookDeliveriesController, WebhooksController],
   providers: [DeliverySignal, WebhookSender, WebhookDispatcher, DeliveryWorker, WebhookSubscriptionsService, WebhookDeliveriesService, WebhookRetentionJob],
-  exports: [DeliverySignal, WebhookSender],
+  exports: [DeliverySignal, WebhookSender, WebhookSubscriptionsService, WebhookDeliveriesService],
 })
 export class WebhooksModule {}

@@ -44,9 +44,14 @@ export function runProcess(command: string, args: string[], env: Record<string, 
   });
 }
 
-/** `npm run seed` without npm: the CLI entry under ts-node, as package.json runs it. */
+/** The CLI without npm: its entry under ts-node, as package.json's scripts run it. */
+export function runCli(database: TestDatabase, args: string[], env: Record<string, string> = {}): Promise<ProcessOutcome> {
+  return runProcess(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli/cli.ts', ...args], { ...database.env, ...env });
+}
+
+/** `npm run seed`. */
 export function runSeed(database: TestDatabase, args: string[], env: Record<string, string> = {}): Promise<ProcessOutcome> {
-  return runProcess(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/cli/cli.ts', 'seed', ...args], { ...database.env, ...env });
+  return runCli(database, ['seed', ...args], env);
 }
 
 /** A DataSource on the test database, configured as the app would be from the same environment. */
