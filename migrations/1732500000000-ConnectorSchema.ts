@@ -1,19 +1,11 @@
-import { MigrationInterface, QueryRunner, Table, TableColumnOptions, TableIndex } from 'typeorm';
-
-function dialect(queryRunner: QueryRunner) {
-  const postgres = queryRunner.connection.driver.options.type === 'postgres';
-  const timestampType = postgres ? 'timestamptz' : 'datetime';
-  return {
-    timestamp: (name: string, nullable = false): TableColumnOptions => ({ name, type: timestampType, isNullable: nullable }),
-    createdAt: (name: string): TableColumnOptions => ({ name, type: timestampType, default: postgres ? 'now()' : "(datetime('now'))" }),
-  };
-}
+import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
+import { timestampColumns } from './column-types';
 
 export class ConnectorSchema1732500000000 implements MigrationInterface {
   name = 'ConnectorSchema1732500000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const d = dialect(queryRunner);
+    const d = timestampColumns(queryRunner);
     await queryRunner.createTable(
       new Table({
         name: 'connector_items',

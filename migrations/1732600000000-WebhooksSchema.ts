@@ -1,20 +1,12 @@
-import { MigrationInterface, QueryRunner, Table, TableColumn, TableColumnOptions, TableForeignKey, TableIndex } from 'typeorm';
-
-function dialect(queryRunner: QueryRunner) {
-  const postgres = queryRunner.connection.driver.options.type === 'postgres';
-  const timestampType = postgres ? 'timestamptz' : 'datetime';
-  return {
-    timestamp: (name: string, nullable = false): TableColumnOptions => ({ name, type: timestampType, isNullable: nullable }),
-    createdAt: (name: string): TableColumnOptions => ({ name, type: timestampType, default: postgres ? 'now()' : "(datetime('now'))" }),
-  };
-}
+import { MigrationInterface, QueryRunner, Table, TableColumn, TableForeignKey, TableIndex } from 'typeorm';
+import { timestampColumns } from './column-types';
 
 /** Subscriptions, deliveries and their attempts; `events.dispatched_at` marks events fanned out to deliveries. */
 export class WebhooksSchema1732600000000 implements MigrationInterface {
   name = 'WebhooksSchema1732600000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const d = dialect(queryRunner);
+    const d = timestampColumns(queryRunner);
     await queryRunner.addColumn('events', new TableColumn(d.timestamp('dispatched_at', true)));
     // Events written before subscriptions existed have nobody to go to.
     await queryRunner.query('UPDATE events SET dispatched_at = created_at');

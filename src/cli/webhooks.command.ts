@@ -2,6 +2,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Command, CommandRunner, Help, Option, SubCommand } from 'nest-commander';
 import { DataSource } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { topOrganizationOf } from '../organizations/organization-visibility';
 import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
@@ -14,18 +15,7 @@ const PROGRESS_EVERY_MS = 1000;
  * services (and their rules: a disabled subscription is not redelivered to) apply unchanged.
  */
 async function operatorFor(dataSource: DataSource, organizationId: string): Promise<VerifiedCaller> {
-  const [sql, params] = dataSource.driver.escapeQueryWithParameters(
-    `WITH RECURSIVE up(id, parent_id) AS (
-       SELECT id, parent_id FROM organizations WHERE id = :id
-       UNION ALL
-       SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
-     )
-     SELECT id FROM up WHERE parent_id IS NULL`,
-    { id: organizationId },
-    {},
-  );
-  const rows: Array<{ id: string }> = await dataSource.query(sql, params);
-  return { userId: 'cli', login: 'cli', organizationId: rows[0]?.id ?? organizationId };
+  return { userId: 'cli', login: 'cli', organizationId: (await topOrganizationOf(dataSource.manager, organizationId)) ?? organizationId };
 }
 
 interface RedeliverOptions {

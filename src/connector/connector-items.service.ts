@@ -6,6 +6,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { TransactionRunner } from '../database/transaction-runner.service';
+import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import type { AlertBody, WorkloadBody } from './acronis-api.types';
 import { hasControlCharacters, IntakeBatchDto, IntakeItemDto, LIST_LIMIT_DEFAULT, ListItemsQueryDto } from './connector-intake.dto';
@@ -206,7 +207,7 @@ export class ConnectorItemsService {
     for (let attempt = 1; ; attempt++) {
       try {
         const results = await this.transactions.run(async (em) => {
-          if (!(await this.isVisible(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+          if (!(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
           return this.store(em, organizationId, prepared);
         });
         if (batch.send_now) this.trigger.request({ reason: 'intake', organizationId, itemIds: results.map((r) => r.id) });
@@ -272,7 +273,7 @@ export class ConnectorItemsService {
   async list(caller: VerifiedCaller, query: ListItemsQueryDto): Promise<ConnectorItemPage> {
     const em = this.dataSource.manager;
     const limit = query.limit ?? LIST_LIMIT_DEFAULT;
-    if (query.organization_id !== undefined && !(await this.isVisible(em, caller, query.organization_id))) {
+    if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
       throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
     }
     const qb = em.createQueryBuilder(ConnectorItem, 'i');
@@ -280,13 +281,7 @@ export class ConnectorItemsService {
       qb.where('i.organization_id = :organizationId', { organizationId: query.organization_id });
     } else {
       qb.where(
-        `i.organization_id IN (
-           WITH RECURSIVE subtree(id) AS (
-             SELECT id FROM organizations WHERE id = :root
-             UNION
-             SELECT o.id FROM organizations o JOIN subtree s ON o.parent_id = s.id
-           )
-           SELECT id FROM subtree)`,
+        `i.organization_id IN (${SUBTREE_IDS_SQL})`,
         { root: caller.organizationId },
       );
     }
@@ -294,7 +289,7 @@ export class ConnectorItemsService {
     if (query.kind !== undefined) qb.andWhere('i.kind = :kind', { kind: query.kind });
     if (query.before !== undefined) {
       const cursor = await em.findOne(ConnectorItem, { select: { id: true, organizationId: true }, where: { id: query.before } });
-      if (!cursor || !(await this.isVisible(em, caller, cursor.organizationId))) {
+      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
         throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of an item you can see.');
       }
       // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
@@ -309,33 +304,12 @@ export class ConnectorItemsService {
   async get(caller: VerifiedCaller, id: string): Promise<ConnectorItemDetailView> {
     const em = this.dataSource.manager;
     const item = id.length <= 64 && !hasControlCharacters(id) ? await em.findOne(ConnectorItem, { where: { id } }) : null;
-    if (!item || !(await this.isVisible(em, caller, item.organizationId))) {
+    if (!item || !(await isVisibleOrganization(em, caller, item.organizationId))) {
       throw new DomainError(ErrorCode.NotFound, 'Connector item not found.');
     }
     const view: ConnectorItemDetailView = viewOf(item);
     if (item.kind === ConnectorItemKind.Alert) view.alert = item.body as unknown as AlertBody;
     else view.workload = item.body as unknown as WorkloadBody;
     return view;
-  }
-
-  /**
-   * Whether the organization is the caller's or below it. Walks up from the organization (the
-   * depth of the tree) rather than loading the caller's subtree. An unknown organization is not
-   * visible either: callers cannot tell an unknown id from another partner's.
-   */
-  private async isVisible(em: EntityManager, caller: VerifiedCaller, organizationId: string): Promise<boolean> {
-    if (organizationId === caller.organizationId) return true;
-    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-      `WITH RECURSIVE up(id, parent_id) AS (
-         SELECT id, parent_id FROM organizations WHERE id = :organization
-         UNION
-         SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
-       )
-       SELECT id FROM up WHERE id = :caller`,
-      { organization: organizationId, caller: caller.organizationId },
-      {},
-    );
-    const rows: unknown[] = await em.query(sql, params);
-    return rows.length > 0;
   }
 }

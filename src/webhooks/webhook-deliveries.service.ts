@@ -8,7 +8,8 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { DeliveryState, WebhookDelivery } from './webhook-delivery.entity';
-import { isLookupId, isVisibleOrganization, lockFor, SUBTREE_IDS_SQL, WebhookSubscriptionsService } from './webhook-subscriptions.service';
+import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
 
 const DELIVERY_NOT_FOUND = 'Webhook delivery not found.';

@@ -7,6 +7,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { Organization } from '../organizations/organization.entity';
+import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { UrlPolicy } from './url-policy';
 import { generateSecret } from './webhook-signer';
 import { WebhookSender } from './webhook-sender.service';
@@ -101,33 +102,6 @@ export const isLookupId = (id: string): boolean => id.length > 0 && id.length <=
  * The SQL of the ids of an organization and its whole subtree (a recursive CTE that runs on
  * SQLite and PostgreSQL), with `:root` as the parameter.
  */
-export const SUBTREE_IDS_SQL = `WITH RECURSIVE subtree(id) AS (
-    SELECT id FROM organizations WHERE id = :root
-    UNION
-    SELECT o.id FROM organizations o JOIN subtree s ON o.parent_id = s.id
-  )
-  SELECT id FROM subtree`;
-
-/**
- * Whether the organization is the caller's or below it. Walks up from the organization (the
- * depth of the tree) rather than loading the caller's subtree. An unknown organization is not
- * visible either: callers cannot tell an unknown id from another partner's.
- */
-export async function isVisibleOrganization(em: EntityManager, caller: VerifiedCaller, organizationId: string): Promise<boolean> {
-  if (organizationId === caller.organizationId) return true;
-  const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-    `WITH RECURSIVE up(id, parent_id) AS (
-       SELECT id, parent_id FROM organizations WHERE id = :organization
-       UNION
-       SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
-     )
-     SELECT id FROM up WHERE id = :caller`,
-    { organization: organizationId, caller: caller.organizationId },
-    {},
-  );
-  const rows: unknown[] = await em.query(sql, params);
-  return rows.length > 0;
-}
 
 /** A row lock on PostgreSQL; SQLite serializes its transactions and has no row locks. */
 export function lockFor<T>(em: EntityManager): Pick<FindOneOptions<T>, 'lock'> {
