@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readFileSync } from 'node:fs';
+import { Server as NetServer } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
@@ -12,8 +13,11 @@ import { loadEnvFile } from './config/env-file';
 import { authConfig, AuthConfig } from './config/auth.config';
 import { callbacksConfig } from './config/callbacks.config';
 import { webhooksConfig } from './config/webhooks.config';
+import { metricsConfig } from './config/metrics.config';
+import { openApiConfig } from './config/openapi.config';
 import { readDatabaseConfig } from './config/database.config';
 import { requestIdOf } from './config/logger.options';
+import { setupOpenApi } from './openapi';
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 
@@ -35,6 +39,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   authConfig();
   callbacksConfig();
   webhooksConfig();
+  metricsConfig();
+  const openApi = openApiConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
@@ -53,6 +59,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     app.get(Logger).warn('CALLBACK_JWT=off: callbacks are accepted without the platform JWT. Set CALLBACK_JWT=required in production.');
   }
   app.useGlobalFilters(new ProtocolExceptionFilter());
+  if (openApi.enabled) setupOpenApi(app);
   // process.exit(0) once closed, rather than re-raising the signal: a clean stop exits 0, and
   // pino's 'exit' handler flushes the last lines.
   app.enableShutdownHooks([], { useProcessExit: true });
@@ -61,10 +68,21 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   // server.close() only drops the connections idle at that moment: a kept-alive connection whose
   // request is still running would stay open for keepAliveTimeout (72 s) after its answer and hold
   // the shutdown. From the start of the close, every answer ends its connection.
+  // Dropping idle kept-alive connections races with clients sending their next request on them (a
+  // reset), and so does dropping a connection just accepted. So the close first stops accepting
+  // (new connections are refused: nothing was sent, a client or proxy retries elsewhere), then,
+  // for up to SHUTDOWN_DRAIN_MS, lets the open connections finish: every answer now ends its
+  // connection and a new request on one gets 503.
   let closing = false;
-  fastify.addHook('preClose', (done) => {
+  fastify.addHook('preClose', async () => {
     closing = true;
-    done();
+    // net.Server's close stops listening only (http.Server's also drops idle connections, the race
+    // this avoids). Fastify closes the server again afterwards and ignores that it is already closed.
+    NetServer.prototype.close.call(fastify.server);
+    const deadline = Date.now() + config.shutdownDrainMs;
+    while (Date.now() < deadline && (await openConnections(fastify.server)) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   });
   fastify.addHook('onSend', async (_request, reply, payload) => {
     if (closing) void reply.header('connection', 'close');
@@ -86,4 +104,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     done(problem ? new DomainError(ErrorCode.MalformedRequest, problem) : undefined);
   });
   return app;
+}
+
+function openConnections(server: { getConnections(callback: (error: Error | null, count: number) => void): void }): Promise<number> {
+  return new Promise((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
 }

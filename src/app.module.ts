@@ -17,6 +17,7 @@ import { DatabaseModule } from './database/database.module';
 import { EnablementModule } from './enablement/enablement.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 import { TenantMappingModule } from './tenant-mapping/tenant-mapping.module';
 import { UsersModule } from './users/users.module';
@@ -50,6 +51,7 @@ export class AppModule {
         CallbacksModule,
         ConnectorModule,
         WebhooksModule,
+        MetricsModule,
       ],
       controllers: [AppController],
     };

@@ -1,7 +1,8 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Not, Repository } from 'typeorm';
-import { unauthenticated } from '../common/domain-error';
+import { DomainError, ErrorCode, unauthenticated } from '../common/domain-error';
+import { MetricsService } from '../metrics/metrics.service';
 import { User } from '../users/user.entity';
 import { AuthFailureLimiter } from './auth-failure-limiter.service';
 import type { AuthenticatedRequest } from './caller.decorator';
@@ -24,11 +25,19 @@ export class CyberAppAuthGuard implements CanActivate {
     private readonly hasher: PasswordHasher,
     private readonly cache: CredentialCache,
     private readonly limiter: AuthFailureLimiter,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    request.caller = await this.authenticate(request.headers['x-cyberapp-auth'], request.ip);
+    try {
+      request.caller = await this.authenticate(request.headers['x-cyberapp-auth'], request.ip);
+    } catch (error) {
+      // Counted per request here: requests sharing one in-flight verification each fail.
+      if (error instanceof DomainError && error.code === ErrorCode.RateLimited) this.metrics?.authFailed('rate_limited');
+      else if (error instanceof DomainError && error.code === ErrorCode.Unauthenticated) this.metrics?.authFailed('invalid_credentials');
+      throw error;
+    }
     return true;
   }
 

@@ -1,9 +1,10 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
 import { DomainError, ErrorCode, unauthenticated } from '../common/domain-error';
 import { appConfig, AppConfig } from '../config/app.config';
 import { authConfig, AuthConfig } from '../config/auth.config';
+import { MetricsService } from '../metrics/metrics.service';
 
 interface PlatformClaims extends JWTPayload {
   scope?: unknown;
@@ -47,6 +48,7 @@ export class PlatformJwtGuard implements CanActivate {
   constructor(
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
     @Inject(appConfig.KEY) app: AppConfig,
+    @Optional() private readonly metrics?: MetricsService,
   ) {
     this.jwks = createRemoteJWKSet(new URL(config.jwt.jwksUrl), { cacheMaxAge: 60 * 60 * 1000, cooldownDuration: 30_000, timeoutDuration: 5000 });
     this.endpointPrefix = `cti.a.p.acgw.endpoint.v1.0~${app.appCode}.`;
@@ -54,7 +56,15 @@ export class PlatformJwtGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.config.jwt.mode === 'off') return true;
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    try {
+      return await this.verify(context.switchToHttp().getRequest<FastifyRequest>());
+    } catch (error) {
+      if (error instanceof DomainError) this.metrics?.authFailed(error.code === ErrorCode.Unavailable ? 'jwks_unavailable' : 'jwt');
+      throw error;
+    }
+  }
+
+  private async verify(request: FastifyRequest): Promise<boolean> {
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!match) throw unauthenticated();
     const endpointId = endpointIdOf(request.body);

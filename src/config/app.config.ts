@@ -35,6 +35,13 @@ class AppEnv {
   @IsOptional() @IsInt() @Min(0) @Max(600_000)
   SHUTDOWN_TIMEOUT_MS: number = 10_000;
 
+  /**
+   * On shutdown, how long open connections get to notice it (every answer then says
+   * `Connection: close`, new requests get 503) before idle ones are dropped.
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(60_000)
+  SHUTDOWN_DRAIN_MS: number = 1000;
+
   /** The env file loaded before anything else (see env-file.ts); declared here for completeness. */
   @IsOptional() @IsString()
   ENV_FILE?: string;
@@ -67,6 +74,7 @@ export const appConfig = registerAs('app', () => {
     logPretty: env.LOG_PRETTY,
     bodyLimit: env.BODY_LIMIT_BYTES,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
   };
 });
 

@@ -57,6 +57,13 @@ class WebhooksEnv {
   @IsOptional() @IsInt() @Min(0) @Max(65_536)
   WEBHOOKS_RESPONSE_BODY_LIMIT: number = 1024;
 
+  /**
+   * On shutdown, how long attempts in flight may take to finish; the claims of those still running
+   * are then given back. Keep it below SHUTDOWN_TIMEOUT_MS.
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(600_000)
+  WEBHOOKS_SHUTDOWN_GRACE_MS: number = 5000;
+
   /** Milliseconds between polls for due deliveries and undispatched events when nothing woke the worker. */
   @IsOptional() @IsInt() @Min(10) @Max(60_000)
   WEBHOOKS_POLL_MS: number = 1000;
@@ -79,6 +86,7 @@ export const webhooksConfig = registerAs('webhooks', () => {
     rotationOverlapMs: env.WEBHOOKS_ROTATION_OVERLAP_HOURS * 3_600_000,
     responseBodyLimit: env.WEBHOOKS_RESPONSE_BODY_LIMIT,
     pollMs: env.WEBHOOKS_POLL_MS,
+    shutdownGraceMs: env.WEBHOOKS_SHUTDOWN_GRACE_MS,
   };
 });
 

@@ -1,10 +1,14 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { validateDto } from '../common/validate-dto';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
-import { ListItemsQueryDto, parseIntakeBatch } from './connector-intake.dto';
+import { CYBERAPP_AUTH_SCHEME } from '../openapi';
+import { IntakeBatchDto, ListItemsQueryDto, parseIntakeBatch } from './connector-intake.dto';
+import { ConnectorItemDetailSchema, ConnectorItemPageSchema, IntakeResultSchema } from './connector-intake.schema';
 import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemsService, IntakeResultItem } from './connector-items.service';
 
 /**
@@ -17,6 +21,9 @@ import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemsService, Inta
  * unknown one. Idempotency keys are scoped per organization and do not expire. Unknown fields are
  * dropped, as on the callbacks. A batch is all or nothing.
  */
+@ApiTags('connector')
+@ApiSecurity(CYBERAPP_AUTH_SCHEME)
+@ApiErrorResponses(400, 401, 429)
 @Controller('api/connector/items')
 @UseGuards(CyberAppAuthGuard)
 export class ConnectorIntakeController {
@@ -28,17 +35,29 @@ export class ConnectorIntakeController {
   /** 202: stored for the next run (or at once with `send_now`), not yet sent. */
   @Post()
   @HttpCode(202)
+  @ApiOperation({ summary: 'Queue alerts and workloads for one organization', description: 'All or nothing; replays of a stored key with the same body answer the stored item (`created: false`).' })
+  @ApiBody({ type: IntakeBatchDto })
+  @ApiAcceptedResponse({ type: IntakeResultSchema, description: 'Stored for the next run (or at once with `send_now`), not yet sent.' })
+  @ApiErrorResponses(403, 409, 413)
   async submit(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: IntakeResultItem[] }> {
     const batch = await parseIntakeBatch(body, this.config.intakeMaxBatch);
     return { items: await this.items.submit(caller, batch) };
   }
 
   @Get()
+  @ApiOperation({ summary: "The caller's items, newest first" })
+  @ApiQuery({ type: ListItemsQueryDto })
+  @ApiOkResponse({ type: ConnectorItemPageSchema })
+  @ApiErrorResponses(403)
   async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<ConnectorItemPage> {
     return this.items.list(caller, await validateDto(ListItemsQueryDto, query, 'query'));
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One item with its body' })
+  @ApiParam({ name: 'id', description: 'Item id' })
+  @ApiOkResponse({ type: ConnectorItemDetailSchema })
+  @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<ConnectorItemDetailView> {
     return this.items.get(caller, id);
   }

@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMinSize,
@@ -75,36 +76,45 @@ class BodyMatchesKind implements ValidatorConstraintInterface {
 }
 
 export class AlertDetailsDto {
+  @ApiProperty({ maxLength: MAX_STRING, example: 'Malware Quarantined' })
   @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)
   title!: string;
 
+  @ApiProperty({ maxLength: MAX_STRING, example: 'Malware Detected' })
   @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)
   category!: string;
 
+  @ApiProperty({ example: 'Malicious file "trojan.exe" was put into quarantine.' })
   @IsString()
   description!: string;
 
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { 'Malware type': 'Trojan', 'Device ID': 'dev-42' } })
   @IsOptional() @Validate(IsStringMap)
   fields?: Record<string, string>;
 }
 
 /** An Acronis Alert Manager alert without `tenantID` (DESIGN 7.1); the tenant is added at send time. */
 export class AlertDto {
+  @ApiProperty({ maxLength: MAX_STRING, example: 'cti.a.p.am.alert.v1.0~a.p.basic.v1.0~vendor.app.malware_detected.v1.0' })
   @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)
   type!: string;
 
+  @ApiProperty({ maxLength: MAX_STRING, example: 'cti.a.p.am.category.v1.0~vendor.app.protection.v1.0' })
   @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)
   category!: string;
 
+  @ApiProperty({ type: () => AlertDetailsDto })
   @IsObject() @ValidateNested() @Type(() => AlertDetailsDto)
   details!: AlertDetailsDto;
 
   /** ResourceID and ResourceName link a workload: both or neither. */
+  @ApiPropertyOptional({ maxLength: MAX_STRING, description: 'Links a workload; with ResourceName, both or neither.' })
   @ValidateIf((o: AlertDto) => o.ResourceID !== undefined || o.ResourceName !== undefined)
   @IsString({ message: 'ResourceID must be a string (ResourceID and ResourceName go together)' })
   @IsNotEmpty() @MaxLength(MAX_STRING)
   ResourceID?: string;
 
+  @ApiPropertyOptional({ maxLength: MAX_STRING, description: 'With ResourceID, both or neither.' })
   @ValidateIf((o: AlertDto) => o.ResourceID !== undefined || o.ResourceName !== undefined)
   @IsString({ message: 'ResourceName must be a string (ResourceID and ResourceName go together)' })
   @IsNotEmpty() @MaxLength(MAX_STRING)
@@ -113,35 +123,48 @@ export class AlertDto {
 
 /** An Acronis workload without `client_id` and `tenant_id`, which are added at send time. */
 export class WorkloadDto {
+  @ApiProperty({ maxLength: MAX_STRING, example: 'cti.a.p.wm.workload.v1.0~a.p.wm.aspect.v1.0~vendor.app.virtual_machine.v1.0' })
   @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)
   type!: string;
 
+  @ApiProperty({ maxLength: MAX_STRING, example: 'vm-042' })
   @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)
   name!: string;
 
+  @ApiProperty({ type: 'object', additionalProperties: true, example: {} })
   @IsObject()
   attributes!: Record<string, unknown>;
 
   /** Defaults to `[]`. */
+  @ApiPropertyOptional({ type: String, isArray: true, default: [] })
   @IsOptional() @IsArray() @IsString({ each: true })
   allowed_actions?: string[];
 
   /** Defaults to `true`. */
+  @ApiPropertyOptional({ default: true })
   @IsOptional() @IsBoolean()
   enabled?: boolean;
 }
 
 export class IntakeItemDto {
+  @ApiProperty({
+    minLength: 1,
+    maxLength: MAX_STRING,
+    description: 'Unique per organization, never expires: the same key with the same body is a replay, with another body a 409.',
+  })
   @IsString() @Length(1, MAX_STRING) @Validate(Printable)
   idempotency_key!: string;
 
+  @ApiProperty({ enum: ConnectorItemKind, enumName: 'ConnectorItemKind', description: 'Names the one body the item carries.' })
   @IsIn(Object.values(ConnectorItemKind)) @Validate(BodyMatchesKind)
   kind!: ConnectorItemKind;
 
+  @ApiPropertyOptional({ type: () => AlertDto, description: 'When kind is alert.' })
   @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.Alert)
   @IsObject() @ValidateNested() @Type(() => AlertDto)
   alert?: AlertDto;
 
+  @ApiPropertyOptional({ type: () => WorkloadDto, description: 'When kind is workload.' })
   @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.Workload)
   @IsObject() @ValidateNested() @Type(() => WorkloadDto)
   workload?: WorkloadDto;
@@ -149,13 +172,16 @@ export class IntakeItemDto {
 
 /** `POST /api/connector/items`. The batch size limit is config, checked by parseIntakeBatch. */
 export class IntakeBatchDto {
+  @ApiProperty({ maxLength: 64, description: "The caller's organization or one below it." })
   @IsString() @Length(1, 64) @Validate(Printable)
   organization_id!: string;
 
+  @ApiProperty({ type: () => IntakeItemDto, isArray: true, minItems: 1, description: 'At most CONNECTOR_INTAKE_MAX_BATCH (413 beyond); stored all or nothing.' })
   @IsArray() @ArrayMinSize(1, { message: 'items must hold at least one item' }) @ValidateNested({ each: true }) @Type(() => IntakeItemDto)
   items!: IntakeItemDto[];
 
   /** Ask the connector to run now rather than at its next scheduled pass. */
+  @ApiPropertyOptional({ default: false, description: 'Run the connector now rather than at its next scheduled pass.' })
   @IsOptional() @IsBoolean()
   send_now?: boolean;
 }
@@ -187,19 +213,24 @@ export const LIST_LIMIT_MAX = 500;
 /** `GET /api/connector/items` query parameters. */
 export class ListItemsQueryDto {
   /** One organization of the caller's subtree; all of them when absent. */
+  @ApiPropertyOptional({ maxLength: 64, description: "One organization of the caller's subtree; all of them when absent." })
   @IsOptional() @IsString() @Length(1, 64) @Validate(Printable)
   organization_id?: string;
 
+  @ApiPropertyOptional({ enum: ConnectorItemState, enumName: 'ConnectorItemState' })
   @IsOptional() @IsIn(Object.values(ConnectorItemState))
   state?: ConnectorItemState;
 
+  @ApiPropertyOptional({ enum: ConnectorItemKind, enumName: 'ConnectorItemKind' })
   @IsOptional() @IsIn(Object.values(ConnectorItemKind))
   kind?: ConnectorItemKind;
 
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIST_LIMIT_MAX, default: LIST_LIMIT_DEFAULT })
   @IsOptional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIST_LIMIT_MAX)
   limit?: number;
 
   /** Keyset cursor: the id of the last item of the previous page (`next_before`). */
+  @ApiPropertyOptional({ maxLength: 64, description: 'Keyset cursor: `next_before` of the previous page.' })
   @IsOptional() @IsString() @Length(1, 64) @Validate(Printable)
   before?: string;
 }

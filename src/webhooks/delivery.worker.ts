@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { merge, Subscription } from 'rxjs';
@@ -9,6 +9,7 @@ import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { fromDbDate, toSqliteDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
+import { MetricsService, WebhookDeliveryOutcome } from '../metrics/metrics.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { DeliveryErrorClass } from './webhook-delivery-attempt.entity';
 import { DeliveryState } from './webhook-delivery.entity';
@@ -72,6 +73,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly wakeup = new Wakeup();
   private readonly postgres: boolean;
   private readonly inflight = new Map<string, Promise<void>>();
+  /** The claims behind `inflight`, to give back if shutdown cannot wait for them. */
+  private readonly claims = new Map<string, Claimed>();
+  /** Set once shutdown gave the claims in flight back: their late outcomes are not written. */
+  private released = false;
   private readonly perSubscription = new Map<string, number>();
   private readonly outcomes: Outcome[] = [];
   private flushing = false;
@@ -86,6 +91,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly sender: WebhookSender,
     private readonly signal: DeliverySignal,
     @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
+    @Optional() private readonly metrics?: MetricsService,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
   }
@@ -96,14 +102,44 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.loop = this.run();
   }
 
-  /** Stops claiming, lets the attempts in flight finish (each is bounded by the timeout) and records them. */
+  /**
+   * Stops claiming and lets the attempts in flight finish and be recorded, for at most
+   * WEBHOOKS_SHUTDOWN_GRACE_MS; the claims of those still running then are given back (pending, due
+   * now) so that no delivery stays locked after the process is gone. Their receivers may have got
+   * them: a later attempt repeats them with the same webhook-id (at least once).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.subscription?.unsubscribe();
     for (const timer of this.timers) clearTimeout(timer);
     this.wakeup.notify();
     await this.loop;
-    await Promise.all(this.inflight.values());
+    if (this.inflight.size === 0) return;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.all(this.inflight.values()).then(() => true),
+      new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(false), this.config.shutdownGraceMs))),
+    ]);
+    clearTimeout(graceTimer);
+    if (drained) return;
+    this.released = true;
+    const left = [...this.claims.values()];
+    try {
+      await this.transactions.run(async (em) => {
+        const now = new Date();
+        for (const claim of left) {
+          await this.execute(
+            em,
+            `UPDATE webhook_deliveries SET state = ?, locked_until = NULL, next_attempt_at = ?, last_error = ?, updated_at = ?
+              WHERE id = ? AND state = ? AND attempts = ?`,
+            [DeliveryState.Pending, now, 'interrupted: the worker shut down during the attempt', now, claim.id, DeliveryState.Delivering, claim.attempts],
+          );
+        }
+      });
+      this.logger.warn(`shutdown: ${left.length} webhook deliveries still in flight were given back for another attempt`);
+    } catch (error) {
+      this.logger.error({ err: error }, 'shutdown: the claims in flight could not be given back; they expire on their own');
+    }
   }
 
   /** How long a claim lasts: the attempt's timeout, twice (its outcome may wait for a busy database), plus slack. */
@@ -133,8 +169,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     for (const delivery of claimed) {
       const target = targets.get(delivery.subscriptionId);
       this.perSubscription.set(delivery.subscriptionId, (this.perSubscription.get(delivery.subscriptionId) ?? 0) + 1);
+      this.claims.set(delivery.id, delivery);
       const attempt = this.attempt(delivery, target).finally(() => {
         this.inflight.delete(delivery.id);
+        this.claims.delete(delivery.id);
         const left = (this.perSubscription.get(delivery.subscriptionId) ?? 1) - 1;
         if (left > 0) this.perSubscription.set(delivery.subscriptionId, left);
         else this.perSubscription.delete(delivery.subscriptionId);
@@ -176,6 +214,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         retryAfterMs: null,
       };
     }
+    if (this.released) return;
     try {
       await new Promise<void>((resolve, reject) => {
         this.outcomes.push({ delivery, result, resolve, reject });
@@ -196,8 +235,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       const batch = this.outcomes.splice(0);
       for (let attempt = 1; ; attempt++) {
         try {
-          const retryAt = await this.transactions.run((em) => this.writeOutcomes(em, batch));
+          // Counted once committed; a transaction that runs again counts afresh.
+          let counted: WebhookDeliveryOutcome[] = [];
+          const retryAt = await this.transactions.run((em) => this.writeOutcomes(em, batch, (counted = [])));
           for (const outcome of batch) outcome.resolve();
+          this.metrics?.webhookDelivered(counted);
           this.scheduleWake(retryAt);
           break;
         } catch (error) {
@@ -226,8 +268,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.timers.add(timer);
   }
 
-  /** Records the outcomes, each fenced by its claim; returns the earliest retry time written. */
-  private async writeOutcomes(em: EntityManager, batch: Outcome[]): Promise<number | null> {
+  /** Records the outcomes, each fenced by its claim, adding each to `counted`; returns the earliest retry time written. */
+  private async writeOutcomes(em: EntityManager, batch: Outcome[], counted: WebhookDeliveryOutcome[]): Promise<number | null> {
     const now = new Date();
     const attempts: unknown[][] = [];
     let earliestRetry: number | null = null;
@@ -252,9 +294,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         ],
       );
       if (updated === 0) {
+        counted.push('lost_claim');
         this.logger.warn(`webhook delivery ${delivery.id}: claim lost before its outcome was recorded (another worker owns it now)`);
         continue;
       }
+      counted.push(change.state === DeliveryState.Succeeded ? 'succeeded' : change.state === DeliveryState.Pending ? 'retry' : result.gone ? 'gone' : 'failed');
       attempts.push([
         randomUUID(),
         delivery.id,

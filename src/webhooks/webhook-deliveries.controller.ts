@@ -1,10 +1,14 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { validateDto } from '../common/validate-dto';
+import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from './webhook-deliveries.service';
-import { ListDeliveriesQueryDto, parseBulkDelete } from './webhooks.dto';
+import { DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, parseBulkDelete } from './webhooks.dto';
+import { DeletedCountSchema, DeliveryPageSchema, DeliverySchema } from './webhooks.schema';
 
 /**
  * Webhook deliveries (DESIGN 4, API) under `/api/webhooks/deliveries`, same credentials, scope and
@@ -26,29 +30,48 @@ import { ListDeliveriesQueryDto, parseBulkDelete } from './webhooks.dto';
  * - Retention (WebhookRetentionJob) keeps the newest WEBHOOKS_RETENTION_PER_SUBSCRIPTION
  *   deliveries of each subscription and sweeps older finished ones.
  */
+@ApiTags('webhook deliveries')
+@ApiSecurity(CYBERAPP_AUTH_SCHEME)
+@ApiErrorResponses(400, 401, 429)
 @Controller('api/webhooks/deliveries')
 @UseGuards(CyberAppAuthGuard)
 export class WebhookDeliveriesController {
   constructor(private readonly deliveries: WebhookDeliveriesService) {}
 
   @Get()
+  @ApiOperation({ summary: 'The delivery log, newest first, with every attempt' })
+  @ApiQuery({ type: ListDeliveriesQueryDto })
+  @ApiOkResponse({ type: DeliveryPageSchema })
+  @ApiErrorResponses(404)
   async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
     return this.deliveries.list(caller, await validateDto(ListDeliveriesQueryDto, query, 'query'));
   }
 
   /** 200 `{deleted}`: the subscription's deliveries that match, except those being sent. */
   @Delete()
+  @ApiOperation({ summary: "Delete a subscription's deliveries that match (never one being sent)", description: 'Unknown query parameters are a 400.' })
+  @ApiQuery({ type: DeleteDeliveriesQueryDto })
+  @ApiOkResponse({ type: DeletedCountSchema })
+  @ApiErrorResponses(404)
   async removeMany(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ deleted: number }> {
     return this.deliveries.removeMany(caller, await parseBulkDelete(query));
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Read a delivery with its attempts' })
+  @ApiParam({ name: 'id', description: 'Delivery id' })
+  @ApiOkResponse({ type: DeliverySchema })
+  @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
     return this.deliveries.get(caller, id);
   }
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a delivery' })
+  @ApiParam({ name: 'id', description: 'Delivery id' })
+  @ApiNoContentResponse({ description: 'Deleted.' })
+  @ApiErrorResponses(404, 409)
   async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
     await this.deliveries.remove(caller, id);
   }
@@ -56,6 +79,10 @@ export class WebhookDeliveriesController {
   /** 202 with the new delivery, pending and due now. */
   @Post(':id/redeliver')
   @HttpCode(202)
+  @ApiOperation({ summary: 'Deliver the same event again (same id, same bytes)' })
+  @ApiParam({ name: 'id', description: 'Delivery id' })
+  @ApiAcceptedResponse({ type: DeliverySchema, description: 'The new delivery, pending and due now.' })
+  @ApiErrorResponses(404, 409)
   redeliver(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
     return this.deliveries.redeliver(caller, id);
   }

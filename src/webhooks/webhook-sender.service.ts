@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import http, { type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
@@ -69,7 +69,7 @@ const HTTP_DATE_START = /^[A-Za-z]{3}/;
  * by a timeout, and every connection checked against the address policy.
  */
 @Injectable()
-export class WebhookSender implements OnModuleDestroy {
+export class WebhookSender implements OnApplicationShutdown {
   private readonly policy: UrlPolicy;
   private readonly httpAgent = new http.Agent(AGENT_OPTIONS);
   private readonly httpsAgent = new https.Agent({ ...AGENT_OPTIONS, rejectUnauthorized: true });
@@ -79,7 +79,8 @@ export class WebhookSender implements OnModuleDestroy {
     this.policy = new UrlPolicy(config.allowedPrivate);
   }
 
-  onModuleDestroy(): void {
+  /** After the delivery worker's own shutdown (beforeApplicationShutdown), which lets attempts in flight finish. */
+  onApplicationShutdown(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
     this.insecureAgent.destroy();

@@ -1,8 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { validateDto } from '../common/validate-dto';
+import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import {
   SubscriptionPage,
   SubscriptionView,
@@ -10,7 +13,8 @@ import {
   TestDeliveryView,
   WebhookSubscriptionsService,
 } from './webhook-subscriptions.service';
-import { CreateSubscriptionDto, ListSubscriptionsQueryDto, parseUpdate, RotateSecretDto, TestDeliveryDto } from './webhooks.dto';
+import { CreateSubscriptionDto, ListSubscriptionsQueryDto, parseUpdate, RotateSecretDto, TestDeliveryDto, UpdateSubscriptionDto } from './webhooks.dto';
+import { SubscriptionPageSchema, SubscriptionSchema, SubscriptionWithSecretSchema, TestDeliverySchema } from './webhooks.schema';
 
 /**
  * Webhook subscriptions (DESIGN 4, API): CloudStack's webhook model on our organization tree,
@@ -49,33 +53,57 @@ import { CreateSubscriptionDto, ListSubscriptionsQueryDto, parseUpdate, RotateSe
  * - Subscription changes record no domain event: the events feed webhooks, and a webhook's own
  *   configuration is not an event of the organization.
  */
+@ApiTags('webhooks')
+@ApiSecurity(CYBERAPP_AUTH_SCHEME)
+@ApiErrorResponses(400, 401, 429)
 @Controller('api/webhooks')
 @UseGuards(CyberAppAuthGuard)
 export class WebhooksController {
   constructor(private readonly subscriptions: WebhookSubscriptionsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Create a subscription' })
+  @ApiBody({ type: CreateSubscriptionDto })
+  @ApiCreatedResponse({ type: SubscriptionWithSecretSchema, description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
+  @ApiErrorResponses(403)
   async create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
     return this.subscriptions.create(caller, await validateDto(CreateSubscriptionDto, body));
   }
 
   @Get()
+  @ApiOperation({ summary: 'List visible subscriptions, newest first' })
+  @ApiQuery({ type: ListSubscriptionsQueryDto })
+  @ApiOkResponse({ type: SubscriptionPageSchema })
+  @ApiErrorResponses(403)
   async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionPage> {
     return this.subscriptions.list(caller, await validateDto(ListSubscriptionsQueryDto, query, 'query'));
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Read a subscription' })
+  @ApiParam({ name: 'id', description: 'Subscription id' })
+  @ApiOkResponse({ type: SubscriptionSchema })
+  @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<SubscriptionView> {
     return this.subscriptions.get(caller, id);
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Change a subscription', description: 'Any field of create but `organization_id` (400), at least one.' })
+  @ApiParam({ name: 'id', description: 'Subscription id' })
+  @ApiBody({ type: UpdateSubscriptionDto })
+  @ApiOkResponse({ type: SubscriptionSchema })
+  @ApiErrorResponses(403, 404)
   async update(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionView> {
     return this.subscriptions.update(caller, id, await parseUpdate(body));
   }
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a subscription with its deliveries' })
+  @ApiParam({ name: 'id', description: 'Subscription id' })
+  @ApiNoContentResponse({ description: 'Deleted.' })
+  @ApiErrorResponses(404)
   async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
     await this.subscriptions.remove(caller, id);
   }
@@ -83,6 +111,11 @@ export class WebhooksController {
   /** 200 with the new `secret`; the previous one keeps signing until `previous_secret_expires_at`. */
   @Post(':id/rotate-secret')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Rotate the secret', description: 'The previous secret keeps signing for WEBHOOKS_ROTATION_OVERLAP_HOURS.' })
+  @ApiParam({ name: 'id', description: 'Subscription id' })
+  @ApiBody({ type: RotateSecretDto, required: false })
+  @ApiOkResponse({ type: SubscriptionWithSecretSchema })
+  @ApiErrorResponses(404)
   async rotateSecret(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
     // No body at all means "generate one"; an explicit non-object body (`null`, `[]`) is a 400.
     return this.subscriptions.rotateSecret(caller, id, await validateDto(RotateSecretDto, body === undefined ? {} : body));
@@ -91,6 +124,11 @@ export class WebhooksController {
   /** 200 with the receiver's answer; nothing is stored. */
   @Post(':id/test')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Send a TEST.WEBHOOK delivery now', description: 'Stores nothing; answers 200 whatever the receiver said (`success` tells).' })
+  @ApiParam({ name: 'id', description: 'Subscription id' })
+  @ApiBody({ type: TestDeliveryDto, required: false })
+  @ApiOkResponse({ type: TestDeliverySchema })
+  @ApiErrorResponses(404)
   async test(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<TestDeliveryView> {
     await validateDto(TestDeliveryDto, body === undefined ? {} : body);
     // The payload as parsed from the request, not class-transformer's copy of it: it is sent as is.

@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -72,12 +73,15 @@ const QueryBoolean = (): PropertyDecorator =>
 
 /** CloudStack's webhook filter: include or exclude event types by exact, prefix, suffix or substring match. */
 export class WebhookFilterDto {
+  @ApiProperty({ enum: WebhookFilterMode, enumName: 'WebhookFilterMode' })
   @IsIn(Object.values(WebhookFilterMode), { message: `mode must be one of: ${Object.values(WebhookFilterMode).join(', ')}` })
   mode!: WebhookFilterMode;
 
+  @ApiProperty({ enum: WebhookFilterMatch, enumName: 'WebhookFilterMatch' })
   @IsIn(Object.values(WebhookFilterMatch), { message: `match must be one of: ${Object.values(WebhookFilterMatch).join(', ')}` })
   match!: WebhookFilterMatch;
 
+  @ApiProperty({ description: 'Compared with the event type.', minLength: 1, maxLength: MAX_FILTER_VALUE, example: 'user.' })
   @IsString() @Length(1, MAX_FILTER_VALUE) @Validate(Printable)
   value!: string;
 }
@@ -85,22 +89,42 @@ export class WebhookFilterDto {
 /** The optional fields a subscription shares between create and update. */
 class SubscriptionFieldsDto {
   /** null clears it. */
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_DESCRIPTION, description: 'null clears it (PATCH).' })
   @Nullable() @IsString() @MaxLength(MAX_DESCRIPTION)
   description?: string | null;
 
   /** Never echoed in messages: class-validator's messages name the field, not the value. */
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: MAX_SECRET,
+    description: 'Signing secret; generated (`whsec_` + 32 random bytes) on create when absent. Answered only by create and rotate-secret.',
+  })
   @Optional() @IsString() @Length(1, MAX_SECRET, { message: `secret must be 1 to ${MAX_SECRET} characters long` })
   secret?: string;
 
+  @ApiPropertyOptional({ default: true, description: 'Verify the receiver\'s TLS certificate; an http URL needs false.' })
   @Optional() @IsBoolean()
   ssl_verification?: boolean;
 
+  @ApiPropertyOptional({ default: true, description: 'true also clears `disabled_reason`.' })
   @Optional() @IsBoolean()
   enabled?: boolean;
 
+  @ApiPropertyOptional({
+    enum: WebhookScope,
+    enumName: 'WebhookScope',
+    default: WebhookScope.Local,
+    description: "Local: the owner's organization; Domain: it and its subtree; Global: everything (root organization only).",
+  })
   @Optional() @IsIn(Object.values(WebhookScope), { message: `scope must be one of: ${Object.values(WebhookScope).join(', ')}` })
   scope?: WebhookScope;
 
+  @ApiPropertyOptional({
+    type: () => WebhookFilterDto,
+    isArray: true,
+    maxItems: MAX_FILTERS,
+    description: 'Any Exclude match drops an event; if Includes exist, one must match. PATCH replaces the whole list.',
+  })
   @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_FILTERS, { message: `filters must hold at most ${MAX_FILTERS} filters` })
@@ -111,22 +135,27 @@ class SubscriptionFieldsDto {
 
 /** `POST /api/webhooks`. */
 export class CreateSubscriptionDto extends SubscriptionFieldsDto {
+  @ApiProperty({ minLength: 1, maxLength: MAX_NAME, example: 'CRM sync' })
   @IsString() @Length(1, MAX_NAME) @Validate(Printable)
   name!: string;
 
+  @ApiProperty({ minLength: 1, maxLength: MAX_URL, example: 'https://hooks.example.com/cyberapp', description: 'http(s); https unless ssl_verification is false; public addresses only unless WEBHOOKS_ALLOWED_PRIVATE lists it.' })
   @IsString() @Length(1, MAX_URL) @Validate(Printable)
   payload_url!: string;
 
   /** The owner; the caller's organization when absent. */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: "The owner (the caller's organization or one below it); the caller's when absent." })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   organization_id?: string;
 }
 
 /** `PATCH /api/webhooks/:id`: any of the create fields but `organization_id`, at least one. */
 export class UpdateSubscriptionDto extends SubscriptionFieldsDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: MAX_NAME })
   @Optional() @IsString() @Length(1, MAX_NAME) @Validate(Printable)
   name?: string;
 
+  @ApiPropertyOptional({ minLength: 1, maxLength: MAX_URL })
   @Optional() @IsString() @Length(1, MAX_URL) @Validate(Printable)
   payload_url?: string;
 }
@@ -150,12 +179,14 @@ export async function parseUpdate(body: unknown): Promise<UpdateSubscriptionDto>
 
 /** `POST /api/webhooks/:id/rotate-secret`: the new secret, or a generated one. */
 export class RotateSecretDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: MAX_SECRET, description: 'The new secret; generated when absent.' })
   @Optional() @IsString() @Length(1, MAX_SECRET, { message: `secret must be 1 to ${MAX_SECRET} characters long` })
   secret?: string;
 }
 
 /** `POST /api/webhooks/:id/test`: the JSON object to send instead of `{"CloudStack":"works!"}`. */
 export class TestDeliveryDto {
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Sent as is; default `{"CloudStack":"works!"}`.' })
   @Optional() @IsObject({ message: 'payload must be a JSON object' })
   payload?: Record<string, unknown>;
 }
@@ -163,54 +194,67 @@ export class TestDeliveryDto {
 /** `GET /api/webhooks` query parameters. */
 export class ListSubscriptionsQueryDto {
   /** Exactly this organization (the caller's or below it); every visible one when absent. */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: "Exactly this organization (the caller's or below it); every visible one when absent." })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   organization_id?: string;
 
+  @ApiPropertyOptional({ type: Boolean })
   @Optional() @QueryBoolean() @IsBoolean({ message: 'enabled must be true or false' })
   enabled?: boolean;
 
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMIT_MAX, default: SUBSCRIPTIONS_LIMIT_DEFAULT })
   @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)
   limit?: number;
 
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: OFFSET_MAX, default: 0 })
   @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
   offset?: number;
 }
 
 /** The delivery filters shared by listing and bulk deletion. */
 class DeliveryFilterQueryDto {
+  @ApiPropertyOptional({ maxLength: MAX_EVENT_TYPE, description: 'Exact event type.', example: 'user.created' })
   @Optional() @IsString() @Length(1, MAX_EVENT_TYPE) @Validate(Printable)
   event_type?: string;
 
   /** Created at or after this instant (ISO 8601). */
+  @ApiPropertyOptional({ format: 'date-time', description: 'Created at or after this instant (ISO 8601).' })
   @Optional() @IsString() @IsISO8601({ strict: true }, { message: 'since must be an ISO 8601 date-time' })
   since?: string;
 
   /** Created before this instant (ISO 8601), exclusive. */
+  @ApiPropertyOptional({ format: 'date-time', description: 'Created before this instant (ISO 8601), exclusive.' })
   @Optional() @IsString() @IsISO8601({ strict: true }, { message: 'until must be an ISO 8601 date-time' })
   until?: string;
 
   /** true: succeeded; false: failed (given up). Pending and in-flight deliveries match neither. */
+  @ApiPropertyOptional({ type: Boolean, description: 'true: succeeded; false: failed (given up). Pending and in-flight deliveries match neither.' })
   @Optional() @QueryBoolean() @IsBoolean({ message: 'success must be true or false' })
   success?: boolean;
 
+  @ApiPropertyOptional({ enum: DeliveryState, enumName: 'DeliveryState' })
   @Optional() @IsIn(Object.values(DeliveryState), { message: `state must be one of: ${Object.values(DeliveryState).join(', ')}` })
   state?: DeliveryState;
 }
 
 /** `GET /api/webhooks/deliveries` query parameters. */
 export class ListDeliveriesQueryDto extends DeliveryFilterQueryDto {
+  @ApiPropertyOptional({ maxLength: MAX_ID })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   subscription_id?: string;
 
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMIT_MAX, default: DELIVERIES_LIMIT_DEFAULT })
   @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)
   limit?: number;
 
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: OFFSET_MAX, default: 0 })
   @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
   offset?: number;
 }
 
 /** `DELETE /api/webhooks/deliveries` query parameters: one subscription's deliveries, narrowed by the filters. */
 export class DeleteDeliveriesQueryDto extends DeliveryFilterQueryDto {
+  @ApiProperty({ maxLength: MAX_ID, description: "Required: the subscription whose deliveries are deleted." })
   @IsString({ message: 'subscription_id is required' }) @Length(1, MAX_ID) @Validate(Printable)
   subscription_id!: string;
 }

@@ -22,8 +22,8 @@ import { Webhook } from 'standardwebhooks';
 
 /** What the receiver does with one request. */
 export type ReceiverBehaviour =
-  /** Answer with this status, body (default empty) and headers. */
-  | { status: number; body?: string; headers?: Record<string, string> }
+  /** Answer with this status, body (default empty) and headers, `delayMs` after the request arrived. */
+  | { status: number; body?: string; headers?: Record<string, string>; delayMs?: number }
   /** 302 to this URL. */
   | { redirect: string }
   /** Never answer (until {@link WebhookReceiver.close}). */
@@ -134,7 +134,9 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
         res.writeHead(302, { location: behaviour.redirect }).end();
         return;
       }
-      res.writeHead(behaviour.status, behaviour.headers).end(behaviour.body ?? '');
+      const answer = (): void => void res.writeHead(behaviour.status, behaviour.headers).end(behaviour.body ?? '');
+      if (behaviour.delayMs) setTimeout(answer, behaviour.delayMs);
+      else answer();
     });
   };
 

@@ -264,6 +264,10 @@ describe('webhook delivery', () => {
   });
 
   it('keeps delivering to others while one endpoint hangs', async () => {
+    // A timeout far longer than the fast deliveries may take on a busy machine.
+    await t.close();
+    t = await createTestApp({ ...ENV, WEBHOOKS_TIMEOUT_MS: '8000' });
+    tree = await createTree(t.dataSource);
     const hanging = await receiver();
     hanging.setBehaviour('hang');
     const fast = await receiver();
@@ -273,7 +277,8 @@ describe('webhook delivery', () => {
     for (let i = 0; i < 30; i++) await emit(t, 'user.created', tree.partner.id, { i });
     await fast.waitFor(30, 5000);
     // All 30 reached the fast receiver well before a single attempt at the hanging one timed out.
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(hanging.received.length).toBeGreaterThan(0);
     await eventually(
       () => deliveriesOf(t, quick.id),
       (d) => d.filter((x) => x.state === DeliveryState.Succeeded).length === 30,
@@ -282,6 +287,7 @@ describe('webhook delivery', () => {
     const [first] = await eventually(
       async () => attemptsOf(t, (await deliveriesOf(t, slow.id))[0].id),
       (a) => a.length > 0,
+      15_000,
     );
     expect(first).toMatchObject({ errorClass: DeliveryErrorClass.Timeout, statusCode: null, success: false });
   });

@@ -24,6 +24,7 @@ function webhooksConfig(overrides: Partial<WebhooksConfig> = {}): WebhooksConfig
     rotationOverlapMs: 86_400_000,
     responseBodyLimit: 64,
     pollMs: 1000,
+    shutdownGraceMs: 5000,
     ...overrides,
   };
 }
@@ -60,7 +61,7 @@ describe('WebhookSender against a real receiver', () => {
   }
 
   afterEach(async () => {
-    for (const s of senders.splice(0)) s.onModuleDestroy();
+    for (const s of senders.splice(0)) s.onApplicationShutdown();
     await Promise.all(receivers.splice(0).map((r) => r.close()));
   });
 
