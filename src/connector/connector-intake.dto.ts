@@ -22,31 +22,12 @@ import {
   ValidatorConstraintInterface,
 } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { Printable } from '../common/printable';
 import { validateDto } from '../common/validate-dto';
 import { ConnectorItemKind, ConnectorItemState } from './connector-item.entity';
 
 const MAX_STRING = 255;
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** Ids and keys end up as SQL parameters and in logs: PostgreSQL refuses NUL in text, and no key needs a control character. */
-export function hasControlCharacters(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
-
-@ValidatorConstraint({ name: 'printable' })
-class Printable implements ValidatorConstraintInterface {
-  validate(value: unknown): boolean {
-    return typeof value !== 'string' || !hasControlCharacters(value);
-  }
-
-  defaultMessage(args: ValidationArguments): string {
-    return `${args.property} must not contain control characters`;
-  }
-}
 
 @ValidatorConstraint({ name: 'isStringMap' })
 class IsStringMap implements ValidatorConstraintInterface {

@@ -5,11 +5,12 @@ import { DataSource, EntityManager, In } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { hasControlCharacters } from '../common/printable';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import type { AlertBody, WorkloadBody } from './acronis-api.types';
-import { hasControlCharacters, IntakeBatchDto, IntakeItemDto, LIST_LIMIT_DEFAULT, ListItemsQueryDto } from './connector-intake.dto';
+import { IntakeBatchDto, IntakeItemDto, LIST_LIMIT_DEFAULT, ListItemsQueryDto } from './connector-intake.dto';
 import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from './connector-item.entity';
 import { ConnectorTrigger } from './connector-trigger.service';
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, FindOneOptions, IsNull } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { hasControlCharacters } from '../common/printable';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { Organization } from '../organizations/organization.entity';
@@ -14,7 +15,6 @@ import { WebhookSender } from './webhook-sender.service';
 import { WebhookFilter, WebhookScope, WebhookSubscription } from './webhook-subscription.entity';
 import {
   CreateSubscriptionDto,
-  hasControlCharacters,
   ListSubscriptionsQueryDto,
   MAX_ID,
   RotateSecretDto,

@@ -16,11 +16,9 @@ import {
   Validate,
   ValidateIf,
   ValidateNested,
-  ValidationArguments,
-  ValidatorConstraint,
-  ValidatorConstraintInterface,
 } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { Printable } from '../common/printable';
 import { validateDto } from '../common/validate-dto';
 import { DeliveryState } from './webhook-delivery.entity';
 import { WebhookFilterMatch, WebhookFilterMode, WebhookScope } from './webhook-subscription.entity';
@@ -37,26 +35,6 @@ export const SUBSCRIPTIONS_LIMIT_DEFAULT = 100;
 export const DELIVERIES_LIMIT_DEFAULT = 50;
 export const LIMIT_MAX = 500;
 export const OFFSET_MAX = 1_000_000;
-
-/** Ids, names and URLs end up in SQL parameters, headers and logs: none of them needs a control character. */
-export function hasControlCharacters(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
-
-@ValidatorConstraint({ name: 'printable' })
-class Printable implements ValidatorConstraintInterface {
-  validate(value: unknown): boolean {
-    return typeof value !== 'string' || !hasControlCharacters(value);
-  }
-
-  defaultMessage(args: ValidationArguments): string {
-    return `${args.property} must not contain control characters`;
-  }
-}
 
 /**
  * Like `@IsOptional()`, except that `null` is validated (and refused by the field's type checks)
