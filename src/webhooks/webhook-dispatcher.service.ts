@@ -93,6 +93,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       }
       if (this.stopping) break;
       if (dispatched < BATCH) await this.wakeup.wait(this.config.pollMs);
+      // better-sqlite3 is synchronous: without this, a backlog of full batches would never let
+      // the event loop reach I/O, and the deliveries already claimed would wait for their answers.
+      else await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
