@@ -1,11 +1,13 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { debounceTime, Subscription } from 'rxjs';
 import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { backoffDelayMs } from '../common/backoff';
+import { Wakeup } from '../common/wakeup';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { LeaseService } from '../database/lease.service';
 import { TransactionRunner } from '../database/transaction-runner.service';
@@ -149,33 +151,6 @@ interface Tally {
   waiting: Set<string>;
   unmapped: number;
   onProgress?: (progress: ConnectorRunProgress) => void;
-}
-
-/** Wakes the pass loop: a push finished, or "send now" was asked. A notification while nobody waits is kept. */
-class Wakeup {
-  private pending = false;
-  private waiter: (() => void) | null = null;
-
-  notify(): void {
-    if (this.waiter) this.waiter();
-    else this.pending = true;
-  }
-
-  wait(ms: number): Promise<void> {
-    if (this.pending) {
-      this.pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiter = null;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, Math.min(ms, 2_147_483_647)));
-      this.waiter = done;
-    });
-  }
 }
 
 const messageOf = (error: unknown): string =>
@@ -878,10 +853,8 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     }
   }
 
-  /** Full jitter, `random(0, min(max, base · 2^(attempts-1)))`, but never sooner than the server's Retry-After. */
+  /** The shared backoff (full jitter, never sooner than Retry-After) with the connector's settings. */
   retryDelayMs(attempts: number, retryAfterMs: number | null): number {
-    const ceiling = Math.min(this.config.backoffMaxMs, this.config.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
-    const jitter = ceiling >= 1 ? randomInt(0, Math.floor(ceiling) + 1) : 0;
-    return Math.max(retryAfterMs ?? 0, jitter);
+    return backoffDelayMs(attempts, retryAfterMs, { baseMs: this.config.backoffBaseMs, maxMs: this.config.backoffMaxMs });
   }
 }
