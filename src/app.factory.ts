@@ -13,6 +13,9 @@ import { loadEnvFile } from './config/env-file';
 import { authConfig, AuthConfig } from './config/auth.config';
 import { callbacksConfig } from './config/callbacks.config';
 import { webhooksConfig } from './config/webhooks.config';
+import { hooksConfig } from './config/hooks.config';
+import { s3EventsConfig } from './config/s3-events.config';
+import { actionsConfig } from './config/actions.config';
 import { metricsConfig } from './config/metrics.config';
 import { openApiConfig } from './config/openapi.config';
 import { readDatabaseConfig } from './config/database.config';
@@ -39,6 +42,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   authConfig();
   callbacksConfig();
   webhooksConfig();
+  hooksConfig();
+  s3EventsConfig();
+  actionsConfig();
   metricsConfig();
   const openApi = openApiConfig();
   const adapter = new FastifyAdapter({

@@ -3,6 +3,7 @@ import { ConfigModule } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
+import { ActionsModule } from './actions/actions.module';
 import { AppController } from './app.controller';
 import { AuthModule } from './auth/auth.module';
 import { CallbacksModule } from './callbacks/callbacks.module';
@@ -17,8 +18,10 @@ import { DatabaseModule } from './database/database.module';
 import { EnablementModule } from './enablement/enablement.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { HooksModule } from './hooks/hooks.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OrganizationsModule } from './organizations/organizations.module';
+import { S3EventsModule } from './s3-events/s3-events.module';
 import { TenantMappingModule } from './tenant-mapping/tenant-mapping.module';
 import { UsersModule } from './users/users.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
@@ -51,6 +54,9 @@ export class AppModule {
         CallbacksModule,
         ConnectorModule,
         WebhooksModule,
+        HooksModule,
+        S3EventsModule,
+        ActionsModule,
         MetricsModule,
       ],
       controllers: [AppController],

@@ -1,16 +1,16 @@
 import type { DataSource } from 'typeorm';
 
-const TABLES = [
-  'organizations',
-  'users',
-  'organizations_mapping',
-  'events',
-  'callback_requests',
-  'connector_items',
-  'webhook_subscriptions',
-  'webhook_deliveries',
-  'webhook_delivery_attempts',
-];
+/** Bookkeeping tables that background jobs write on their own, and the migrations log: never in a snapshot. */
+const SKIPPED_TABLES = new Set(['migrations', 'typeorm_metadata', 'leases', 'connector_runs']);
+
+/** Every table of the schema (so a new module's tables are covered without listing them here). */
+async function tablesOf(ds: DataSource): Promise<string[]> {
+  const rows: Array<{ name: string }> =
+    ds.options.type === 'postgres'
+      ? await ds.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+      : await ds.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`);
+  return rows.map((r) => r.name).filter((name) => !SKIPPED_TABLES.has(name)).sort();
+}
 
 /** Bookkeeping of background workers, not data a request may change: left out of snapshots. */
 const IGNORED: Record<string, string[]> = { events: ['dispatched_at'] };
@@ -18,7 +18,7 @@ const IGNORED: Record<string, string[]> = { events: ['dispatched_at'] };
 /** Every row of the domain tables, ordered: compare two snapshots to prove nothing changed. */
 export async function snapshot(ds: DataSource): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
-  for (const table of TABLES) {
+  for (const table of await tablesOf(ds)) {
     const rows: Array<Record<string, unknown>> = await ds.query(`SELECT * FROM ${table}`);
     const ignored = IGNORED[table] ?? [];
     out[table] = rows.map((r) => JSON.stringify(Object.fromEntries(Object.entries(r).filter(([k]) => !ignored.includes(k))))).sort();
