@@ -22,6 +22,10 @@ class DatabaseEnv {
 
   @IsOptional() @EnvBoolean() @IsBoolean()
   DATABASE_LOGGING: boolean = false;
+
+  /** SQLite: checkpoint the WAL from a worker thread instead of inside commits on the event loop. */
+  @IsOptional() @EnvBoolean() @IsBoolean()
+  SQLITE_BACKGROUND_CHECKPOINT: boolean = true;
 }
 
 export interface DatabaseConfig {
@@ -32,6 +36,7 @@ export interface DatabaseConfig {
   migrationsRun: boolean;
   poolSize: number;
   logging: boolean;
+  backgroundCheckpoint: boolean;
 }
 
 export function readDatabaseConfig(env: Record<string, string | undefined> = process.env): DatabaseConfig {
@@ -44,6 +49,7 @@ export function readDatabaseConfig(env: Record<string, string | undefined> = pro
     migrationsRun: v.DATABASE_MIGRATIONS_RUN,
     poolSize: v.DATABASE_POOL_SIZE,
     logging: v.DATABASE_LOGGING,
+    backgroundCheckpoint: v.SQLITE_BACKGROUND_CHECKPOINT,
   };
 }
 

@@ -12,6 +12,7 @@ export enum DeliveryState {
 @Entity('webhook_deliveries')
 @Index('webhook_deliveries_due_idx', ['state', 'nextAttemptAt'])
 @Index('webhook_deliveries_subscription_idx', ['subscriptionId', 'createdAt'])
+@Index('webhook_deliveries_subscription_due_idx', ['subscriptionId', 'state', 'nextAttemptAt'])
 @Index('webhook_deliveries_event_idx', ['eventId'])
 export class WebhookDelivery {
   @PrimaryColumn({ type: 'varchar', length: 36 })

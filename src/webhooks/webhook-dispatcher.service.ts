@@ -122,7 +122,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
         ]);
       }
       return { events: rows.length, deliveries: created };
-    });
+      // Asynchronous commit: a fan-out lost to a power loss is done again from the (durable) events.
+    }, { asyncCommit: true });
     if (deliveries > 0) this.signal.deliveriesCommitted();
     return events;
   }
