@@ -64,6 +64,16 @@ interface Claim {
 
 const NO_CLAIM: Claim = { claimed: [], targets: new Map() };
 
+/** An outcome with the delivery's next state, as written. */
+interface OutcomeRow {
+  delivery: Claimed;
+  result: SendResult;
+  state: DeliveryState;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  completedAt: Date | null;
+}
+
 interface Outcome {
   delivery: Claimed;
   result: SendResult;
@@ -335,34 +345,29 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** Records the outcomes, each fenced by its claim, adding each to `counted`; returns the earliest retry time written. */
   private async writeOutcomes(em: EntityManager, batch: Outcome[], counted: WebhookDeliveryOutcome[]): Promise<number | null> {
     const now = new Date();
-    const attempts: unknown[][] = [];
     let earliestRetry: number | null = null;
-    for (const { delivery, result } of batch) {
+    const rows = batch.map(({ delivery, result }): OutcomeRow => {
       const change = this.stateAfter(delivery, result, now);
       if (change.state === DeliveryState.Pending) earliestRetry = Math.min(earliestRetry ?? Infinity, change.nextAttemptAt.getTime());
-      const updated = await this.execute(
-        em,
-        `UPDATE webhook_deliveries
-            SET state = ?, next_attempt_at = ?, locked_until = NULL, last_status = ?, last_error = ?, completed_at = ?, updated_at = ?
-          WHERE id = ? AND state = ? AND attempts = ?`,
-        [
-          change.state,
-          change.nextAttemptAt,
-          result.status,
-          result.success ? null : describe(result),
-          change.state === DeliveryState.Pending ? null : now,
-          now,
-          delivery.id,
-          DeliveryState.Delivering,
-          delivery.attempts,
-        ],
-      );
-      if (updated === 0) {
+      return {
+        delivery,
+        result,
+        state: change.state,
+        nextAttemptAt: change.nextAttemptAt,
+        lastError: result.success ? null : describe(result),
+        completedAt: change.state === DeliveryState.Pending ? null : now,
+      };
+    });
+    const applied = this.postgres ? await this.updatePostgres(em, rows, now) : await this.updateEach(em, rows, now);
+    const attempts: unknown[][] = [];
+    for (const row of rows) {
+      const { delivery, result } = row;
+      if (!applied.has(delivery.id)) {
         counted.push('lost_claim');
         this.logger.warn(`webhook delivery ${delivery.id}: claim lost before its outcome was recorded (another worker owns it now)`);
         continue;
       }
-      counted.push(change.state === DeliveryState.Succeeded ? 'succeeded' : change.state === DeliveryState.Pending ? 'retry' : result.gone ? 'gone' : 'failed');
+      counted.push(row.state === DeliveryState.Succeeded ? 'succeeded' : row.state === DeliveryState.Pending ? 'retry' : result.gone ? 'gone' : 'failed');
       attempts.push([
         randomUUID(),
         delivery.id,
@@ -370,9 +375,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         result.startedAt,
         Math.round(result.durationMs),
         result.status,
-        result.responseBody,
+        result.responseBody === null ? null : storable(result.responseBody),
         result.success ? null : result.errorClass,
-        result.error?.slice(0, MAX_ERROR_LENGTH) ?? null,
+        result.error === null ? null : storable(result.error.slice(0, MAX_ERROR_LENGTH)),
         result.success,
       ]);
       if (result.gone) {
@@ -394,6 +399,47 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       );
     }
     return earliestRetry;
+  }
+
+  /** SQLite: one UPDATE per outcome (in-process statements cost microseconds); the ids applied. */
+  private async updateEach(em: EntityManager, rows: OutcomeRow[], now: Date): Promise<Set<string>> {
+    const applied = new Set<string>();
+    for (const row of rows) {
+      const updated = await this.execute(
+        em,
+        `UPDATE webhook_deliveries
+            SET state = ?, next_attempt_at = ?, locked_until = NULL, last_status = ?, last_error = ?, completed_at = ?, updated_at = ?
+          WHERE id = ? AND state = ? AND attempts = ?`,
+        [row.state, row.nextAttemptAt, row.result.status, row.lastError, row.completedAt, now, row.delivery.id, DeliveryState.Delivering, row.delivery.attempts],
+      );
+      if (updated > 0) applied.add(row.delivery.id);
+    }
+    return applied;
+  }
+
+  /** PostgreSQL: the whole batch in one UPDATE (one round trip), each row fenced by its claim's attempt number; the ids applied. */
+  private async updatePostgres(em: EntityManager, rows: OutcomeRow[], now: Date): Promise<Set<string>> {
+    const values = rows.map((row) => ({
+      id: row.delivery.id,
+      claim: row.delivery.attempts,
+      state: row.state,
+      next_attempt_at: row.nextAttemptAt.toISOString(),
+      last_status: row.result.status,
+      last_error: row.lastError,
+      completed_at: row.completedAt?.toISOString() ?? null,
+    }));
+    const updated = await this.select<{ id: string }>(
+      em,
+      `UPDATE webhook_deliveries AS d
+          SET state = v.state, next_attempt_at = v.next_attempt_at, locked_until = NULL, last_status = v.last_status,
+              last_error = v.last_error, completed_at = v.completed_at, updated_at = ?
+         FROM jsonb_to_recordset(?::jsonb)
+           AS v(id varchar, claim integer, state varchar, next_attempt_at timestamptz, last_status integer, last_error text, completed_at timestamptz)
+        WHERE d.id = v.id AND d.state = ? AND d.attempts = v.claim
+        RETURNING d.id`,
+      [now, JSON.stringify(values), DeliveryState.Delivering],
+    );
+    return new Set(updated.map((r) => r.id));
   }
 
   private stateAfter(delivery: Claimed, result: SendResult, now: Date): { state: DeliveryState; nextAttemptAt: Date } {
@@ -544,7 +590,17 @@ export function secretsOf(target: Pick<TargetRow, 'secret' | 'previous_secret' |
   return secrets;
 }
 
+/** What PostgreSQL cannot store in text (NUL) or in jsonb (a lone UTF-16 surrogate). */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what is looked for
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * U+FFFD for what PostgreSQL refuses: a receiver's answer and an error text may hold anything, and
+ * one such outcome would otherwise fail the whole batch it is written with, again and again.
+ */
+const storable = (text: string): string => text.replace(UNSTORABLE, '\uFFFD');
+
 function describe(result: SendResult): string {
   const what = result.error ?? (result.status !== null ? `HTTP ${result.status}` : 'failed');
-  return `${result.errorClass ?? 'http'}: ${what}`.slice(0, MAX_ERROR_LENGTH);
+  return storable(`${result.errorClass ?? 'http'}: ${what}`.slice(0, MAX_ERROR_LENGTH));
 }

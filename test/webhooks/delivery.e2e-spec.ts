@@ -194,6 +194,15 @@ describe('webhook delivery', () => {
     ]);
   });
 
+  it('records an answer holding NUL bytes with U+FFFD in their place, and the delivery as succeeded', async () => {
+    const r = await receiver();
+    r.setBehaviour({ status: 200, body: 'ok\u0000fine' });
+    const sub = await subscribe(t, { organizationId: tree.partner.id, url: r.url });
+    await emit(t, 'user.created', tree.partner.id);
+    const [delivery] = await eventually(() => deliveriesOf(t, sub.id), (d) => d[0]?.state === DeliveryState.Succeeded);
+    expect(await attemptsOf(t, delivery.id)).toEqual([expect.objectContaining({ success: true, responseBody: 'ok\uFFFDfine' })]);
+  });
+
   it('waits at least as long as Retry-After says before trying again', async () => {
     const r = await receiver();
     r.setBehaviour((_d, index) => (index === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
