@@ -101,6 +101,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private released = false;
   /** Slots (and per-subscription shares) taken by claims whose attempts have not started yet. */
   private reserved = 0;
+  /** When this worker last looked for expired claims (ms). */
+  private lastExpiredScan = 0;
   private readonly perSubscription = new Map<string, number>();
   private readonly outcomes: Outcome[] = [];
   private flushing = false;
@@ -470,13 +472,20 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const notIn = saturated.length > 0 ? `NOT IN (${saturated.map(() => '?').join(', ')})` : null;
     const exclude = notIn ? `AND d.subscription_id ${notIn}` : '';
     const enabled = 'JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.enabled = ?';
-    // Expired claims first (their worker died): few rows, at most the in-flight deliveries of all workers.
-    const expired = await this.select<{ id: string; subscription_id: string }>(
-      em,
-      `SELECT d.id, d.subscription_id FROM webhook_deliveries d ${enabled}
-        WHERE d.state = ? AND d.locked_until < ? ${exclude} ORDER BY d.locked_until LIMIT ${free}`,
-      [true, DeliveryState.Delivering, now, ...saturated],
-    );
+    // Expired claims first (their worker died), looked for once per poll interval: claims expire
+    // only when a worker dies or stalls, and the look costs a statement on every claim otherwise.
+    let expired: Array<{ id: string; subscription_id: string }> = [];
+    if (now.getTime() - this.lastExpiredScan >= this.config.pollMs) {
+      this.lastExpiredScan = now.getTime();
+      expired = await this.select<{ id: string; subscription_id: string }>(
+        em,
+        `SELECT d.id, d.subscription_id FROM webhook_deliveries d ${enabled}
+          WHERE d.state = ? AND d.locked_until < ? ${exclude} ORDER BY d.locked_until LIMIT ${free}`,
+        [true, DeliveryState.Delivering, now, ...saturated],
+      );
+      // A full page: there may be more; look again at the next claim.
+      if (expired.length >= free) this.lastExpiredScan = 0;
+    }
     // Then pending ones, picked per subscription (index on subscription, state, due time): the
     // subscriptions with work due, oldest first, then each one's oldest due rows up to its share.
     // A scan of the due index in time order would have to step over every due row of a saturated
