@@ -1,5 +1,39 @@
 import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { AuthModule } from '../auth/auth.module';
+import { actionsConfig } from '../config/actions.config';
+import { DatabaseModule } from '../database/database.module';
+import { EventsModule } from '../events/events.module';
+import { OrganizationsModule } from '../organizations/organizations.module';
+import { TenantMappingModule } from '../tenant-mapping/tenant-mapping.module';
+import { ActionCatalogService } from './action-catalog.service';
+import { ActionChannelService } from './action-channel.service';
+import { ActionConfigController } from './action-config.controller';
+import { ActionConnectionRegistry } from './action-connection-registry.service';
+import { ActionHandlerApiController } from './action-handler-api.controller';
+import { ActionHandlerTokenGuard } from './action-handler-token.guard';
+import { ActionHandlersService } from './action-handlers.service';
+import { ActionLedgerService } from './action-ledger.service';
+import { ActionSubmitHandler } from './action-submit.handler';
+import { ActionsController } from './actions.controller';
 
-/** WebSocket action channel (issue 9). */
-@Module({})
+/**
+ * WebSocket action channel (issue 9, DESIGN 7.3): handler credentials, capabilities and
+ * applicabilities, the durable action ledger, the `/api/action-ws/1.0` endpoint and the APIs.
+ */
+@Module({
+  imports: [ConfigModule.forFeature(actionsConfig), AuthModule, DatabaseModule, EventsModule, OrganizationsModule, TenantMappingModule],
+  // The static configuration paths are registered before `/api/actions/:id`.
+  controllers: [ActionConfigController, ActionsController, ActionHandlerApiController],
+  providers: [
+    ActionConnectionRegistry,
+    ActionHandlersService,
+    ActionCatalogService,
+    ActionLedgerService,
+    ActionChannelService,
+    ActionHandlerTokenGuard,
+    ActionSubmitHandler,
+  ],
+  exports: [ActionLedgerService],
+})
 export class ActionsModule {}

@@ -1,0 +1,290 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Subscription } from 'rxjs';
+import { RawData, WebSocket, WebSocketServer } from 'ws';
+import { Wakeup } from '../common/wakeup';
+import { actionsConfig, ActionsConfig } from '../config/actions.config';
+import { ActionCatalogService } from './action-catalog.service';
+import { ActionConnection, ActionConnectionRegistry } from './action-connection-registry.service';
+import { ACTION_PROTOCOL, ACTION_WS_PATH, ActionFrame, checkResult, parseFrame, TOKEN_PROTOCOL_PREFIX } from './action-frames';
+import { ActionHandler } from './action-handler.entity';
+import { ActionHandlersService } from './action-handlers.service';
+import { ActionLedgerService, ResultOutcome } from './action-ledger.service';
+import { Action, ActionState } from './action.entity';
+
+const PATHS = new Set([ACTION_WS_PATH, `${ACTION_WS_PATH}/`]);
+/** Close codes: 1008 policy violation (bad token, revoked), 1001 going away (shutdown). */
+const CLOSE_POLICY = 1008;
+const CLOSE_GOING_AWAY = 1001;
+const SHUTDOWN_GRACE_MS = 500;
+const CLAIM_BATCH = 500;
+
+const ACK_MESSAGES: Record<Exclude<ResultOutcome, ResultOutcome.Unknown>, { code: number; message: string }> = {
+  [ResultOutcome.Stored]: { code: 200, message: 'sendActionResult acknowledged' },
+  [ResultOutcome.Duplicate]: { code: 200, message: 'sendActionResult acknowledged (result already stored)' },
+  [ResultOutcome.Expired]: { code: 410, message: 'Action expired; result discarded' },
+  [ResultOutcome.Closed]: { code: 409, message: 'Action already refused by the handler; result discarded' },
+};
+
+/**
+ * The WebSocket endpoint of the action protocol (DESIGN 7.3) at `/api/action-ws/1.0`, on the
+ * app's own HTTP server. A handler authenticates with the subprotocol `token-<token>` next to
+ * `action-1.0.0`; it is sent every open action of its own on connect (same ids), and new ones as
+ * they are submitted here, or found by the poll when submitted on another replica.
+ *
+ * Frames: `acknowledged` moves an action to acknowledged; `sendActionResult` is checked and stored
+ * once, answered `acknowledged` (also for a duplicate, or with 410 for an expired action so the
+ * handler drops it) or `negativeAcknowledged` (400 bad result, 413 oversize, 404 unknown or
+ * another handler's id, 503 storage failure: the handler resends); the handler's own
+ * `negativeAcknowledged` refuses the action (failed). Text that is not a JSON object gets an `error`
+ * frame (400); an unknown type with an id is nacked (400), without one it is logged and ignored.
+ */
+@Injectable()
+export class ActionChannelService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ActionChannelService.name);
+  private readonly wss: WebSocketServer;
+  private readonly wakeup = new Wakeup();
+  private readonly subscriptions: Subscription[] = [];
+  private server: Server | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly connections: ActionConnectionRegistry,
+    private readonly handlers: ActionHandlersService,
+    private readonly ledger: ActionLedgerService,
+    private readonly catalog: ActionCatalogService,
+    @Inject(actionsConfig.KEY) private readonly config: ActionsConfig,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      // A result frame carries the result as a JSON string inside JSON: escaping can double it.
+      maxPayload: config.maxResultBytes * 2 + 64 * 1024,
+      handleProtocols: (protocols) => (protocols.has(ACTION_PROTOCOL) ? ACTION_PROTOCOL : false),
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (!server) return;
+    this.server = server;
+    server.on('upgrade', this.onUpgrade);
+    this.subscriptions.push(
+      this.ledger.submitted$.subscribe((action) => void this.sendSubmitted(action)),
+      this.catalog.changed$.subscribe((organizationId) => this.configChanged(organizationId)),
+      this.handlers.revoked$.subscribe((handlerId) => this.disconnect(handlerId, 'Token revoked.')),
+    );
+    this.pingTimer = setInterval(() => this.ping(), this.config.pingIntervalMs);
+    this.pingTimer.unref();
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.server?.off('upgrade', this.onUpgrade);
+    for (const s of this.subscriptions) s.unsubscribe();
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.wakeup.notify();
+    await this.loop;
+    const open = this.connections.all();
+    for (const c of open) c.ws.close(CLOSE_GOING_AWAY, 'Server shutting down');
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    while (Date.now() < deadline && open.some((c) => c.ws.readyState !== WebSocket.CLOSED)) await sleep(20);
+    for (const c of open) c.ws.terminate();
+    this.wss.close();
+  }
+
+  /** Upgrades on our path only; the token is checked before the upgrade, the 401 frame sent after it. */
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (request.url ?? '').split('?')[0];
+    if (!PATHS.has(path)) {
+      // Another module may serve this path; with no other listener nobody would answer at all.
+      if (this.server && this.server.listenerCount('upgrade') === 1) refuse(socket, 404, 'Not Found');
+      return;
+    }
+    if (this.stopping) return refuse(socket, 503, 'Service Unavailable');
+    const protocols = String(request.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0);
+    if (!protocols.includes(ACTION_PROTOCOL)) return refuse(socket, 400, 'Bad Request');
+    const token = protocols.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length);
+    socket.on('error', () => undefined);
+    this.handlers.authenticate(token).then(
+      (handler) => this.accept(request, socket, head, handler),
+      (error: unknown) => {
+        this.logger.error(`Handler authentication failed: ${String(error)}`);
+        refuse(socket, 503, 'Service Unavailable');
+      },
+    );
+  };
+
+  private accept(request: IncomingMessage, socket: Duplex, head: Buffer, handler: ActionHandler | null): void {
+    if (socket.destroyed) return;
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      if (!handler || this.stopping) {
+        // The protocol's answer to a bad token, then the close (DESIGN 7.3).
+        send(ws, { type: 'error', code: handler ? 503 : 401, message: handler ? 'Service shutting down.' : 'Unauthorized: invalid or missing token.' });
+        ws.close(handler ? CLOSE_GOING_AWAY : CLOSE_POLICY, handler ? 'Shutting down' : 'Unauthorized');
+        return;
+      }
+      const connection: ActionConnection = { ws, handler, alive: true };
+      this.connections.add(connection);
+      ws.on('pong', () => (connection.alive = true));
+      ws.on('message', (data: RawData, isBinary: boolean) => void this.onMessage(connection, data, isBinary));
+      ws.on('close', () => this.connections.remove(connection));
+      ws.on('error', (error) => this.logger.warn(`Handler ${handler.id} connection error: ${error.message}`));
+      void this.sendOpen(connection);
+    });
+  }
+
+  /** Every open action of the handler, to a connection that just opened: pending ones claimed, the others sent again. */
+  private async sendOpen(connection: ActionConnection): Promise<void> {
+    try {
+      for (const action of await this.ledger.openFor(connection.handler.id)) {
+        if (connection.ws.readyState !== WebSocket.OPEN) return;
+        if (await this.ledger.markSent(action)) this.sendAction(connection, action);
+      }
+    } catch (error) {
+      this.logger.error(`Sending open actions to handler ${connection.handler.id} failed: ${String(error)}`);
+    }
+  }
+
+  /** The fast path for an action submitted in this process to a handler connected here; the poll is the fallback. */
+  private async sendSubmitted(action: Action): Promise<void> {
+    const connection = this.connections.newest(action.handlerId);
+    try {
+      if (!connection || this.stopping) {
+        if (action.state === ActionState.Sent) await this.ledger.unsend(action);
+        return;
+      }
+      if (action.state === ActionState.Sent || (await this.ledger.markSent(action))) this.sendAction(connection, action);
+    } catch (error) {
+      this.logger.error(`Sending action ${action.id} failed (the poll retries): ${String(error)}`);
+    }
+  }
+
+  private sendAction(connection: ActionConnection, action: Action): void {
+    send(connection.ws, {
+      type: 'submitAction',
+      id: action.id,
+      handler: connection.handler.name,
+      capability: action.capability,
+      parameters: action.parameters,
+      timeout: Math.max(0, action.expiresAt.getTime() - Date.now()),
+    });
+  }
+
+  private async onMessage(connection: ActionConnection, data: RawData, isBinary: boolean): Promise<void> {
+    connection.alive = true;
+    const frame = isBinary ? null : parseFrame(rawText(data));
+    const ws = connection.ws;
+    if (!frame) return send(ws, { type: 'error', code: 400, message: 'Frames must be JSON objects (text).' });
+    const id = typeof frame.id === 'string' && frame.id.length > 0 && frame.id.length <= 64 ? frame.id : null;
+    try {
+      switch (frame.type) {
+        case 'acknowledged':
+          if (id) await this.ledger.acknowledge(connection.handler.id, id);
+          return;
+        case 'negativeAcknowledged': {
+          if (!id) return;
+          const code = typeof frame.code === 'number' ? frame.code : 500;
+          const message = typeof frame.message === 'string' ? frame.message.slice(0, 4096) : 'refused by the handler';
+          await this.ledger.refuse(connection.handler.id, id, code, message);
+          return;
+        }
+        case 'sendActionResult':
+          return await this.onResult(connection, id, frame.result);
+        default:
+          if (id) return send(ws, { type: 'negativeAcknowledged', id, code: 400, message: `Unknown frame type ${JSON.stringify(frame.type)}.` });
+          // DESIGN 7.3: hello/heartbeat and other id-less frames are logged and ignored, never nacked.
+          this.logger.debug(`Handler ${connection.handler.id} sent an unknown frame without id: ${JSON.stringify(frame.type)}`);
+      }
+    } catch (error) {
+      this.logger.error(`Handler ${connection.handler.id} frame ${String(frame.type)} failed: ${String(error)}`);
+      if (id && frame.type === 'sendActionResult') send(ws, { type: 'negativeAcknowledged', id, code: 503, message: 'Result not stored; send it again.' });
+    }
+  }
+
+  private async onResult(connection: ActionConnection, id: string | null, value: unknown): Promise<void> {
+    if (!id) return send(connection.ws, { type: 'error', code: 400, message: 'sendActionResult needs an id.' });
+    const checked = checkResult(value, this.config.maxResultBytes);
+    if (!checked.ok) return send(connection.ws, { type: 'negativeAcknowledged', id, code: checked.code, message: checked.message });
+    const outcome = await this.ledger.storeResult(connection.handler.id, id, value as string, checked.result);
+    if (outcome === ResultOutcome.Unknown) return send(connection.ws, { type: 'negativeAcknowledged', id, code: 404, message: 'No such action for this handler.' });
+    send(connection.ws, { type: 'acknowledged', id, ...ACK_MESSAGES[outcome] });
+  }
+
+  /** Claims and sends the pending actions of the handlers connected here; expires overdue ones; drops revoked handlers. */
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.dispatchPending();
+        await this.ledger.expireDue();
+        for (const id of await this.handlers.revokedAmong(this.connections.handlerIds())) this.disconnect(id, 'Token revoked.');
+      } catch (error) {
+        if (!this.stopping) this.logger.error(`Action dispatch failed: ${String(error)}`);
+      }
+      await this.wakeup.wait(this.config.pollMs);
+    }
+  }
+
+  private async dispatchPending(): Promise<void> {
+    for (;;) {
+      const pending = await this.ledger.pendingFor(this.connections.handlerIds(), CLAIM_BATCH);
+      for (const action of pending) {
+        const connection = this.connections.newest(action.handlerId);
+        if (!connection || this.stopping) continue;
+        // Claimed first: if the process dies before the frame leaves, the action is resent on reconnect.
+        if (await this.ledger.markSent(action)) this.sendAction(connection, action);
+      }
+      if (pending.length < CLAIM_BATCH || this.stopping) return;
+    }
+  }
+
+  private configChanged(organizationId: string): void {
+    for (const c of this.connections.all()) if (c.handler.organizationId === organizationId) send(c.ws, { type: 'configChanged' });
+  }
+
+  private disconnect(handlerId: string, message: string): void {
+    for (const c of this.connections.ofHandler(handlerId)) {
+      send(c.ws, { type: 'error', code: 401, message });
+      c.ws.close(CLOSE_POLICY, 'Unauthorized');
+      this.connections.remove(c);
+    }
+  }
+
+  private ping(): void {
+    for (const c of this.connections.all()) {
+      if (!c.alive) {
+        this.logger.warn(`Handler ${c.handler.id} missed a pong: connection closed`);
+        c.ws.terminate();
+        this.connections.remove(c);
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+}
+
+function send(ws: WebSocket, frame: ActionFrame): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data as ArrayBuffer).toString('utf8');
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  if (!socket.destroyed) socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

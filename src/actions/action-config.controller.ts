@@ -1,0 +1,111 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Caller } from '../auth/caller.decorator';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { validateDto } from '../common/validate-dto';
+import { CYBERAPP_AUTH_SCHEME } from '../openapi';
+import { ActionCatalogService, ApplicabilityView, CapabilityView } from './action-catalog.service';
+import { ActionConnectionRegistry } from './action-connection-registry.service';
+import { ActionHandlersService, HandlerView } from './action-handlers.service';
+import { CreateApplicabilityDto, CreateCapabilityDto, CreateHandlerDto, OrganizationQueryDto, UpdateCapabilityDto } from './actions.dto';
+
+/**
+ * Action configuration under `/api/actions/{capabilities,applicabilities,handlers}`, with the
+ * callbacks' credentials and the caller's organization scope (as `/api/webhooks`). A handler's
+ * token is answered once, by create; only its SHA-256 is stored. Capability and applicability
+ * changes send `configChanged` to the organization's connected handlers.
+ */
+@ApiTags('actions')
+@ApiSecurity(CYBERAPP_AUTH_SCHEME)
+@ApiErrorResponses(400, 401, 429)
+@Controller('api/actions')
+@UseGuards(CyberAppAuthGuard)
+export class ActionConfigController {
+  private readonly connected = (id: string): boolean => this.connections.isConnected(id);
+
+  constructor(
+    private readonly catalog: ActionCatalogService,
+    private readonly handlers: ActionHandlersService,
+    private readonly connections: ActionConnectionRegistry,
+  ) {}
+
+  @Post('capabilities')
+  @ApiOperation({ summary: 'Create a capability' })
+  @ApiErrorResponses(403, 409)
+  async createCapability(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
+    return this.catalog.createCapability(caller, await validateDto(CreateCapabilityDto, body));
+  }
+
+  @Get('capabilities')
+  @ApiOperation({ summary: 'List capabilities' })
+  async listCapabilities(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: CapabilityView[] }> {
+    return this.catalog.listCapabilities(caller, (await validateDto(OrganizationQueryDto, query, 'query')).organization_id);
+  }
+
+  @Get('capabilities/:id')
+  @ApiErrorResponses(404)
+  getCapability(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
+    return this.catalog.getCapability(caller, id);
+  }
+
+  @Patch('capabilities/:id')
+  @ApiOperation({ summary: 'Change a capability (description, parameter names); the name stays' })
+  @ApiErrorResponses(404)
+  async updateCapability(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
+    return this.catalog.updateCapability(caller, id, await validateDto(UpdateCapabilityDto, body));
+  }
+
+  @Delete('capabilities/:id')
+  @HttpCode(204)
+  @ApiErrorResponses(404)
+  async removeCapability(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+    await this.catalog.removeCapability(caller, id);
+  }
+
+  @Post('applicabilities')
+  @ApiOperation({ summary: 'Let a handler serve a capability' })
+  @ApiErrorResponses(404, 409)
+  async createApplicability(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<ApplicabilityView> {
+    return this.catalog.createApplicability(caller, await validateDto(CreateApplicabilityDto, body));
+  }
+
+  @Get('applicabilities')
+  async listApplicabilities(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: ApplicabilityView[] }> {
+    return this.catalog.listApplicabilities(caller, (await validateDto(OrganizationQueryDto, query, 'query')).organization_id);
+  }
+
+  @Delete('applicabilities/:id')
+  @HttpCode(204)
+  @ApiErrorResponses(404)
+  async removeApplicability(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+    await this.catalog.removeApplicability(caller, id);
+  }
+
+  @Post('handlers')
+  @ApiOperation({ summary: 'Issue a handler credential', description: 'Answers the token once.' })
+  @ApiErrorResponses(403, 409)
+  async createHandler(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HandlerView & { token: string }> {
+    return this.handlers.create(caller, await validateDto(CreateHandlerDto, body), this.connected);
+  }
+
+  @Get('handlers')
+  async listHandlers(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: HandlerView[] }> {
+    return this.handlers.list(caller, (await validateDto(OrganizationQueryDto, query, 'query')).organization_id, this.connected);
+  }
+
+  @Get('handlers/:id')
+  @ApiErrorResponses(404)
+  getHandler(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<HandlerView> {
+    return this.handlers.get(caller, id, this.connected);
+  }
+
+  @Post('handlers/:id/revoke')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Revoke a handler's token; its connections are closed" })
+  @ApiErrorResponses(404)
+  revokeHandler(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<HandlerView> {
+    return this.handlers.revoke(caller, id, this.connected);
+  }
+}

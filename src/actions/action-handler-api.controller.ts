@@ -1,0 +1,28 @@
+import { Controller, Get, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { ActionCatalogService, ApplicabilityView, CapabilityView } from './action-catalog.service';
+import { ActionHandler } from './action-handler.entity';
+import { ActionHandlerTokenGuard, HandlerRequest } from './action-handler-token.guard';
+
+/** HIRO's REST reads for action handlers, with the handler's own token as a bearer token. */
+@ApiTags('actions')
+@ApiBearerAuth()
+@ApiErrorResponses(401)
+@Controller('api/action/1.0')
+@UseGuards(ActionHandlerTokenGuard)
+export class ActionHandlerApiController {
+  constructor(private readonly catalog: ActionCatalogService) {}
+
+  @Get('capabilities')
+  @ApiOperation({ summary: "The capabilities of the handler's organization" })
+  capabilities(@Req() request: HandlerRequest): Promise<{ items: CapabilityView[] }> {
+    return this.catalog.capabilitiesForHandler(request.actionHandler as ActionHandler);
+  }
+
+  @Get('applicabilities')
+  @ApiOperation({ summary: 'The capabilities this handler serves, with their extra parameters' })
+  applicabilities(@Req() request: HandlerRequest): Promise<{ items: ApplicabilityView[] }> {
+    return this.catalog.applicabilitiesForHandler(request.actionHandler as ActionHandler);
+  }
+}

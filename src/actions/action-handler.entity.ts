@@ -1,0 +1,29 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/** A handler credential: an on-premises action handler of one organization, known by its token. */
+@Entity('action_handlers')
+@Index('action_handlers_organization_name_idx', ['organizationId', 'name'], { unique: true })
+@Index('action_handlers_token_hash_idx', ['tokenHash'], { unique: true })
+export class ActionHandler {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ name: 'organization_id', type: 'varchar', length: 36 })
+  organizationId!: string;
+
+  @Column({ type: 'varchar', length: 255 })
+  name!: string;
+
+  /** Hex SHA-256 of the token (a 32-byte random secret: a fast hash is enough, unlike for passwords). */
+  @Column({ name: 'token_hash', type: 'varchar', length: 64 })
+  tokenHash!: string;
+
+  @Column({ name: 'created_by', type: 'varchar', length: 36, nullable: true })
+  createdBy!: string | null;
+
+  @Column({ name: 'created_at', type: Date })
+  createdAt!: Date;
+
+  @Column({ name: 'revoked_at', type: Date, nullable: true })
+  revokedAt!: Date | null;
+}

@@ -1,0 +1,38 @@
+import type { EntityManager, FindOneOptions } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { hasControlCharacters } from '../common/printable';
+import { isVisibleOrganization } from '../organizations/organization-visibility';
+
+export const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
+
+/** An id that can be looked up; anything else is as unknown as a missing row, without a query. */
+export const isLookupId = (id: string): boolean => id.length > 0 && id.length <= 64 && !hasControlCharacters(id);
+
+/** A row lock on PostgreSQL; SQLite serializes its transactions and has no row locks. */
+export function lockFor<T>(em: EntityManager): Pick<FindOneOptions<T>, 'lock'> {
+  return em.connection.options.type === 'postgres' ? { lock: { mode: 'pessimistic_write' } } : {};
+}
+
+/** The caller's organization, or the given one if it is the caller's or below it (403 otherwise, unknown ones alike). */
+export async function ownerFor(em: EntityManager, caller: VerifiedCaller, organizationId: string | undefined): Promise<string> {
+  const owner = organizationId ?? caller.organizationId;
+  if (!(await isVisibleOrganization(em, caller, owner))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+  return owner;
+}
+
+/** A row of the caller's subtree by id; another organization's is as unknown as a missing one (404). */
+export async function findVisible<T extends { organizationId: string }>(
+  em: EntityManager,
+  caller: VerifiedCaller,
+  entity: new () => T,
+  id: string,
+  what: string,
+  lock = false,
+): Promise<T> {
+  const row = isLookupId(id)
+    ? await em.findOne(entity, { where: { id } as never, ...(lock ? lockFor<T>(em) : {}) })
+    : null;
+  if (!row || !(await isVisibleOrganization(em, caller, row.organizationId))) throw new DomainError(ErrorCode.NotFound, `${what} not found.`);
+  return row;
+}
