@@ -1,5 +1,30 @@
 import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from '../auth/auth.module';
+import { s3EventsConfig } from '../config/s3-events.config';
+import { DatabaseModule } from '../database/database.module';
+import { EventsModule } from '../events/events.module';
+import { S3ActionRunner } from './s3-action-runner.service';
+import { S3_EVENTS_ENTITIES } from './s3-events.entities';
+import { S3InboxController } from './s3-inbox.controller';
+import { S3InboxSignal } from './s3-inbox-signal.service';
+import { S3InboxService } from './s3-inbox.service';
+import { S3InboxWorker } from './s3-inbox.worker';
+import { S3IntakeController } from './s3-intake.controller';
+import { S3IntakeService } from './s3-intake.service';
+import { S3SourcesController } from './s3-sources.controller';
+import { S3SourcesService } from './s3-sources.service';
 
-/** Object-storage event intake (issue 8). */
-@Module({})
+/**
+ * Object-storage event intake (issue 8): sources (bucket notification endpoints), the intake
+ * route the bucket calls, the inbox and its worker (outbox events, command and replicate actions),
+ * and the API under /api/s3-events.
+ */
+@Module({
+  imports: [ConfigModule.forFeature(s3EventsConfig), TypeOrmModule.forFeature(S3_EVENTS_ENTITIES), AuthModule, DatabaseModule, EventsModule],
+  controllers: [S3IntakeController, S3SourcesController, S3InboxController],
+  providers: [S3InboxSignal, S3ActionRunner, S3SourcesService, S3IntakeService, S3InboxService, S3InboxWorker],
+  exports: [S3SourcesService, S3InboxService],
+})
 export class S3EventsModule {}

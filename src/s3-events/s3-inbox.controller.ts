@@ -1,0 +1,41 @@
+import { Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Caller } from '../auth/caller.decorator';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { CYBERAPP_AUTH_SCHEME } from '../openapi';
+import { InboxRecordView, S3InboxService } from './s3-inbox.service';
+
+/** The inbox of object events under `/api/s3-events/inbox`: records with their action outcomes, and replay. */
+@ApiTags('s3-events')
+@ApiSecurity(CYBERAPP_AUTH_SCHEME)
+@ApiErrorResponses(400, 401, 429)
+@Controller('api/s3-events/inbox')
+@UseGuards(CyberAppAuthGuard)
+export class S3InboxController {
+  constructor(private readonly inbox: S3InboxService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List inbox records, newest first', description: 'Filters: source_id, state, bucket; limit, offset.' })
+  @ApiErrorResponses(404)
+  list(@Query() query: Record<string, unknown>, @Caller() caller: VerifiedCaller): Promise<{ items: InboxRecordView[]; total: number }> {
+    return this.inbox.list(caller, query);
+  }
+
+  @Get(':id')
+  @ApiParam({ name: 'id', description: 'Inbox record id' })
+  @ApiErrorResponses(404)
+  get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<InboxRecordView> {
+    return this.inbox.get(caller, id);
+  }
+
+  @Post(':id/replay')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Run a finished record again (every action of its source)' })
+  @ApiParam({ name: 'id', description: 'Inbox record id' })
+  @ApiErrorResponses(404, 409)
+  replay(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<InboxRecordView> {
+    return this.inbox.replay(caller, id);
+  }
+}

@@ -1,0 +1,167 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, In } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { hasControlCharacters } from '../common/printable';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { S3ActionAttempt } from './s3-action-attempt.entity';
+import { S3InboxRecord, S3InboxState } from './s3-inbox-record.entity';
+import { S3InboxSignal } from './s3-inbox-signal.service';
+import { executeSql } from './s3-sql';
+import { intParam, isLookupId, S3SourcesService, stringParam } from './s3-sources.service';
+
+const RECORD_NOT_FOUND = 'S3 inbox record not found.';
+const REPLAYABLE = [S3InboxState.Done, S3InboxState.Failed, S3InboxState.SkippedStale];
+
+export interface ActionAttemptView {
+  action_index: number;
+  action_type: string;
+  attempt: number;
+  operation: string;
+  started_at: string;
+  duration_ms: number;
+  success: boolean;
+  exit_code: number | null;
+  stdout: string | null;
+  stderr: string | null;
+  error: string | null;
+  note: string | null;
+}
+
+export interface InboxRecordView {
+  id: string;
+  source_id: string;
+  organization_id: string;
+  bucket: string;
+  key: string;
+  event_name: string;
+  etag: string | null;
+  sequencer: string;
+  size: number | null;
+  state: S3InboxState;
+  /** Claims of the record since it was stored (replays included). */
+  attempts: number;
+  event_emitted: boolean;
+  actions_done: number[];
+  next_attempt_at: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+  action_attempts: ActionAttemptView[];
+}
+
+function attemptView(a: S3ActionAttempt): ActionAttemptView {
+  return {
+    action_index: a.actionIndex,
+    action_type: a.actionType,
+    attempt: a.attempt,
+    operation: a.operation,
+    started_at: a.startedAt.toISOString(),
+    duration_ms: a.durationMs,
+    success: a.success,
+    exit_code: a.exitCode,
+    stdout: a.stdout,
+    stderr: a.stderr,
+    error: a.error,
+    note: a.note,
+  };
+}
+
+function recordView(r: S3InboxRecord, attempts: S3ActionAttempt[]): InboxRecordView {
+  return {
+    id: r.id,
+    source_id: r.sourceId,
+    organization_id: r.organizationId,
+    bucket: r.bucket,
+    key: r.objectKey,
+    event_name: r.eventName,
+    etag: r.etag,
+    sequencer: r.sequencer,
+    size: r.size === null ? null : Number(r.size),
+    state: r.state,
+    attempts: r.attempts,
+    event_emitted: r.emitted,
+    actions_done: [...r.actionsDone],
+    next_attempt_at: r.state === S3InboxState.Pending ? r.nextAttemptAt.toISOString() : null,
+    last_error: r.lastError,
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+    completed_at: r.completedAt ? r.completedAt.toISOString() : null,
+    action_attempts: attempts.map(attemptView),
+  };
+}
+
+/** The inbox API: records with their action outcomes, and replay. Confined like the sources. */
+@Injectable()
+export class S3InboxService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly sources: S3SourcesService,
+    private readonly signal: S3InboxSignal,
+  ) {}
+
+  async list(caller: VerifiedCaller, query: Record<string, unknown>): Promise<{ items: InboxRecordView[]; total: number }> {
+    const limit = intParam(query.limit, 'limit', 1, 500) ?? 100;
+    const offset = intParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    const em = this.dataSource.manager;
+    const qb = em.createQueryBuilder(S3InboxRecord, 'r').where(`r.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    if (query.source_id !== undefined) {
+      const source = await this.sources.findVisible(em, caller, stringParam(query.source_id, 'source_id'));
+      qb.andWhere('r.source_id = :sourceId', { sourceId: source.id });
+    }
+    if (query.state !== undefined) {
+      const state = stringParam(query.state, 'state');
+      if (!Object.values(S3InboxState).includes(state as S3InboxState)) {
+        throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: state must be one of ${Object.values(S3InboxState).join(', ')}.`);
+      }
+      qb.andWhere('r.state = :state', { state });
+    }
+    if (query.bucket !== undefined) {
+      const bucket = stringParam(query.bucket, 'bucket');
+      if (bucket.length === 0 || bucket.length > 255 || hasControlCharacters(bucket)) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: bucket must be a bucket name.');
+      qb.andWhere('r.bucket = :bucket', { bucket });
+    }
+    const [rows, total] = await qb.orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC').limit(limit).offset(offset).getManyAndCount();
+    const attempts = rows.length === 0 ? [] : await em.find(S3ActionAttempt, { where: { inboxId: In(rows.map((r) => r.id)) }, order: { startedAt: 'ASC' } });
+    return { items: rows.map((r) => recordView(r, attempts.filter((a) => a.inboxId === r.id))), total };
+  }
+
+  async get(caller: VerifiedCaller, id: string): Promise<InboxRecordView> {
+    const row = await this.findVisible(caller, id);
+    const attempts = await this.dataSource.manager.find(S3ActionAttempt, { where: { inboxId: row.id }, order: { startedAt: 'ASC' } });
+    return recordView(row, attempts);
+  }
+
+  /**
+   * Runs a finished record again: every action of its source, even if a newer event of the key was
+   * acted on meanwhile (a replay is an operator's decision); the event is not recorded again. A
+   * record still pending or in progress answers 409.
+   */
+  async replay(caller: VerifiedCaller, id: string): Promise<InboxRecordView> {
+    const row = await this.findVisible(caller, id);
+    const now = new Date();
+    const changed = await this.transactions.run((em) =>
+      executeSql(
+        em,
+        `UPDATE s3_inbox SET state = ?, attempt_base = attempts, forced = ?, actions_done = ?, next_attempt_at = ?, locked_until = NULL,
+                last_error = NULL, completed_at = NULL, updated_at = ?
+          WHERE id = ? AND state IN (?, ?, ?)`,
+        [S3InboxState.Pending, true, '[]', now, now, row.id, ...REPLAYABLE],
+      ),
+    );
+    if (changed === 0) throw new DomainError(ErrorCode.Conflict, 'The record is still pending or being processed; replay it once it has finished.');
+    this.signal.notify();
+    return this.get(caller, id);
+  }
+
+  private async findVisible(caller: VerifiedCaller, id: string): Promise<S3InboxRecord> {
+    const em = this.dataSource.manager;
+    const row = isLookupId(id) ? await em.findOne(S3InboxRecord, { where: { id } }) : null;
+    if (!row || !(await isVisibleOrganization(em, caller, row.organizationId))) throw new DomainError(ErrorCode.NotFound, RECORD_NOT_FOUND);
+    return row;
+  }
+}

@@ -1,0 +1,35 @@
+import { Body, Controller, Get, Header, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { IntakeAnswer, S3IntakeService } from './s3-intake.service';
+
+/**
+ * What the bucket's notification service calls (DESIGN 7.2): `POST /s3-events/<token>`, no
+ * credentials but the unguessable path token; `GET /s3-events/ping` answers `Pong` like the
+ * reference receiver's `/ping`. Both header spellings of the message type are accepted because
+ * neither is read: the body decides.
+ */
+@ApiTags('s3-events')
+@Controller('s3-events')
+export class S3IntakeController {
+  constructor(private readonly intake: S3IntakeService) {}
+
+  @Get('ping')
+  @Header('content-type', 'text/plain')
+  @ApiOperation({ summary: 'Liveness, like the reference receiver: answers Pong' })
+  ping(): string {
+    return 'Pong';
+  }
+
+  @Post(':token')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Bucket notification intake',
+    description: 'A SubscriptionConfirmation is answered with {"signature"}; a Notification with Records is stored, then answered {"stored","duplicates"}.',
+  })
+  @ApiParam({ name: 'token', description: "The source's path token" })
+  @ApiErrorResponses(400, 403, 404, 409, 413, 415)
+  receive(@Param('token') token: string, @Body() body: unknown): Promise<IntakeAnswer> {
+    return this.intake.receive(token, body);
+  }
+}

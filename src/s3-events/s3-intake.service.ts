@@ -1,0 +1,85 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { S3EventSource } from './s3-event-source.entity';
+import { S3InboxState } from './s3-inbox-record.entity';
+import { S3InboxSignal } from './s3-inbox-signal.service';
+import { parseNotification, ParsedRecord } from './s3-notification.parser';
+import { confirmationSignature } from './s3-signature';
+import { hashToken, isTokenShaped } from './s3-source-token';
+import { TOKEN_PLACEHOLDER } from './s3-sources.dto';
+import { placeholders, selectSql } from './s3-sql';
+
+const UNKNOWN_SOURCE = 'Unknown S3 event source.';
+const INSERT_CHUNK = 200;
+const INBOX_COLUMNS = [
+  'id', 'source_id', 'organization_id', 'bucket', 'object_key', 'event_name', 'etag', 'sequencer', 'seq_sort', 'size',
+  'dedupe_key', 'record', 'state', 'actions_done', 'next_attempt_at', 'created_at', 'updated_at',
+];
+
+export type IntakeAnswer = { signature: string } | { stored: number; duplicates: number };
+
+/**
+ * The bucket-facing side (DESIGN 7.2): the path token finds the source; a SubscriptionConfirmation
+ * is answered with the signature over the source's configured URL; Records are checked, all of
+ * them, then stored in one transaction (a repeated record is not stored again) and acknowledged
+ * before any action runs.
+ */
+@Injectable()
+export class S3IntakeService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly signal: S3InboxSignal,
+    @Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig,
+  ) {}
+
+  async receive(token: string, body: unknown): Promise<IntakeAnswer> {
+    const source = isTokenShaped(token) ? await this.dataSource.manager.findOne(S3EventSource, { where: { tokenHash: hashToken(token) } }) : null;
+    if (!source) throw new DomainError(ErrorCode.NotFound, UNKNOWN_SOURCE);
+    const message = parseNotification(body, this.config.maxRecords);
+    if (!source.enabled) throw new DomainError(ErrorCode.Forbidden, 'This S3 event source is disabled.');
+    if (message.kind === 'confirmation') {
+      this.checkBucket(source, message.bucket);
+      if (source.publicUrl === null) {
+        throw new DomainError(ErrorCode.Conflict, 'This source has no public_url configured: the confirmation cannot be signed. Set it first.');
+      }
+      return { signature: confirmationSignature(message.fields, source.publicUrl.split(TOKEN_PLACEHOLDER).join(token)) };
+    }
+    for (const record of message.records) this.checkBucket(source, record.bucket);
+    return this.store(source, message.records);
+  }
+
+  private checkBucket(source: S3EventSource, bucket: string): void {
+    if (!source.allowedBuckets.includes(bucket)) throw new DomainError(ErrorCode.Forbidden, `Bucket ${JSON.stringify(bucket.slice(0, 255))} is not allowed for this source.`);
+  }
+
+  private async store(source: S3EventSource, records: ParsedRecord[]): Promise<{ stored: number; duplicates: number }> {
+    const unique = [...new Map(records.map((r) => [r.dedupeKey, r])).values()];
+    const stored = await this.transactions.run(async (em) => {
+      const now = new Date();
+      let count = 0;
+      for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
+        const chunk = unique.slice(i, i + INSERT_CHUNK);
+        const params = chunk.flatMap((r) => [
+          randomUUID(), source.id, source.organizationId, r.bucket, r.key, r.eventName, r.etag, r.sequencer, r.seqSort, r.size,
+          r.dedupeKey, r.raw, S3InboxState.Pending, '[]', now, now, now,
+        ]);
+        const rows = await selectSql<{ id: string }>(
+          em,
+          `INSERT INTO s3_inbox (${INBOX_COLUMNS.join(', ')}) VALUES ${placeholders(chunk.length, INBOX_COLUMNS.length)}
+             ON CONFLICT (source_id, dedupe_key) DO NOTHING RETURNING id`,
+          params,
+        );
+        count += rows.length;
+      }
+      return count;
+    });
+    if (stored > 0) this.signal.notify();
+    return { stored, duplicates: records.length - stored };
+  }
+}

@@ -1,0 +1,69 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Caller } from '../auth/caller.decorator';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { CYBERAPP_AUTH_SCHEME } from '../openapi';
+import { S3SourcesService, SourceView, SourceWithTokenView } from './s3-sources.service';
+
+/**
+ * S3 event sources under `/api/s3-events/sources`, with the callbacks' credentials and the
+ * caller's organization scope (as `/api/webhooks`): a foreign or unknown source answers 404, a
+ * foreign `organization_id` 403. The path token is shown by create and rotate-token only; replicate
+ * secret keys are never shown.
+ */
+@ApiTags('s3-events')
+@ApiSecurity(CYBERAPP_AUTH_SCHEME)
+@ApiErrorResponses(400, 401, 429)
+@Controller('api/s3-events/sources')
+@UseGuards(CyberAppAuthGuard)
+export class S3SourcesController {
+  constructor(private readonly sources: S3SourcesService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a source; the answer carries its token and intake path' })
+  @ApiErrorResponses(403)
+  create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SourceWithTokenView> {
+    return this.sources.create(caller, body);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List visible sources, newest first' })
+  @ApiErrorResponses(403)
+  list(@Query() query: Record<string, unknown>, @Caller() caller: VerifiedCaller): Promise<{ items: SourceView[]; total: number }> {
+    return this.sources.list(caller, query);
+  }
+
+  @Get(':id')
+  @ApiParam({ name: 'id', description: 'Source id' })
+  @ApiErrorResponses(404)
+  get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<SourceView> {
+    return this.sources.get(caller, id);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change a source', description: 'Any field of create but organization_id; actions replace the whole list.' })
+  @ApiParam({ name: 'id', description: 'Source id' })
+  @ApiErrorResponses(404)
+  update(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SourceView> {
+    return this.sources.update(caller, id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiParam({ name: 'id', description: 'Source id' })
+  @ApiErrorResponses(404)
+  async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+    await this.sources.remove(caller, id);
+  }
+
+  @Post(':id/rotate-token')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Replace the path token; the old one stops working at once' })
+  @ApiParam({ name: 'id', description: 'Source id' })
+  @ApiErrorResponses(404)
+  rotateToken(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<SourceWithTokenView> {
+    return this.sources.rotateToken(caller, id);
+  }
+}

@@ -1,0 +1,210 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { hasControlCharacters } from '../common/printable';
+import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { UrlPolicy } from '../webhooks/url-policy';
+import type { S3Action } from './s3-action.types';
+import { S3EventSource } from './s3-event-source.entity';
+import { generateToken, hashToken, intakePath } from './s3-source-token';
+import { endpointsOf, parseCreate, parseUpdate, TOKEN_PLACEHOLDER } from './s3-sources.dto';
+
+const SOURCE_NOT_FOUND = 'S3 event source not found.';
+const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
+const LIST_LIMIT_MAX = 500;
+
+/** An action as the API shows it: keys named, secret keys never. */
+export type ActionView = Record<string, unknown>;
+
+/** A source as the API shows it (snake_case, ISO timestamps); never the token or a secret key. */
+export interface SourceView {
+  id: string;
+  organization_id: string;
+  name: string;
+  /** As configured; a literal token in it is shown as `{token}`. */
+  public_url: string | null;
+  allowed_buckets: string[];
+  actions: ActionView[];
+  enabled: boolean;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The answers of create and rotate-token: the only ones with the token and the path it opens. */
+export type SourceWithTokenView = SourceView & { token: string; intake_path: string };
+
+function actionView(action: S3Action): ActionView {
+  if (action.type === 'command') return { ...action, command: [...action.command] };
+  const { secret_access_key: _secret, source, ...rest } = action;
+  const view: ActionView = { ...rest, has_secret_access_key: true };
+  if (source) {
+    const { secret_access_key: _sourceSecret, ...sourceRest } = source;
+    view.source = { ...sourceRest, has_secret_access_key: true };
+  }
+  return view;
+}
+
+/** The URL with a path segment that is the source's token replaced by `{token}`. */
+function maskedUrl(url: string | null, tokenHash: string): string | null {
+  if (url === null) return null;
+  return url
+    .split('/')
+    .map((segment) => (segment.length === 43 && hashToken(segment) === tokenHash ? TOKEN_PLACEHOLDER : segment))
+    .join('/');
+}
+
+export function sourceView(s: S3EventSource): SourceView {
+  return {
+    id: s.id,
+    organization_id: s.organizationId,
+    name: s.name,
+    public_url: maskedUrl(s.publicUrl, s.tokenHash),
+    allowed_buckets: [...s.allowedBuckets],
+    actions: s.actions.map(actionView),
+    enabled: s.enabled,
+    created_by: s.createdBy,
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+  };
+}
+
+export const isLookupId = (id: string): boolean => id.length > 0 && id.length <= 36 && !hasControlCharacters(id);
+
+/**
+ * S3 event sources (issue 8): CRUD and token rotation, confined to the caller's organization and
+ * its subtree like the webhook API. Replicate endpoints are checked by the address policy
+ * (S3_EVENTS_ALLOWED_PRIVATE) when saved; command executables must be allow-listed.
+ */
+@Injectable()
+export class S3SourcesService {
+  private readonly urls: UrlPolicy;
+
+  constructor(
+    private readonly transactions: TransactionRunner,
+    @Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {
+    this.urls = new UrlPolicy(config.allowedPrivate);
+  }
+
+  async create(caller: VerifiedCaller, body: unknown): Promise<SourceWithTokenView> {
+    const input = parseCreate(body, this.config.allowedCommands);
+    const organizationId = input.organization_id ?? caller.organizationId;
+    if (!(await isVisibleOrganization(this.dataSource.manager, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+    await this.checkEndpoints(input.actions);
+    const token = generateToken();
+    const now = new Date();
+    const row = Object.assign(new S3EventSource(), {
+      id: randomUUID(),
+      organizationId,
+      createdBy: caller.userId,
+      name: input.name,
+      publicUrl: input.public_url,
+      tokenHash: hashToken(token),
+      allowedBuckets: input.allowed_buckets,
+      actions: input.actions,
+      enabled: input.enabled,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.transactions.run(async (em) => {
+      if (!(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+      await em.insert(S3EventSource, { ...row, allowedBuckets: [...row.allowedBuckets], actions: [...row.actions] });
+    });
+    return { ...sourceView(row), token, intake_path: intakePath(token) };
+  }
+
+  async list(caller: VerifiedCaller, query: Record<string, unknown>): Promise<{ items: SourceView[]; total: number }> {
+    const limit = intParam(query.limit, 'limit', 1, LIST_LIMIT_MAX) ?? 100;
+    const offset = intParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    const em = this.dataSource.manager;
+    const qb = em.createQueryBuilder(S3EventSource, 's');
+    if (query.organization_id !== undefined) {
+      const organizationId = stringParam(query.organization_id, 'organization_id');
+      if (!isLookupId(organizationId) || !(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+      qb.where('s.organization_id = :organizationId', { organizationId });
+    } else {
+      qb.where(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    }
+    const [rows, total] = await qb.orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC').limit(limit).offset(offset).getManyAndCount();
+    return { items: rows.map(sourceView), total };
+  }
+
+  async get(caller: VerifiedCaller, id: string): Promise<SourceView> {
+    return sourceView(await this.findVisible(this.dataSource.manager, caller, id));
+  }
+
+  async update(caller: VerifiedCaller, id: string, body: unknown): Promise<SourceView> {
+    await this.findVisible(this.dataSource.manager, caller, id);
+    const changes = parseUpdate(body, this.config.allowedCommands);
+    if (changes.actions) await this.checkEndpoints(changes.actions);
+    return this.transactions.run(async (em) => {
+      const row = await this.findVisible(em, caller, id);
+      const set: Partial<S3EventSource> = { updatedAt: new Date() };
+      if (changes.name !== undefined) set.name = changes.name;
+      if (changes.public_url !== undefined) set.publicUrl = changes.public_url;
+      if (changes.allowed_buckets !== undefined) set.allowedBuckets = changes.allowed_buckets;
+      if (changes.actions !== undefined) set.actions = changes.actions;
+      if (changes.enabled !== undefined) set.enabled = changes.enabled;
+      await em.update(S3EventSource, { id }, set);
+      return sourceView(Object.assign(row, set));
+    });
+  }
+
+  /** Deletes the source with its inbox and attempts (foreign keys, on delete cascade). */
+  async remove(caller: VerifiedCaller, id: string): Promise<void> {
+    await this.transactions.run(async (em) => {
+      await this.findVisible(em, caller, id);
+      await em.delete(S3EventSource, { id });
+    });
+  }
+
+  /** A new path token; the old one stops working at once (reconfigure the bucket's notification with the new URL). */
+  async rotateToken(caller: VerifiedCaller, id: string): Promise<SourceWithTokenView> {
+    const token = generateToken();
+    return this.transactions.run(async (em) => {
+      const row = await this.findVisible(em, caller, id);
+      const set = { tokenHash: hashToken(token), updatedAt: new Date() };
+      await em.update(S3EventSource, { id }, set);
+      return { ...sourceView(Object.assign(row, set)), token, intake_path: intakePath(token) };
+    });
+  }
+
+  /** The source if it belongs to the caller's organization or one below it; a foreign one is as unknown as a missing one (404). */
+  async findVisible(em: EntityManager, caller: VerifiedCaller, id: string): Promise<S3EventSource> {
+    const row = isLookupId(id) ? await em.findOne(S3EventSource, { where: { id } }) : null;
+    if (!row || !(await isVisibleOrganization(em, caller, row.organizationId))) throw new DomainError(ErrorCode.NotFound, SOURCE_NOT_FOUND);
+    return row;
+  }
+
+  private async checkEndpoints(actions: S3Action[]): Promise<void> {
+    for (const { url, at } of endpointsOf(actions)) {
+      try {
+        await this.urls.checkUrl(url, false);
+      } catch (error) {
+        if (error instanceof DomainError) throw new DomainError(error.code, error.message.split('payload_url').join(at).split('WEBHOOKS_ALLOWED_PRIVATE').join('S3_EVENTS_ALLOWED_PRIVATE'));
+        throw error;
+      }
+    }
+  }
+}
+
+/** A query parameter given once, as text (a repeated one is a 400). */
+export function stringParam(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: ${name} must be given once.`);
+  return value;
+}
+
+/** An optional integer query parameter within bounds (400 otherwise). */
+export function intParam(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: ${name} must be an integer from ${min} to ${max}.`);
+  return n;
+}
