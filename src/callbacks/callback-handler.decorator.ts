@@ -40,12 +40,35 @@ export interface CallbackInvocation<P = undefined> {
   em: EntityManager;
   /** Runs after the transaction commits (e.g. dropping cached credentials). */
   afterCommit(task: () => void): void;
+  /** What the handler's `approve` returned (approval hooks); report success through it in the transaction. */
+  approval?: WriteApproval;
 }
+
+/**
+ * An operation approved before its write transaction (approval pre-hooks, src/hooks), told how the
+ * write ended so that its post-hooks go out.
+ */
+export interface WriteApproval {
+  /** Inside the write's transaction, once the change is made: records the post-hooks with it. */
+  succeeded(em: EntityManager, result: Record<string, unknown>): Promise<void>;
+  /** After that transaction committed. */
+  committed(): void;
+  /** After the write failed for good (rolled back): records the post-hooks of the failure. Never throws. */
+  failed(error: unknown): Promise<void>;
+}
+
+/** A write callback before its transaction: reads on the default connection, no changes. */
+export type PreWriteInvocation<P> = Omit<CallbackInvocation<P>, 'afterCommit' | 'approval'>;
 
 /** What a handler answers: the response payload, or undefined for no-content responses. */
 export type CallbackResult = Record<string, unknown> | undefined;
 
 export interface CallbackHandlerContract<P = undefined> {
+  /**
+   * Write callbacks only: runs before the transaction (outside it, so a slow hook holds no lock)
+   * and may veto by throwing; what it returns reaches `handle` as `approval`.
+   */
+  approve?(invocation: PreWriteInvocation<P>): Promise<WriteApproval | null>;
   handle(invocation: CallbackInvocation<P>): Promise<CallbackResult>;
 }
 

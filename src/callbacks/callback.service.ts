@@ -82,6 +82,11 @@ export class CallbackService {
       .update(JSON.stringify([envelope.type, envelope.context, envelope.payload ?? null]))
       .digest('hex');
     const key = { callbackId: callback.callbackId, requestId: envelope.request_id };
+    // A repeat of a request already answered replays that answer below, without asking the hooks again.
+    const approval =
+      callback.handler.approve && !(await this.dataSource.manager.exists(CallbackRequest, { where: key }))
+        ? await callback.handler.approve({ ...base, em: this.dataSource.manager })
+        : null;
     // A unique violation (or deadlock) means a concurrent request committed first (PostgreSQL runs write
     // transactions concurrently): a duplicate of this very request answers as that one did;
     // anything else runs again on the now-committed state, a few times at most.
@@ -91,21 +96,27 @@ export class CallbackService {
         const response = await this.transactions.run(async (em) => {
           const stored = await this.replay(em, key, base.caller, fingerprint);
           if (stored) return stored;
-          const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task) });
+          const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task), approval: approval ?? undefined });
           const fresh = this.respond(callback, envelope.request_id, result);
           await em.insert(CallbackRequest, { ...key, userId: base.caller.userId, fingerprint, response: JSON.stringify(fresh) });
           return fresh;
         });
         afterCommit.forEach((task) => task());
+        approval?.committed();
         return response;
       } catch (error) {
         // Whatever failed (e.g. "login exists" because the platform's retry raced the original on
         // PostgreSQL), an identical request that committed meanwhile is the answer.
         const stored = await this.replay(this.dataSource.manager, key, base.caller, fingerprint);
         if (stored) return stored;
-        if (!isConcurrencyConflict(error)) throw error;
+        if (!isConcurrencyConflict(error)) {
+          await approval?.failed(error);
+          throw error;
+        }
         if (attempt >= MAX_WRITE_ATTEMPTS) {
-          throw new DomainError(ErrorCode.Conflict, 'A concurrent change conflicted with this request; retry it.');
+          const conflict = new DomainError(ErrorCode.Conflict, 'A concurrent change conflicted with this request; retry it.');
+          await approval?.failed(conflict);
+          throw conflict;
         }
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
       }

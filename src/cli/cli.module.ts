@@ -15,6 +15,8 @@ import { SeedService } from './seed.service';
 import { MigrateCommand } from './migrate.command';
 import { UserAddCommand, UserCommand, UserPasswdCommand, UserRemoveCommand } from './user.command';
 import { WebhooksCommand, WebhooksRedeliverCommand, WebhooksTestCommand } from './webhooks.command';
+import { HooksCommand, HooksMockCommand, HooksTestCommand } from './hooks.command';
+import { HooksModule } from '../hooks/hooks.module';
 import { UsersModule } from '../users/users.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 
@@ -36,6 +38,7 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
     ConnectorModule,
     UsersModule,
     WebhooksModule,
+    HooksModule,
   ],
   providers: [
     SeedService,
@@ -50,6 +53,9 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
     WebhooksCommand,
     WebhooksRedeliverCommand,
     WebhooksTestCommand,
+    HooksCommand,
+    HooksMockCommand,
+    HooksTestCommand,
   ],
 })
 export class CliModule {}

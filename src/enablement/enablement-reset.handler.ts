@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
-import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE } from '../callbacks/callback-handler.decorator';
+import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
 import { OutboxService } from '../events/outbox.service';
+import { HookApprovalsService } from '../hooks/hook-approvals.service';
+import { HookOperation } from '../hooks/hook-operation';
+import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 
@@ -12,9 +15,15 @@ export class EnablementResetHandler implements CallbackHandlerContract {
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly outbox: OutboxService,
+    private readonly hooks: HookApprovalsService,
   ) {}
 
-  async handle({ em, caller }: CallbackInvocation): Promise<CallbackResult> {
+  /** Approval hooks of `enablement.reset`, for the caller's organization (the request has no input). */
+  approve({ caller }: PreWriteInvocation<undefined>): Promise<OperationApproval> {
+    return this.hooks.approve({ operation: HookOperation.EnablementReset, organizationId: caller.organizationId, authId: caller.login, input: {} });
+  }
+
+  async handle({ em, caller, approval }: CallbackInvocation): Promise<CallbackResult> {
     const ids = [...(await this.organizations.subtreeIds(em, caller.organizationId))];
     const removed = await em.find(OrganizationMapping, { where: { organizationId: In(ids) } });
     if (removed.length) await em.delete(OrganizationMapping, { organizationId: In(removed.map((m) => m.organizationId)) });
@@ -23,6 +32,7 @@ export class EnablementResetHandler implements CallbackHandlerContract {
       organizationId: caller.organizationId,
       data: { unmapped: removed.map((m) => ({ vendor_tenant_id: m.organizationId, acronis_tenant_id: m.acronisTenantId })) },
     });
+    await approval?.succeeded(em, { unmapped: removed.map((m) => ({ vendor_tenant_id: m.organizationId, acronis_tenant_id: m.acronisTenantId })) });
     return undefined;
   }
 }

@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE } from '../callbacks/callback-handler.decorator';
+import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
+import { HookApprovalsService } from '../hooks/hook-approvals.service';
+import { hookInput } from '../hooks/hook-input';
+import { HookOperation } from '../hooks/hook-operation';
+import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import { EnablementWritePayload } from './enablement.dto';
@@ -16,14 +20,19 @@ export class EnablementWriteHandler implements CallbackHandlerContract<Enablemen
   constructor(
     private readonly mappings: TenantMappingService,
     private readonly outbox: OutboxService,
+    private readonly hooks: HookApprovalsService,
   ) {}
 
-  async handle({ em, caller, context, payload }: CallbackInvocation<EnablementWritePayload>): Promise<CallbackResult> {
+  /** Approval hooks of `enablement.write`, for the caller's organization. */
+  approve({ caller, payload }: PreWriteInvocation<EnablementWritePayload>): Promise<OperationApproval> {
+    checkVendor(caller.organizationId, payload);
+    return this.hooks.approve({ operation: HookOperation.EnablementWrite, organizationId: caller.organizationId, authId: caller.login, input: hookInput(payload) });
+  }
+
+  async handle({ em, caller, context, payload, approval }: CallbackInvocation<EnablementWritePayload>): Promise<CallbackResult> {
     const orgId = caller.organizationId;
     const tenantId = payload.acronis_tenant_id.toLowerCase();
-    if (payload.vendor_tenant_id !== undefined && payload.vendor_tenant_id !== orgId) {
-      throw new DomainError(ErrorCode.Forbidden, 'vendor_tenant_id is not your organization.');
-    }
+    checkVendor(orgId, payload);
     const owner = await this.mappings.findByTenant(em, tenantId);
     if (owner && owner.organizationId !== orgId) {
       throw new DomainError(ErrorCode.Forbidden, 'This Acronis tenant is mapped to another organization.');
@@ -32,7 +41,10 @@ export class EnablementWriteHandler implements CallbackHandlerContract<Enablemen
     if (own && own.acronisTenantId !== tenantId) {
       throw new DomainError(ErrorCode.Forbidden, "You're not allowed to re-map this organization to a different Acronis tenant.");
     }
-    if (own) return undefined;
+    if (own) {
+      await approval?.succeeded(em, { vendor_tenant_id: orgId, acronis_tenant_id: tenantId, changed: false });
+      return undefined;
+    }
 
     await em.insert(OrganizationMapping, { organizationId: orgId, acronisTenantId: tenantId, acronisDcUrl: context.datacenterUrl ?? null });
     await this.outbox.record(em, {
@@ -40,6 +52,13 @@ export class EnablementWriteHandler implements CallbackHandlerContract<Enablemen
       organizationId: orgId,
       data: { vendor_tenant_id: orgId, acronis_tenant_id: tenantId, datacenter_url: context.datacenterUrl ?? null },
     });
+    await approval?.succeeded(em, { vendor_tenant_id: orgId, acronis_tenant_id: tenantId, changed: true });
     return undefined;
+  }
+}
+
+function checkVendor(organizationId: string, payload: EnablementWritePayload): void {
+  if (payload.vendor_tenant_id !== undefined && payload.vendor_tenant_id !== organizationId) {
+    throw new DomainError(ErrorCode.Forbidden, 'vendor_tenant_id is not your organization.');
   }
 }

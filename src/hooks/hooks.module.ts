@@ -1,5 +1,25 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { AuthModule } from '../auth/auth.module';
+import { hooksConfig } from '../config/hooks.config';
+import { webhooksConfig } from '../config/webhooks.config';
+import { DatabaseModule } from '../database/database.module';
+import { WebhooksModule } from '../webhooks/webhooks.module';
+import { HookApprovalsService } from './hook-approvals.service';
+import { HookDecisionsService } from './hook-decisions.service';
+import { HookEndpointsService } from './hook-endpoints.service';
+import { HooksController } from './hooks.controller';
 
-/** Approval pre-/post-hooks (issue 7). */
-@Module({})
+/**
+ * Approval pre-/post-hooks (issue 7). Global, so that the modules whose operations are hooked
+ * (users, enablement, tenant mapping, webhooks) reach HookApprovalsService without importing this
+ * module, which itself builds on WebhooksModule (sender, delivery signal, deliveries).
+ */
+@Global()
+@Module({
+  imports: [ConfigModule.forFeature(hooksConfig), ConfigModule.forFeature(webhooksConfig), AuthModule, DatabaseModule, WebhooksModule],
+  controllers: [HooksController],
+  providers: [HookApprovalsService, HookEndpointsService, HookDecisionsService],
+  exports: [HookApprovalsService],
+})
 export class HooksModule {}

@@ -1,8 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { In } from 'typeorm';
-import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE } from '../callbacks/callback-handler.decorator';
+import { EntityManager, In } from 'typeorm';
+import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
+import { HookApprovalsService } from '../hooks/hook-approvals.service';
+import { hookInput } from '../hooks/hook-input';
+import { HookOperation } from '../hooks/hook-operation';
+import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from './organization-mapping.entity';
 import { TenantMappingWritePayload } from './tenant-mapping.dto';
@@ -19,18 +23,19 @@ export class TenantMappingWriteHandler implements CallbackHandlerContract<Tenant
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly outbox: OutboxService,
+    private readonly hooks: HookApprovalsService,
   ) {}
 
-  async handle({ em, caller, context, payload }: CallbackInvocation<TenantMappingWritePayload>): Promise<CallbackResult> {
+  /** Approval hooks of `tenant_mapping.write`, for the caller's organization. */
+  async approve({ em, caller, payload }: PreWriteInvocation<TenantMappingWritePayload>): Promise<OperationApproval> {
+    // A request that cannot succeed is refused before the hooks are asked (checked again in the transaction).
+    await this.check(em, caller.organizationId, payload);
+    return this.hooks.approve({ operation: HookOperation.TenantMappingWrite, organizationId: caller.organizationId, authId: caller.login, input: hookInput(payload) });
+  }
+
+  async handle({ em, caller, context, payload, approval }: CallbackInvocation<TenantMappingWritePayload>): Promise<CallbackResult> {
     const items = payload.modified;
-    const subtree = await this.organizations.subtree(em, caller.organizationId);
-    const customers = new Set(this.organizations.customersIn(subtree, caller.organizationId).map((o) => o.id));
-    const vendorIds = items.map((i) => i.vendor_tenant_id);
-    if (vendorIds.some((id) => !customers.has(id)) || new Set(vendorIds).size !== vendorIds.length) {
-      throw new DomainError(ErrorCode.MappingInvalid, FAILED);
-    }
-    const tenantIds = items.flatMap((i) => (i.acronis_tenant_id ? [i.acronis_tenant_id.toLowerCase()] : []));
-    if (new Set(tenantIds).size !== tenantIds.length) throw new DomainError(ErrorCode.MappingInvalid, FAILED);
+    const { subtree, vendorIds, tenantIds } = await this.check(em, caller.organizationId, payload);
 
     const postgres = em.connection.options.type === 'postgres';
     if (postgres) {
@@ -66,6 +71,20 @@ export class TenantMappingWriteHandler implements CallbackHandlerContract<Tenant
         datacenter_url: context.datacenterUrl ?? null,
       },
     });
+    await approval?.succeeded(em, { modified: items.length });
     return undefined;
+  }
+
+  /** Every item a distinct customer of the caller's, every tenant named once (400 otherwise). */
+  private async check(em: EntityManager, organizationId: string, payload: TenantMappingWritePayload) {
+    const subtree = await this.organizations.subtree(em, organizationId);
+    const customers = new Set(this.organizations.customersIn(subtree, organizationId).map((o) => o.id));
+    const vendorIds = payload.modified.map((i) => i.vendor_tenant_id);
+    if (vendorIds.some((id) => !customers.has(id)) || new Set(vendorIds).size !== vendorIds.length) {
+      throw new DomainError(ErrorCode.MappingInvalid, FAILED);
+    }
+    const tenantIds = payload.modified.flatMap((i) => (i.acronis_tenant_id ? [i.acronis_tenant_id.toLowerCase()] : []));
+    if (new Set(tenantIds).size !== tenantIds.length) throw new DomainError(ErrorCode.MappingInvalid, FAILED);
+    return { subtree, vendorIds, tenantIds };
   }
 }

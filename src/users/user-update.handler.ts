@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { CredentialCache } from '../auth/credential-cache.service';
-import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult } from '../callbacks/callback-handler.decorator';
+import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { HookApprovalsService } from '../hooks/hook-approvals.service';
+import { hookInput } from '../hooks/hook-input';
+import { HookOperation } from '../hooks/hook-operation';
+import type { OperationApproval } from '../hooks/operation-approval';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { UserUpdatePayload } from './users.dto';
 import { UsersService } from './users.service';
@@ -12,15 +16,28 @@ export class UserUpdateHandler implements CallbackHandlerContract<UserUpdatePayl
   constructor(
     private readonly users: UsersService,
     private readonly credentials: CredentialCache,
+    private readonly hooks: HookApprovalsService,
   ) {}
 
-  async handle({ em, caller, context, payload, afterCommit }: CallbackInvocation<UserUpdatePayload>): Promise<CallbackResult> {
-    if (payload.name === undefined && payload.email === undefined) {
-      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: payload needs name or email.');
-    }
+  /** Approval hooks of `user.update`, once the request is known to be valid (an unknown user is a 404 first). */
+  async approve({ em, caller, context, payload }: PreWriteInvocation<UserUpdatePayload>): Promise<OperationApproval> {
+    checkChanges(payload);
+    const user = await this.users.findInTenant(em, caller, context.tenantId, payload.id);
+    return this.hooks.approve({ operation: HookOperation.UserUpdate, organizationId: user.organizationId, authId: caller.login, input: hookInput(payload) });
+  }
+
+  async handle({ em, caller, context, payload, afterCommit, approval }: CallbackInvocation<UserUpdatePayload>): Promise<CallbackResult> {
+    checkChanges(payload);
     const user = await this.users.findInTenant(em, caller, context.tenantId, payload.id);
     await this.users.update(em, user, { name: payload.name, email: payload.email });
+    await approval?.succeeded(em, { user_id: user.id });
     afterCommit(() => this.credentials.invalidateUser(user.id));
     return undefined;
+  }
+}
+
+function checkChanges(payload: UserUpdatePayload): void {
+  if (payload.name === undefined && payload.email === undefined) {
+    throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: payload needs name or email.');
   }
 }

@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult } from '../callbacks/callback-handler.decorator';
+import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { HookApprovalsService } from '../hooks/hook-approvals.service';
+import { hookInput } from '../hooks/hook-input';
+import { HookOperation } from '../hooks/hook-operation';
+import type { OperationApproval } from '../hooks/operation-approval';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import { UserWritePayload } from './users.dto';
 import { UsersService } from './users.service';
@@ -11,11 +15,19 @@ export class UserWriteHandler implements CallbackHandlerContract<UserWritePayloa
   constructor(
     private readonly tenants: TenantMappingService,
     private readonly users: UsersService,
+    private readonly hooks: HookApprovalsService,
   ) {}
 
-  async handle({ em, caller, context, payload }: CallbackInvocation<UserWritePayload>): Promise<CallbackResult> {
+  /** Approval hooks of `user.create`, for the organization mapped to the tenant (unmapped: 404 first). */
+  async approve({ em, caller, context, payload }: PreWriteInvocation<UserWritePayload>): Promise<OperationApproval> {
     const target = await this.tenants.requireTarget(em, caller, context.tenantId);
-    await this.users.create(em, target.organizationId, payload);
+    return this.hooks.approve({ operation: HookOperation.UserCreate, organizationId: target.organizationId, authId: caller.login, input: hookInput(payload) });
+  }
+
+  async handle({ em, caller, context, payload, approval }: CallbackInvocation<UserWritePayload>): Promise<CallbackResult> {
+    const target = await this.tenants.requireTarget(em, caller, context.tenantId);
+    const user = await this.users.create(em, target.organizationId, payload);
+    await approval?.succeeded(em, { user_id: user.id, login: user.login });
     return undefined;
   }
 }

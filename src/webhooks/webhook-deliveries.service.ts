@@ -9,6 +9,7 @@ import { DeliverySignal } from './delivery-signal.service';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { DeliveryState, WebhookDelivery } from './webhook-delivery.entity';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { WebhookKind } from './webhook-subscription.entity';
 import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
 
@@ -107,7 +108,8 @@ function applyFilters<T extends WhereExpressionBuilder>(qb: T, query: DeliveryFi
 
 /**
  * Deliveries of the subscriptions the caller can see (its organization's and its subtree's):
- * listing with their attempts, deletion, and redelivery.
+ * listing with their attempts, deletion, and redelivery. `kind` keeps the webhooks API and the
+ * hooks API (post-hook deliveries, src/hooks) to their own subscriptions.
  */
 @Injectable()
 export class WebhookDeliveriesService {
@@ -119,16 +121,17 @@ export class WebhookDeliveriesService {
   ) {}
 
   /** Newest first (`created_at`, then `id`), with the filters of the query. */
-  async list(caller: VerifiedCaller, query: ListDeliveriesQueryDto): Promise<DeliveryPage> {
+  async list(caller: VerifiedCaller, query: ListDeliveriesQueryDto, kind = WebhookKind.Webhook): Promise<DeliveryPage> {
     const em = this.dataSource.manager;
     const qb: SelectQueryBuilder<WebhookDelivery> = em.createQueryBuilder(WebhookDelivery, 'd');
     if (query.subscription_id !== undefined) {
-      const subscription = await this.subscriptions.findVisible(em, caller, query.subscription_id);
+      const subscription = await this.subscriptions.findVisible(em, caller, query.subscription_id, false, kind);
       qb.where('d.subscription_id = :subscriptionId', { subscriptionId: subscription.id });
     } else {
-      qb.where(`d.subscription_id IN (SELECT ws.id FROM webhook_subscriptions ws WHERE ws.organization_id IN (${SUBTREE_IDS_SQL}))`, {
-        root: caller.organizationId,
-      });
+      qb.where(
+        `d.subscription_id IN (SELECT ws.id FROM webhook_subscriptions ws WHERE ws.kind = :kind AND ws.organization_id IN (${SUBTREE_IDS_SQL}))`,
+        { root: caller.organizationId, kind },
+      );
     }
     applyFilters(qb, query, (name) => `d.${name}`);
     const [rows, total] = await qb
@@ -141,9 +144,9 @@ export class WebhookDeliveriesService {
     return { items: rows.map((r) => deliveryView(r, attempts.get(r.id) ?? [])), total };
   }
 
-  async get(caller: VerifiedCaller, id: string): Promise<DeliveryView> {
+  async get(caller: VerifiedCaller, id: string, kind = WebhookKind.Webhook): Promise<DeliveryView> {
     const em = this.dataSource.manager;
-    const delivery = await this.findVisible(em, caller, id);
+    const delivery = await this.findVisible(em, caller, id, false, kind);
     return deliveryView(delivery, (await this.attemptsOf(em, [delivery.id])).get(delivery.id) ?? []);
   }
 
@@ -186,10 +189,10 @@ export class WebhookDeliveriesService {
    * bytes) to the same subscription, due now, and wakes the worker once it is committed. A
    * disabled subscription answers 409: the delivery would never go out.
    */
-  async redeliver(caller: VerifiedCaller, id: string): Promise<DeliveryView> {
+  async redeliver(caller: VerifiedCaller, id: string, kind = WebhookKind.Webhook): Promise<DeliveryView> {
     const row = await this.transactions.run(async (em) => {
-      const original = await this.findVisible(em, caller, id);
-      const subscription = await this.subscriptions.findVisible(em, caller, original.subscriptionId, true);
+      const original = await this.findVisible(em, caller, id, false, kind);
+      const subscription = await this.subscriptions.findVisible(em, caller, original.subscriptionId, true, kind);
       if (!subscription.enabled) {
         throw new DomainError(ErrorCode.Conflict, 'The subscription is disabled: enable it before redelivering.');
       }
@@ -220,14 +223,14 @@ export class WebhookDeliveriesService {
   }
 
   /** A delivery of a subscription the caller can see; any other is as unknown as a missing one (404). */
-  private async findVisible(em: EntityManager, caller: VerifiedCaller, id: string, lock = false): Promise<WebhookDelivery> {
+  private async findVisible(em: EntityManager, caller: VerifiedCaller, id: string, lock = false, kind = WebhookKind.Webhook): Promise<WebhookDelivery> {
     const delivery = isLookupId(id) ? await em.findOne(WebhookDelivery, { where: { id }, ...(lock ? lockFor<WebhookDelivery>(em) : {}) }) : null;
     if (delivery) {
       const owner = await em
         .createQueryBuilder()
         .select('ws.organization_id', 'organization_id')
         .from('webhook_subscriptions', 'ws')
-        .where('ws.id = :id', { id: delivery.subscriptionId })
+        .where('ws.id = :id AND ws.kind = :kind', { id: delivery.subscriptionId, kind })
         .getRawOne<{ organization_id: string }>();
       if (owner && (await isVisibleOrganization(em, caller, owner.organization_id))) return delivery;
     }

@@ -12,7 +12,7 @@ import { OutboxService } from '../events/outbox.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { DeliveryState } from './webhook-delivery.entity';
 import { passesFilters } from './webhook-filters';
-import { WebhookFilter, WebhookScope } from './webhook-subscription.entity';
+import { WebhookFilter, WebhookKind, WebhookScope } from './webhook-subscription.entity';
 
 /** Events fanned out per transaction. */
 const BATCH = 500;
@@ -130,7 +130,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   private async fanOut(em: EntityManager, events: EventRow[]): Promise<number> {
     const subscriptions: SubscriptionRow[] = await em.query(
-      `SELECT id, organization_id, scope, filters FROM webhook_subscriptions WHERE enabled = ${this.postgres ? 'TRUE' : '1'}`,
+      // Hook endpoints (kind 'hook') get only their post-hooks, written by HooksModule; never events.
+      `SELECT id, organization_id, scope, filters FROM webhook_subscriptions WHERE enabled = ${this.postgres ? 'TRUE' : '1'} AND kind = '${WebhookKind.Webhook}'`,
     );
     if (subscriptions.length === 0) return 0;
     const filters = new Map(subscriptions.map((s) => [s.id, JSON.parse(s.filters) as WebhookFilter[]]));

@@ -22,6 +22,13 @@ export enum WebhookFilterMatch {
   Contains = 'Contains',
 }
 
+/** What a subscription row serves: a webhook of the API, or the endpoint of an approval hook (src/hooks). */
+export enum WebhookKind {
+  Webhook = 'webhook',
+  /** Managed by /api/hooks; only its post-hook deliveries go through the delivery core. */
+  Hook = 'hook',
+}
+
 /** One event-type filter, CloudStack's `addWebhookFilter` (mode, matchtype, value). */
 export interface WebhookFilter {
   mode: WebhookFilterMode;
@@ -79,6 +86,9 @@ export class WebhookSubscription {
 
   @Column({ type: 'simple-json' })
   filters!: WebhookFilter[];
+
+  @Column({ type: 'varchar', length: 16, default: WebhookKind.Webhook })
+  kind!: WebhookKind;
 
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;

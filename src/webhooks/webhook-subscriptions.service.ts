@@ -7,12 +7,14 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
+import { HookApprovalsService } from '../hooks/hook-approvals.service';
+import { HookOperation } from '../hooks/hook-operation';
 import { Organization } from '../organizations/organization.entity';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { UrlPolicy } from './url-policy';
 import { generateSecret } from './webhook-signer';
 import { WebhookSender } from './webhook-sender.service';
-import { WebhookFilter, WebhookScope, WebhookSubscription } from './webhook-subscription.entity';
+import { WebhookFilter, WebhookKind, WebhookScope, WebhookSubscription } from './webhook-subscription.entity';
 import {
   CreateSubscriptionDto,
   ListSubscriptionsQueryDto,
@@ -93,6 +95,14 @@ function withSecret(s: WebhookSubscription): SubscriptionWithSecretView {
   return { ...subscriptionView(s), secret: s.secret ?? '' };
 }
 
+/** What approval hooks see of a subscription change: the fields given, never the secret. */
+function hookInput(dto: CreateSubscriptionDto | UpdateSubscriptionDto): Record<string, unknown> {
+  const { secret, ...rest } = dto;
+  const input: Record<string, unknown> = JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+  if (secret !== undefined) input.secret_given = true;
+  return input;
+}
+
 const filtersOf = (dtos: WebhookFilterDto[]): WebhookFilter[] => dtos.map((f) => ({ mode: f.mode, match: f.match, value: f.value }));
 
 /** An id that can be looked up; anything else is as unknown as a missing row, without a query. */
@@ -122,6 +132,7 @@ export class WebhookSubscriptionsService {
     private readonly sender: WebhookSender,
     @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly hooks: HookApprovalsService,
   ) {
     this.urls = new UrlPolicy(config.allowedPrivate);
   }
@@ -149,15 +160,20 @@ export class WebhookSubscriptionsService {
       disabledReason: null,
       scope,
       filters: filtersOf(dto.filters ?? []),
+      kind: WebhookKind.Webhook,
       createdAt: now,
       updatedAt: now,
     });
-    await this.transactions.run(async (em) => {
-      // Again inside the transaction: the organization may have been deleted or moved meanwhile.
-      await this.checkOwner(em, caller, organizationId, scope);
-      // A copy: TypeORM merges what it reads back after an insert into the object it was given.
-      await em.insert(WebhookSubscription, { ...row, filters: [...row.filters] });
-    });
+    await this.hooks.guard(
+      { operation: HookOperation.WebhookCreate, organizationId, authId: caller.login, input: hookInput(dto) },
+      async (em) => {
+        // Again inside the transaction: the organization may have been deleted or moved meanwhile.
+        await this.checkOwner(em, caller, organizationId, scope);
+        // A copy: TypeORM merges what it reads back after an insert into the object it was given.
+        await em.insert(WebhookSubscription, { ...row, filters: [...row.filters] });
+      },
+      () => ({ subscription_id: row.id }),
+    );
     return withSecret(row);
   }
 
@@ -167,9 +183,9 @@ export class WebhookSubscriptionsService {
     if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
       throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
     }
-    const qb = em.createQueryBuilder(WebhookSubscription, 's');
-    if (query.organization_id !== undefined) qb.where('s.organization_id = :organizationId', { organizationId: query.organization_id });
-    else qb.where(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    const qb = em.createQueryBuilder(WebhookSubscription, 's').where('s.kind = :kind', { kind: WebhookKind.Webhook });
+    if (query.organization_id !== undefined) qb.andWhere('s.organization_id = :organizationId', { organizationId: query.organization_id });
+    else qb.andWhere(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
     const [rows, total] = await qb
       .orderBy('s.created_at', 'DESC')
@@ -190,7 +206,8 @@ export class WebhookSubscriptionsService {
     const urlChanged = dto.payload_url !== undefined || dto.ssl_verification !== undefined;
     if (dto.scope !== undefined) await this.checkOwner(this.dataSource.manager, caller, current.organizationId, dto.scope);
     if (urlChanged) await this.urls.checkUrl(target.url, target.ssl);
-    return this.transactions.run(async (em) => {
+    const request = { operation: HookOperation.WebhookUpdate, organizationId: current.organizationId, authId: caller.login, input: { id, ...hookInput(dto) } };
+    return this.hooks.guard(request, async (em) => {
       const row = await this.findVisible(em, caller, id, true);
       if (urlChanged && (row.payloadUrl !== current.payloadUrl || row.sslVerification !== current.sslVerification)) {
         // What was checked above is no longer what would be stored.
@@ -209,15 +226,17 @@ export class WebhookSubscriptionsService {
       if (dto.filters !== undefined) changes.filters = filtersOf(dto.filters);
       await em.update(WebhookSubscription, { id }, changes);
       return subscriptionView(Object.assign(row, changes));
-    });
+    }, () => ({ subscription_id: id }));
   }
 
   /** Deletes the subscription; its deliveries and their attempts go with it (foreign keys, on delete cascade). */
   async remove(caller: VerifiedCaller, id: string): Promise<void> {
-    await this.transactions.run(async (em) => {
+    const current = await this.findVisible(this.dataSource.manager, caller, id);
+    const request = { operation: HookOperation.WebhookDelete, organizationId: current.organizationId, authId: caller.login, input: { id } };
+    await this.hooks.guard(request, async (em) => {
       await this.findVisible(em, caller, id, true);
       await em.delete(WebhookSubscription, { id });
-    });
+    }, () => ({ subscription_id: id }));
   }
 
   /**
@@ -225,7 +244,9 @@ export class WebhookSubscriptionsService {
    * new one, for the configured overlap; a rotation during an overlap drops the oldest secret.
    */
   async rotateSecret(caller: VerifiedCaller, id: string, dto: RotateSecretDto): Promise<SubscriptionWithSecretView> {
-    return this.transactions.run(async (em) => {
+    const current = await this.findVisible(this.dataSource.manager, caller, id);
+    const request = { operation: HookOperation.WebhookRotateSecret, organizationId: current.organizationId, authId: caller.login, input: { id } };
+    return this.hooks.guard(request, async (em) => {
       const row = await this.findVisible(em, caller, id, true);
       const now = new Date();
       const overlap = this.config.rotationOverlapMs > 0 && row.secret !== null;
@@ -237,7 +258,7 @@ export class WebhookSubscriptionsService {
       };
       await em.update(WebhookSubscription, { id }, changes);
       return withSecret(Object.assign(row, changes));
-    });
+    }, () => ({ subscription_id: id }));
   }
 
   /**
@@ -269,8 +290,8 @@ export class WebhookSubscriptionsService {
    * organization's subscription is as unknown as a missing one (404). `lock` takes a row lock on
    * PostgreSQL (inside a transaction).
    */
-  async findVisible(em: EntityManager, caller: VerifiedCaller, id: string, lock = false): Promise<WebhookSubscription> {
-    const row = isLookupId(id) ? await em.findOne(WebhookSubscription, { where: { id }, ...(lock ? lockFor<WebhookSubscription>(em) : {}) }) : null;
+  async findVisible(em: EntityManager, caller: VerifiedCaller, id: string, lock = false, kind = WebhookKind.Webhook): Promise<WebhookSubscription> {
+    const row = isLookupId(id) ? await em.findOne(WebhookSubscription, { where: { id, kind }, ...(lock ? lockFor<WebhookSubscription>(em) : {}) }) : null;
     if (!row || !(await isVisibleOrganization(em, caller, row.organizationId))) {
       throw new DomainError(ErrorCode.NotFound, SUBSCRIPTION_NOT_FOUND);
     }

@@ -51,7 +51,10 @@ import { SubscriptionPageSchema, SubscriptionSchema, SubscriptionWithSecretSchem
  * - Deleting a subscription deletes its deliveries and their attempts (foreign keys on delete
  *   cascade; TypeORM turns SQLite's foreign keys on).
  * - Subscription changes record no domain event: the events feed webhooks, and a webhook's own
- *   configuration is not an event of the organization.
+ *   configuration is not an event of the organization. They do run the approval hooks registered
+ *   for `webhook.create|update|delete|rotate_secret` (src/hooks): a veto answers 403.
+ * - Hook endpoints are subscription rows of kind `hook` (src/hooks): this API neither lists nor
+ *   reaches them (404), and their deliveries are not in its delivery log.
  */
 @ApiTags('webhooks')
 @ApiSecurity(CYBERAPP_AUTH_SCHEME)

@@ -1,0 +1,80 @@
+import { DeliveryErrorClass } from '../webhooks/webhook-delivery-attempt.entity';
+import type { SendResult } from '../webhooks/webhook-sender.service';
+import { HookErrorClass } from './hook-operation';
+
+const SENDER_CLASSES: Record<DeliveryErrorClass, HookErrorClass> = {
+  [DeliveryErrorClass.Dns]: HookErrorClass.Dns,
+  [DeliveryErrorClass.Connect]: HookErrorClass.Connect,
+  [DeliveryErrorClass.Tls]: HookErrorClass.Tls,
+  [DeliveryErrorClass.Timeout]: HookErrorClass.Timeout,
+  [DeliveryErrorClass.Http]: HookErrorClass.Http,
+  [DeliveryErrorClass.Blocked]: HookErrorClass.Blocked,
+};
+
+/** A pre-hook's valid answer: `{"approved": bool, "work_id"?: string, "reason"?: string}`. */
+export interface HookAnswer {
+  approved: boolean;
+  workId: string | null;
+  reason: string | null;
+}
+
+/** The answer, or why there is none. */
+export type JudgedAnswer = { ok: true; answer: HookAnswer; status: number } | { ok: false; errorClass: HookErrorClass; error: string; status: number | null };
+
+export const MAX_WORK_ID = 255;
+export const MAX_REASON = 1000;
+
+/** Text from a third party that ends up in error messages and logs: control characters out, bounded. */
+export function cleanText(value: string, max: number): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+  const clean = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+/**
+ * Reads a pre-hook's answer. Only a 2xx with a JSON object whose `approved` is a boolean counts;
+ * `work_id` and `reason`, when present, must be strings (or null). An answer that fills the
+ * response limit is refused as too large (it was cut off, so it is not the hook's whole answer).
+ */
+export function judgeAnswer(result: SendResult, bodyLimit: number): JudgedAnswer {
+  const status = result.status;
+  if (status === null) {
+    const errorClass = result.errorClass ? SENDER_CLASSES[result.errorClass] : HookErrorClass.Connect;
+    return { ok: false, errorClass, error: result.error ?? 'no answer', status };
+  }
+  if (status >= 300 && status < 400) return { ok: false, errorClass: HookErrorClass.Redirect, error: `HTTP ${status} (redirects are not followed)`, status };
+  if (status < 200 || status >= 300) return { ok: false, errorClass: HookErrorClass.Http, error: `HTTP ${status}`, status };
+  const body = result.responseBody ?? '';
+  if (Buffer.byteLength(body, 'utf8') >= bodyLimit) {
+    return { ok: false, errorClass: HookErrorClass.TooLarge, error: `the answer reached the ${bodyLimit}-byte limit`, status };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { ok: false, errorClass: HookErrorClass.Malformed, error: 'the answer is not JSON', status };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, errorClass: HookErrorClass.Malformed, error: 'the answer is not a JSON object', status };
+  }
+  const { approved, work_id: workId, reason } = parsed as Record<string, unknown>;
+  if (typeof approved !== 'boolean') return { ok: false, errorClass: HookErrorClass.Malformed, error: 'the answer has no boolean "approved"', status };
+  if (workId !== undefined && workId !== null && typeof workId !== 'string') {
+    return { ok: false, errorClass: HookErrorClass.Malformed, error: '"work_id" is not a string', status };
+  }
+  if (reason !== undefined && reason !== null && typeof reason !== 'string') {
+    return { ok: false, errorClass: HookErrorClass.Malformed, error: '"reason" is not a string', status };
+  }
+  if (typeof workId === 'string' && workId.length > MAX_WORK_ID) {
+    return { ok: false, errorClass: HookErrorClass.Malformed, error: `"work_id" is longer than ${MAX_WORK_ID} characters`, status };
+  }
+  return {
+    ok: true,
+    status,
+    answer: {
+      approved,
+      workId: typeof workId === 'string' ? cleanText(workId, MAX_WORK_ID) : null,
+      reason: typeof reason === 'string' && reason.trim() !== '' ? cleanText(reason, MAX_REASON) : null,
+    },
+  };
+}

@@ -1,0 +1,272 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager, In } from 'typeorm';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
+import { fromDbDate } from '../database/raw-dates';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { DeliverySignal } from '../webhooks/delivery-signal.service';
+import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
+import { WebhookSender } from '../webhooks/webhook-sender.service';
+import { WebhookKind, WebhookSubscription } from '../webhooks/webhook-subscription.entity';
+import { cleanText, judgeAnswer, MAX_REASON } from './hook-answer';
+import { HookDecision } from './hook-decision.entity';
+import { HookDecisionOutcome, hookEventType, HookFailurePolicy, HookOperation, HookOutcome, HookPhase } from './hook-operation';
+import { ApprovalRequest, OperationApproval } from './operation-approval';
+
+/** A hook endpoint as the approval path reads it: its subscription row joined with its hook settings. */
+export interface EndpointRow {
+  id: string;
+  organization_id: string;
+  created_by: string | null;
+  payload_url: string;
+  secret: string | null;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | string | null;
+  ssl_verification: boolean | number;
+  operations: string;
+  phase: HookPhase;
+  timeout_ms: number | string;
+  failure_policy: HookFailurePolicy;
+}
+
+/** The hook endpoints of an organization and of its ancestors (parameter `organization`), enabled ones only. */
+const ENDPOINTS_SQL = `WITH RECURSIVE up(id, parent_id) AS (
+    SELECT id, parent_id FROM organizations WHERE id = :organization
+    UNION
+    SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
+  )
+  SELECT s.id, s.organization_id, s.created_by, s.payload_url, s.secret, s.previous_secret, s.previous_secret_expires_at,
+         s.ssl_verification, h.operations, h.phase, h.timeout_ms, h.failure_policy
+    FROM webhook_subscriptions s JOIN hook_endpoints h ON h.id = s.id
+   WHERE s.kind = :kind AND s.enabled = TRUE AND s.organization_id IN (SELECT id FROM up)
+   ORDER BY s.created_at, s.id`;
+
+/** What one operation's pre-hooks decided, in order of registration. */
+export interface ApprovalResult {
+  approved: boolean;
+  decisions: HookDecision[];
+}
+
+/**
+ * Approval hooks (issue 7, DESIGN 7.4). Pre-hooks: before an operation changes anything, every
+ * enabled endpoint registered (by the operation's organization or an ancestor) for it with phase
+ * pre or both is POSTed `{operation, organization_id, auth_id, input}`, signed like a webhook, all
+ * at once; each answer (or its failure, judged by the endpoint's failure policy) is recorded in
+ * `hook_decisions`; any veto refuses the operation (403 FORBIDDEN, the reasons in the message).
+ * Post-hooks: rows of `webhook_deliveries` written in the operation's transaction (or, for a
+ * failed operation, in one of their own after the rollback), sent by the delivery worker.
+ */
+@Injectable()
+export class HookApprovalsService {
+  private readonly logger = new Logger(HookApprovalsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly sender: WebhookSender,
+    private readonly signal: DeliverySignal,
+    @Inject(webhooksConfig.KEY) private readonly webhooks: WebhooksConfig,
+  ) {}
+
+  /**
+   * Asks the operation's pre-hooks; throws a 403 DomainError carrying the reasons when any vetoes.
+   * The returned approval reports the outcome to the post-hooks.
+   */
+  async approve(request: ApprovalRequest): Promise<OperationApproval> {
+    const endpoints = await this.endpointsFor(this.dataSource.manager, request.operation, request.organizationId);
+    const pre = endpoints.filter((e) => e.phase !== HookPhase.Post);
+    const { approved, decisions } = await this.ask(request, pre, false);
+    if (!approved) {
+      await this.transactions.run((em) => this.recordDecisions(em, decisions));
+      throw new DomainError(ErrorCode.Forbidden, vetoMessage(decisions));
+    }
+    const workIds = new Map(decisions.map((d) => [d.hookId, d.workId]));
+    const post = endpoints.filter((e) => e.phase !== HookPhase.Pre).map((e) => ({ hookId: e.id, workId: workIds.get(e.id) ?? null }));
+    // An approval's decisions are written with the operation (its transaction, or its failure's): one commit less per operation.
+    return new OperationApproval(this, request, post, decisions);
+  }
+
+  /**
+   * Calls the pre-hooks (those given, or those registered) and, with `record`, records their
+   * decisions at once; never throws on a veto. `hooks test` (the CLI) prints what it returns.
+   */
+  async ask(request: ApprovalRequest, endpoints?: EndpointRow[], record = true): Promise<ApprovalResult> {
+    const pre = endpoints ?? (await this.endpointsFor(this.dataSource.manager, request.operation, request.organizationId)).filter((e) => e.phase !== HookPhase.Post);
+    if (pre.length === 0) return { approved: true, decisions: [] };
+    const callId = randomUUID();
+    const body = Buffer.from(
+      JSON.stringify({ operation: request.operation, organization_id: request.organizationId, auth_id: request.authId, input: request.input }),
+      'utf8',
+    );
+    const decisions = await Promise.all(pre.map((endpoint) => this.call(request, endpoint, callId, body)));
+    if (record) await this.transactions.run((em) => this.recordDecisions(em, decisions));
+    return { approved: decisions.every((d) => d.outcome === HookDecisionOutcome.Approved), decisions };
+  }
+
+  async recordDecisions(em: EntityManager, decisions: HookDecision[]): Promise<void> {
+    // Copies: TypeORM writes generated values back into the objects it was given.
+    if (decisions.length > 0) await em.insert(HookDecision, decisions.map((d) => ({ ...d })));
+  }
+
+  /** Records the post-hooks of the operation in `em`'s transaction; returns how many. */
+  async writePostHooks(em: EntityManager, approval: OperationApproval, outcome: HookOutcome, result: Record<string, unknown>): Promise<number> {
+    if (approval.postHooks.length === 0) return 0;
+    // Still there and enabled? An endpoint deleted or disabled since the approval gets nothing.
+    const live = new Set(
+      (
+        await em.find(WebhookSubscription, {
+          select: { id: true },
+          where: { id: In(approval.postHooks.map((p) => p.hookId)), kind: WebhookKind.Hook, enabled: true },
+        })
+      ).map((s) => s.id),
+    );
+    const { request } = approval;
+    const now = new Date();
+    const rows = approval.postHooks
+      .filter((p) => live.has(p.hookId))
+      .map((p): WebhookDelivery => {
+        const eventId = randomUUID();
+        return Object.assign(new WebhookDelivery(), {
+          id: randomUUID(),
+          subscriptionId: p.hookId,
+          eventId,
+          eventType: hookEventType('post', request.operation),
+          organizationId: request.organizationId,
+          payload: JSON.stringify({
+            id: eventId,
+            operation: request.operation,
+            organization_id: request.organizationId,
+            auth_id: request.authId,
+            input: request.input,
+            work_id: p.workId,
+            outcome,
+            result,
+            created_at: now.toISOString(),
+          }),
+          state: DeliveryState.Pending,
+          attempts: 0,
+          nextAttemptAt: now,
+          lockedUntil: null,
+          lastStatus: null,
+          lastError: null,
+          redeliveryOf: null,
+          createdAt: now,
+          updatedAt: now,
+          completedAt: null,
+        });
+      });
+    if (rows.length > 0) await em.insert(WebhookDelivery, rows);
+    return rows.length;
+  }
+
+  /** The decisions and post-hooks of an operation that failed (its transaction rolled back), in a transaction of their own. */
+  async writeFailure(approval: OperationApproval, error: unknown): Promise<void> {
+    const result =
+      error instanceof DomainError ? { code: error.code, message: error.message } : { code: ErrorCode.Internal, message: 'Internal error.' };
+    const written = await this.transactions.run(async (em) => {
+      await this.recordDecisions(em, approval.decisions);
+      return this.writePostHooks(em, approval, HookOutcome.Failed, result);
+    });
+    if (written > 0) this.postHooksCommitted();
+  }
+
+  postHooksCommitted(): void {
+    this.signal.deliveriesCommitted();
+  }
+
+  /**
+   * Runs `work` as an approved operation: pre-hooks first, then `work` in a transaction that also
+   * records the post-hooks (with `resultOf` what it returned); a failure is reported to them too.
+   */
+  async guard<T>(request: ApprovalRequest, work: (em: EntityManager) => Promise<T>, resultOf: (value: T) => Record<string, unknown>): Promise<T> {
+    const approval = await this.approve(request);
+    let value: T;
+    try {
+      value = await this.transactions.run(async (em) => {
+        const done = await work(em);
+        await approval.succeeded(em, resultOf(done));
+        return done;
+      });
+    } catch (error) {
+      await approval.failed(error);
+      throw error;
+    }
+    approval.committed();
+    return value;
+  }
+
+  private async endpointsFor(em: EntityManager, operation: HookOperation, organizationId: string): Promise<EndpointRow[]> {
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(ENDPOINTS_SQL, { organization: organizationId, kind: WebhookKind.Hook }, {});
+    const rows: EndpointRow[] = await em.query(sql, params);
+    return rows.filter((r) => (JSON.parse(r.operations) as string[]).includes(operation));
+  }
+
+  private async call(request: ApprovalRequest, endpoint: EndpointRow, callId: string, body: Buffer): Promise<HookDecision> {
+    const id = randomUUID();
+    const result = await this.sender.send(
+      {
+        url: endpoint.payload_url,
+        sslVerification: Boolean(endpoint.ssl_verification),
+        secrets: secretsOf(endpoint),
+        owner: endpoint.created_by ?? endpoint.organization_id,
+      },
+      { eventId: id, eventType: hookEventType('pre', request.operation), body },
+      Number(endpoint.timeout_ms),
+    );
+    const judged = judgeAnswer(result, this.webhooks.responseBodyLimit);
+    const policy = endpoint.failure_policy;
+    const decision = Object.assign(new HookDecision(), {
+      id,
+      callId,
+      operation: request.operation,
+      hookId: endpoint.id,
+      hookOrganizationId: endpoint.organization_id,
+      organizationId: request.organizationId,
+      authId: request.authId.slice(0, 255),
+      failurePolicy: policy,
+      latencyMs: Math.round(result.durationMs),
+      statusCode: judged.status,
+      createdAt: result.startedAt,
+    });
+    if (judged.ok) {
+      return Object.assign(decision, {
+        outcome: judged.answer.approved ? HookDecisionOutcome.Approved : HookDecisionOutcome.Rejected,
+        approved: judged.answer.approved,
+        workId: judged.answer.workId,
+        reason: judged.answer.reason,
+        errorClass: null,
+        error: null,
+        policyApplied: false,
+      });
+    }
+    this.logger.warn(`pre-hook ${endpoint.id} for ${request.operation}: ${judged.errorClass} (${policy})`);
+    return Object.assign(decision, {
+      outcome: policy === HookFailurePolicy.FailOpen ? HookDecisionOutcome.Approved : HookDecisionOutcome.Rejected,
+      approved: null,
+      workId: null,
+      reason: null,
+      errorClass: judged.errorClass,
+      error: cleanText(judged.error, MAX_REASON),
+      policyApplied: true,
+    });
+  }
+}
+
+/** The current secret, then the previous one while its rotation overlap lasts. */
+function secretsOf(row: Pick<EndpointRow, 'secret' | 'previous_secret' | 'previous_secret_expires_at'>): string[] {
+  const secrets = row.secret ? [row.secret] : [];
+  if (row.previous_secret && row.previous_secret_expires_at && fromDbDate(row.previous_secret_expires_at).getTime() > Date.now()) {
+    secrets.push(row.previous_secret);
+  }
+  return secrets;
+}
+
+/** The caller learns each veto's reason, and which vetoes came from a hook that failed; never the hooks' addresses. */
+function vetoMessage(decisions: HookDecision[]): string {
+  const parts = decisions
+    .filter((d) => d.outcome === HookDecisionOutcome.Rejected)
+    .map((d) => (d.policyApplied ? `an approval hook failed (${d.errorClass ?? 'error'}) and its policy is fail-closed` : (d.reason ?? 'no reason given')));
+  return `Rejected by approval hook: ${parts.join('; ')}`;
+}

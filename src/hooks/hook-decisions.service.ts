@@ -1,0 +1,92 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { timeRangeOf } from '../webhooks/webhooks.dto';
+import { FOREIGN_ORGANIZATION } from '../webhooks/webhook-subscriptions.service';
+import { HookDecision } from './hook-decision.entity';
+import { DECISIONS_LIMIT_DEFAULT, ListDecisionsQueryDto } from './hooks.dto';
+
+/** One pre-hook decision as the API shows it. */
+export interface DecisionView {
+  id: string;
+  call_id: string;
+  operation: string;
+  hook_id: string;
+  hook_organization_id: string;
+  organization_id: string;
+  auth_id: string;
+  outcome: string;
+  approved: boolean | null;
+  work_id: string | null;
+  reason: string | null;
+  status_code: number | null;
+  error_class: string | null;
+  error: string | null;
+  failure_policy: string;
+  policy_applied: boolean;
+  latency_ms: number;
+  created_at: string;
+}
+
+export interface DecisionPage {
+  items: DecisionView[];
+  total: number;
+}
+
+export function decisionView(d: HookDecision): DecisionView {
+  return {
+    id: d.id,
+    call_id: d.callId,
+    operation: d.operation,
+    hook_id: d.hookId,
+    hook_organization_id: d.hookOrganizationId,
+    organization_id: d.organizationId,
+    auth_id: d.authId,
+    outcome: d.outcome,
+    approved: d.approved,
+    work_id: d.workId,
+    reason: d.reason,
+    status_code: d.statusCode,
+    error_class: d.errorClass,
+    error: d.error,
+    failure_policy: d.failurePolicy,
+    policy_applied: d.policyApplied,
+    latency_ms: d.latencyMs,
+    created_at: d.createdAt.toISOString(),
+  };
+}
+
+/**
+ * The decisions log. A caller reads the decisions of the hooks its organization and its subtree
+ * own (also of hooks deleted since): a hook's answers belong to whoever registered it.
+ */
+@Injectable()
+export class HookDecisionsService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Newest first, with the filters of the query. */
+  async list(caller: VerifiedCaller, query: ListDecisionsQueryDto): Promise<DecisionPage> {
+    const em = this.dataSource.manager;
+    const { since, until } = timeRangeOf(query);
+    if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
+      throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+    }
+    const qb = em.createQueryBuilder(HookDecision, 'd').where(`d.hook_organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    if (query.operation !== undefined) qb.andWhere('d.operation = :operation', { operation: query.operation });
+    if (query.hook_id !== undefined) qb.andWhere('d.hook_id = :hookId', { hookId: query.hook_id });
+    if (query.organization_id !== undefined) qb.andWhere('d.organization_id = :organizationId', { organizationId: query.organization_id });
+    if (query.outcome !== undefined) qb.andWhere('d.outcome = :outcome', { outcome: query.outcome });
+    if (since) qb.andWhere('d.created_at >= :since', { since });
+    if (until) qb.andWhere('d.created_at < :until', { until });
+    const [rows, total] = await qb
+      .orderBy('d.created_at', 'DESC')
+      .addOrderBy('d.id', 'DESC')
+      .limit(query.limit ?? DECISIONS_LIMIT_DEFAULT)
+      .offset(query.offset ?? 0)
+      .getManyAndCount();
+    return { items: rows.map(decisionView), total };
+  }
+}

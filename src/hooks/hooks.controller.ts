@@ -1,0 +1,135 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Caller } from '../auth/caller.decorator';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { validateDto } from '../common/validate-dto';
+import { CYBERAPP_AUTH_SCHEME } from '../openapi';
+import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
+import { WebhookKind } from '../webhooks/webhook-subscription.entity';
+import { ListDeliveriesQueryDto, RotateSecretDto } from '../webhooks/webhooks.dto';
+import { DecisionPage, HookDecisionsService } from './hook-decisions.service';
+import { HookEndpointsService, HookPage, HookView, HookWithSecretView } from './hook-endpoints.service';
+import { CreateHookDto, ListDecisionsQueryDto, ListHooksQueryDto, parseHookUpdate, UpdateHookDto } from './hooks.dto';
+
+/**
+ * Approval hooks (issue 7) under `/api/hooks`, with the webhooks API's credentials
+ * (`X-CyberApp-Auth`), scope and errors: a caller manages the hooks of its organization and of
+ * every organization below it; another organization's hook id answers 404, a foreign
+ * `organization_id` 403. A hook registered by an organization is called for the operations on
+ * that organization and on its whole subtree.
+ *
+ * Decisions:
+ * - `phase` defaults to `both`, `failure_policy` to `fail-closed`, `timeout_ms` to
+ *   HOOKS_DEFAULT_TIMEOUT_MS (100 ms to 30 s). URLs follow the webhooks' rules (http(s), https
+ *   unless `ssl_verification` is false, public addresses unless WEBHOOKS_ALLOWED_PRIVATE lists them),
+ *   checked when saved and again on every call.
+ * - Secrets: generated `whsec_…` unless given, answered only by create and rotate-secret.
+ * - Hook changes run no hooks and record no events (a hook could otherwise veto its own removal).
+ * - Post-hook deliveries are listed per hook (`/api/hooks/:id/deliveries`) and redelivered like
+ *   webhook deliveries; they are not part of `/api/webhooks/deliveries`.
+ */
+@ApiTags('hooks')
+@ApiSecurity(CYBERAPP_AUTH_SCHEME)
+@ApiErrorResponses(400, 401, 429)
+@Controller('api/hooks')
+@UseGuards(CyberAppAuthGuard)
+export class HooksController {
+  constructor(
+    private readonly hooks: HookEndpointsService,
+    private readonly decisions: HookDecisionsService,
+    private readonly deliveries: WebhookDeliveriesService,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Register a hook endpoint' })
+  @ApiBody({ type: CreateHookDto })
+  @ApiCreatedResponse({ description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
+  @ApiErrorResponses(403)
+  async create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
+    return this.hooks.create(caller, await validateDto(CreateHookDto, body));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List visible hook endpoints, newest first' })
+  @ApiQuery({ type: ListHooksQueryDto })
+  @ApiErrorResponses(403)
+  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<HookPage> {
+    return this.hooks.list(caller, await validateDto(ListHooksQueryDto, query, 'query'));
+  }
+
+  @Get('decisions')
+  @ApiOperation({ summary: "The pre-hook decisions of the caller's hooks, newest first" })
+  @ApiQuery({ type: ListDecisionsQueryDto })
+  @ApiErrorResponses(403)
+  async listDecisions(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DecisionPage> {
+    return this.decisions.list(caller, await validateDto(ListDecisionsQueryDto, query, 'query'));
+  }
+
+  @Get('deliveries/:deliveryId')
+  @ApiOperation({ summary: 'A post-hook delivery with its attempts' })
+  @ApiParam({ name: 'deliveryId' })
+  @ApiErrorResponses(404)
+  getDelivery(@Param('deliveryId') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
+    return this.deliveries.get(caller, id, WebhookKind.Hook);
+  }
+
+  @Post('deliveries/:deliveryId/redeliver')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'A new delivery of the same post-hook (same webhook-id, same bytes)' })
+  @ApiParam({ name: 'deliveryId' })
+  @ApiErrorResponses(404, 409)
+  redeliver(@Param('deliveryId') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
+    return this.deliveries.redeliver(caller, id, WebhookKind.Hook);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Read a hook endpoint' })
+  @ApiParam({ name: 'id' })
+  @ApiOkResponse({ description: 'The hook.' })
+  @ApiErrorResponses(404)
+  get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<HookView> {
+    return this.hooks.get(caller, id);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change a hook endpoint', description: 'Any field of create but `organization_id` (400), at least one.' })
+  @ApiParam({ name: 'id' })
+  @ApiBody({ type: UpdateHookDto })
+  @ApiErrorResponses(404)
+  async update(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HookView> {
+    return this.hooks.update(caller, id, await parseHookUpdate(body));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a hook endpoint with its post-hook deliveries (its decisions stay)' })
+  @ApiParam({ name: 'id' })
+  @ApiNoContentResponse({ description: 'Deleted.' })
+  @ApiErrorResponses(404)
+  async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+    await this.hooks.remove(caller, id);
+  }
+
+  @Post(':id/rotate-secret')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Rotate the secret', description: 'The previous secret keeps signing for WEBHOOKS_ROTATION_OVERLAP_HOURS.' })
+  @ApiParam({ name: 'id' })
+  @ApiBody({ type: RotateSecretDto, required: false })
+  @ApiErrorResponses(404)
+  async rotateSecret(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
+    const dto = await validateDto(RotateSecretDto, body === undefined ? {} : body);
+    return this.hooks.rotateSecret(caller, id, dto.secret);
+  }
+
+  @Get(':id/deliveries')
+  @ApiOperation({ summary: "The hook's post-hook deliveries with their attempts, newest first" })
+  @ApiParam({ name: 'id' })
+  @ApiQuery({ type: ListDeliveriesQueryDto })
+  @ApiErrorResponses(404)
+  async listDeliveries(@Param('id') id: string, @Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
+    const dto = await validateDto(ListDeliveriesQueryDto, query, 'query');
+    return this.deliveries.list(caller, Object.assign(dto, { subscription_id: id }), WebhookKind.Hook);
+  }
+}
