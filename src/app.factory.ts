@@ -23,6 +23,9 @@ import { requestIdOf } from './config/logger.options';
 import { setupOpenApi } from './openapi';
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
+const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
+/** The S3 notification intake (S3EventsModule), whose callers may send JSON as text/plain. */
+const S3_INTAKE_PREFIX = '/s3-events/';
 
 export interface CreateAppOptions {
   /** Buffer Nest's boot logs until pino is ready (default true). */
@@ -94,13 +97,24 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     if (closing) void reply.header('connection', 'close');
     return payload;
   });
+  // S3 bucket notifiers post JSON but may label it text/plain (AWS SNS does; VK's docs do not say):
+  // the S3 intake route takes that too, parsed as JSON. Every other route refuses it (below).
+  fastify.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new DomainError(ErrorCode.MalformedRequest, 'Body is not valid JSON.'), undefined);
+    }
+  });
   fastify.addHook('onRequest', async (request, reply) => {
     (request.raw as IncomingMessage & { id?: string }).id = request.id;
     void reply.header('x-request-id', request.id);
     if (closing) throw new DomainError(ErrorCode.Unavailable, 'The service is shutting down.');
     // Every body this service takes is JSON; anything else is refused before it is parsed.
     const hasBody = request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
-    if ((hasBody || request.headers['transfer-encoding'] !== undefined) && !JSON_TYPE.test(request.headers['content-type'] ?? '')) {
+    const type = request.headers['content-type'] ?? '';
+    const accepted = JSON_TYPE.test(type) || (TEXT_TYPE.test(type) && request.url.startsWith(S3_INTAKE_PREFIX));
+    if ((hasBody || request.headers['transfer-encoding'] !== undefined) && !accepted) {
       throw new DomainError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json.');
     }
   });

@@ -18,7 +18,7 @@ import { ActionHandler } from './action-handler.entity';
 import { findVisible, lockFor, ownerFor } from './action-lookup';
 import { Action, ActionState, OPEN_STATES } from './action.entity';
 import { LIMIT_DEFAULT, ListActionsQueryDto, SubmitActionDto } from './actions.dto';
-import { GroupCommit } from './group-commit';
+import { GroupCommit } from '../database/group-commit';
 
 export interface ActionView {
   id: string;

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
+import { GroupCommit } from '../database/group-commit';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { S3EventSource } from './s3-event-source.entity';
 import { S3InboxState } from './s3-inbox-record.entity';
@@ -31,12 +32,17 @@ export type IntakeAnswer = { signature: string } | { stored: number; duplicates:
  */
 @Injectable()
 export class S3IntakeService {
+  /** Concurrent POSTs share a commit: a bucket notifier sending many small bodies at once pays one fsync per batch, not per POST. */
+  private readonly writes: GroupCommit;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly transactions: TransactionRunner,
+    transactions: TransactionRunner,
     private readonly signal: S3InboxSignal,
     @Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig,
-  ) {}
+  ) {
+    this.writes = new GroupCommit(transactions);
+  }
 
   async receive(token: string, body: unknown): Promise<IntakeAnswer> {
     const source = isTokenShaped(token) ? await this.dataSource.manager.findOne(S3EventSource, { where: { tokenHash: hashToken(token) } }) : null;
@@ -60,7 +66,7 @@ export class S3IntakeService {
 
   private async store(source: S3EventSource, records: ParsedRecord[]): Promise<{ stored: number; duplicates: number }> {
     const unique = [...new Map(records.map((r) => [r.dedupeKey, r])).values()];
-    const stored = await this.transactions.run(async (em) => {
+    const stored = await this.writes.run(async (em) => {
       const now = new Date();
       let count = 0;
       for (let i = 0; i < unique.length; i += INSERT_CHUNK) {

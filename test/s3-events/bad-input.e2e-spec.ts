@@ -84,8 +84,14 @@ describe('bad input to the S3 event intake and API', () => {
       expect(res.body.code).toBeDefined();
     });
 
-    it('answers 415 for a body that is not declared JSON', async () => {
-      expectError(await request(t.server).post(source.intake_path).set('Content-Type', 'text/plain').send('hello'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    it('answers 415 for a body declared neither JSON nor text/plain', async () => {
+      for (const type of ['application/xml', 'application/x-www-form-urlencoded']) {
+        expectError(await request(t.server).post(source.intake_path).set('Content-Type', type).send('hello'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      }
+    });
+
+    it('answers 400 for a text/plain body that is not JSON', async () => {
+      expectError(await request(t.server).post(source.intake_path).set('Content-Type', 'text/plain').send('hello'), 400, 'MALFORMED_REQUEST');
     });
 
     it('answers 413 for a body over BODY_LIMIT_BYTES and for more than S3_EVENTS_MAX_RECORDS records', async () => {

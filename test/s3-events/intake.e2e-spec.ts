@@ -119,6 +119,17 @@ describe('S3 event intake (the bucket-facing route)', () => {
     ]);
   });
 
+  it('takes the JSON labelled text/plain, as AWS SNS sends it', async () => {
+    const source = await createSource(t, auth, { name: 'sns-style', public_url: 'http://test.com', allowed_buckets: ['bucketA'] });
+    const confirm = await request(t.server).post(source.intake_path).set('Content-Type', 'text/plain; charset=UTF-8').send(JSON.stringify(PUBLISHED_CONFIRMATION));
+    expect(confirm.status).toBe(200);
+    expect(confirm.body).toEqual({ signature: PUBLISHED_SIGNATURE });
+    const res = await request(t.server).post(source.intake_path).set('Content-Type', 'text/plain').send(JSON.stringify(PUBLISHED_RECORDS));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ stored: 1, duplicates: 0 });
+    expect(await t.dataSource.getRepository(S3InboxRecord).countBy({ sourceId: source.id })).toBe(1);
+  });
+
   it('accepts a repeated delivery without storing it twice, also within one body', async () => {
     const source = await createSource(t, auth, { name: 'dupes', allowed_buckets: ['bucketA'] });
     const body = notification({ key: 'a.txt', sequencer: 5 }, { key: 'a.txt', sequencer: 5 }, { key: 'b.txt', sequencer: 6 });

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { TransactionRunner } from '../database/transaction-runner.service';
+import type { TransactionRunner } from './transaction-runner.service';
 
 interface Item {
   work: (em: EntityManager) => Promise<unknown>;
@@ -8,9 +8,10 @@ interface Item {
 }
 
 /**
- * Group commit for the channel's small writes (acks, results, claims): the writes queued while a
- * transaction runs go together in the next one, so a busy channel pays one commit (one fsync on
- * SQLite) per batch instead of per frame, and an idle one waits for nothing. Each write resolves
+ * Group commit for small independent writes (the action channel's acks, results and claims; S3
+ * intake's inbox records): the writes queued while a transaction runs go together in the next one,
+ * so a busy writer pays one commit (one fsync on SQLite) per batch instead of per write, and an
+ * idle one waits for nothing. Each write resolves
  * only once its transaction has committed. If a batch fails, its writes run again one by one, so
  * one bad write cannot fail the others.
  */
