@@ -192,8 +192,12 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
           return;
         case 'negativeAcknowledged': {
           if (!id) return;
-          const code = typeof frame.code === 'number' ? frame.code : 500;
-          const message = typeof frame.message === 'string' ? frame.message.slice(0, 4096) : 'refused by the handler';
+          const text = typeof frame.message === 'string' ? frame.message.slice(0, 4096) : 'refused by the handler';
+          // result_code is an integer column: a fractional or out-of-range code would fail the write
+          // on PostgreSQL (the refusal lost) or be stored as is on SQLite.
+          const given = frame.code;
+          const code = isStatusCode(given) ? given : 500;
+          const message = code === given || given === undefined ? text : `${text} (handler code ${JSON.stringify(given)})`;
           await this.ledger.refuse(connection.handler.id, id, code, message);
           return;
         }
@@ -224,6 +228,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
     while (!this.stopping) {
       try {
         await this.dispatchPending();
+        await this.resendUnanswered();
         await this.ledger.expireDue();
         for (const id of await this.handlers.revokedAmong(this.connections.handlerIds())) this.disconnect(id, 'Token revoked.');
       } catch (error) {
@@ -243,6 +248,23 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
         if (await this.ledger.markSent(action)) this.sendAction(connection, action);
       }
       if (pending.length < CLAIM_BATCH || this.stopping) return;
+    }
+  }
+
+  /**
+   * Sends again, to the handler's newest connection here, its actions sent long ago (two ping
+   * intervals: a dead connection here is closed by then) that still have no result. Otherwise such
+   * an action waits for a reconnect that may not come: sent to another replica's connection that
+   * died silently while the handler reconnected here, or answered with a result the gateway could
+   * not store (nacked 503) more often than the handler resends it. The handler acknowledges a
+   * running one again, answers a finished one with its stored result and runs only one it never got.
+   */
+  private async resendUnanswered(): Promise<void> {
+    const sentBefore = new Date(Date.now() - 2 * this.config.pingIntervalMs);
+    for (const action of await this.ledger.unansweredFor(this.connections.handlerIds(), sentBefore, CLAIM_BATCH)) {
+      const connection = this.connections.newest(action.handlerId);
+      if (!connection || this.stopping) continue;
+      if (await this.ledger.markSent(action)) this.sendAction(connection, action);
     }
   }
 
@@ -270,6 +292,11 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
       c.ws.ping();
     }
   }
+}
+
+/** An integer status, 100-999, as results carry (see checkResult). */
+function isStatusCode(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 999;
 }
 
 function send(ws: WebSocket, frame: ActionFrame): void {

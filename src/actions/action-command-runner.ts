@@ -45,7 +45,7 @@ export class ActionCommandRunner {
     if (missing.length > 0) return Promise.resolve({ code: 400, message: `Missing parameters: ${[...new Set(missing)].join(', ')}.` });
     const limit = Math.max(1, Math.min(timeoutMs, template.timeoutMs ?? this.defaultTimeoutMs));
     return new Promise((resolve) => {
-      execFile(argv[0], argv.slice(1), { timeout: limit, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, cwd: template.cwd, windowsHide: true }, (error, stdout, stderr) => {
+      const done = (error: Error | null, stdout: string, stderr: string): void => {
         if (!error) {
           resolve(stdout.length > 0 ? { code: 200, message: 'Action successful', data: stdout } : { code: 204, message: 'Action successful (no data)' });
           return;
@@ -60,7 +60,14 @@ export class ActionCommandRunner {
               ? `output larger than ${MAX_OUTPUT} bytes`
               : `could not run ${argv[0]}: ${e.message}`;
         resolve({ code: 500, message: stderr.trim() ? `${why}: ${stderr.trim().slice(0, 4096)}` : why, ...(stdout ? { data: stdout } : {}) });
-      });
+      };
+      try {
+        execFile(argv[0], argv.slice(1), { timeout: limit, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, cwd: template.cwd, windowsHide: true }, done);
+      } catch (error) {
+        // Thrown at once for arguments no process can take (a NUL byte, an empty program name): a
+        // rejection here would crash the handler and interrupt every other running action.
+        resolve({ code: 400, message: `The command cannot be run with these parameters: ${error instanceof Error ? error.message : String(error)}` });
+      }
     });
   }
 }

@@ -7,6 +7,10 @@ import { reconnectDelayMs } from './reconnect-backoff';
 /** Resends of a result the gateway nacked (both reference clients: 4). */
 const MAX_RESENDS = 4;
 const INTERRUPTED = JSON.stringify({ code: 500, message: 'interrupted: the handler stopped while the action ran; it is not run again' });
+/** Of a result the gateway refuses as too large (413), this much of its text is sent in the failure that replaces it (escaped, it stays under the smallest ACTIONS_MAX_RESULT_BYTES). */
+const TOO_LARGE_KEEP = 128;
+/** The gateway's default ping interval: a connection that answers no ping of ours for this long is dropped. */
+const HEARTBEAT_MS = 30_000;
 
 export interface ActionHandlerClientOptions {
   /** `ws(s)://host:port`, with or without the path `/api/action-ws/1.0`. */
@@ -16,6 +20,12 @@ export interface ActionHandlerClientOptions {
   runner: ActionCommandRunner;
   /** Delay before reconnect attempt n (0-based since the last good message); the Python client's schedule by default. */
   reconnectDelay?: (attempt: number) => number;
+  /**
+   * The client pings the gateway this often and drops the connection (then reconnects) when the
+   * previous ping got no pong and nothing else arrived: a connection that died silently (a NAT or
+   * proxy forgetting it) would otherwise never be noticed, and no action would reach the handler.
+   */
+  heartbeatMs?: number;
   log?: (line: string) => void;
 }
 
@@ -32,6 +42,7 @@ export class ActionHandlerClient {
   private attempt = 0;
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
   private readonly running = new Map<string, Promise<void>>();
   private readonly nacks = new Map<string, number>();
   private readonly log: (line: string) => void;
@@ -53,6 +64,7 @@ export class ActionHandlerClient {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.stopHeartbeat();
     this.ws?.close(1000, 'handler stopping');
     await Promise.all(this.running.values());
   }
@@ -63,18 +75,47 @@ export class ActionHandlerClient {
     this.ws = ws;
     ws.on('open', () => {
       this.log(`connected to ${this.url}`);
+      this.startHeartbeat(ws);
       // Results whose acknowledgement was lost with the last connection.
       for (const [id, entry] of this.options.ledger.undelivered()) this.send({ type: 'sendActionResult', id, result: entry.result ?? INTERRUPTED });
     });
     ws.on('message', (data: WebSocket.RawData) => this.onMessage((data as Buffer).toString('utf8')));
     ws.on('error', (error) => this.log(`connection error: ${error.message}`));
     ws.on('close', (code) => {
-      if (this.ws === ws) this.ws = null;
+      if (this.ws === ws) {
+        this.ws = null;
+        this.stopHeartbeat();
+      }
       if (this.stopped) return;
       const delay = (this.options.reconnectDelay ?? reconnectDelayMs)(this.attempt++);
       this.log(`disconnected (${code}); reconnecting in ${delay} ms`);
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     });
+  }
+
+  private startHeartbeat(ws: WebSocket): void {
+    this.stopHeartbeat();
+    let alive = true;
+    const heard = (): void => {
+      alive = true;
+    };
+    ws.on('pong', heard);
+    ws.on('ping', heard);
+    ws.on('message', heard);
+    this.heartbeatTimer = setInterval(() => {
+      if (!alive) {
+        this.log('no answer from the gateway to a ping: connection dropped');
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      ws.ping();
+    }, this.options.heartbeatMs ?? HEARTBEAT_MS);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
   }
 
   private onMessage(text: string): void {
@@ -123,7 +164,12 @@ export class ActionHandlerClient {
     }
     const capability = typeof frame.capability === 'string' ? frame.capability : '';
     const parameters = frame.parameters !== null && typeof frame.parameters === 'object' ? (frame.parameters as Record<string, unknown>) : {};
-    const timeoutMs = typeof frame.timeout === 'number' && frame.timeout > 0 ? frame.timeout : 300_000;
+    const timeoutMs = typeof frame.timeout === 'number' && frame.timeout >= 0 ? frame.timeout : 300_000;
+    if (timeoutMs === 0) {
+      // The gateway sent it as its time ran out: it is expired there, so a run would go unrecorded.
+      this.log(`action ${id} arrived with no time left: not run`);
+      return;
+    }
     const expiresAt = Date.now() + timeoutMs;
     ledger.start(id, capability, expiresAt);
     const run = this.options.runner.run(id, capability, parameters, timeoutMs).then((result) => {
@@ -146,7 +192,13 @@ export class ActionHandlerClient {
       return;
     }
     this.nacks.set(id, count);
-    this.send({ type: 'sendActionResult', id, result: entry.result ?? INTERRUPTED });
+    if (frame.code === 413 && entry.result !== undefined && entry.result.length > TOO_LARGE_KEEP) {
+      // Resending the same result would be refused every time and the action would expire although
+      // it ran: the gateway gets a failure that says so instead, with the start of the output.
+      const original = entry.result;
+      this.options.ledger.finish(id, JSON.stringify({ code: 500, message: `the result (${Buffer.byteLength(original, 'utf8')} bytes) is larger than the gateway takes`, data: original.slice(0, TOO_LARGE_KEEP) }));
+    }
+    this.send({ type: 'sendActionResult', id, result: this.options.ledger.get(id)?.result ?? INTERRUPTED });
   }
 
   private send(frame: ActionFrame): void {

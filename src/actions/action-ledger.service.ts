@@ -246,6 +246,19 @@ export class ActionLedgerService {
   }
 
   /**
+   * Sent or acknowledged, unexpired actions of these handlers last sent at or before `sentBefore`,
+   * longest waiting first: still without a result although the handler had time to answer.
+   */
+  unansweredFor(handlerIds: string[], sentBefore: Date, limit: number): Promise<Action[]> {
+    if (handlerIds.length === 0) return Promise.resolve([]);
+    return this.dataSource.manager.find(Action, {
+      where: { handlerId: In(handlerIds), state: In([ActionState.Sent, ActionState.Acknowledged]), sentAt: LessThanOrEqual(sentBefore), expiresAt: MoreThan(new Date()) },
+      order: { sentAt: 'ASC', id: 'ASC' },
+      take: limit,
+    });
+  }
+
+  /**
    * Records that the action is being written to a connection: pending → sent, or a resend of a
    * sent or acknowledged one. False when it is no longer in the expected state (someone else sent
    * it, or it closed).

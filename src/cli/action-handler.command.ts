@@ -14,6 +14,7 @@ interface HandlerOptions {
   map: Record<string, CommandTemplate>;
   timeout?: number;
   backoffScale?: number;
+  heartbeat?: number;
 }
 
 /**
@@ -39,6 +40,7 @@ export class ActionHandlerCommand extends CommandRunner {
       ledger: new HandlerLedger(resolve(options.ledger)),
       runner: new ActionCommandRunner(commands, options.timeout ?? 300_000),
       reconnectDelay: (attempt) => Math.round(reconnectDelayMs(attempt) * scale),
+      heartbeatMs: options.heartbeat,
     });
     client.start();
     await new Promise<void>((done) => {
@@ -79,6 +81,11 @@ export class ActionHandlerCommand extends CommandRunner {
   @Option({ flags: '--timeout <ms>', description: 'Longest run of one command (default 300000; an action with a shorter timeout gets that)' })
   parseTimeout(value: string): number {
     return positive(value, '--timeout');
+  }
+
+  @Option({ flags: '--heartbeat <ms>', description: 'Ping the gateway this often; no answer by the next ping drops the connection and reconnects (default 30000)' })
+  parseHeartbeat(value: string): number {
+    return positive(value, '--heartbeat');
   }
 
   @Option({ flags: '--backoff-scale <factor>', description: 'Multiplies the reconnect schedule (0, 1 … 10 s, +10 s to 60 s, then 60-600 s); for tests' })

@@ -239,6 +239,38 @@ describe('action channel (WebSocket protocol action-1.0.0)', () => {
     expect((await row(id)).state).toBe(ActionState.Sent);
   });
 
+  it('sends again an action sent long ago without a result (its connection elsewhere died silently), and not one sent just now', async () => {
+    const c = await connect();
+    const now = Date.now();
+    const base = {
+      organizationId: t.tree.partner.id,
+      handlerId: t.setup.handler.id,
+      capability: 'ExecuteCommand',
+      parameters: { Command: 'uptime' },
+      timeoutMs: 3_600_000,
+      sendCount: 1,
+      result: null,
+      resultCode: null,
+      submittedBy: 'elsewhere',
+      ackedAt: null,
+      completedAt: null,
+      expiresAt: new Date(now + 3_000_000),
+    };
+    // What another replica leaves when it sent (or even got the ack) on a connection that then went silent.
+    const stale = { ...base, id: randomUUID(), state: ActionState.Acknowledged, submittedAt: new Date(now - 600_000), sentAt: new Date(now - 600_000) };
+    const recent = { ...base, id: randomUUID(), state: ActionState.Sent, submittedAt: new Date(now), sentAt: new Date(now) };
+    await sleep(300); // the open actions sent on connect: none
+    await t.dataSource.manager.insert(Action, stale);
+    await t.dataSource.manager.insert(Action, recent);
+    expect((await c.submitFor(stale.id, 3000)).parameters).toEqual({ Command: 'uptime' });
+    expect((await row(stale.id)).sendCount).toBe(2);
+    await sleep(500);
+    expect(c.frames.filter((f) => f.id === recent.id)).toEqual([]);
+    c.ack(stale.id);
+    c.result(stale.id);
+    await until(async () => (await row(stale.id)).state === ActionState.Completed);
+  });
+
   it('puts an action written as sent back to pending when its handler left before the commit, so that any replica sends it', async () => {
     const c = await connect();
     const ledger = t.app.get(ActionLedgerService);
@@ -285,6 +317,19 @@ describe('action channel (WebSocket protocol action-1.0.0)', () => {
     const ack = c.nextFor('acknowledged', id);
     c.result(id);
     expect((await ack).code).toBe(409);
+  });
+
+  it("records a refusal whose code is not an integer status as 500, keeping the handler's code in the message", async () => {
+    const c = await connect();
+    const ids = [await submit(), await submit(), await submit()];
+    for (const id of ids) await c.submitFor(id);
+    c.send({ type: 'negativeAcknowledged', id: ids[0], code: 1.5, message: 'fractional' });
+    c.send({ type: 'negativeAcknowledged', id: ids[1], code: 1e12, message: 'huge' });
+    c.send({ type: 'negativeAcknowledged', id: ids[2], code: -7, message: 'negative' });
+    for (const id of ids) await until(async () => (await row(id)).state === ActionState.Failed);
+    for (const id of ids) expect((await row(id)).resultCode).toBe(500);
+    expect(JSON.parse((await row(ids[0])).result ?? '')).toEqual({ code: 500, message: 'fractional (handler code 1.5)' });
+    expect(await events('action.failed')).toHaveLength(3);
   });
 
   it('sends configChanged to the connected handlers of the organization when capabilities or applicabilities change', async () => {
