@@ -63,7 +63,8 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
     this.wss = new WebSocketServer({
       noServer: true,
       // A result frame carries the result as a JSON string inside JSON: escaping can double it.
-      maxPayload: config.maxResultBytes * 2 + 64 * 1024,
+      // A result string is escaped once more inside its frame: up to 6 bytes a byte (\u00XX). Larger frames close with 1009.
+      maxPayload: config.maxResultBytes * 6 + 64 * 1024,
       handleProtocols: (protocols) => (protocols.has(ACTION_PROTOCOL) ? ACTION_PROTOCOL : false),
     });
   }

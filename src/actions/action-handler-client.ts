@@ -7,6 +7,8 @@ import { reconnectDelayMs } from './reconnect-backoff';
 /** Resends of a result the gateway nacked (both reference clients: 4). */
 const MAX_RESENDS = 4;
 const INTERRUPTED = JSON.stringify({ code: 500, message: 'interrupted: the handler stopped while the action ran; it is not run again' });
+/** WebSocket close code: a frame was larger than the peer takes. */
+const MESSAGE_TOO_BIG = 1009;
 /** Of a result the gateway refuses as too large (413), this much of its text is sent in the failure that replaces it (escaped, it stays under the smallest ACTIONS_MAX_RESULT_BYTES). */
 const TOO_LARGE_KEEP = 128;
 /** The gateway's default ping interval: a connection that answers no ping of ours for this long is dropped. */
@@ -87,6 +89,9 @@ export class ActionHandlerClient {
         this.stopHeartbeat();
       }
       if (this.stopped) return;
+      // 1009: a frame was over the gateway's WebSocket limit. Only a result can be that large, and it
+      // would be refused again at every reconnect: the large ones not yet acknowledged are replaced.
+      if (code === MESSAGE_TOO_BIG) for (const [id, entry] of this.options.ledger.undelivered()) this.shrink(id, entry.result);
       const delay = (this.options.reconnectDelay ?? reconnectDelayMs)(this.attempt++);
       this.log(`disconnected (${code}); reconnecting in ${delay} ms`);
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
@@ -192,13 +197,17 @@ export class ActionHandlerClient {
       return;
     }
     this.nacks.set(id, count);
-    if (frame.code === 413 && entry.result !== undefined && entry.result.length > TOO_LARGE_KEEP) {
-      // Resending the same result would be refused every time and the action would expire although
-      // it ran: the gateway gets a failure that says so instead, with the start of the output.
-      const original = entry.result;
-      this.options.ledger.finish(id, JSON.stringify({ code: 500, message: `the result (${Buffer.byteLength(original, 'utf8')} bytes) is larger than the gateway takes`, data: original.slice(0, TOO_LARGE_KEEP) }));
-    }
+    if (frame.code === 413) this.shrink(id, entry.result);
     this.send({ type: 'sendActionResult', id, result: this.options.ledger.get(id)?.result ?? INTERRUPTED });
+  }
+
+  /**
+   * Resending a result the gateway refuses as too large would be refused every time, and the action
+   * would expire although it ran: it is replaced by a failure that says so, with the start of the output.
+   */
+  private shrink(id: string, result: string | undefined): void {
+    if (result === undefined || result.length <= TOO_LARGE_KEEP) return;
+    this.options.ledger.finish(id, JSON.stringify({ code: 500, message: `the result (${Buffer.byteLength(result, 'utf8')} bytes) is larger than the gateway takes`, data: result.slice(0, TOO_LARGE_KEEP) }));
   }
 
   private send(frame: ActionFrame): void {

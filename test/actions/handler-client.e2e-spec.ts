@@ -75,6 +75,20 @@ describe('action handler client', () => {
     expect(Buffer.byteLength(results()[1].result as string)).toBeLessThan(1024);
   });
 
+  it('replaces a result whose frame the gateway closed the connection on (1009, too big) and sends the small one after reconnecting', async () => {
+    const big = 'x'.repeat(100_000);
+    start({ run: () => Promise.resolve({ code: 200, message: 'Action successful', data: big }) } as unknown as ActionCommandRunner);
+    await until(() => connections.length === 1, 5_000, 'connection');
+    connections[0].send(JSON.stringify({ type: 'submitAction', id: 'huge', handler: 'h', capability: 'X', parameters: {}, timeout: 60_000 }));
+    const results = (): Array<Record<string, unknown>> => frames.filter((f) => f.type === 'sendActionResult');
+    await until(() => results().length === 1, 5_000, 'the result');
+    connections[0].close(1009, 'Max payload size exceeded');
+    await until(() => results().length === 2, 5_000, 'the replacement after the reconnect');
+    expect(connections).toHaveLength(2);
+    const replacement = JSON.parse(results()[1].result as string) as { code: number; message: string };
+    expect(replacement).toMatchObject({ code: 500, message: expect.stringContaining('larger than the gateway takes') as string });
+  });
+
   it('acknowledges but does not run an action that arrives with no time left', async () => {
     const run = jest.fn(() => Promise.resolve({ code: 200, message: 'ran' }));
     start({ run } as unknown as ActionCommandRunner);
