@@ -1,15 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
-import { fromDbDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliverySignal } from '../webhooks/delivery-signal.service';
+import { secretsOf } from '../webhooks/delivery.worker';
 import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSender } from '../webhooks/webhook-sender.service';
-import { WebhookKind, WebhookSubscription } from '../webhooks/webhook-subscription.entity';
+import { WebhookKind } from '../webhooks/webhook-subscription.entity';
 import { cleanText, judgeAnswer, MAX_REASON } from './hook-answer';
 import { HookDecision } from './hook-decision.entity';
 import { HookDecisionOutcome, hookEventType, HookFailurePolicy, HookOperation, HookOutcome, HookPhase } from './hook-operation';
@@ -113,15 +113,7 @@ export class HookApprovalsService {
   /** Records the post-hooks of the operation in `em`'s transaction; returns how many. */
   async writePostHooks(em: EntityManager, approval: OperationApproval, outcome: HookOutcome, result: Record<string, unknown>): Promise<number> {
     if (approval.postHooks.length === 0) return 0;
-    // Still there and enabled? An endpoint deleted or disabled since the approval gets nothing.
-    const live = new Set(
-      (
-        await em.find(WebhookSubscription, {
-          select: { id: true },
-          where: { id: In(approval.postHooks.map((p) => p.hookId)), kind: WebhookKind.Hook, enabled: true },
-        })
-      ).map((s) => s.id),
-    );
+    const live = await this.liveEndpoints(em, approval.postHooks.map((p) => p.hookId));
     const { request } = approval;
     const now = new Date();
     const rows = approval.postHooks
@@ -197,6 +189,26 @@ export class HookApprovalsService {
     return value;
   }
 
+  /**
+   * Which of these endpoints are still there and enabled (one deleted or disabled since the
+   * approval gets nothing). PostgreSQL: `FOR KEY SHARE` holds them until the operation commits,
+   * so that a deletion committing between this read and the insert cannot fail the insert's
+   * foreign key (a 500 for an operation that did nothing wrong); a deletion under way is waited
+   * for, and its rows skipped. The insert's foreign-key check takes this very lock until the
+   * commit anyway: taking it at the read only moves it a statement earlier. SQLite runs one
+   * transaction at a time.
+   */
+  private async liveEndpoints(em: EntityManager, ids: string[]): Promise<Set<string>> {
+    const lock = em.connection.options.type === 'postgres' ? ' FOR KEY SHARE' : '';
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
+      `SELECT id FROM webhook_subscriptions WHERE id IN (:...ids) AND kind = :kind AND enabled = TRUE${lock}`,
+      { ids, kind: WebhookKind.Hook },
+      {},
+    );
+    const rows: Array<{ id: string }> = await em.query(sql, params);
+    return new Set(rows.map((r) => r.id));
+  }
+
   private async endpointsFor(em: EntityManager, operation: HookOperation, organizationId: string): Promise<EndpointRow[]> {
     const [sql, params] = em.connection.driver.escapeQueryWithParameters(ENDPOINTS_SQL, { organization: organizationId, kind: WebhookKind.Hook }, {});
     const rows: EndpointRow[] = await em.query(sql, params);
@@ -252,15 +264,6 @@ export class HookApprovalsService {
       policyApplied: true,
     });
   }
-}
-
-/** The current secret, then the previous one while its rotation overlap lasts. */
-function secretsOf(row: Pick<EndpointRow, 'secret' | 'previous_secret' | 'previous_secret_expires_at'>): string[] {
-  const secrets = row.secret ? [row.secret] : [];
-  if (row.previous_secret && row.previous_secret_expires_at && fromDbDate(row.previous_secret_expires_at).getTime() > Date.now()) {
-    secrets.push(row.previous_secret);
-  }
-  return secrets;
 }
 
 /** The caller learns each veto's reason, and which vetoes came from a hook that failed; never the hooks' addresses. */

@@ -16,7 +16,7 @@ import { HookEndpoint } from './hook-endpoint.entity';
 import { HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
 import { CreateHookDto, HOOKS_LIMIT_DEFAULT, ListHooksQueryDto, UpdateHookDto } from './hooks.dto';
 
-const HOOK_NOT_FOUND = 'Hook not found.';
+export const HOOK_NOT_FOUND = 'Hook not found.';
 const DEFAULT_NAME = 'approval hook';
 
 /** A hook endpoint as the API shows it: snake_case, ISO 8601 UTC timestamps, never the secret itself. */
@@ -100,7 +100,7 @@ export class HookEndpointsService {
     const sslVerification = dto.ssl_verification ?? true;
     // The owner before the URL: a foreign caller learns nothing from DNS.
     await this.checkOwner(this.dataSource.manager, caller, organizationId);
-    await this.urls.checkUrl(dto.url, sslVerification);
+    await this.checkUrl(dto.url, sslVerification);
     const now = new Date();
     const subscription = Object.assign(new WebhookSubscription(), {
       id: randomUUID(),
@@ -177,7 +177,7 @@ export class HookEndpointsService {
     const url = dto.url ?? current.subscription.payloadUrl;
     const ssl = dto.ssl_verification ?? current.subscription.sslVerification;
     const urlChanged = dto.url !== undefined || dto.ssl_verification !== undefined;
-    if (urlChanged) await this.urls.checkUrl(url, ssl);
+    if (urlChanged) await this.checkUrl(url, ssl);
     return this.transactions.run(async (em) => {
       const hook = await this.findVisible(em, caller, id, true);
       if (urlChanged && (hook.subscription.payloadUrl !== current.subscription.payloadUrl || hook.subscription.sslVerification !== current.subscription.sslVerification)) {
@@ -235,6 +235,18 @@ export class HookEndpointsService {
       throw new DomainError(ErrorCode.NotFound, HOOK_NOT_FOUND);
     }
     return { subscription, endpoint };
+  }
+
+  /** The webhooks' URL rules; their messages name this API's field, `url`, not `payload_url`. */
+  private async checkUrl(url: string, sslVerification: boolean): Promise<void> {
+    try {
+      await this.urls.checkUrl(url, sslVerification);
+    } catch (error) {
+      if (error instanceof DomainError && error.message.startsWith('payload_url ')) {
+        throw new DomainError(error.code, `url ${error.message.slice('payload_url '.length)}`, error.headers);
+      }
+      throw error;
+    }
   }
 
   private async checkOwner(em: EntityManager, caller: VerifiedCaller, organizationId: string): Promise<void> {

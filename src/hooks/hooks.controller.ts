@@ -4,14 +4,24 @@ import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
 import { ListDeliveriesQueryDto, RotateSecretDto } from '../webhooks/webhooks.dto';
 import { DecisionPage, HookDecisionsService } from './hook-decisions.service';
-import { HookEndpointsService, HookPage, HookView, HookWithSecretView } from './hook-endpoints.service';
+import { HOOK_NOT_FOUND, HookEndpointsService, HookPage, HookView, HookWithSecretView } from './hook-endpoints.service';
 import { CreateHookDto, ListDecisionsQueryDto, ListHooksQueryDto, parseHookUpdate, UpdateHookDto } from './hooks.dto';
+
+const DELIVERY_NOT_FOUND = 'Hook delivery not found.';
+
+/** The delivery core's 404s speak of webhook subscriptions and deliveries; this API's of hooks. */
+function hookNotFound<T>(answer: Promise<T>, message: string): Promise<T> {
+  return answer.catch((error: unknown) => {
+    throw error instanceof DomainError && error.code === ErrorCode.NotFound ? new DomainError(ErrorCode.NotFound, message) : error;
+  });
+}
 
 /**
  * Approval hooks (issue 7) under `/api/hooks`, with the webhooks API's credentials
@@ -72,7 +82,7 @@ export class HooksController {
   @ApiParam({ name: 'deliveryId' })
   @ApiErrorResponses(404)
   getDelivery(@Param('deliveryId') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
-    return this.deliveries.get(caller, id, WebhookKind.Hook);
+    return hookNotFound(this.deliveries.get(caller, id, WebhookKind.Hook), DELIVERY_NOT_FOUND);
   }
 
   @Post('deliveries/:deliveryId/redeliver')
@@ -81,7 +91,7 @@ export class HooksController {
   @ApiParam({ name: 'deliveryId' })
   @ApiErrorResponses(404, 409)
   redeliver(@Param('deliveryId') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
-    return this.deliveries.redeliver(caller, id, WebhookKind.Hook);
+    return hookNotFound(this.deliveries.redeliver(caller, id, WebhookKind.Hook), DELIVERY_NOT_FOUND);
   }
 
   @Get(':id')
@@ -130,6 +140,6 @@ export class HooksController {
   @ApiErrorResponses(404)
   async listDeliveries(@Param('id') id: string, @Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
     const dto = await validateDto(ListDeliveriesQueryDto, query, 'query');
-    return this.deliveries.list(caller, Object.assign(dto, { subscription_id: id }), WebhookKind.Hook);
+    return hookNotFound(this.deliveries.list(caller, Object.assign(dto, { subscription_id: id }), WebhookKind.Hook), HOOK_NOT_FOUND);
   }
 }

@@ -154,6 +154,28 @@ describe('hooks API (/api/hooks)', () => {
     });
   });
 
+  describe('error messages name what this API calls things', () => {
+    it.each([
+      ['a forbidden url on create', () => partner.post('', minimal({ url: 'http://10.0.0.8/hook' })), 400, /^url address 10\.0\.0\.8 is a private/],
+      ['an http url with TLS verification on', () => partner.post('', minimal({ ssl_verification: true })), 400, /^url must be https when ssl_verification is on$/],
+      ['deliveries of an unknown hook', () => partner.get(`/${randomUUID()}/deliveries`), 404, /^Hook not found\.$/],
+      ['an unknown delivery', () => partner.get(`/deliveries/${randomUUID()}`), 404, /^Hook delivery not found\.$/],
+      ['redelivering an unknown delivery', () => partner.post(`/deliveries/${randomUUID()}/redeliver`), 404, /^Hook delivery not found\.$/],
+    ] as Array<[string, () => request.Test, number, RegExp]>)('%s', async (_name, send, status, message) => {
+      const before = await snapshot(t.dataSource);
+      const res = await send().expect(status);
+      expect(res.body.err_message).toMatch(message);
+      expect(await snapshot(t.dataSource)).toEqual(before);
+    });
+
+    it('names url when a PATCH moves a hook to a forbidden address, and keeps the hook as it was', async () => {
+      const created = (await partner.post('', minimal()).expect(201)).body;
+      const res = await partner.patch(`/${created.id}`, { url: 'http://169.254.169.254/latest' }).expect(400);
+      expect(res.body.err_message).toMatch(/^url address 169\.254\.169\.254 /);
+      expect((await partner.get(`/${created.id}`).expect(200)).body.url).toBe(hook.url);
+    });
+  });
+
   describe("another organization's hooks", () => {
     it('answers 404 for every route on them, as for an unknown id, and changes nothing', async () => {
       const created = (await partner.post('', minimal()).expect(201)).body;

@@ -7,6 +7,7 @@ import { createTree, mapOrganization, Tree } from '../factories/organizations';
 import { callback, Credentials } from '../setup/callback-client';
 import { createTestApp, TestApp } from '../setup/create-test-app';
 import { cyberAppAuth } from '../setup/protocol';
+import { TEST_DB } from '../setup/test-database';
 
 type Json = Record<string, unknown>;
 
@@ -118,6 +119,53 @@ describe('approval post-hooks (durable, through the webhook delivery core)', () 
     const posts = await hook.waitForPosts(2);
     expect(bodyOf(posts[1])).toMatchObject({ outcome: 'failed', result: { code: 'CONFLICT', message: 'A user with this login already exists.' }, input: { login: 'dup' } });
   });
+
+  it('completes an operation whose post-hook endpoint was deleted after its approval, sending it nothing', async () => {
+    const id = await register();
+    // The hook is deleted while it takes its time to approve: approved, but gone before the operation's transaction.
+    hook.answer({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"approved":true,"work_id":"w-gone"}', delayMs: 500 });
+    const answer = createUser('gone').then((res) => res);
+    const deadline = Date.now() + 5000;
+    while (hook.pres.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await request(t.server).delete(`/api/hooks/${id}`).set('X-CyberApp-Auth', auth()).expect(204);
+    expect((await answer).status).toBe(200);
+    expect(hook.pres).toHaveLength(1);
+    expect(await t.dataSource.query(`SELECT id FROM users WHERE login = 'gone'`)).toHaveLength(1);
+    expect(await t.dataSource.getRepository(WebhookDelivery).countBy({ subscriptionId: id })).toBe(0);
+  });
+
+  (TEST_DB === 'postgres' ? it : it.skip)(
+    'completes an operation whose post-hook endpoint is deleted by a transaction committing during its own (PostgreSQL)',
+    async () => {
+      const id = await register({ phase: 'post' });
+      const deleting = t.dataSource.createQueryRunner();
+      await deleting.connect();
+      try {
+        await deleting.startTransaction();
+        await deleting.query('DELETE FROM webhook_subscriptions WHERE id = $1', [id]);
+        // The operation reads the endpoint as present (the deletion is not committed), then meets its row lock.
+        const answer = createUser('race').then((res) => res);
+        const deadline = Date.now() + 10_000;
+        let waiting = 0;
+        do {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          const [row] = await t.dataSource.query<Array<{ n: string }>>(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%webhook_%'`,
+          );
+          waiting = Number(row.n);
+        } while (waiting === 0 && Date.now() < deadline);
+        expect(waiting).toBeGreaterThan(0);
+        await deleting.commitTransaction();
+        const res = await answer;
+        expect({ status: res.status, body: res.status === 200 ? {} : res.body }).toEqual({ status: 200, body: {} });
+      } finally {
+        if (deleting.isTransactionActive) await deleting.rollbackTransaction();
+        await deleting.release();
+      }
+      expect(await t.dataSource.query(`SELECT id FROM users WHERE login = 'race'`)).toHaveLength(1);
+      expect(await t.dataSource.getRepository(WebhookDelivery).countBy({ subscriptionId: id })).toBe(0);
+    },
+  );
 
   it('sends no post-hook for a vetoed operation', async () => {
     const id = await register();
