@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, LessThan } from 'typeorm';
+import { DataSource, EntityManager, LessThan, MoreThanOrEqual } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateDto } from '../common/validate-dto';
@@ -22,6 +22,9 @@ export interface CallbackResponse {
   response_id: string;
   payload?: Record<string, unknown>;
 }
+
+/** Thrown inside a write's transaction when its hooks have not been asked yet: they are asked outside it, then it runs again. */
+class ApprovalNeeded extends Error {}
 
 /**
  * Validates the envelope, finds the handler, validates its payload and runs it: reads on the
@@ -82,11 +85,10 @@ export class CallbackService {
       .update(JSON.stringify([envelope.type, envelope.context, envelope.payload ?? null]))
       .digest('hex');
     const key = { callbackId: callback.callbackId, requestId: envelope.request_id };
-    // A repeat of a request already answered replays that answer below, without asking the hooks again.
-    const approval =
-      callback.handler.approve && !(await this.dataSource.manager.exists(CallbackRequest, { where: key }))
-        ? await callback.handler.approve({ ...base, em: this.dataSource.manager })
-        : null;
+    // A repeat of a request answered within the idempotency window replays that answer below,
+    // without asking the hooks again; anything else is asked first.
+    const answered = await this.dataSource.manager.exists(CallbackRequest, { where: { ...key, createdAt: MoreThanOrEqual(this.windowStart()) } });
+    let approval = callback.handler.approve && !answered ? await callback.handler.approve({ ...base, em: this.dataSource.manager }) : null;
     // A unique violation (or deadlock) means a concurrent request committed first (PostgreSQL runs write
     // transactions concurrently): a duplicate of this very request answers as that one did;
     // anything else runs again on the now-committed state, a few times at most.
@@ -96,6 +98,8 @@ export class CallbackService {
         const response = await this.transactions.run(async (em) => {
           const stored = await this.replay(em, key, base.caller, fingerprint);
           if (stored) return stored;
+          // The stored answer expired (or was swept) since the check above: this is a new request, and the hooks decide first.
+          if (callback.handler.approve && !approval) throw new ApprovalNeeded();
           const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task), approval: approval ?? undefined });
           const fresh = this.respond(callback, envelope.request_id, result);
           await em.insert(CallbackRequest, { ...key, userId: base.caller.userId, fingerprint, response: JSON.stringify(fresh) });
@@ -105,6 +109,10 @@ export class CallbackService {
         approval?.committed();
         return response;
       } catch (error) {
+        if (error instanceof ApprovalNeeded && callback.handler.approve) {
+          approval = await callback.handler.approve({ ...base, em: this.dataSource.manager });
+          continue;
+        }
         // Whatever failed (e.g. "login exists" because the platform's retry raced the original on
         // PostgreSQL), an identical request that committed meanwhile is the answer.
         const stored = await this.replay(this.dataSource.manager, key, base.caller, fingerprint);
@@ -131,7 +139,7 @@ export class CallbackService {
   ): Promise<CallbackResponse | null> {
     const stored = await em.findOne(CallbackRequest, { where: key });
     if (!stored) return null;
-    if (stored.createdAt.getTime() < Date.now() - this.config.idempotencyTtlMs) {
+    if (stored.createdAt.getTime() < this.windowStart().getTime()) {
       await em.delete(CallbackRequest, key);
       return null;
     }
@@ -141,9 +149,14 @@ export class CallbackService {
     return JSON.parse(stored.response) as CallbackResponse;
   }
 
+  /** The oldest stored answer still replayed. */
+  private windowStart(): Date {
+    return new Date(Date.now() - this.config.idempotencyTtlMs);
+  }
+
   /** Forgets stored responses older than the idempotency window. */
   async sweep(): Promise<number> {
-    const cutoff = new Date(Date.now() - this.config.idempotencyTtlMs);
+    const cutoff = this.windowStart();
     const result = await this.transactions.run((em) => em.delete(CallbackRequest, { createdAt: LessThan(cutoff) }));
     return result.affected ?? 0;
   }

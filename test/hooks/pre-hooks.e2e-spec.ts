@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:http';
 import request from 'supertest';
+import { CallbackRequest } from '../../src/callbacks/callback-request.entity';
 import { HookDecision } from '../../src/hooks/hook-decision.entity';
 import { HookOperation, HookPhase } from '../../src/hooks/hook-operation';
 import { User } from '../../src/users/user.entity';
@@ -146,6 +147,23 @@ describe('approval pre-hooks', () => {
     await createUser('once', { requestId }).expect(200);
     await createUser('once', { requestId }).expect(200);
     expect(hook.received).toHaveLength(1);
+  });
+
+  it('asks the hooks again for a request_id whose stored answer is past the idempotency window, and a veto then holds', async () => {
+    await register({ operations: ['user.create'] });
+    const requestId = randomUUID();
+    await createUser('first', { requestId }).expect(200);
+    const stored = { requestId, callbackId: expect.any(String) as string };
+    const repo = t.dataSource.getRepository(CallbackRequest);
+    expect(await repo.findOneBy({ requestId })).toMatchObject(stored);
+    await repo.update({ requestId }, { createdAt: new Date(Date.now() - 2 * 24 * 3600 * 1000) });
+    hook.answer(reject('not again'));
+    const before = await domainSnapshot(t);
+    const res = await createUser('second', { requestId }).expect(403);
+    expect(res.body).toEqual(errorEnvelope('FORBIDDEN', res.body.request_id));
+    expect(hook.received).toHaveLength(2);
+    expect(await userExists('second')).toBe(false);
+    expect(await domainSnapshot(t)).toEqual(before);
   });
 
   it('refuses a request that cannot succeed before asking the hooks (unknown user: 404)', async () => {
