@@ -1,8 +1,11 @@
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { accessSync, constants } from 'node:fs';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { delimiter, join } from 'node:path';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
+import { UrlPolicy } from '../webhooks/url-policy';
 import { S3Action, S3CommandAction, S3Endpoint, S3Operation, S3ReplicateAction } from './s3-action.types';
 import { CommandLauncher } from './s3-command-launcher';
 
@@ -56,7 +59,8 @@ const isMissing = (error: unknown): boolean => {
 const describe = (error: unknown): string => {
   const e = error as { name?: string; message?: string };
   const status = statusOf(error);
-  return `${e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(error)}`.slice(0, MAX_ERROR);
+  const message = (e.message ?? String(error)).split('WEBHOOKS_ALLOWED_PRIVATE').join('S3_EVENTS_ALLOWED_PRIVATE');
+  return `${e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${message}`.slice(0, MAX_ERROR);
 };
 
 /**
@@ -72,9 +76,12 @@ const describe = (error: unknown): string => {
 export class S3ActionRunner implements OnApplicationShutdown {
   private readonly setpriv: string | null;
   private readonly launcher = new CommandLauncher();
+  /** The address policy the endpoints were saved under, applied again on every connection (DNS rebinding, a narrowed allow-list). */
+  private readonly urls: UrlPolicy;
 
   constructor(@Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig) {
     this.setpriv = config.commandDieWithWorker && process.platform === 'linux' ? findOnPath('setpriv') : null;
+    this.urls = new UrlPolicy(config.allowedPrivate);
   }
 
   /** Kills every command still running (shutdown, once their claims were given back). */
@@ -86,19 +93,24 @@ export class S3ActionRunner implements OnApplicationShutdown {
     this.launcher.stop();
   }
 
-  async run(action: S3Action, target: ActionTarget): Promise<ActionResult> {
+  /** `signal`: abort to cut the action short (its record's claim was lost): the command is killed, the S3 request aborted. */
+  async run(action: S3Action, target: ActionTarget, signal?: AbortSignal): Promise<ActionResult> {
     const startedAt = new Date();
     const began = performance.now();
     let result: Omit<ActionResult, 'startedAt' | 'durationMs'>;
     try {
-      result = action.type === 'command' ? await this.command(action, target) : await this.replicate(action, target);
+      result = action.type === 'command' ? await this.command(action, target, signal) : await this.replicate(action, target, signal);
     } catch (error) {
       result = { success: false, exitCode: null, stdout: null, stderr: null, error: describe(error), note: null };
     }
     return { ...result, startedAt, durationMs: Math.round(performance.now() - began) };
   }
 
-  private async command(action: S3CommandAction, target: ActionTarget): Promise<Omit<ActionResult, 'startedAt' | 'durationMs'>> {
+  private async command(action: S3CommandAction, target: ActionTarget, cut?: AbortSignal): Promise<Omit<ActionResult, 'startedAt' | 'durationMs'>> {
+    // Checked when the source was saved, and again here: narrowing S3_EVENTS_ALLOWED_COMMANDS must stop stored actions too.
+    if (!this.config.allowedCommands.includes(action.command[0])) {
+      return { success: false, exitCode: null, stdout: null, stderr: null, error: `${action.command[0]} is not listed in S3_EVENTS_ALLOWED_COMMANDS`.slice(0, MAX_ERROR), note: null };
+    }
     const argv = [...action.command, target.bucket, target.key, target.operation];
     const [file, args] = this.setpriv ? [this.setpriv, ['--pdeathsig', 'KILL', '--', ...argv]] : [argv[0], argv.slice(1)];
     const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => INHERITED_ENV.test(e[0]) && e[1] !== undefined));
@@ -113,7 +125,7 @@ export class S3ActionRunner implements OnApplicationShutdown {
       S3_EVENT_ETAG: target.etag ?? '',
     });
     const timeoutMs = action.timeout_ms ?? this.config.actionTimeoutMs;
-    const result = await this.launcher.run({ file, args, env, timeoutMs, limit: this.config.outputLimit });
+    const result = await this.launcher.run({ file, args, env, timeoutMs, limit: this.config.outputLimit }, cut);
     const error = result.spawnError
       ? `could not start ${argv[0]}: ${result.spawnError}`
       : result.timedOut
@@ -133,11 +145,12 @@ export class S3ActionRunner implements OnApplicationShutdown {
     };
   }
 
-  private async replicate(action: S3ReplicateAction, target: ActionTarget): Promise<Omit<ActionResult, 'startedAt' | 'durationMs'>> {
+  private async replicate(action: S3ReplicateAction, target: ActionTarget, cut?: AbortSignal): Promise<Omit<ActionResult, 'startedAt' | 'durationMs'>> {
     const timeoutMs = action.timeout_ms ?? this.config.actionTimeoutMs;
-    const targetClient = clientFor(action);
-    const sourceClient = action.source ? clientFor(action.source) : targetClient;
-    const signal = () => ({ abortSignal: AbortSignal.timeout(timeoutMs) });
+    for (const endpoint of action.source ? [action, action.source] : [action]) this.urls.checkAddressLiteral(new URL(endpoint.endpoint).hostname);
+    const targetClient = this.clientFor(action);
+    const sourceClient = action.source ? this.clientFor(action.source) : targetClient;
+    const signal = () => ({ abortSignal: cut ? AbortSignal.any([AbortSignal.timeout(timeoutMs), cut]) : AbortSignal.timeout(timeoutMs) });
     const done = (note: string | null) => ({ success: true, exitCode: null, stdout: null, stderr: null, error: null, note });
     try {
       if (target.operation === S3Operation.Delete) {
@@ -182,15 +195,18 @@ export class S3ActionRunner implements OnApplicationShutdown {
       if (sourceClient !== targetClient) sourceClient.destroy();
     }
   }
-}
 
-function clientFor(endpoint: S3Endpoint): S3Client {
-  return new S3Client({
-    endpoint: endpoint.endpoint,
-    region: endpoint.region,
-    forcePathStyle: endpoint.force_path_style,
-    credentials: { accessKeyId: endpoint.access_key_id, secretAccessKey: endpoint.secret_access_key },
-    // Retries are the inbox worker's, with its backoff and its record of every attempt.
-    maxAttempts: 1,
-  });
+  private clientFor(endpoint: S3Endpoint): S3Client {
+    const { lookup } = this.urls;
+    return new S3Client({
+      endpoint: endpoint.endpoint,
+      region: endpoint.region,
+      forcePathStyle: endpoint.force_path_style,
+      credentials: { accessKeyId: endpoint.access_key_id, secretAccessKey: endpoint.secret_access_key },
+      // Retries are the inbox worker's, with its backoff and its record of every attempt.
+      maxAttempts: 1,
+      // The address connected to is the address checked (destroyed with the client).
+      requestHandler: { httpAgent: new HttpAgent({ lookup }), httpsAgent: new HttpsAgent({ lookup }) },
+    });
+  }
 }

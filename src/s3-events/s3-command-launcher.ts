@@ -38,10 +38,17 @@ const text = (chunks, total, limit) => {
 };
 process.on('message', (m) => {
   if (m.kill) { for (const child of running.values()) killGroup(child); return; }
+  if (m.killId !== undefined) { const child = running.get(m.killId); if (child) killGroup(child); return; }
   const { id, file, args, env, timeoutMs, limit } = m;
   const out = { stdout: [], stderr: [], stdoutBytes: 0, stderrBytes: 0 };
-  let timedOut = false, spawnError = null, lingering, sent = false;
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
+  let timedOut = false, spawnError = null, lingering, sent = false, child;
+  try {
+    child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
+  } catch (error) {
+    // Thrown, not emitted, for arguments Node refuses (a NUL byte in an object key): one bad request must not take the launcher, and every command it runs, down.
+    process.send({ id, code: null, signal: null, timedOut: false, spawnError: String(error && error.message), stdout: null, stderr: null });
+    return;
+  }
   const finish = (code, signal) => {
     if (sent) return;
     sent = true;
@@ -73,6 +80,8 @@ interface Reply extends LaunchResult {
   id: number;
 }
 
+const lostHelper = (why: string): LaunchResult => ({ code: null, signal: null, timedOut: false, spawnError: why, stdout: null, stderr: null });
+
 /**
  * Runs commands from a small helper process. Node forks the whole gateway for every `spawn`, and
  * that fork blocks the event loop (tens of milliseconds for a process of this size on a busy
@@ -84,12 +93,19 @@ export class CommandLauncher {
   private readonly waiting = new Map<number, (result: LaunchResult) => void>();
   private nextId = 1;
 
-  run(request: LaunchRequest): Promise<LaunchResult> {
+  /** Runs one command; aborting `signal` kills its process group. */
+  run(request: LaunchRequest, signal?: AbortSignal): Promise<LaunchResult> {
     const child = this.child ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
-      child.send({ id, ...request });
+      signal?.addEventListener('abort', () => this.waiting.has(id) && child.connected && child.send({ killId: id }, () => undefined), { once: true });
+      // With a callback, a closed channel (the helper died or is exiting) is reported here rather than as an unhandled 'error' event.
+      child.send({ id, ...request }, (error) => {
+        if (!error || !this.waiting.delete(id)) return;
+        if (this.child === child) this.child = null;
+        resolve(lostHelper(`the command launcher is gone (${error.message})`));
+      });
     });
   }
 
@@ -114,13 +130,14 @@ export class CommandLauncher {
       this.waiting.delete(reply.id);
       resolve?.(reply);
     });
-    child.on('exit', () => {
+    const gone = (why: string) => {
       if (this.child === child) this.child = null;
-      for (const resolve of this.waiting.values()) {
-        resolve({ code: null, signal: null, timedOut: false, spawnError: 'the command launcher exited', stdout: null, stderr: null });
-      }
+      for (const resolve of this.waiting.values()) resolve(lostHelper(why));
       this.waiting.clear();
-    });
+    };
+    child.on('exit', () => gone('the command launcher exited'));
+    // A helper that could not be started may never emit 'exit': its waiters must not wait forever.
+    child.on('error', (error) => gone(`the command launcher failed: ${error.message}`));
     this.child = child;
     return child;
   }

@@ -193,17 +193,21 @@ export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationS
   /** Runs the actions of a claimed record that has passed {@link begin}, then records their outcomes. */
   private async process(record: Claimed, source: S3EventSource): Promise<void> {
     const pending = pendingActions(record, source);
-    const renew = setInterval(() => void this.renew(record), Math.max(100, Math.floor(this.config.claimTtlMs / 3)));
+    // Another worker holds the record once a renewal finds the claim gone: stop at once (kill the command) rather than run its actions alongside.
+    const lost = new AbortController();
+    const renew = setInterval(() => void this.renew(record).then((held) => held || lost.abort()), Math.max(100, Math.floor(this.config.claimTtlMs / 3)));
     const outcomes: RunOutcome[] = [];
     try {
       const target = { recordId: record.id, bucket: record.bucket, key: record.key, operation: operationOf(record.eventName), eventName: record.eventName, sequencer: record.sequencer, etag: record.etag };
       for (const { action, index } of pending) {
-        outcomes.push({ index, action, result: await this.runner.run(action, target) });
+        if (lost.signal.aborted) break;
+        outcomes.push({ index, action, result: await this.runner.run(action, target, lost.signal) });
       }
     } finally {
       clearInterval(renew);
     }
     if (this.released) return;
+    if (lost.signal.aborted) throw new LostClaim();
     await this.writeWithRetry((em) => this.finish(em, record, outcomes));
   }
 
@@ -303,7 +307,8 @@ export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationS
     if (changed === 0) throw new LostClaim();
   }
 
-  private async renew(record: Claimed): Promise<void> {
+  /** Extends the claim; false when it is gone (another worker's now), true when extended or when the database could not say. */
+  private async renew(record: Claimed): Promise<boolean> {
     try {
       const now = new Date();
       const work = (em: EntityManager) =>
@@ -313,9 +318,10 @@ export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationS
           S3InboxState.Processing,
           record.attempts,
         ]);
-      await (this.postgres ? work(this.dataSource.manager) : this.transactions.run(work));
+      return (await (this.postgres ? work(this.dataSource.manager) : this.transactions.run(work))) > 0;
     } catch (error) {
       this.logger.warn({ err: error }, `S3 inbox record ${record.id}: claim not renewed`);
+      return true;
     }
   }
 

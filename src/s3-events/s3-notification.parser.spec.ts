@@ -24,6 +24,12 @@ describe('parseNotification', () => {
     expect(new Set([a.dedupeKey, c.dedupeKey, d.dedupeKey]).size).toBe(3);
   });
 
+  it('keys dedupe by the sequencer’s value: the number 16 and the hex string "16" are two events, 22 and "16" one', () => {
+    const [decimal, hex, same] = parse(record({ sequencer: 16, eTag: 'x' }), record({ sequencer: '16', eTag: 'x' }), record({ sequencer: 22, eTag: 'x' }));
+    expect(decimal.dedupeKey).not.toBe(hex.dedupeKey);
+    expect(same.dedupeKey).toBe(hex.dedupeKey);
+  });
+
   it('reads a confirmation by its Type and takes the bucket from TopicArn', () => {
     const parsed = parseNotification({ Type: 'SubscriptionConfirmation', Token: 't', Timestamp: 'ts', TopicArn: 'owner|bucket-1|s3:ObjectCreated:*' }, 1);
     expect(parsed).toMatchObject({ kind: 'confirmation', bucket: 'bucket-1' });

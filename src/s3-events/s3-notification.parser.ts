@@ -91,7 +91,8 @@ function parseRecord(value: unknown, index: number): ParsedRecord {
   if (!sequencer) throw bad(`${at}.s3.object.sequencer must be a non-negative integer or a hex string of at most 32 digits.`);
   const size = sizeOf(object.size);
   if (size === undefined) throw bad(`${at}.s3.object.size must be a non-negative integer (number or string).`);
-  const dedupeKey = createHash('sha256').update(JSON.stringify([bucket, key, etag ?? '', sequencer.text, eventName])).digest('hex');
+  // The sequencer by value (its sort form): the number 16 and the hex string "16" are different sequencers.
+  const dedupeKey = createHash('sha256').update(JSON.stringify([bucket, key, etag ?? '', sequencer.sort, eventName])).digest('hex');
   return { bucket, key, eventName, operation, etag, sequencer: sequencer.text, seqSort: sequencer.sort, size, dedupeKey, raw: JSON.stringify(value) };
 }
 
