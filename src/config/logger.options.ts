@@ -11,6 +11,14 @@ export function requestIdOf(req: { headers: IncomingHttpHeaders }): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
+/** The S3 intake's path token is its caller's only credential (stored as a hash): never in a log line. */
+const S3_INTAKE_TOKEN = /^(\/s3-events\/)(?!ping(?:[?#]|$))[^/?#]+/;
+
+/** A request's URL as logged: credentials carried in the path are masked. */
+export function loggedUrl(url: string): string {
+  return url.replace(S3_INTAKE_TOKEN, '$1[redacted]');
+}
+
 /** pino via nestjs-pino: one line per request with its id; credentials and secrets redacted. */
 export function loggerOptions(app: AppConfig): Params {
   return {
@@ -23,12 +31,15 @@ export function loggerOptions(app: AppConfig): Params {
           'req.headers["x-cyberapp-auth"]',
           'req.headers.authorization',
           'req.headers.cookie',
+          'req.headers["sec-websocket-protocol"]',
           'res.headers["set-cookie"]',
           '*.password',
           '*.secret',
         ],
         censor: '[redacted]',
       },
+      // pino-http hands this the standard serialization of the request.
+      serializers: { req: (req: { url?: string }) => (typeof req.url === 'string' ? { ...req, url: loggedUrl(req.url) } : req) },
       transport: app.logPretty ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
       autoLogging: { ignore: (req) => req.url === '/health/live' },
     },

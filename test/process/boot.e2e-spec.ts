@@ -149,6 +149,17 @@ describe('the service process (src/main.ts)', () => {
       expect(service.output).not.toContain(bearer);
       expect(service.output).not.toContain('secret-token');
     });
+
+    it('never writes an S3 intake path token: the URL is logged with [redacted] in its place', async () => {
+      const token = `tok${randomUUID().replace(/-/g, '')}`;
+      const res = await httpCall(service.port ?? 0, { path: `/s3-events/${token}`, headers: {}, body: { Records: [] } });
+      expect(res.status).toBe(404);
+      const line = await logLineOf(String(res.headers['x-request-id']));
+      expect(line.req).toMatchObject({ url: '/s3-events/[redacted]' });
+      service.child.kill('SIGTERM');
+      await service.waitForExit(15_000);
+      expect(service.output).not.toContain(token);
+    });
   });
 
   describe('shutdown', () => {
