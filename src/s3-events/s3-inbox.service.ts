@@ -9,7 +9,7 @@ import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organiz
 import { S3ActionAttempt } from './s3-action-attempt.entity';
 import { S3InboxRecord, S3InboxState } from './s3-inbox-record.entity';
 import { S3InboxSignal } from './s3-inbox-signal.service';
-import { executeSql } from './s3-sql';
+import { executeSql } from '../database/raw-sql';
 import { intParam, isLookupId, S3SourcesService, stringParam } from './s3-sources.service';
 
 const RECORD_NOT_FOUND = 'S3 inbox record not found.';

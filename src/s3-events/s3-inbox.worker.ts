@@ -14,7 +14,7 @@ import { S3Action, S3Operation } from './s3-action.types';
 import { S3EventSource } from './s3-event-source.entity';
 import { S3InboxState } from './s3-inbox-record.entity';
 import { S3InboxSignal } from './s3-inbox-signal.service';
-import { executeSql, placeholders, selectSql } from './s3-sql';
+import { executeSql, placeholders, selectSql } from '../database/raw-sql';
 
 const SHUTDOWN_GRACE_MS = 5000;
 const MAX_ERROR = 2000;

@@ -13,7 +13,7 @@ import { parseNotification, ParsedRecord } from './s3-notification.parser';
 import { confirmationSignature } from './s3-signature';
 import { hashToken, isTokenShaped } from './s3-source-token';
 import { TOKEN_PLACEHOLDER } from './s3-sources.dto';
-import { placeholders, selectSql } from './s3-sql';
+import { placeholders, selectSql } from '../database/raw-sql';
 
 const UNKNOWN_SOURCE = 'Unknown S3 event source.';
 const INSERT_CHUNK = 200;

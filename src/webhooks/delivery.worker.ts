@@ -6,7 +6,8 @@ import { DataSource, EntityManager } from 'typeorm';
 import { backoffDelayMs } from '../common/backoff';
 import { Wakeup } from '../common/wakeup';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
-import { fromDbDate, toSqliteDate } from '../database/raw-dates';
+import { fromDbDate } from '../database/raw-dates';
+import { executeSql, selectSql } from '../database/raw-sql';
 import { TransactionOptions, TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { MetricsService, WebhookDeliveryOutcome } from '../metrics/metrics.service';
@@ -154,7 +155,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       await this.transactions.run(async (em) => {
         const now = new Date();
         for (const claim of left) {
-          await this.execute(
+          await executeSql(
             em,
             `UPDATE webhook_deliveries SET state = ?, locked_until = NULL, next_attempt_at = ?, last_error = ?, updated_at = ?
               WHERE id = ? AND state = ? AND attempts = ?`,
@@ -383,7 +384,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         result.success,
       ]);
       if (result.gone) {
-        await this.execute(
+        await executeSql(
           em,
           `UPDATE webhook_subscriptions SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?`,
           [false, `the receiver answered 410 Gone at ${now.toISOString()}`, now, delivery.subscriptionId, true],
@@ -392,7 +393,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
     for (let i = 0; i < attempts.length; i += 100) {
       const slice = attempts.slice(i, i + 100);
-      await this.execute(
+      await executeSql(
         em,
         `INSERT INTO webhook_delivery_attempts
            (id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error_class, error, success)
@@ -407,7 +408,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private async updateEach(em: EntityManager, rows: OutcomeRow[], now: Date): Promise<Set<string>> {
     const applied = new Set<string>();
     for (const row of rows) {
-      const updated = await this.execute(
+      const updated = await executeSql(
         em,
         `UPDATE webhook_deliveries
             SET state = ?, next_attempt_at = ?, locked_until = NULL, last_status = ?, last_error = ?, completed_at = ?, updated_at = ?
@@ -430,7 +431,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       last_error: row.lastError,
       completed_at: row.completedAt?.toISOString() ?? null,
     }));
-    const updated = await this.select<{ id: string }>(
+    const updated = await selectSql<{ id: string }>(
       em,
       `UPDATE webhook_deliveries AS d
           SET state = v.state, next_attempt_at = v.next_attempt_at, locked_until = NULL, last_status = v.last_status,
@@ -477,7 +478,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     let expired: Array<{ id: string; subscription_id: string }> = [];
     if (now.getTime() - this.lastExpiredScan >= this.config.pollMs) {
       this.lastExpiredScan = now.getTime();
-      expired = await this.select<{ id: string; subscription_id: string }>(
+      expired = await selectSql<{ id: string; subscription_id: string }>(
         em,
         `SELECT d.id, d.subscription_id FROM webhook_deliveries d ${enabled}
           WHERE d.state = ? AND d.locked_until < ? ${exclude} ORDER BY d.locked_until LIMIT ${free}`,
@@ -490,7 +491,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     // subscriptions with work due, oldest first, then each one's oldest due rows up to its share.
     // A scan of the due index in time order would have to step over every due row of a saturated
     // subscription (a hanging receiver's backlog) on every claim.
-    const subscriptions = await this.select<{ id: string }>(
+    const subscriptions = await selectSql<{ id: string }>(
       em,
       `SELECT id FROM (
          SELECT s.id, (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.state = ?) AS due
@@ -502,7 +503,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const pending =
       subscriptions.length === 0
         ? []
-        : await this.select<{ id: string; subscription_id: string; next_attempt_at: Date | string }>(
+        : await selectSql<{ id: string; subscription_id: string; next_attempt_at: Date | string }>(
             em,
             subscriptions
               .map(
@@ -525,7 +526,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       chosen.push(c.id);
     }
     if (chosen.length === 0) return NO_CLAIM;
-    const rows = await this.select<ClaimedRow>(
+    const rows = await selectSql<ClaimedRow>(
       em,
       // IS TRUE keeps SQLite on the primary key for the IN list instead of the due index.
       `UPDATE webhook_deliveries
@@ -549,7 +550,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const targets =
       ids.length === 0
         ? []
-        : await this.select<TargetRow>(
+        : await selectSql<TargetRow>(
             em,
             `SELECT id, organization_id, created_by, payload_url, secret, previous_secret, previous_secret_expires_at, ssl_verification
                FROM webhook_subscriptions WHERE id IN (${ids.map(() => '?').join(', ')})`,
@@ -558,34 +559,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const claim = { claimed, targets: new Map(targets.map((t) => [t.id, t])) };
     hold(claim);
     return claim;
-  }
-
-  /** Runs a statement written with `?` placeholders on either database; returns its rows. */
-  private async select<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-    const result = await this.raw(em, sql, params);
-    return (result.records ?? []) as T[];
-  }
-
-  /** Runs a statement written with `?` placeholders; returns the rows it changed. */
-  private async execute(em: EntityManager, sql: string, params: unknown[]): Promise<number> {
-    return (await this.raw(em, sql, params)).affected ?? 0;
-  }
-
-  private async raw(em: EntityManager, sql: string, params: unknown[]): Promise<{ records?: unknown[]; affected?: number }> {
-    let text = sql;
-    let values = params;
-    if (this.postgres) {
-      let n = 0;
-      text = sql.replace(/\?/g, () => `$${++n}`);
-    } else {
-      values = params.map((v) => (v instanceof Date ? toSqliteDate(v) : typeof v === 'boolean' ? (v ? 1 : 0) : v));
-    }
-    const runner = em.queryRunner ?? em.connection.createQueryRunner();
-    try {
-      return (await runner.query(text, values, true)) as { records?: unknown[]; affected?: number };
-    } finally {
-      if (runner !== em.queryRunner) await runner.release();
-    }
   }
 }
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { toSqliteDate } from '../database/raw-dates';
+import { toSqliteDate } from './raw-dates';
 
 export interface SqlResult {
   records?: unknown[];
