@@ -520,7 +520,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const chosen: string[] = [];
     for (const c of candidates) {
       if (chosen.length >= free) break;
-      const left = room.get(c.subscription_id) ?? this.config.concurrencyPerSubscription - (share.get(c.subscription_id) ?? 0);
+      const left = room.get(c.subscription_id) ?? shareLeft(c.subscription_id);
       if (left <= 0) continue;
       room.set(c.subscription_id, left - 1);
       chosen.push(c.id);

@@ -7,7 +7,7 @@ import { openDataSource } from '../cli/cli-process';
 import { HookServer, startHookServer } from '../fakes/hook-server';
 import { createHook } from '../factories/hooks';
 import { createTree, mapOrganization } from '../factories/organizations';
-import { freePort, httpCall, SERVICE_ENV, ServiceProcess, sleep } from '../process/service-process';
+import { httpCall, ServiceProcess, sleep, startWorkerService } from '../process/service-process';
 import { createTestApp } from '../setup/create-test-app';
 import { cyberAppAuth, envelope } from '../setup/protocol';
 import { createTestDatabase, TEST_DB, TestDatabase } from '../setup/test-database';
@@ -57,16 +57,9 @@ describe('post-hooks survive a SIGKILL of the service (operations in flight, pos
   });
 
   async function startService(): Promise<ServiceProcess> {
-    const service = ServiceProcess.start({
-      ...SERVICE_ENV,
-      ...database.env,
-      PORT: String(await freePort()),
-      LOG_LEVEL: 'warn',
-      WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8',
+    const service = await startWorkerService(database, {
       WEBHOOKS_CONCURRENCY: '8',
       WEBHOOKS_TIMEOUT_MS: '1000',
-      WEBHOOKS_POLL_MS: '100',
-      WEBHOOKS_RETENTION_INTERVAL_MINUTES: '0',
     });
     services.push(service);
     await service.waitUntilListening();

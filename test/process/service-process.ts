@@ -118,6 +118,24 @@ export async function killAllServices(): Promise<void> {
 }
 
 /** A TCP port nothing listens on right now. */
+/**
+ * The service as the background worker of a crash or multi-process spec: on `database`, a free
+ * port, warnings only, loopback receivers allowed, polling every 100 ms, the retention sweep off;
+ * `env` adds to that or overrides it.
+ */
+export async function startWorkerService(database: { env: Record<string, string> }, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  return ServiceProcess.start({
+    ...SERVICE_ENV,
+    ...database.env,
+    PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+    WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8',
+    WEBHOOKS_POLL_MS: '100',
+    WEBHOOKS_RETENTION_INTERVAL_MINUTES: '0',
+    ...env,
+  });
+}
+
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const server = createServer();

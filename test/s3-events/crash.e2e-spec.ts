@@ -6,7 +6,7 @@ import { S3InboxRecord, S3InboxState } from '../../src/s3-events/s3-inbox-record
 import { openDataSource } from '../cli/cli-process';
 import { createTree } from '../factories/organizations';
 import { createSource, SHELL, notification, readRecorder, recorderAction, until } from '../factories/s3-events';
-import { freePort, httpCall, SERVICE_ENV, ServiceProcess, sleep } from '../process/service-process';
+import { httpCall, ServiceProcess, sleep, startWorkerService } from '../process/service-process';
 import { createTestApp } from '../setup/create-test-app';
 import { cyberAppAuth } from '../setup/protocol';
 import { createTestDatabase, TEST_DB, TestDatabase } from '../setup/test-database';
@@ -63,17 +63,11 @@ describe('S3 inbox worker killed mid-action, then started again', () => {
   });
 
   async function startService(): Promise<ServiceProcess> {
-    const port = await freePort();
-    const service = ServiceProcess.start({
-      ...SERVICE_ENV,
-      ...database.env,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
+    const service = await startWorkerService(database, {
       S3_EVENTS_ALLOWED_COMMANDS: SHELL,
       S3_EVENTS_CONCURRENCY: String(CONCURRENCY),
       S3_EVENTS_CLAIM_TTL_MS: String(CLAIM_TTL_MS),
       S3_EVENTS_POLL_MS: '100',
-      WEBHOOKS_RETENTION_INTERVAL_MINUTES: '0',
     });
     services.push(service);
     await service.waitUntilListening();

@@ -10,7 +10,7 @@ import { generateSecret } from '../../src/webhooks/webhook-signer';
 import { openDataSource } from '../cli/cli-process';
 import { createSubscription } from '../factories/webhooks';
 import { createOrganization } from '../factories/organizations';
-import { freePort, SERVICE_ENV, ServiceProcess, sleep } from '../process/service-process';
+import { ServiceProcess, sleep, startWorkerService } from '../process/service-process';
 import { createTestApp } from '../setup/create-test-app';
 import { createTestDatabase, TEST_DB, TestDatabase } from '../setup/test-database';
 
@@ -125,17 +125,10 @@ describe('webhook delivery worker killed with attempts in flight, then started a
   });
 
   async function startService(): Promise<ServiceProcess> {
-    const service = ServiceProcess.start({
-      ...SERVICE_ENV,
-      ...database.env,
-      PORT: String(await freePort()),
-      LOG_LEVEL: 'warn',
-      WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8',
+    const service = await startWorkerService(database, {
       WEBHOOKS_CONCURRENCY: String(CONCURRENCY),
       WEBHOOKS_CONCURRENCY_PER_SUBSCRIPTION: String(CONCURRENCY),
       WEBHOOKS_TIMEOUT_MS: String(TIMEOUT_MS),
-      WEBHOOKS_POLL_MS: '100',
-      WEBHOOKS_RETENTION_INTERVAL_MINUTES: '0',
     });
     services.push(service);
     return service;

@@ -9,7 +9,7 @@ import { DeliveryState, WebhookDelivery } from '../../src/webhooks/webhook-deliv
 import { generateSecret } from '../../src/webhooks/webhook-signer';
 import { createSubscription } from '../factories/webhooks';
 import { createOrganization } from '../factories/organizations';
-import { freePort, SERVICE_ENV, ServiceProcess, sleep } from '../process/service-process';
+import { ServiceProcess, sleep, startWorkerService } from '../process/service-process';
 import { createTestApp, TestApp } from '../setup/create-test-app';
 import { createTestDatabase, TEST_DB, TestDatabase } from '../setup/test-database';
 
@@ -163,18 +163,11 @@ describeOnPostgres('two service processes delivering webhooks from one PostgreSQ
   });
 
   async function startService(): Promise<ServiceProcess> {
-    const service = ServiceProcess.start({
-      ...SERVICE_ENV,
-      ...database.env,
-      PORT: String(await freePort()),
-      LOG_LEVEL: 'warn',
-      WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8',
+    const service = await startWorkerService(database, {
       WEBHOOKS_CONCURRENCY: String(CONCURRENCY),
       WEBHOOKS_CONCURRENCY_PER_SUBSCRIPTION: String(CONCURRENCY),
-      WEBHOOKS_POLL_MS: '100',
       WEBHOOKS_BACKOFF_BASE_MS: '50',
       WEBHOOKS_BACKOFF_MAX_MS: '200',
-      WEBHOOKS_RETENTION_INTERVAL_MINUTES: '0',
     });
     services.push(service);
     return service;
