@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { DomainEvent } from './event.entity';
+import { newRowId } from '../common/ids';
 
 export interface NewEvent {
   type: string;
@@ -31,7 +31,7 @@ export class OutboxService implements EntitySubscriberInterface {
 
   async record(em: EntityManager, event: NewEvent): Promise<DomainEvent> {
     // Set here, not by the database default, which has only second precision on SQLite.
-    const row = em.create(DomainEvent, { id: randomUUID(), ...event, createdAt: new Date(), dispatchedAt: null });
+    const row = em.create(DomainEvent, { id: newRowId(), ...event, createdAt: new Date(), dispatchedAt: null });
     // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
     await em.insert(DomainEvent, row as QueryDeepPartialEntity<DomainEvent>);
     const runner = em.queryRunner;

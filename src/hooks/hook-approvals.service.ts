@@ -14,6 +14,7 @@ import { cleanText, judgeAnswer, MAX_REASON } from './hook-answer';
 import { HookDecision } from './hook-decision.entity';
 import { HookDecisionOutcome, hookEventType, HookFailurePolicy, HookOperation, HookOutcome, HookPhase } from './hook-operation';
 import { ApprovalRequest, OperationApproval } from './operation-approval';
+import { newRowId } from '../common/ids';
 
 /** A hook endpoint as the approval path reads it: its subscription row joined with its hook settings. */
 export interface EndpointRow {
@@ -119,9 +120,9 @@ export class HookApprovalsService {
     const rows = approval.postHooks
       .filter((p) => live.has(p.hookId))
       .map((p): WebhookDelivery => {
-        const eventId = randomUUID();
+        const eventId = newRowId();
         return Object.assign(new WebhookDelivery(), {
-          id: randomUUID(),
+          id: newRowId(),
           subscriptionId: p.hookId,
           eventId,
           eventType: hookEventType('post', request.operation),

@@ -179,7 +179,8 @@ export class MetricsService implements OnApplicationBootstrap {
         .select('COUNT(*)', 'depth')
         .addSelect('MIN(d.nextAttemptAt)', 'oldest')
         .innerJoin(WebhookSubscription, 's', 's.id = d.subscriptionId AND s.enabled = :enabled', { enabled: true })
-        .where('d.state = :state AND d.nextAttemptAt <= :now', { state: DeliveryState.Pending, now: new Date() })
+        // The state as a literal: SQLite uses the partial pending index only for a literal.
+        .where(`d.state = '${DeliveryState.Pending}' AND d.nextAttemptAt <= :now`, { now: new Date() })
         .getRawOne<{ depth: number | string; oldest: Date | string | null }>();
       return { depth: Number(row?.depth ?? 0), oldestDue: row?.oldest ? fromDbDate(row.oldest) : null };
     }).finally(() => {

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, In, SelectQueryBuilder, WhereExpressionBuilder } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
@@ -12,6 +11,7 @@ import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organiz
 import { WebhookKind } from './webhook-subscription.entity';
 import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
+import { newRowId } from '../common/ids';
 
 const DELIVERY_NOT_FOUND = 'Webhook delivery not found.';
 
@@ -198,7 +198,7 @@ export class WebhookDeliveriesService {
       }
       const now = new Date();
       const copy = Object.assign(new WebhookDelivery(), {
-        id: randomUUID(),
+        id: newRowId(),
         subscriptionId: original.subscriptionId,
         eventId: original.eventId,
         eventType: original.eventType,

@@ -10,9 +10,11 @@ export enum DeliveryState {
 
 /** One event on its way to one subscription. Its payload is the exact bytes every attempt sends and signs. */
 @Entity('webhook_deliveries')
-@Index('webhook_deliveries_due_idx', ['state', 'nextAttemptAt'])
 @Index('webhook_deliveries_subscription_idx', ['subscriptionId', 'createdAt'])
-@Index('webhook_deliveries_subscription_due_idx', ['subscriptionId', 'state', 'nextAttemptAt'])
+// Partial: only the rows the delivery worker looks for (migration 1733000000000). Queries that
+// should use them spell the state as a literal: SQLite cannot match a bound parameter to the WHERE.
+@Index('webhook_deliveries_pending_idx', ['subscriptionId', 'nextAttemptAt'], { where: "state = 'pending'" })
+@Index('webhook_deliveries_claimed_idx', ['lockedUntil'], { where: "state = 'delivering'" })
 @Index('webhook_deliveries_event_idx', ['eventId'])
 export class WebhookDelivery {
   @PrimaryColumn({ type: 'varchar', length: 36 })

@@ -1,6 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomUUID } from 'node:crypto';
 import { merge, Subscription } from 'rxjs';
 import { DataSource, EntityManager } from 'typeorm';
 import { Wakeup } from '../common/wakeup';
@@ -13,6 +12,7 @@ import { DeliverySignal } from './delivery-signal.service';
 import { DeliveryState } from './webhook-delivery.entity';
 import { passesFilters } from './webhook-filters';
 import { WebhookFilter, WebhookKind, WebhookScope } from './webhook-subscription.entity';
+import { newRowId } from '../common/ids';
 
 /** Events fanned out per transaction. */
 const BATCH = 500;
@@ -153,7 +153,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
           createdAt: fromDbDate(event.created_at),
           data: JSON.parse(event.data) as unknown,
         });
-        values.push([randomUUID(), s.id, event.id, event.type, event.organization_id, payload, DeliveryState.Pending, 0, now, now, now]);
+        values.push([newRowId(), s.id, event.id, event.type, event.organization_id, payload, DeliveryState.Pending, 0, now, now, now]);
       }
     }
     for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {

@@ -11,7 +11,7 @@ import { cyberAppAuth } from '../setup/protocol';
 import { snapshot } from '../setup/snapshot';
 
 type Json = Record<string, unknown>;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const WHSEC = /^whsec_[A-Za-z0-9+/]{43}=$/;
 
 describe('hooks API (/api/hooks)', () => {

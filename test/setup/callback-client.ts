@@ -32,7 +32,7 @@ export function errorEnvelope(code: string, requestId?: string): Record<string, 
 }
 
 function expectUuid(): unknown {
-  return expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  return expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 }
 
 function expectString(): unknown {

@@ -11,7 +11,7 @@ import { createTestApp, TestApp } from '../setup/create-test-app';
 import { cyberAppAuth } from '../setup/protocol';
 
 const ROUTE = '/api/webhooks/deliveries';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const BASE = new Date('2024-05-01T10:00:00.000Z');
 
