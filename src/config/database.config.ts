@@ -26,6 +26,10 @@ class DatabaseEnv {
   /** SQLite: checkpoint the WAL from a worker thread instead of inside commits on the event loop. */
   @IsOptional() @EnvBoolean() @IsBoolean()
   SQLITE_BACKGROUND_CHECKPOINT: boolean = true;
+
+  /** SQLite: the most memory (MiB) the connection's page cache may use (SQLite's own default is 2). */
+  @IsOptional() @IsInt() @Min(2) @Max(4096)
+  SQLITE_CACHE_MIB: number = 64;
 }
 
 export interface DatabaseConfig {
@@ -37,6 +41,7 @@ export interface DatabaseConfig {
   poolSize: number;
   logging: boolean;
   backgroundCheckpoint: boolean;
+  sqliteCacheMiB: number;
 }
 
 export function readDatabaseConfig(env: Record<string, string | undefined> = process.env): DatabaseConfig {
@@ -50,6 +55,7 @@ export function readDatabaseConfig(env: Record<string, string | undefined> = pro
     poolSize: v.DATABASE_POOL_SIZE,
     logging: v.DATABASE_LOGGING,
     backgroundCheckpoint: v.SQLITE_BACKGROUND_CHECKPOINT,
+    sqliteCacheMiB: v.SQLITE_CACHE_MIB,
   };
 }
 
