@@ -1,26 +1,28 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomUUID } from 'node:crypto';
 import { merge, Subscription } from 'rxjs';
 import { DataSource, EntityManager } from 'typeorm';
 import { backoffDelayMs } from '../common/backoff';
 import { Wakeup } from '../common/wakeup';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
-import { fromDbDate } from '../database/raw-dates';
-import { executeSql, selectSql } from '../database/raw-sql';
+import { fromDbDate, toSqliteDate } from '../database/raw-dates';
+import { executeSql, selectSql, sqliteStatement } from '../database/raw-sql';
 import { TransactionOptions, TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { MetricsService, WebhookDeliveryOutcome } from '../metrics/metrics.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { DeliveryErrorClass } from './webhook-delivery-attempt.entity';
 import { DeliveryState } from './webhook-delivery.entity';
-import { SendResult, WebhookSender } from './webhook-sender.service';
+import { SendResult, SendTarget, WebhookSender } from './webhook-sender.service';
+import { newRowId } from '../common/ids';
 
 /** Subscriptions with due work considered by one claim (each is one part of a UNION ALL). */
 const MAX_SUBSCRIPTIONS_PER_CLAIM = 200;
 /** Attempts at writing a batch of outcomes before leaving the deliveries to their claim's expiry. */
 const OUTCOME_WRITE_ATTEMPTS = 3;
 const MAX_ERROR_LENGTH = 2000;
+/** Of a claim's lifetime, what is kept for writing the outcome after the longest attempt. */
+const CLAIM_WRITE_MARGIN_MS = 2500;
 /**
  * Claims and outcomes commit asynchronously (no log flush wait): losing the last of them to a power
  * loss only makes a delivery go out again with the same webhook-id, which at-least-once allows.
@@ -30,6 +32,8 @@ const BOOKKEEPING: TransactionOptions = { asyncCommit: true };
 
 /** A delivery as claimed, with what its attempt needs. `attempts` (after the claim) fences later writes. */
 interface Claimed {
+  /** When this worker claimed it (ms): a claim not started within the attempt timeout is left to expire. */
+  claimedAt: number;
   id: string;
   subscriptionId: string;
   eventId: string;
@@ -78,8 +82,11 @@ interface OutcomeRow {
 interface Outcome {
   delivery: Claimed;
   result: SendResult;
-  resolve: () => void;
-  reject: (error: Error) => void;
+}
+
+interface Ready {
+  delivery: Claimed;
+  target: TargetRow | undefined;
 }
 
 /**
@@ -87,26 +94,44 @@ interface Outcome {
  * (so two workers, in one process or many replicas, never hold the same claim), POSTs them with
  * bounded concurrency overall and per subscription (a slow or dead endpoint can take at most its
  * share of the slots), and records every attempt. Outcomes finishing together are written in one
- * transaction (a group commit). A slot is freed only once its outcome is durable, so a crash
- * repeats at most the attempts in flight, with the same `webhook-id`.
+ * transaction (a group commit).
+ *
+ * Pipelining: a slot is an HTTP attempt in flight, freed when the answer is in. Deliveries are
+ * claimed ahead (`ready`), so a freed slot starts the next attempt at once instead of waiting for a
+ * commit, and outcomes are written behind. A worker holds at most twice its slots' worth of claims
+ * (ahead, in flight, or waiting for their outcome's commit), and no attempt starts while those in
+ * flight and those unrecorded reach twice the slots, so a crash repeats at most
+ * 2 × WEBHOOKS_CONCURRENCY attempts, with the same `webhook-id`. Claims that never started are
+ * given back on shutdown, or expire after a crash: they are late, not repeated.
  */
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryWorker.name);
   private readonly wakeup = new Wakeup();
   private readonly postgres: boolean;
+  /** Attempts whose HTTP exchange is running: the slots. */
   private readonly inflight = new Map<string, Promise<void>>();
   /** The claims behind `inflight`, to give back if shutdown cannot wait for them. */
   private readonly claims = new Map<string, Claimed>();
+  /** Claimed and committed, not started yet, oldest first. */
+  private readonly ready: Ready[] = [];
   /** Set once shutdown gave the claims in flight back: their late outcomes are not written. */
   private released = false;
-  /** Slots (and per-subscription shares) taken by claims whose attempts have not started yet. */
+  /** Claims being made in a transaction not committed yet (they become `ready`). */
   private reserved = 0;
   /** When this worker last looked for expired claims (ms). */
   private lastExpiredScan = 0;
+  /** Per subscription: claims held (reserved, ready and in flight), bounded by twice its share. */
   private readonly perSubscription = new Map<string, number>();
+  /** Per subscription: attempts in flight, bounded by its share. */
+  private readonly inflightPerSubscription = new Map<string, number>();
+  /** Outcomes queued for the next write. */
   private readonly outcomes: Outcome[] = [];
-  private flushing = false;
+  /** Outcomes queued or being written: attempts made whose outcome is not committed yet. */
+  private unrecorded = 0;
+  private pumpScheduled = false;
+  /** The running write of outcomes, if any. */
+  private flushing: Promise<void> | null = null;
   private stopping = false;
   private loop: Promise<void> | null = null;
   private subscription: Subscription | null = null;
@@ -141,20 +166,34 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     for (const timer of this.timers) clearTimeout(timer);
     this.wakeup.notify();
     await this.loop;
-    if (this.inflight.size === 0) return;
     let graceTimer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      Promise.all(this.inflight.values()).then(() => true),
-      new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(false), this.config.shutdownGraceMs))),
-    ]);
+    const drained =
+      this.inflight.size === 0 ||
+      (await Promise.race([
+        Promise.all(this.inflight.values()).then(() => true),
+        new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(false), this.config.shutdownGraceMs))),
+      ]));
     clearTimeout(graceTimer);
-    if (drained) return;
-    this.released = true;
-    const left = [...this.claims.values()];
+    const interrupted = drained ? [] : [...this.claims.values()];
+    if (!drained) this.released = true;
+    // Outcomes already queued are written; a late outcome of an interrupted attempt is not.
+    while (this.flushing) await this.flushing;
+    // Claims not started (none start once stopping) are handed back as if never made, attempt count too: nothing was sent.
+    const unstarted = this.ready.splice(0).map((r) => r.delivery);
+    for (const delivery of unstarted) release(this.perSubscription, delivery.subscriptionId);
+    if (unstarted.length === 0 && interrupted.length === 0) return;
     try {
       await this.transactions.run(async (em) => {
         const now = new Date();
-        for (const claim of left) {
+        for (const claim of unstarted) {
+          await executeSql(
+            em,
+            `UPDATE webhook_deliveries SET state = ?, attempts = attempts - 1, locked_until = NULL, updated_at = ?
+              WHERE id = ? AND state = ? AND attempts = ?`,
+            [DeliveryState.Pending, now, claim.id, DeliveryState.Delivering, claim.attempts],
+          );
+        }
+        for (const claim of interrupted) {
           await executeSql(
             em,
             `UPDATE webhook_deliveries SET state = ?, locked_until = NULL, next_attempt_at = ?, last_error = ?, updated_at = ?
@@ -163,9 +202,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
           );
         }
       });
-      this.logger.warn(`shutdown: ${left.length} webhook deliveries still in flight were given back for another attempt`);
+      if (interrupted.length > 0) this.logger.warn(`shutdown: ${interrupted.length} webhook deliveries still in flight were given back for another attempt`);
     } catch (error) {
-      this.logger.error({ err: error }, 'shutdown: the claims in flight could not be given back; they expire on their own');
+      this.logger.error({ err: error }, 'shutdown: the claims held could not be given back; they expire on their own');
     }
   }
 
@@ -176,7 +215,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      const free = this.freeSlots();
+      // SQLite: a write of outcomes on its way claims in its own transaction (one commit, not two).
+      const free = this.wantsClaim() && (this.postgres || this.flushing === null) ? this.freeSlots() : 0;
       let claimed = 0;
       if (free > 0) {
         try {
@@ -191,15 +231,29 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  /** Slots free for new claims; `releasing` are attempts whose outcome is being written with the claim. */
-  private freeSlots(releasing = 0): number {
-    return this.config.concurrency - this.inflight.size - this.reserved + releasing;
+  /**
+   * Claims this worker may still make: it holds at most twice its slots' worth, counting those
+   * claimed ahead, in flight, and waiting for their outcome's commit (all still `delivering`).
+   * `writing`: outcomes the current transaction has just written, no longer held.
+   */
+  private freeSlots(writing = 0): number {
+    return 2 * this.config.concurrency - this.inflight.size - this.ready.length - this.reserved - this.unrecorded + writing;
+  }
+
+  /**
+   * Whether a claim is worth its statements now: a quarter of the slots' worth is free, or nothing
+   * is ready for a free slot. Claiming for every slot that frees would cost a transaction per attempt.
+   */
+  private wantsClaim(writing = 0): boolean {
+    const free = this.freeSlots(writing);
+    if (free <= 0) return false;
+    return free >= Math.ceil(this.config.concurrency / 4) || (this.ready.length === 0 && this.inflight.size < this.config.concurrency);
   }
 
   private async claimAndSend(): Promise<number> {
     // PostgreSQL: single statements straight from the pool; SQLite: through the one connection's queue.
-    const claim = await this.reserving((hold) => (this.postgres ? this.claim(this.dataSource.manager, [], hold) : this.transactions.run((em) => this.claim(em, [], hold), BOOKKEEPING)));
-    this.start(claim);
+    const claim = await this.reserving((hold) => (this.postgres ? this.claim(this.dataSource.manager, hold) : this.transactions.run((em) => this.claim(em, hold), BOOKKEEPING)));
+    this.enqueue(claim);
     return claim.claimed.length;
   }
 
@@ -224,47 +278,88 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private unreserve(claim: Claim): void {
     this.reserved -= claim.claimed.length;
-    for (const d of claim.claimed) this.releaseShare(d.subscriptionId);
+    for (const d of claim.claimed) release(this.perSubscription, d.subscriptionId);
   }
 
-  private releaseShare(subscriptionId: string): void {
-    const left = (this.perSubscription.get(subscriptionId) ?? 1) - 1;
-    if (left > 0) this.perSubscription.set(subscriptionId, left);
-    else this.perSubscription.delete(subscriptionId);
+  /** A committed claim: its deliveries move from reserved to ready, and those that can start do. */
+  private enqueue({ claimed, targets }: Claim): void {
+    this.reserved -= claimed.length;
+    for (const delivery of claimed) this.ready.push({ delivery, target: targets.get(delivery.subscriptionId) });
+    this.pump();
   }
 
-  /** Starts the attempts of a committed claim; their slots move from reserved to in flight. */
-  private start({ claimed, targets }: Claim): void {
-    for (const delivery of claimed) {
-      this.reserved -= 1;
-      this.claims.set(delivery.id, delivery);
-      const attempt = this.attempt(delivery, targets.get(delivery.subscriptionId)).finally(() => {
-        this.inflight.delete(delivery.id);
-        this.claims.delete(delivery.id);
-        this.releaseShare(delivery.subscriptionId);
-        this.wakeup.notify();
-      });
-      this.inflight.set(delivery.id, attempt);
+  /**
+   * Starts ready deliveries, oldest first, while a slot is free, their subscription is under its
+   * share, and the attempts not yet recorded stay under their bound. A claim that waited so long
+   * (its subscription's slots were all hanging) that its attempt could outlast the claim is left to
+   * expire and be claimed again. Nothing starts once shutdown began.
+   */
+  private pump(): void {
+    if (this.stopping) return;
+    const { concurrency, concurrencyPerSubscription, timeoutMs } = this.config;
+    const now = Date.now();
+    const startBy = this.claimTtlMs - timeoutMs - CLAIM_WRITE_MARGIN_MS;
+    for (let i = 0; i < this.ready.length && this.inflight.size < concurrency && this.inflight.size + this.unrecorded < 2 * concurrency; ) {
+      const { delivery, target } = this.ready[i];
+      if (now - delivery.claimedAt > startBy) {
+        this.ready.splice(i, 1);
+        release(this.perSubscription, delivery.subscriptionId);
+        this.logger.warn(`webhook delivery ${delivery.id}: claimed but not started within ${startBy} ms; left to its claim's expiry`);
+        continue;
+      }
+      if ((this.inflightPerSubscription.get(delivery.subscriptionId) ?? 0) >= concurrencyPerSubscription) {
+        i++;
+        continue;
+      }
+      this.ready.splice(i, 1);
+      this.start(delivery, target);
     }
   }
 
-  /** Sends one claimed delivery and waits until its outcome is durable. Never rejects. */
+  /**
+   * Pumps once the answers that came in with this one are all in: the next attempts then go out
+   * together (fewer wake-ups of the receivers and of this process) rather than one per answer.
+   */
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+      if (this.wantsClaim()) this.wakeup.notify();
+    });
+  }
+
+  /** Starts one attempt; its slot is freed when the answer is in, its outcome written behind. */
+  private start(delivery: Claimed, target: TargetRow | undefined): void {
+    const subscriptionId = delivery.subscriptionId;
+    this.claims.set(delivery.id, delivery);
+    this.inflightPerSubscription.set(subscriptionId, (this.inflightPerSubscription.get(subscriptionId) ?? 0) + 1);
+    const attempt = this.attempt(delivery, target).finally(() => {
+      this.inflight.delete(delivery.id);
+      this.claims.delete(delivery.id);
+      release(this.inflightPerSubscription, subscriptionId);
+      release(this.perSubscription, subscriptionId);
+      this.pumpSoon();
+    });
+    this.inflight.set(delivery.id, attempt);
+  }
+
+  /** Sends one claimed delivery and queues its outcome for writing. Never rejects. */
   private async attempt(delivery: Claimed, target: TargetRow | undefined): Promise<void> {
     let result: SendResult;
     if (!target) {
       // Deleted between the claim and now: the delivery went with it (FK cascade); nothing to record.
       return;
     }
+    const to: SendTarget = {
+      url: target.payload_url,
+      sslVerification: Boolean(target.ssl_verification),
+      secrets: secretsOf(target),
+      owner: target.created_by ?? target.organization_id,
+    };
     try {
-      result = await this.sender.send(
-        {
-          url: target.payload_url,
-          sslVerification: Boolean(target.ssl_verification),
-          secrets: secretsOf(target),
-          owner: target.created_by ?? target.organization_id,
-        },
-        { eventId: delivery.eventId, eventType: delivery.eventType, body: Buffer.from(delivery.payload, 'utf8') },
-      );
+      result = await this.sender.send(to, { eventId: delivery.eventId, eventType: delivery.eventType, body: Buffer.from(delivery.payload, 'utf8') });
     } catch (error) {
       // The sender reports every failure as a result; a throw is a bug, recorded like a connection error.
       result = {
@@ -280,18 +375,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       };
     }
     if (this.released) return;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.outcomes.push({ delivery, result, resolve, reject });
-        if (!this.flushing) {
-          this.flushing = true;
-          setImmediate(() => void this.flush());
-        }
-      });
-    } catch (error) {
-      // Left `delivering`: its claim expires and the delivery is attempted again, as after a crash.
-      this.logger.error({ err: error }, `webhook delivery ${delivery.id}: outcome not recorded`);
-    }
+    this.outcomes.push({ delivery, result });
+    this.unrecorded += 1;
+    // Written once this event-loop turn's answers are all in: they share one commit.
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
   }
 
   /**
@@ -310,26 +397,29 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
           const { retryAt, next } = await this.reserving((hold) =>
             this.transactions.run(async (em) => {
               const retryAt = await this.writeOutcomes(em, batch, (counted = []));
-              const next = this.postgres || this.stopping ? NO_CLAIM : await this.claim(em, batch, hold);
+              const next = this.postgres || this.stopping || !this.wantsClaim(batch.length) ? NO_CLAIM : await this.claim(em, hold, batch.length);
               return { retryAt, next };
             }, BOOKKEEPING),
           );
-          for (const outcome of batch) outcome.resolve();
-          this.start(next);
+          this.unrecorded -= batch.length;
+          this.enqueue(next);
           this.metrics?.webhookDelivered(counted);
           this.scheduleWake(retryAt);
           break;
         } catch (error) {
           if (!isConcurrencyConflict(error) || attempt >= OUTCOME_WRITE_ATTEMPTS) {
-            const failure = error instanceof Error ? error : new Error(String(error));
-            for (const outcome of batch) outcome.reject(failure);
+            // Left `delivering`: their claims expire and the deliveries are attempted again, as after a crash.
+            this.unrecorded -= batch.length;
+            this.logger.error({ err: error }, `${batch.length} webhook delivery outcomes not recorded; their claims expire and they are attempted again`);
+            this.pump();
             break;
           }
           await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
         }
       }
     }
-    this.flushing = false;
+    this.flushing = null;
+    this.wakeup.notify();
   }
 
   /** Wakes the loop when the earliest retry written comes due, if that is sooner than the poll. */
@@ -361,7 +451,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         completedAt: change.state === DeliveryState.Pending ? null : now,
       };
     });
-    const applied = this.postgres ? await this.updatePostgres(em, rows, now) : await this.updateEach(em, rows, now);
+    const applied = await this.updateBatch(em, rows, now);
     const attempts: unknown[][] = [];
     for (const row of rows) {
       const { delivery, result } = row;
@@ -372,7 +462,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       }
       counted.push(row.state === DeliveryState.Succeeded ? 'succeeded' : row.state === DeliveryState.Pending ? 'retry' : result.gone ? 'gone' : 'failed');
       attempts.push([
-        randomUUID(),
+        newRowId(),
         delivery.id,
         delivery.attempts,
         result.startedAt,
@@ -404,45 +494,53 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return earliestRetry;
   }
 
-  /** SQLite: one UPDATE per outcome (in-process statements cost microseconds); the ids applied. */
-  private async updateEach(em: EntityManager, rows: OutcomeRow[], now: Date): Promise<Set<string>> {
-    const applied = new Set<string>();
-    for (const row of rows) {
-      const updated = await executeSql(
-        em,
-        `UPDATE webhook_deliveries
-            SET state = ?, next_attempt_at = ?, locked_until = NULL, last_status = ?, last_error = ?, completed_at = ?, updated_at = ?
-          WHERE id = ? AND state = ? AND attempts = ?`,
-        [row.state, row.nextAttemptAt, row.result.status, row.lastError, row.completedAt, now, row.delivery.id, DeliveryState.Delivering, row.delivery.attempts],
-      );
-      if (updated > 0) applied.add(row.delivery.id);
-    }
-    return applied;
-  }
-
-  /** PostgreSQL: the whole batch in one UPDATE (one round trip), each row fenced by its claim's attempt number; the ids applied. */
-  private async updatePostgres(em: EntityManager, rows: OutcomeRow[], now: Date): Promise<Set<string>> {
-    const values = rows.map((row) => ({
-      id: row.delivery.id,
-      claim: row.delivery.attempts,
-      state: row.state,
-      next_attempt_at: row.nextAttemptAt.toISOString(),
-      last_status: row.result.status,
-      last_error: row.lastError,
-      completed_at: row.completedAt?.toISOString() ?? null,
-    }));
+  /**
+   * Each outcome's row, fenced by its claim's attempt number; the ids applied. PostgreSQL: the whole
+   * batch in one UPDATE (one round trip). SQLite: one prepared UPDATE per row, straight on the
+   * connection (in-process, a few microseconds each: cheaper than SQLite's JSON functions).
+   */
+  private async updateBatch(em: EntityManager, rows: OutcomeRow[], now: Date): Promise<Set<string>> {
+    if (!this.postgres) return this.updateEachSqlite(em, rows, now);
+    const date = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+    const values = JSON.stringify(
+      rows.map((row) => ({
+        delivery_id: row.delivery.id,
+        claim: row.delivery.attempts,
+        state: row.state,
+        next_attempt_at: date(row.nextAttemptAt),
+        last_status: row.result.status,
+        last_error: row.lastError,
+        completed_at: date(row.completedAt),
+      })),
+    );
     const updated = await selectSql<{ id: string }>(
       em,
       `UPDATE webhook_deliveries AS d
           SET state = v.state, next_attempt_at = v.next_attempt_at, locked_until = NULL, last_status = v.last_status,
               last_error = v.last_error, completed_at = v.completed_at, updated_at = ?
          FROM jsonb_to_recordset(?::jsonb)
-           AS v(id varchar, claim integer, state varchar, next_attempt_at timestamptz, last_status integer, last_error text, completed_at timestamptz)
-        WHERE d.id = v.id AND d.state = ? AND d.attempts = v.claim
+           AS v(delivery_id varchar, claim integer, state varchar, next_attempt_at timestamptz, last_status integer, last_error text, completed_at timestamptz)
+        WHERE d.id = v.delivery_id AND d.state = '${DeliveryState.Delivering}' AND d.attempts = v.claim
         RETURNING d.id`,
-      [now, JSON.stringify(values), DeliveryState.Delivering],
+      [now, values],
     );
     return new Set(updated.map((r) => r.id));
+  }
+
+  private updateEachSqlite(em: EntityManager, rows: OutcomeRow[], now: Date): Set<string> {
+    const update = sqliteStatement(
+      em,
+      `UPDATE webhook_deliveries
+          SET state = ?, next_attempt_at = ?, locked_until = NULL, last_status = ?, last_error = ?, completed_at = ?, updated_at = ?
+        WHERE id = ? AND state = '${DeliveryState.Delivering}' AND attempts = ?`,
+    );
+    const applied = new Set<string>();
+    const at = toSqliteDate(now);
+    for (const { delivery, state, nextAttemptAt, result, lastError, completedAt } of rows) {
+      const { changes } = update.run(state, toSqliteDate(nextAttemptAt), result.status, lastError, completedAt === null ? null : at, at, delivery.id, delivery.attempts);
+      if (changes > 0) applied.add(delivery.id);
+    }
+    return applied;
   }
 
   private stateAfter(delivery: Claimed, result: SendResult, now: Date): { state: DeliveryState; nextAttemptAt: Date } {
@@ -460,16 +558,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
    * share for each: first those whose claim expired (a worker died), then pending ones whose time has
    * come, oldest first. The candidates are read, chosen here, and claimed by one UPDATE whose WHERE is
    * checked again on every row, so a row another worker claimed meanwhile is skipped. The claimed
-   * ones are reserved through `hold` before this returns. `releasing`: attempts whose outcomes the
-   * same transaction records, so their slots count as free.
+   * ones are reserved through `hold` before this returns. A subscription holds at most twice its
+   * share: its slots, and as many claimed ahead. `writing`: outcomes the same transaction records.
    */
-  private async claim(em: EntityManager, releasing: Outcome[], hold: (claim: Claim) => void): Promise<Claim> {
-    const free = this.freeSlots(releasing.length);
+  private async claim(em: EntityManager, hold: (claim: Claim) => void, writing = 0): Promise<Claim> {
+    const free = this.freeSlots(writing);
     if (free <= 0) return NO_CLAIM;
-    const share = new Map(this.perSubscription);
-    for (const { delivery } of releasing) share.set(delivery.subscriptionId, (share.get(delivery.subscriptionId) ?? 1) - 1);
+    const share = this.perSubscription;
+    const limit = 2 * this.config.concurrencyPerSubscription;
     const now = new Date();
-    const saturated = [...share].filter(([, n]) => n >= this.config.concurrencyPerSubscription).map(([id]) => id);
+    const saturated = [...share].filter(([, n]) => n >= limit).map(([id]) => id);
     const notIn = saturated.length > 0 ? `NOT IN (${saturated.map(() => '?').join(', ')})` : null;
     const exclude = notIn ? `AND d.subscription_id ${notIn}` : '';
     const enabled = 'JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.enabled = ?';
@@ -481,8 +579,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       expired = await selectSql<{ id: string; subscription_id: string }>(
         em,
         `SELECT d.id, d.subscription_id FROM webhook_deliveries d ${enabled}
-          WHERE d.state = ? AND d.locked_until < ? ${exclude} ORDER BY d.locked_until LIMIT ${free}`,
-        [true, DeliveryState.Delivering, now, ...saturated],
+          WHERE d.state = '${DeliveryState.Delivering}' AND d.locked_until < ? ${exclude} ORDER BY d.locked_until LIMIT ${free}`,
+        [true, now, ...saturated],
       );
       // A full page: there may be more; look again at the next claim.
       if (expired.length >= free) this.lastExpiredScan = 0;
@@ -494,12 +592,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const subscriptions = await selectSql<{ id: string }>(
       em,
       `SELECT id FROM (
-         SELECT s.id, (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.state = ?) AS due
+         SELECT s.id, (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.state = '${DeliveryState.Pending}') AS due
            FROM webhook_subscriptions s WHERE s.enabled = ? ${notIn ? `AND s.id ${notIn}` : ''}
        ) t WHERE due <= ? ORDER BY due LIMIT ${Math.min(free, MAX_SUBSCRIPTIONS_PER_CLAIM)}`,
-      [DeliveryState.Pending, true, ...saturated, now],
+      [true, ...saturated, now],
     );
-    const shareLeft = (id: string): number => this.config.concurrencyPerSubscription - (share.get(id) ?? 0);
+    const shareLeft = (id: string): number => limit - (share.get(id) ?? 0);
     const pending =
       subscriptions.length === 0
         ? []
@@ -509,10 +607,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
               .map(
                 (sub, i) =>
                   `SELECT * FROM (SELECT id, subscription_id, next_attempt_at FROM webhook_deliveries
-                     WHERE subscription_id = ? AND state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ${Math.min(free, shareLeft(sub.id))}) p${i}`,
+                     WHERE subscription_id = ? AND state = '${DeliveryState.Pending}' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ${Math.min(free, shareLeft(sub.id))}) p${i}`,
               )
               .join(' UNION ALL '),
-            subscriptions.flatMap((sub) => [sub.id, DeliveryState.Pending, now]),
+            subscriptions.flatMap((sub) => [sub.id, now]),
           );
     pending.sort((x, y) => fromDbDate(x.next_attempt_at).getTime() - fromDbDate(y.next_attempt_at).getTime());
     const candidates = [...expired, ...pending];
@@ -536,8 +634,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         RETURNING id, subscription_id, event_id, event_type, payload, attempts`,
       [DeliveryState.Delivering, new Date(now.getTime() + this.claimTtlMs), now, ...chosen, DeliveryState.Pending, now, DeliveryState.Delivering, now],
     );
+    const claimedAt = Date.now();
     const claimed = rows.map(
       (r): Claimed => ({
+        claimedAt,
         id: r.id,
         subscriptionId: r.subscription_id,
         eventId: r.event_id,
@@ -560,6 +660,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     hold(claim);
     return claim;
   }
+}
+
+/** One fewer held in `counts` for the subscription. */
+function release(counts: Map<string, number>, subscriptionId: string): void {
+  const left = (counts.get(subscriptionId) ?? 1) - 1;
+  if (left > 0) counts.set(subscriptionId, left);
+  else counts.delete(subscriptionId);
 }
 
 /** The secrets a delivery is signed with: the current one, then the previous one while its overlap lasts. */

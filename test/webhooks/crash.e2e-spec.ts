@@ -153,11 +153,13 @@ describe('webhook delivery worker killed with attempts in flight, then started a
     const succeededAtKill = new Set(atKill.filter((d) => d.state === DeliveryState.Succeeded).map((d) => d.eventId));
     // Received but not recorded: the attempts the kill cut off. Each is still claimed.
     const inFlightAtKill = new Set(receiver.received.map((r) => r.eventId).filter((id) => !succeededAtKill.has(id)));
+    // Claims held: the attempts in flight and as many claimed ahead. Reached the receiver but not
+    // recorded: the attempts in flight and the outcomes not written yet. Each at most 2 × concurrency.
     expect(delivering.size).toBeGreaterThan(0);
-    expect(delivering.size).toBeLessThanOrEqual(CONCURRENCY);
+    expect(delivering.size).toBeLessThanOrEqual(2 * CONCURRENCY);
     expect(succeededAtKill.size).toBeLessThan(EVENTS);
     expect(inFlightAtKill.size).toBeGreaterThan(0);
-    expect(inFlightAtKill.size).toBeLessThanOrEqual(CONCURRENCY);
+    expect(inFlightAtKill.size).toBeLessThanOrEqual(2 * CONCURRENCY);
     expect([...inFlightAtKill].filter((id) => !delivering.has(id))).toEqual([]);
     expect(atKill.filter((d) => d.state !== DeliveryState.Delivering && d.state !== DeliveryState.Succeeded && d.state !== DeliveryState.Pending)).toEqual([]);
 

@@ -126,5 +126,10 @@ describe(`SIGTERM with webhook deliveries and callbacks in flight (${TEST_DB})`,
     expect(interrupted.length).toBeGreaterThan(0);
     for (const d of interrupted) expect(d.state).toBe(DeliveryState.Pending);
     expect(service.output).toContain('given back for another attempt');
+    // Claimed ahead but never sent: given back as if never claimed, with no attempt counted.
+    const hangingReceived = new Set(hanging.received.map((r) => r.headers['webhook-id']));
+    const unsent = deliveries.filter((d) => !(d.subscriptionId === slowSub.id ? slowReceived : hangingReceived).has(d.eventId));
+    expect(unsent.length).toBeGreaterThan(0);
+    expect(unsent.filter((d) => d.state !== DeliveryState.Pending || d.attempts !== 0 || d.lastError !== null)).toEqual([]);
   });
 });
