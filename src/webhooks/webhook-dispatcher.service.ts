@@ -5,6 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Wakeup } from '../common/wakeup';
 import { fromDbDate, toSqliteDate } from '../database/raw-dates';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
+import { placeholders } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
@@ -113,13 +114,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       const created = await this.fanOut(em, rows);
       const now = new Date();
       const ids = rows.map((r) => r.id);
+      if (this.postgres) {
+        // One statement whatever the count: an array parameter, not a placeholder per id.
+        await em.query(`UPDATE events SET dispatched_at = $1 WHERE id = ANY($2::varchar[])`, [now, ids]);
+        return { events: rows.length, deliveries: created };
+      }
       for (let i = 0; i < ids.length; i += ROWS_PER_INSERT) {
         const slice = ids.slice(i, i + ROWS_PER_INSERT);
-        const placeholders = slice.map((_, i) => (this.postgres ? `$${i + 2}` : '?')).join(', ');
-        await em.query(`UPDATE events SET dispatched_at = ${this.postgres ? '$1' : '?'} WHERE id IN (${placeholders})`, [
-          this.postgres ? now : toSqliteDate(now),
-          ...slice,
-        ]);
+        await em.query(`UPDATE events SET dispatched_at = ? WHERE id IN (${slice.map(() => '?').join(', ')})`, [toSqliteDate(now), ...slice]);
       }
       return { events: rows.length, deliveries: created };
       // Asynchronous commit: a fan-out lost to a power loss is done again from the (durable) events.
@@ -156,14 +158,28 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
         values.push([newRowId(), s.id, event.id, event.type, event.organization_id, payload, DeliveryState.Pending, 0, now, now, now]);
       }
     }
-    for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
-      const slice = values.slice(i, i + ROWS_PER_INSERT);
-      const placeholders = slice.map((_, r) => `(${Array.from({ length: 11 }, (__, c) => (this.postgres ? `$${r * 11 + c + 1}` : '?')).join(', ')})`);
+    if (values.length === 0) return 0;
+    if (this.postgres) {
+      // One statement with a column array each: PostgreSQL plans a VALUES list of thousands of
+      // placeholders for milliseconds (measured: 3 ms a 200-row statement, more than running it).
+      const column = (c: number): unknown[] => values.map((row) => row[c]);
       await em.query(
         `INSERT INTO webhook_deliveries
            (id, subscription_id, event_id, event_type, organization_id, payload, state, attempts, next_attempt_at, created_at, updated_at)
-         VALUES ${placeholders.join(', ')}`,
-        slice.flat().map((v) => (v instanceof Date && !this.postgres ? toSqliteDate(v) : v)),
+         SELECT v.id, v.subscription_id, v.event_id, v.event_type, v.organization_id, v.payload, $7, 0, $8, $8, $8
+           FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::text[])
+             AS v(id, subscription_id, event_id, event_type, organization_id, payload)`,
+        [column(0), column(1), column(2), column(3), column(4), column(5), DeliveryState.Pending, now],
+      );
+      return values.length;
+    }
+    for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
+      const slice = values.slice(i, i + ROWS_PER_INSERT);
+      await em.query(
+        `INSERT INTO webhook_deliveries
+           (id, subscription_id, event_id, event_type, organization_id, payload, state, attempts, next_attempt_at, created_at, updated_at)
+         VALUES ${placeholders(slice.length, 11)}`,
+        slice.flat().map((v) => (v instanceof Date ? toSqliteDate(v) : v)),
       );
     }
     return values.length;
