@@ -21,8 +21,12 @@ const MAX_SUBSCRIPTIONS_PER_CLAIM = 200;
 /** Attempts at writing a batch of outcomes before leaving the deliveries to their claim's expiry. */
 const OUTCOME_WRITE_ATTEMPTS = 3;
 const MAX_ERROR_LENGTH = 2000;
-/** Of a claim's lifetime, what is kept for writing the outcome after the longest attempt. */
-const CLAIM_WRITE_MARGIN_MS = 2500;
+/**
+ * How long a delivery claimed ahead may wait for a slot of its subscription (ms). Longer (the
+ * subscription's attempts are hanging), it is given back: its target was read at the claim, and a
+ * subscription deleted, disabled or re-pointed meanwhile must not get it from this snapshot.
+ */
+const READY_MAX_WAIT_MS = 1000;
 /**
  * Claims and outcomes commit asynchronously (no log flush wait): losing the last of them to a power
  * loss only makes a delivery go out again with the same webhook-id, which at-least-once allows.
@@ -130,6 +134,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   /** Outcomes queued or being written: attempts made whose outcome is not committed yet. */
   private unrecorded = 0;
   private pumpScheduled = false;
+  /** Claimed ahead, waited too long, being given back: still `delivering` until that commits. */
+  private readonly returning: Claimed[] = [];
+  private givingBack: Promise<void> | null = null;
   /** The running write of outcomes, if any. */
   private flushing: Promise<void> | null = null;
   private stopping = false;
@@ -176,8 +183,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     clearTimeout(graceTimer);
     const interrupted = drained ? [] : [...this.claims.values()];
     if (!drained) this.released = true;
-    // Outcomes already queued are written; a late outcome of an interrupted attempt is not.
-    while (this.flushing) await this.flushing;
+    // Outcomes already queued are written, within what is left of the grace (a write stuck on a
+    // lock must not hold the shutdown); a late outcome of an interrupted attempt is not.
+    const deadline = Date.now() + (drained ? this.config.shutdownGraceMs : 0) + 1000;
+    while ((this.flushing || this.givingBack) && Date.now() < deadline) {
+      await Promise.race([Promise.all([this.flushing, this.givingBack]), new Promise((resolve) => setTimeout(resolve, deadline - Date.now()))]);
+    }
     // Claims not started (none start once stopping) are handed back as if never made, attempt count too: nothing was sent.
     const unstarted = this.ready.splice(0).map((r) => r.delivery);
     for (const delivery of unstarted) release(this.perSubscription, delivery.subscriptionId);
@@ -185,14 +196,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     try {
       await this.transactions.run(async (em) => {
         const now = new Date();
-        for (const claim of unstarted) {
-          await executeSql(
-            em,
-            `UPDATE webhook_deliveries SET state = ?, attempts = attempts - 1, locked_until = NULL, updated_at = ?
-              WHERE id = ? AND state = ? AND attempts = ?`,
-            [DeliveryState.Pending, now, claim.id, DeliveryState.Delivering, claim.attempts],
-          );
-        }
+        await this.giveBackUnstarted(em, unstarted, now);
         for (const claim of interrupted) {
           await executeSql(
             em,
@@ -237,7 +241,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
    * `writing`: outcomes the current transaction has just written, no longer held.
    */
   private freeSlots(writing = 0): number {
-    return 2 * this.config.concurrency - this.inflight.size - this.ready.length - this.reserved - this.unrecorded + writing;
+    return 2 * this.config.concurrency - this.inflight.size - this.ready.length - this.reserved - this.unrecorded - this.returning.length + writing;
   }
 
   /**
@@ -290,21 +294,22 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * Starts ready deliveries, oldest first, while a slot is free, their subscription is under its
-   * share, and the attempts not yet recorded stay under their bound. A claim that waited so long
-   * (its subscription's slots were all hanging) that its attempt could outlast the claim is left to
-   * expire and be claimed again. Nothing starts once shutdown began.
+   * share, and the attempts not yet recorded stay under their bound. One that waited longer than
+   * READY_MAX_WAIT_MS is given back. Nothing starts once shutdown began.
    */
   private pump(): void {
     if (this.stopping) return;
-    const { concurrency, concurrencyPerSubscription, timeoutMs } = this.config;
+    const { concurrency, concurrencyPerSubscription } = this.config;
     const now = Date.now();
-    const startBy = this.claimTtlMs - timeoutMs - CLAIM_WRITE_MARGIN_MS;
-    for (let i = 0; i < this.ready.length && this.inflight.size < concurrency && this.inflight.size + this.unrecorded < 2 * concurrency; ) {
+    for (let i = 0; i < this.ready.length; ) {
       const { delivery, target } = this.ready[i];
-      if (now - delivery.claimedAt > startBy) {
+      if (now - delivery.claimedAt > READY_MAX_WAIT_MS) {
         this.ready.splice(i, 1);
-        release(this.perSubscription, delivery.subscriptionId);
-        this.logger.warn(`webhook delivery ${delivery.id}: claimed but not started within ${startBy} ms; left to its claim's expiry`);
+        this.returnUnstarted(delivery);
+        continue;
+      }
+      if (this.inflight.size >= concurrency || this.inflight.size + this.unrecorded >= 2 * concurrency) {
+        i++;
         continue;
       }
       if ((this.inflightPerSubscription.get(delivery.subscriptionId) ?? 0) >= concurrencyPerSubscription) {
@@ -328,6 +333,39 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       this.pump();
       if (this.wantsClaim()) this.wakeup.notify();
     });
+  }
+
+  /** Hands a claimed, unstarted delivery back (pending, its attempt not counted), with others. */
+  private returnUnstarted(delivery: Claimed): void {
+    release(this.perSubscription, delivery.subscriptionId);
+    this.returning.push(delivery);
+    this.givingBack ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.giveBack());
+  }
+
+  private async giveBack(): Promise<void> {
+    while (this.returning.length > 0) {
+      const batch = this.returning.slice();
+      try {
+        await this.transactions.run((em) => this.giveBackUnstarted(em, batch, new Date()), BOOKKEEPING);
+      } catch (error) {
+        this.logger.error({ err: error }, `${batch.length} webhook deliveries claimed ahead could not be given back; their claims expire on their own`);
+      }
+      this.returning.splice(0, batch.length);
+    }
+    this.givingBack = null;
+    this.wakeup.notify();
+  }
+
+  /** Claims never started: pending again as if never claimed (the attempt count too), fenced by the claim. */
+  private async giveBackUnstarted(em: EntityManager, claims: Claimed[], now: Date): Promise<void> {
+    for (const claim of claims) {
+      await executeSql(
+        em,
+        `UPDATE webhook_deliveries SET state = ?, attempts = attempts - 1, locked_until = NULL, updated_at = ?
+          WHERE id = ? AND state = ? AND attempts = ?`,
+        [DeliveryState.Pending, now, claim.id, DeliveryState.Delivering, claim.attempts],
+      );
+    }
   }
 
   /** Starts one attempt; its slot is freed when the answer is in, its outcome written behind. */
@@ -402,6 +440,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
             }, BOOKKEEPING),
           );
           this.unrecorded -= batch.length;
+          // A 410 disabled its subscription: what was claimed ahead for it waits, pending, for it to be enabled again.
+          const gone = new Set(batch.filter((o) => o.result.gone).map((o) => o.delivery.subscriptionId));
+          if (gone.size > 0) {
+            for (let i = this.ready.length - 1; i >= 0; i--) {
+              if (gone.has(this.ready[i].delivery.subscriptionId)) this.returnUnstarted(this.ready.splice(i, 1)[0].delivery);
+            }
+          }
           this.enqueue(next);
           this.metrics?.webhookDelivered(counted);
           this.scheduleWake(retryAt);

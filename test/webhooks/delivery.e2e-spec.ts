@@ -301,6 +301,36 @@ describe('webhook delivery', () => {
     expect(first).toMatchObject({ errorClass: DeliveryErrorClass.Timeout, statusCode: null, success: false });
   });
 
+  it('sends nothing it claimed ahead to the old URL of a subscription re-pointed meanwhile', async () => {
+    await t.close();
+    t = await createTestApp({ ...ENV, WEBHOOKS_TIMEOUT_MS: '4000', WEBHOOKS_CONCURRENCY_PER_SUBSCRIPTION: '2' });
+    tree = await createTree(t.dataSource);
+    const hanging = await receiver();
+    hanging.setBehaviour('hang');
+    const moved = await receiver();
+    const sub = await subscribe(t, { organizationId: tree.partner.id, url: hanging.url });
+    for (let i = 0; i < 6; i++) await emit(t, 'user.created', tree.partner.id, { i });
+    // Two attempts hang (the subscription's share); two more are claimed ahead, waiting for a slot.
+    await hanging.waitFor(2, 5000);
+    await eventually(
+      () => deliveriesOf(t, sub.id),
+      (d) => d.filter((x) => x.state === DeliveryState.Delivering).length === 4,
+      5000,
+    );
+    await t.dataSource.getRepository(WebhookSubscription).update({ id: sub.id }, { payloadUrl: moved.url });
+    // What was claimed ahead is handed back within a second and claimed again with the new URL: once
+    // the hung attempts time out (4 s), everything, their retries included, goes to the new URL.
+    await moved.waitFor(6, 10_000);
+    expect(hanging.received).toHaveLength(2);
+    const rows = await eventually(
+      () => deliveriesOf(t, sub.id),
+      (d) => d.every((x) => x.state === DeliveryState.Succeeded),
+      5000,
+    );
+    // Attempts count only what was sent: one for the four, two for the two that hung first.
+    expect(rows.map((x) => x.attempts).sort()).toEqual([1, 1, 1, 1, 2, 2]);
+  });
+
   it('counts only 200 as delivered with WEBHOOKS_SUCCESS_200_ONLY (CloudStack rule)', async () => {
     await t.close();
     t = await createTestApp({ ...ENV, WEBHOOKS_SUCCESS_200_ONLY: 'true' });
