@@ -1,4 +1,6 @@
+import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readFileSync } from 'node:fs';
 import { Server as NetServer } from 'node:net';
@@ -7,7 +9,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { DomainError, ErrorCode } from './common/domain-error';
 import { inspectJson } from './common/json-guard';
-import { ProtocolExceptionFilter } from './common/protocol-exception.filter';
+import { ProtocolExceptionFilter, sendError } from './common/protocol-exception.filter';
 import { appConfig } from './config/app.config';
 import { loadEnvFile } from './config/env-file';
 import { authConfig, AuthConfig } from './config/auth.config';
@@ -22,6 +24,8 @@ import { readDatabaseConfig } from './config/database.config';
 import { requestIdOf } from './config/logger.options';
 import { setupOpenApi } from './openapi';
 
+/** Logs what the router refuses only if it is unexpected (a 5xx); see frameworkErrors below. */
+const routerLogger = new NestLogger('Router');
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
 /** The S3 notification intake (S3EventsModule), whose callers may send JSON as text/plain. */
@@ -58,6 +62,12 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // Requests arriving while closing get a 503 in the protocol's envelope (onRequest below).
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // The router's own refusals (a badly percent-encoded path, an overlong path segment) answer in
+    // the protocol's envelope too; they come before any hook, hence the request id here.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header('x-request-id', request.id);
+      sendError(reply, request, error, routerLogger);
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), adapter, {
     bufferLogs: options.bufferLogs ?? true,

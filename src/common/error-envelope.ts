@@ -29,6 +29,10 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; message: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: ErrorCode.UnsupportedMediaType, message: 'Content-Type must be application/json.' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: ErrorCode.MalformedRequest, message: 'Content-Length does not match the body.' },
   FST_ERR_CTP_INVALID_TYPE: { code: ErrorCode.UnsupportedMediaType, message: 'Content-Type must be application/json.' },
+  // The router's (through `frameworkErrors`): the path is not echoed, it may hold a token.
+  FST_ERR_BAD_URL: { code: ErrorCode.MalformedRequest, message: 'The URL path is not validly percent-encoded.' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: ErrorCode.UriTooLong, message: 'A URL path segment is too long.' },
+  FST_ERR_ASYNC_CONSTRAINT: { code: ErrorCode.MalformedRequest, message: 'The request matches no route constraint.' },
 };
 
 const HTTP_STATUS_CODES: Record<number, ErrorCode> = {

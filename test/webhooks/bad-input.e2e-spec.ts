@@ -325,6 +325,21 @@ describe('bad input to the webhook API', () => {
     });
   });
 
+  describe('paths the router refuses', () => {
+    it('answers 400 in the envelope for a badly percent-encoded path, without echoing it', async () => {
+      const res = await request(t.server).delete('/api/webhooks/%E0%A4%A').set('X-CyberApp-Auth', partnerAuth).expect(400);
+      expect(res.body).toEqual(errorEnvelope('MALFORMED_REQUEST'));
+      expect(res.headers['x-request-id']).toEqual(expect.any(String));
+      expect(JSON.stringify(res.body)).not.toContain('%E0');
+    });
+
+    it('answers 414 in the envelope for an overlong path segment, without echoing it', async () => {
+      const res = await request(t.server).delete(`/api/webhooks/${'a'.repeat(600)}`).set('X-CyberApp-Auth', partnerAuth).expect(414);
+      expect(res.body).toEqual(errorEnvelope('URI_TOO_LONG'));
+      expect(JSON.stringify(res.body)).not.toContain('aaaa');
+    });
+  });
+
   describe('query strings', () => {
     const get = (path: string) => request(t.server).get(path).set('X-CyberApp-Auth', partnerAuth);
     const del = (path: string) => request(t.server).delete(path).set('X-CyberApp-Auth', partnerAuth);
