@@ -56,7 +56,7 @@ const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
 /**
  * SQLite (better-sqlite3, one connection): the connection's prepared statement for `sql`, cached
  * per connection, to run once per row of a batch inside a transaction of `em`. There TypeORM's
- * `query()` costs several times the statement itself. Parameters go through `sqliteValue`.
+ * `query()` costs several times the statement itself. Parameters are SQLite values (`sqliteValue`).
  */
 export function sqliteStatement(em: EntityManager, sql: string): SqliteStatement {
   const connection = (em.connection.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;

@@ -5,7 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Wakeup } from '../common/wakeup';
 import { fromDbDate, toSqliteDate } from '../database/raw-dates';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
-import { placeholders } from '../database/raw-sql';
+import { placeholders, sqliteValue } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
@@ -179,7 +179,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
         `INSERT INTO webhook_deliveries
            (id, subscription_id, event_id, event_type, organization_id, payload, state, attempts, next_attempt_at, created_at, updated_at)
          VALUES ${placeholders(slice.length, 11)}`,
-        slice.flat().map((v) => (v instanceof Date ? toSqliteDate(v) : v)),
+        slice.flat().map(sqliteValue),
       );
     }
     return values.length;
