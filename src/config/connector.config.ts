@@ -1,5 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
+import { AllowedHost, DEFAULT_ALLOWED_DC_HOSTS, parseAllowedHosts } from '../connector/datacenter-policy';
 import { EnvBoolean, validateConfig } from './validate-config';
 
 class ConnectorEnv {
@@ -12,6 +13,14 @@ class ConnectorEnv {
 
   @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] })
   ACRONIS_DC_URL?: string;
+
+  /**
+   * Data-center hosts a mapping's `datacenter_url` may name (comma-separated; `*.domain` for
+   * subdomains; `http://host` to allow plain HTTP, for local test servers). ACRONIS_DC_URL's host
+   * is always allowed.
+   */
+  @IsOptional() @IsString()
+  ACRONIS_DC_ALLOWED_HOSTS: string = DEFAULT_ALLOWED_DC_HOSTS;
 
   /** Minutes between scheduled runs; 0 turns the schedule off (runs on demand only). */
   @IsOptional() @IsInt() @Min(0) @Max(7 * 24 * 60)
@@ -67,8 +76,19 @@ export const connectorConfig = registerAs('connector', () => {
     env.ACRONIS_CLIENT_ID && env.ACRONIS_CLIENT_SECRET && env.ACRONIS_DC_URL
       ? { clientId: env.ACRONIS_CLIENT_ID, clientSecret: env.ACRONIS_CLIENT_SECRET, dcUrl: env.ACRONIS_DC_URL.replace(/\/+$/, '') }
       : null;
+  let allowedDcHosts: AllowedHost[];
+  try {
+    allowedDcHosts = parseAllowedHosts(env.ACRONIS_DC_ALLOWED_HOSTS);
+  } catch (error) {
+    throw new Error(`Invalid configuration:\n  ACRONIS_DC_ALLOWED_HOSTS: ${(error as Error).message}`);
+  }
+  if (credentials) {
+    const dc = new URL(credentials.dcUrl);
+    allowedDcHosts = [...allowedDcHosts, { host: dc.hostname.toLowerCase(), wildcard: false, allowHttp: dc.protocol === 'http:' }];
+  }
   return {
     credentials,
+    allowedDcHosts,
     intervalMs: env.CONNECTOR_INTERVAL_MINUTES * 60_000,
     concurrency: env.CONNECTOR_CONCURRENCY,
     maxAttempts: env.CONNECTOR_MAX_ATTEMPTS,
