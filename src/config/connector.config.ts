@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { IsBoolean, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, IsUrl, Length, Matches, Max, Min } from 'class-validator';
 import { AllowedHost, DEFAULT_ALLOWED_DC_HOSTS, parseAllowedHosts } from '../connector/datacenter-policy';
 import { EnvBoolean, validateConfig } from './validate-config';
 
@@ -65,6 +65,25 @@ class ConnectorEnv {
   @IsOptional() @IsInt() @Min(1) @Max(86_400)
   CONNECTOR_MAX_PASS_SECONDS: number = 1800;
 
+  /**
+   * The workload attribute that carries the vendor's stable key of a device, set by the gateway
+   * on every workload it writes and used to find the workload again. Declare it (a string) in the
+   * Version's workload attribute schema: the platform validates attributes against it.
+   */
+  @IsOptional() @IsString() @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { message: 'CONNECTOR_WORKLOAD_KEY_ATTRIBUTE must be an attribute name (letters, digits, _)' })
+  CONNECTOR_WORKLOAD_KEY_ATTRIBUTE: string = 'vendor_key';
+
+  /** The alerts' `_source`: which producer created them. */
+  @IsOptional() @IsString() @Length(1, 255)
+  CONNECTOR_ALERT_SOURCE: string = 'cyberapp-gateway';
+
+  /**
+   * When a tenant stops being mapped (unmapped, partner reset, mirrored customer disabled): dismiss
+   * the alerts and delete the workloads the gateway put there.
+   */
+  @IsOptional() @EnvBoolean() @IsBoolean()
+  CONNECTOR_CLEANUP_ON_UNMAP: boolean = true;
+
   /** Largest intake batch (items per POST). */
   @IsOptional() @IsInt() @Min(1) @Max(10_000)
   CONNECTOR_INTAKE_MAX_BATCH: number = 500;
@@ -103,6 +122,9 @@ export const connectorConfig = registerAs('connector', () => {
     leaseMs: env.CONNECTOR_LEASE_SECONDS * 1000,
     maxPassMs: env.CONNECTOR_MAX_PASS_SECONDS * 1000,
     intakeMaxBatch: env.CONNECTOR_INTAKE_MAX_BATCH,
+    workloadKeyAttribute: env.CONNECTOR_WORKLOAD_KEY_ATTRIBUTE,
+    alertSource: env.CONNECTOR_ALERT_SOURCE,
+    cleanupOnUnmap: env.CONNECTOR_CLEANUP_ON_UNMAP,
   };
 });
 

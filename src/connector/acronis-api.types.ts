@@ -17,6 +17,11 @@ export interface AlertBody {
 
 /** A workload as the vendor submits it; `client_id` and `tenant_id` are added at send time. */
 export interface WorkloadBody {
+  /**
+   * The vendor's stable key of the device (sent in the CONNECTOR_WORKLOAD_KEY_ATTRIBUTE
+   * attribute). Optional only for items stored before keys existed.
+   */
+  key?: string;
   type: string;
   name: string;
   attributes: Record<string, unknown>;
@@ -31,3 +36,14 @@ export type PushOutcome =
   | { kind: 'retry'; status: number | null; error: string; retryAfterMs: number | null }
   /** Any other 4xx (after one token refresh on 401): give up on this item. */
   | { kind: 'reject'; status: number; error: string };
+
+/** A lookup's answer: the value, or why there is none yet (as a push would have failed). */
+export type LookupOutcome<T> = { kind: 'ok'; value: T } | Exclude<PushOutcome, { kind: 'sent' }>;
+
+/** A workload as the Workload Management API lists it (the fields the connector reads). */
+export interface RemoteWorkload {
+  id: string;
+  type: string;
+  name: string;
+  attributes: Record<string, unknown>;
+}

@@ -1,21 +1,30 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 export enum ConnectorItemKind {
+  /** Creates an alert (once: its Acronis id derives from the item id). */
   Alert = 'alert',
+  /** Creates or updates the workload of a vendor key (see ConnectorWorkload). */
   Workload = 'workload',
+  /** Dismisses the alert an earlier item created. */
+  AlertDismissal = 'alert_dismissal',
+  /** Deletes the workload of a vendor key. */
+  WorkloadRemoval = 'workload_removal',
 }
 
 export enum ConnectorItemSource {
   Intake = 'intake',
   Demo = 'demo',
+  /** Queued by the connector itself when a tenant stopped being mapped (CONNECTOR_CLEANUP_ON_UNMAP). */
+  Cleanup = 'cleanup',
 }
 
-/** pending → sending (claimed) → sent | pending (retry later) | failed. */
+/** pending → sending (claimed) → sent | pending (retry later) | failed; pending → cancelled (an alert dismissed before it was sent). */
 export enum ConnectorItemState {
   Pending = 'pending',
   Sending = 'sending',
   Sent = 'sent',
   Failed = 'failed',
+  Cancelled = 'cancelled',
 }
 
 /**
@@ -66,7 +75,15 @@ export class ConnectorItem {
   @Column({ name: 'acronis_tenant_id', type: 'varchar', length: 36, nullable: true })
   acronisTenantId!: string | null;
 
-  /** What the Acronis API answered with (the alert id). */
+  /** The data center the item was sent to (null: ACRONIS_DC_URL). */
+  @Column({ name: 'acronis_dc_url', type: 'varchar', length: 255, nullable: true })
+  acronisDcUrl!: string | null;
+
+  /** A sent alert that has since been dismissed (by the vendor, or because its tenant was unmapped). */
+  @Column({ name: 'dismissed_at', type: Date, nullable: true })
+  dismissedAt!: Date | null;
+
+  /** What the Acronis API answered with (the alert id, the workload id). */
   @Column({ name: 'remote_id', type: 'varchar', length: 255, nullable: true })
   remoteId!: string | null;
 

@@ -10,6 +10,7 @@ import { ConnectorIntakeController } from './connector-intake.controller';
 import { ConnectorItem } from './connector-item.entity';
 import { ConnectorItemsService } from './connector-items.service';
 import { ConnectorRun } from './connector-run.entity';
+import { ConnectorWorkload } from './connector-workload.entity';
 import { ConnectorRunner } from './connector-runner.service';
 import { ConnectorTrigger } from './connector-trigger.service';
 import { ConnectorJob } from './connector.job';
@@ -17,7 +18,7 @@ import { DemoGenerator } from './demo-generator.service';
 
 /** Pushes the vendor's alerts and workloads to every mapped Acronis tenant (DESIGN section 3). */
 @Module({
-  imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun]), AuthModule, DatabaseModule, EventsModule],
+  imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun, ConnectorWorkload]), AuthModule, DatabaseModule, EventsModule],
   controllers: [ConnectorIntakeController],
   providers: [ConnectorItemsService, ConnectorTrigger, AcronisClient, DemoGenerator, ConnectorRunner, ConnectorJob],
   exports: [ConnectorItemsService, ConnectorTrigger, ConnectorRunner],

@@ -2,6 +2,7 @@ import { ACTIONS_ENTITIES } from '../actions/actions.entities';
 import { CallbackRequest } from '../callbacks/callback-request.entity';
 import { ConnectorItem } from '../connector/connector-item.entity';
 import { ConnectorRun } from '../connector/connector-run.entity';
+import { ConnectorWorkload } from '../connector/connector-workload.entity';
 import { Lease } from './lease.entity';
 import { HOOKS_ENTITIES } from '../hooks/hooks.entities';
 import { DomainEvent } from '../events/event.entity';
@@ -14,4 +15,4 @@ import { WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
 
 /** Every entity, listed once for the app's and the migration CLI's DataSource. */
-export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent, ConnectorItem, ConnectorRun, Lease, WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt, ...HOOKS_ENTITIES, ...S3_EVENTS_ENTITIES, ...ACTIONS_ENTITIES];
+export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent, ConnectorItem, ConnectorRun, ConnectorWorkload, Lease, WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt, ...HOOKS_ENTITIES, ...S3_EVENTS_ENTITIES, ...ACTIONS_ENTITIES];
