@@ -29,6 +29,23 @@ export interface WorkloadBody {
   enabled: boolean;
 }
 
+/** An `alert_dismissal` item: which alert item's alert to dismiss. */
+export interface AlertDismissalBody {
+  /** The alert item's idempotency key, as the vendor named it. */
+  alert_key: string;
+  /** The alert item's id, resolved when the dismissal was submitted. */
+  alert_item_id: string;
+}
+
+/** A `workload_removal` item: the device whose workload to delete. */
+export interface WorkloadRemovalBody {
+  type: string;
+  key: string;
+}
+
+/** What a connector item holds, by kind. */
+export type ItemBody = AlertBody | WorkloadBody | AlertDismissalBody | WorkloadRemovalBody;
+
 /** How a push ended, classified for the retry rules of issue 4 / DESIGN section 3. */
 export type PushOutcome =
   | { kind: 'sent'; status: number; remoteId: string | null }

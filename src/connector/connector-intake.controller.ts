@@ -40,7 +40,7 @@ export class ConnectorIntakeController {
   @ApiAcceptedResponse({ type: IntakeResultSchema, description: 'Stored for the next run (or at once with `send_now`), not yet sent.' })
   @ApiErrorResponses(403, 409, 413)
   async submit(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: IntakeResultItem[] }> {
-    const batch = await parseIntakeBatch(body, this.config.intakeMaxBatch);
+    const batch = await parseIntakeBatch(body, this.config.intakeMaxBatch, this.config.workloadKeyAttribute);
     return { items: await this.items.submit(caller, batch) };
   }
 

@@ -40,19 +40,21 @@ class IsStringMap implements ValidatorConstraintInterface {
   }
 }
 
+/** The body field of each kind: an item carries its own kind's only. */
+const BODY_FIELDS = Object.values(ConnectorItemKind);
+
 /** An item carries the body of its own kind only: `{"kind":"alert","alert":{…}}`. */
 @ValidatorConstraint({ name: 'bodyMatchesKind' })
 class BodyMatchesKind implements ValidatorConstraintInterface {
   validate(kind: unknown, args: ValidationArguments): boolean {
-    const item = args.object as IntakeItemDto;
-    if (kind === ConnectorItemKind.Alert) return item.workload === undefined;
-    if (kind === ConnectorItemKind.Workload) return item.alert === undefined;
-    return true;
+    const item = args.object as unknown as Record<string, unknown>;
+    return BODY_FIELDS.every((field) => field === kind || item[field] === undefined);
   }
 
   defaultMessage(args: ValidationArguments): string {
-    const other = args.value === ConnectorItemKind.Alert ? ConnectorItemKind.Workload : ConnectorItemKind.Alert;
-    return `kind is ${String(args.value)}, so the item must not carry "${other}"`;
+    const item = args.object as unknown as Record<string, unknown>;
+    const other = BODY_FIELDS.find((field) => field !== args.value && item[field] !== undefined);
+    return `kind is ${String(args.value)}, so the item must not carry "${String(other)}"`;
   }
 }
 
@@ -102,8 +104,20 @@ export class AlertDto {
   ResourceName?: string;
 }
 
-/** An Acronis workload without `client_id` and `tenant_id`, which are added at send time. */
+/**
+ * An Acronis workload without `client_id` and `tenant_id`, which are added at send time, and with
+ * the vendor's stable `key` of the device, which the gateway sends in the
+ * CONNECTOR_WORKLOAD_KEY_ATTRIBUTE attribute and keeps the workload in sync by.
+ */
 export class WorkloadDto {
+  @ApiProperty({
+    maxLength: MAX_STRING,
+    example: 'device-42',
+    description: "The vendor's stable key of the device, unique per organization and type: the same key again updates the workload (nothing is sent when unchanged).",
+  })
+  @IsString() @Length(1, MAX_STRING) @Validate(Printable)
+  key!: string;
+
   @ApiProperty({ maxLength: MAX_STRING, example: 'cti.a.p.wm.workload.v1.0~a.p.wm.aspect.v1.0~vendor.app.virtual_machine.v1.0' })
   @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)
   type!: string;
@@ -125,6 +139,24 @@ export class WorkloadDto {
   @ApiPropertyOptional({ default: true })
   @IsOptional() @IsBoolean()
   enabled?: boolean;
+}
+
+/** Dismisses the alert an earlier item of the same organization created. */
+export class AlertDismissalDto {
+  @ApiProperty({ maxLength: MAX_STRING, description: 'The `idempotency_key` of the alert item to dismiss.' })
+  @IsString() @Length(1, MAX_STRING) @Validate(Printable)
+  alert_key!: string;
+}
+
+/** Deletes the workload of a device the vendor no longer has. */
+export class WorkloadRemovalDto {
+  @ApiProperty({ maxLength: MAX_STRING, example: 'cti.a.p.wm.workload.v1.0~a.p.wm.aspect.v1.0~vendor.app.virtual_machine.v1.0' })
+  @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)
+  type!: string;
+
+  @ApiProperty({ maxLength: MAX_STRING, example: 'device-42', description: 'The `key` the workload was submitted with.' })
+  @IsString() @Length(1, MAX_STRING) @Validate(Printable)
+  key!: string;
 }
 
 export class IntakeItemDto {
@@ -149,6 +181,16 @@ export class IntakeItemDto {
   @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.Workload)
   @IsObject() @ValidateNested() @Type(() => WorkloadDto)
   workload?: WorkloadDto;
+
+  @ApiPropertyOptional({ type: () => AlertDismissalDto, description: 'When kind is alert_dismissal.' })
+  @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.AlertDismissal)
+  @IsObject() @ValidateNested() @Type(() => AlertDismissalDto)
+  alert_dismissal?: AlertDismissalDto;
+
+  @ApiPropertyOptional({ type: () => WorkloadRemovalDto, description: 'When kind is workload_removal.' })
+  @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.WorkloadRemoval)
+  @IsObject() @ValidateNested() @Type(() => WorkloadRemovalDto)
+  workload_removal?: WorkloadRemovalDto;
 }
 
 /** `POST /api/connector/items`. The batch size limit is config, checked by parseIntakeBatch. */
@@ -172,7 +214,7 @@ export class IntakeBatchDto {
  * answers 413 without validating thousands of items; a key repeated inside the batch is a 400
  * (the client would otherwise get one item back for two of its own).
  */
-export async function parseIntakeBatch(body: unknown, maxBatch: number): Promise<IntakeBatchDto> {
+export async function parseIntakeBatch(body: unknown, maxBatch: number, keyAttribute: string): Promise<IntakeBatchDto> {
   if (isPlainObject(body) && Array.isArray(body.items) && body.items.length > maxBatch) {
     throw new DomainError(ErrorCode.PayloadTooLarge, `A batch holds at most ${maxBatch} items; this one has ${body.items.length}.`);
   }
@@ -184,6 +226,12 @@ export async function parseIntakeBatch(body: unknown, maxBatch: number): Promise
       throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: items.${index}.idempotency_key repeats items.${first}.idempotency_key.`);
     }
     seen.set(item.idempotency_key, index);
+    if (item.workload && Object.prototype.hasOwnProperty.call(item.workload.attributes, keyAttribute)) {
+      throw new DomainError(
+        ErrorCode.ValidationFailed,
+        `Invalid request: items.${index}.workload.attributes.${keyAttribute} is set by the gateway from items.${index}.workload.key.`,
+      );
+    }
   });
   return batch;
 }

@@ -69,6 +69,12 @@ export class ConnectorItemSchema {
   @ApiProperty({ type: String, nullable: true })
   acronis_tenant_id!: string | null;
 
+  @ApiProperty({ type: String, nullable: true, description: 'The data center it was sent to (null: the default, ACRONIS_DC_URL).' })
+  acronis_dc_url!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'For a sent alert: when it was dismissed.' })
+  dismissed_at!: string | null;
+
   @ApiProperty({ format: 'date-time' })
   created_at!: string;
 

@@ -9,10 +9,12 @@ import { hasControlCharacters } from '../common/printable';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { isConcurrencyConflict } from '../database/unique-violation';
-import type { AlertBody, WorkloadBody } from './acronis-api.types';
+import type { AlertBody, AlertDismissalBody, ItemBody, WorkloadBody, WorkloadRemovalBody } from './acronis-api.types';
 import { IntakeBatchDto, IntakeItemDto, LIST_LIMIT_DEFAULT, ListItemsQueryDto } from './connector-intake.dto';
 import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from './connector-item.entity';
 import { ConnectorTrigger } from './connector-trigger.service';
+import { findWorkloadRow, wantWorkload } from './connector-sync';
+import { ConnectorWorkload } from './connector-workload.entity';
 
 const MAX_WRITE_ATTEMPTS = 5;
 /** Keeps every statement well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -45,13 +47,22 @@ export interface ConnectorItemView {
   waiting_reason: string | null;
   remote_id: string | null;
   acronis_tenant_id: string | null;
+  /** The data center it was sent to (null: the default, ACRONIS_DC_URL). */
+  acronis_dc_url: string | null;
+  /** For a sent alert: when it was dismissed. */
+  dismissed_at: string | null;
   created_at: string;
   updated_at: string;
   sent_at: string | null;
 }
 
-/** One item with what was submitted, under its kind (`alert` or `workload`), as it was posted. */
-export type ConnectorItemDetailView = ConnectorItemView & { alert?: AlertBody; workload?: WorkloadBody };
+/** One item with what was submitted, under its kind (`alert`, `workload`, `alert_dismissal`, `workload_removal`), as it was posted. */
+export type ConnectorItemDetailView = ConnectorItemView & {
+  alert?: AlertBody;
+  workload?: WorkloadBody;
+  alert_dismissal?: { alert_key: string };
+  workload_removal?: WorkloadRemovalBody;
+};
 
 export interface ConnectorItemPage {
   items: ConnectorItemView[];
@@ -62,7 +73,7 @@ export interface ConnectorItemPage {
 interface PreparedItem {
   key: string;
   kind: ConnectorItemKind;
-  body: AlertBody | WorkloadBody;
+  body: ItemBody;
   fingerprint: string;
 }
 
@@ -80,7 +91,7 @@ function canonicalJson(value: unknown): string {
 }
 
 /** The identity of what an item says: sha256 of the canonical JSON of its kind and body. */
-export function itemFingerprint(kind: ConnectorItemKind, body: AlertBody | WorkloadBody): string {
+export function itemFingerprint(kind: ConnectorItemKind, body: ItemBody): string {
   return createHash('sha256').update(canonicalJson({ kind, body })).digest('hex');
 }
 
@@ -91,7 +102,7 @@ export interface NewPendingItem {
   kind: ConnectorItemKind;
   source: ConnectorItemSource;
   idempotencyKey: string | null;
-  body: AlertBody | WorkloadBody;
+  body: ItemBody;
   now: Date;
 }
 
@@ -114,6 +125,8 @@ export function newPendingItem(input: NewPendingItem): ConnectorItem {
     nextAttemptAt: input.now,
     lockedUntil: null,
     acronisTenantId: null,
+    acronisDcUrl: null,
+    dismissedAt: null,
     remoteId: null,
     lastStatus: null,
     lastError: null,
@@ -125,7 +138,7 @@ export function newPendingItem(input: NewPendingItem): ConnectorItem {
 }
 
 /** The body to store and send, built field by field from the validated DTO (defaults filled in). */
-function bodyOf(item: IntakeItemDto): AlertBody | WorkloadBody {
+function bodyOf(item: IntakeItemDto): ItemBody {
   if (item.kind === ConnectorItemKind.Alert && item.alert) {
     const { type, category, details, ResourceID, ResourceName } = item.alert;
     const alert: AlertBody = {
@@ -138,14 +151,22 @@ function bodyOf(item: IntakeItemDto): AlertBody | WorkloadBody {
     return alert;
   }
   if (item.kind === ConnectorItemKind.Workload && item.workload) {
-    const { type, name, attributes, allowed_actions, enabled } = item.workload;
+    const { key, type, name, attributes, allowed_actions, enabled } = item.workload;
     return {
+      key,
       type,
       name,
       attributes: JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>,
       allowed_actions: allowed_actions ? [...allowed_actions] : [],
       enabled: enabled ?? true,
     };
+  }
+  if (item.kind === ConnectorItemKind.AlertDismissal && item.alert_dismissal) {
+    // The alert item's id is filled in when the batch is stored (it must exist).
+    return { alert_key: item.alert_dismissal.alert_key, alert_item_id: '' } satisfies AlertDismissalBody;
+  }
+  if (item.kind === ConnectorItemKind.WorkloadRemoval && item.workload_removal) {
+    return { type: item.workload_removal.type, key: item.workload_removal.key } satisfies WorkloadRemovalBody;
   }
   // Unreachable after validation: the DTO requires the body of the item's kind.
   throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the item has no ${item.kind} body.`);
@@ -168,6 +189,8 @@ function viewOf(item: ConnectorItem): ConnectorItemView {
     waiting_reason: item.waitingReason,
     remote_id: item.remoteId,
     acronis_tenant_id: item.acronisTenantId,
+    acronis_dc_url: item.acronisDcUrl,
+    dismissed_at: iso(item.dismissedAt),
     created_at: item.createdAt.toISOString(),
     updated_at: item.updatedAt.toISOString(),
     sent_at: iso(item.sentAt),
@@ -235,7 +258,14 @@ export class ConnectorItemsService {
 
     const now = new Date();
     const fresh: ConnectorItem[] = [];
-    const results = prepared.map((item, index): IntakeResultItem => {
+    const results: IntakeResultItem[] = [];
+    for (const [index, item] of prepared.entries()) {
+      if (item.kind === ConnectorItemKind.AlertDismissal) {
+        // Resolved first: the fingerprint covers the alert item it names, so a replay compares equal.
+        const body = item.body as AlertDismissalBody;
+        body.alert_item_id = await this.alertItemId(em, organizationId, body.alert_key, fresh, index);
+        item.fingerprint = itemFingerprint(item.kind, body);
+      }
       const existing = stored.get(item.key);
       if (existing) {
         if (existing.fingerprint !== item.fingerprint) {
@@ -244,8 +274,10 @@ export class ConnectorItemsService {
             `items.${index}.idempotency_key was already used for a different item in this organization.`,
           );
         }
-        return { id: existing.id, idempotency_key: item.key, kind: existing.kind, state: existing.state, created: false };
+        results.push({ id: existing.id, idempotency_key: item.key, kind: existing.kind, state: existing.state, created: false });
+        continue;
       }
+      await this.applyDesiredState(em, organizationId, item, index);
       const row = newPendingItem({
         organizationId,
         kind: item.kind,
@@ -255,8 +287,8 @@ export class ConnectorItemsService {
         now,
       });
       fresh.push(row);
-      return { id: row.id, idempotency_key: item.key, kind: item.kind, state: row.state, created: true };
-    });
+      results.push({ id: row.id, idempotency_key: item.key, kind: item.kind, state: row.state, created: true });
+    }
 
     // In key order, so that two overlapping batches on PostgreSQL wait on each other rather than deadlock.
     fresh.sort((a, b) => ((a.idempotencyKey ?? '') < (b.idempotencyKey ?? '') ? -1 : 1));
@@ -265,6 +297,27 @@ export class ConnectorItemsService {
       await em.insert(ConnectorItem, rows as QueryDeepPartialEntity<ConnectorItem>[]);
     }
     return results;
+  }
+
+  /** The id of the alert item an `alert_dismissal` names: stored, or earlier in the same batch (404 otherwise). */
+  private async alertItemId(em: EntityManager, organizationId: string, alertKey: string, earlier: ConnectorItem[], index: number): Promise<string> {
+    const inBatch = earlier.find((row) => row.kind === ConnectorItemKind.Alert && row.idempotencyKey === alertKey);
+    if (inBatch) return inBatch.id;
+    const stored = await em.findOne(ConnectorItem, { select: { id: true }, where: { organizationId, idempotencyKey: alertKey, kind: ConnectorItemKind.Alert } });
+    if (!stored) throw new DomainError(ErrorCode.NotFound, `items.${index}.alert_dismissal.alert_key names no alert of this organization.`);
+    return stored.id;
+  }
+
+  /** What a new workload item or removal wants of its device, recorded with it (see ConnectorWorkload). */
+  private async applyDesiredState(em: EntityManager, organizationId: string, item: PreparedItem, index: number): Promise<void> {
+    if (item.kind === ConnectorItemKind.Workload) {
+      await wantWorkload(em, organizationId, item.body as WorkloadBody & { key: string });
+    } else if (item.kind === ConnectorItemKind.WorkloadRemoval) {
+      const { type, key } = item.body as WorkloadRemovalBody;
+      const row = await findWorkloadRow(em, organizationId, type, key);
+      if (!row) throw new DomainError(ErrorCode.NotFound, `items.${index}.workload_removal names no workload of this organization with that type and key.`);
+      if (!row.deleted) await em.update(ConnectorWorkload, { id: row.id }, { deleted: true });
+    }
   }
 
   /**
@@ -310,7 +363,9 @@ export class ConnectorItemsService {
     }
     const view: ConnectorItemDetailView = viewOf(item);
     if (item.kind === ConnectorItemKind.Alert) view.alert = item.body as unknown as AlertBody;
-    else view.workload = item.body as unknown as WorkloadBody;
+    else if (item.kind === ConnectorItemKind.Workload) view.workload = item.body as unknown as WorkloadBody;
+    else if (item.kind === ConnectorItemKind.AlertDismissal) view.alert_dismissal = { alert_key: (item.body as unknown as AlertDismissalBody).alert_key };
+    else view.workload_removal = item.body as unknown as WorkloadRemovalBody;
     return view;
   }
 }

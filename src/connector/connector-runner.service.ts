@@ -13,8 +13,12 @@ import { LeaseService } from '../database/lease.service';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
-import type { AlertBody, PushOutcome, WorkloadBody } from './acronis-api.types';
+import { fromDbDate } from '../database/raw-dates';
+import type { AlertBody, AlertDismissalBody, LookupOutcome, PushOutcome, RemoteWorkload, WorkloadBody, WorkloadRemovalBody } from './acronis-api.types';
 import { AcronisClient } from './acronis-client.service';
+import { alertIdOf, findWorkloadRow, workloadToSend } from './connector-sync';
+import { ConnectorWorkload } from './connector-workload.entity';
+import { datacenterUrlProblem } from './datacenter-policy';
 import { ConnectorItem, ConnectorItemKind, ConnectorItemState } from './connector-item.entity';
 import { ConnectorRun, ConnectorRunStatus } from './connector-run.entity';
 import { ConnectorTrigger } from './connector-trigger.service';
@@ -51,6 +55,7 @@ const OUTCOME_COLUMNS = [
   ['nextAttemptAt', 'next_attempt_at', 'timestamptz'],
   ['lockedUntil', 'locked_until', 'timestamptz'],
   ['acronisTenantId', 'acronis_tenant_id', 'varchar'],
+  ['acronisDcUrl', 'acronis_dc_url', 'varchar'],
   ['remoteId', 'remote_id', 'varchar'],
   ['lastStatus', 'last_status', 'integer'],
   ['lastError', 'last_error', 'text'],
@@ -92,9 +97,31 @@ interface ClaimedItem {
   body: Record<string, unknown>;
   /** `attempts` after the claim incremented it: the claim's identity (a fencing token). */
   attempts: number;
-  /** The mapped Acronis tenant when claimed, or null when the organization has just been unmapped. */
+  /**
+   * The mapped Acronis tenant when claimed, or null when the organization has just been unmapped;
+   * for a dismissal or removal, set to where it acted.
+   */
   tenantId: string | null;
+  /** That tenant's data center (null: ACRONIS_DC_URL); likewise. */
+  dcUrl: string | null;
+  /**
+   * What an earlier attempt did is unknown (its runner died with the item claimed, or it ended in
+   * a timeout, a dropped connection or a 5xx): it may have been applied, so look before sending.
+   */
+  unsure: boolean;
+  /** Epoch ms of the item's creation: the alerts' `_sourceTimeStamp`. */
+  createdAtMs: number;
 }
+
+/** Kinds that act where an earlier item went, so need no current mapping. */
+const UNMAPPED_KINDS = [ConnectorItemKind.AlertDismissal, ConnectorItemKind.WorkloadRemoval];
+/** The claim's condition on the organization's mapping, for the alias `c`. */
+const mappedOrExempt = (alias: string): string =>
+  `(${alias}.kind IN ('${UNMAPPED_KINDS.join("', '")}') OR EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = ${alias}.organization_id))`;
+/** How long a dismissal waits for its alert's push in flight before looking again. */
+const DEFER_MS = 1000;
+/** Rows a pass's clean-up of unmapped tenants handles at most (the rest in the next pass). */
+const CLEANUP_BATCH = 1000;
 
 /**
  * The rows a claim takes, each a condition on (state, column) ordered by that column alone, so
@@ -114,10 +141,22 @@ interface ClaimedRow {
   kind: ConnectorItemKind;
   body: string;
   attempts: number | string;
+  last_status: number | string | null;
+  created_at: Date | string;
   tenant_id: string | null;
+  dc_url: string | null;
 }
 
-type DeliveryOutcome = PushOutcome | { kind: 'unmapped' };
+type DeliveryOutcome =
+  | PushOutcome
+  /** The organization is not mapped (any more): the item waits, its attempt given back. */
+  | { kind: 'unmapped' }
+  /** Done without a request (unchanged, already there, nothing left to do). */
+  | { kind: 'noop'; remoteId: string | null }
+  /** Not now (e.g. the alert to dismiss is being sent): again after `delayMs`, the attempt given back. */
+  | { kind: 'defer'; reason: string; delayMs: number }
+  /** Never sendable as it stands (e.g. a data center outside the allow-list). */
+  | { kind: 'refused'; error: string };
 
 interface OutcomeWrite {
   item: ClaimedItem;
@@ -150,8 +189,13 @@ interface Tally {
   /** Items of this pass whose last outcome was "retry later" and that have not been settled since. */
   waiting: Set<string>;
   unmapped: number;
+  /** What the clean-up of unmapped tenants did at the start of the pass. */
+  cleanup?: { workloads: number; alerts: number; failed: number };
   onProgress?: (progress: ConnectorRunProgress) => void;
 }
+
+/** The lock key of one vendor device. */
+const workloadLock = (organizationId: string, type: string, key: string): string => `workload:${organizationId}\u0000${type}\u0000${key}`;
 
 const messageOf = (error: unknown): string =>
   (error instanceof Error ? `${error.name}: ${error.message}` : `Error: ${String(error)}`).slice(0, MAX_ERROR_LENGTH);
@@ -185,6 +229,12 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   private flushing = false;
   /** Items this pass put back for a retry, with when they come due: claimed before other due items. */
   private retries = new Map<string, number>();
+  /** This pass's listings of a tenant's workloads of one type (data center | tenant | type), shared by the items that need them. */
+  private listings = new Map<string, Promise<LookupOutcome<Map<string, RemoteWorkload>>>>();
+  /** Workload rows whose create this pass may or may not have applied (a timeout, a 5xx): never looked up in a cached listing. */
+  private uncertain = new Set<string>();
+  /** Per key (a device, an alert): the tail of the work queued on it in this process. */
+  private readonly keyLocks = new Map<string, Promise<void>>();
 
   constructor(
     @Inject(connectorConfig.KEY) private readonly config: ConnectorConfig,
@@ -406,6 +456,9 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
       await this.dataSource.query('ANALYZE connector_items');
     }
     this.retries.clear();
+    this.listings.clear();
+    this.uncertain.clear();
+    tally.cleanup = await this.cleanUpUnmapped();
     const deadline = Date.now() + this.config.maxPassMs;
     const slots = this.config.concurrency;
     const inflight = new Map<string, Promise<void>>();
@@ -473,6 +526,8 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
       });
       this.wakeup = null;
       this.retries.clear();
+      this.listings.clear();
+      this.uncertain.clear();
     }
   }
 
@@ -512,7 +567,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     const now = new Date();
     const retries = this.dueRetries(now.getTime(), limit);
     const rows = await this.writeStatement((em) => {
-      const mapped = 'EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = c.organization_id)';
+      const mapped = mappedOrExempt('c');
       const arms = CLAIMABLE.map(
         ({ name, where, order }) =>
           `SELECT id FROM (
@@ -547,10 +602,13 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
         // walking the whole due range of the index for it.
         `WITH picked AS MATERIALIZED (${arms.join(' UNION ALL ')} LIMIT :limit)
          UPDATE connector_items
-            SET state = :sending, locked_until = :lockedUntil, attempts = attempts + 1, updated_at = :now
+            SET state = :sending, locked_until = :lockedUntil, attempts = attempts + 1, updated_at = :now,
+                -- An abandoned claim's outcome is unknown: NULL marks it (SET reads the row as it was).
+                last_status = CASE WHEN state = :sending THEN NULL ELSE last_status END
           WHERE id IN (SELECT id FROM picked) AND (${CLAIMABLE.map(({ where }) => `(${where('')})`).join(' OR ')}) IS TRUE
-          RETURNING id, organization_id, kind, body, attempts,
-                    (SELECT m.acronis_tenant_id FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id) AS tenant_id`,
+          RETURNING id, organization_id, kind, body, attempts, last_status, created_at,
+                    (SELECT m.acronis_tenant_id FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id) AS tenant_id,
+                    (SELECT m.acronis_dc_url FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id) AS dc_url`,
         {
           pending: ConnectorItemState.Pending,
           sending: ConnectorItemState.Sending,
@@ -566,16 +624,21 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     });
     // Claimed now, or taken elsewhere meanwhile: either way no longer ours to put first.
     for (const id of retries) this.retries.delete(id);
-    return rows.map(
-      (row): ClaimedItem => ({
+    return rows.map((row): ClaimedItem => {
+      const attempts = Number(row.attempts);
+      const lastStatus = row.last_status === null ? null : Number(row.last_status);
+      return {
         id: row.id,
         organizationId: row.organization_id,
         kind: row.kind,
         body: JSON.parse(row.body) as Record<string, unknown>,
-        attempts: Number(row.attempts),
+        attempts,
         tenantId: row.tenant_id,
-      }),
-    );
+        dcUrl: row.dc_url,
+        unsure: attempts > 1 && (lastStatus === null || lastStatus >= 500),
+        createdAtMs: fromDbDate(row.created_at).getTime(),
+      };
+    });
   }
 
   /** Up to `limit` ids of this pass's retries due by `now`, soonest due first. */
@@ -612,7 +675,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   /** When the next item of a mapped organization comes due (a retry, or a claim expiring), excluding ours in flight. */
   private nextDue(exclude: string[]): Promise<Date | null> {
     return this.transactions.run(async (em) => {
-      const mapped = 'EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = i.organization_id)';
+      const mapped = mappedOrExempt('i');
       const pending = await em
         .createQueryBuilder(ConnectorItem, 'i')
         .select(['i.id', 'i.nextAttemptAt'])
@@ -636,7 +699,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   /** Says why pending items of unmapped organizations wait; returns how many wait so. */
   private markUnmapped(): Promise<number> {
     return this.transactions.run(async (em) => {
-      const unmapped = 'NOT EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id)';
+      const unmapped = `NOT ${mappedOrExempt('connector_items')}`;
       await em
         .createQueryBuilder()
         .update(ConnectorItem)
@@ -658,9 +721,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   private async deliver(item: ClaimedItem, tally: Tally): Promise<void> {
     let outcome: DeliveryOutcome;
     try {
-      if (item.tenantId === null) outcome = { kind: 'unmapped' };
-      else if (item.kind === ConnectorItemKind.Alert) outcome = await this.client.pushAlert(item.tenantId, item.body as unknown as AlertBody);
-      else outcome = await this.client.pushWorkload(item.tenantId, item.body as unknown as WorkloadBody);
+      outcome = await this.perform(item);
     } catch (error) {
       // The client classifies everything the API does; a throw is ours (a bad stored body): retry, then fail.
       this.logger.error({ err: error }, `connector item ${item.id}: push threw`);
@@ -675,10 +736,322 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     }
   }
 
+  /** What one item asks of the Acronis API, by kind. */
+  private perform(item: ClaimedItem): Promise<DeliveryOutcome> {
+    switch (item.kind) {
+      case ConnectorItemKind.Alert:
+        return this.sendAlert(item);
+      case ConnectorItemKind.AlertDismissal: {
+        const body = item.body as unknown as AlertDismissalBody;
+        return this.withKey(`alert:${body.alert_item_id}`, () => this.dismissAlertItem(item, body));
+      }
+      case ConnectorItemKind.Workload:
+      case ConnectorItemKind.WorkloadRemoval: {
+        const { type, key } = item.body as unknown as WorkloadRemovalBody;
+        if (key === undefined) return this.pushLegacyWorkload(item);
+        return this.withKey(workloadLock(item.organizationId, type, key), () => this.syncWorkloadItem(item, type, key));
+      }
+      default:
+        return Promise.resolve({ kind: 'refused', error: `unknown item kind ${String(item.kind)}` });
+    }
+  }
+
+  /** Why a data center may not be used (outside ACRONIS_DC_ALLOWED_HOSTS), or null. Null stands for ACRONIS_DC_URL. */
+  private datacenterProblem(dcUrl: string | null): string | null {
+    return dcUrl === null ? null : datacenterUrlProblem(dcUrl, this.config.allowedDcHosts);
+  }
+
+  /**
+   * Creates the item's alert with an id derived from the item's, once: when an earlier attempt's
+   * outcome is unknown, the id is looked up first, and an alert found is not sent again.
+   */
+  private async sendAlert(item: ClaimedItem): Promise<DeliveryOutcome> {
+    if (item.tenantId === null) return { kind: 'unmapped' };
+    const problem = this.datacenterProblem(item.dcUrl);
+    if (problem) return { kind: 'refused', error: problem };
+    const id = alertIdOf(item.id);
+    if (item.unsure) {
+      const found = await this.client.findAlert(item.dcUrl, id);
+      if (found.kind !== 'ok') return found;
+      if (found.value) return { kind: 'noop', remoteId: id };
+    }
+    return this.client.pushAlert(item.tenantId, item.body as unknown as AlertBody, {
+      id,
+      source: this.config.alertSource,
+      sourceTimeStamp: item.createdAtMs,
+      dcUrl: item.dcUrl,
+    });
+  }
+
+  /**
+   * Dismisses the alert an alert item created, where it was created. An alert not sent yet is
+   * cancelled instead (nothing to dismiss); one being sent is waited for.
+   */
+  private async dismissAlertItem(item: ClaimedItem, body: AlertDismissalBody): Promise<DeliveryOutcome> {
+    const target = await this.dataSource.manager.findOne(ConnectorItem, { where: { id: body.alert_item_id } });
+    if (!target) return { kind: 'noop', remoteId: null };
+    item.tenantId = target.acronisTenantId;
+    item.dcUrl = target.acronisDcUrl;
+    switch (target.state) {
+      case ConnectorItemState.Pending: {
+        const cancelled = await this.writeStatement((em) =>
+          em
+            .createQueryBuilder()
+            .update(ConnectorItem)
+            .set({ state: ConnectorItemState.Cancelled, waitingReason: `dismissed by item ${item.id} before it was sent`, nextAttemptAt: new Date() })
+            .where('id = :id AND state = :pending', { id: target.id, pending: ConnectorItemState.Pending })
+            .execute(),
+        );
+        return (cancelled.affected ?? 0) > 0 ? { kind: 'noop', remoteId: null } : { kind: 'defer', reason: 'the alert to dismiss changed state; looking again', delayMs: 0 };
+      }
+      case ConnectorItemState.Sending:
+        return { kind: 'defer', reason: `waiting for alert item ${target.id} to be sent`, delayMs: DEFER_MS };
+      case ConnectorItemState.Sent:
+        if (target.dismissedAt !== null) return { kind: 'noop', remoteId: target.remoteId };
+        return this.dismissRemote(target);
+      default:
+        // Failed or cancelled: never created, nothing to dismiss.
+        return { kind: 'noop', remoteId: null };
+    }
+  }
+
+  /** DELETEs a sent alert by its id where it was sent, and records it dismissed. */
+  private async dismissRemote(target: Pick<ConnectorItem, 'id' | 'remoteId' | 'acronisDcUrl'>): Promise<DeliveryOutcome> {
+    const problem = this.datacenterProblem(target.acronisDcUrl);
+    if (problem) return { kind: 'refused', error: problem };
+    const remoteId = target.remoteId ?? alertIdOf(target.id);
+    const outcome = await this.client.dismissAlert(target.acronisDcUrl, remoteId);
+    if (outcome.kind === 'sent') {
+      await this.writeStatement((em) => em.update(ConnectorItem, { id: target.id }, { dismissedAt: new Date() }));
+    }
+    return outcome;
+  }
+
+  /** A workload item stored before workloads had keys: pushed once, as it always was. */
+  private pushLegacyWorkload(item: ClaimedItem): Promise<DeliveryOutcome> {
+    if (item.kind === ConnectorItemKind.WorkloadRemoval) return Promise.resolve({ kind: 'refused', error: 'a workload removal needs a key' });
+    if (item.tenantId === null) return Promise.resolve({ kind: 'unmapped' });
+    const problem = this.datacenterProblem(item.dcUrl);
+    if (problem) return Promise.resolve({ kind: 'refused', error: problem });
+    return this.client.pushWorkload(item.tenantId, item.body as unknown as WorkloadBody, item.dcUrl);
+  }
+
+  /** Brings one device's workload to what its row wants (see ConnectorWorkload), whichever of its items runs. */
+  private async syncWorkloadItem(item: ClaimedItem, type: string, key: string): Promise<DeliveryOutcome> {
+    const row = await findWorkloadRow(this.dataSource.manager, item.organizationId, type, key);
+    if (!row) return { kind: 'refused', error: `no workload of type ${type} with key ${key} in this organization` };
+    // Submitted again after this removal: the later submission wins (its own item syncs it).
+    if (item.kind === ConnectorItemKind.WorkloadRemoval && !row.deleted) return { kind: 'noop', remoteId: row.remoteId };
+    if (!row.deleted && item.tenantId === null) return { kind: 'unmapped' };
+    const careful = item.unsure || item.attempts > 1;
+    const outcome = await this.syncRow(row, row.deleted ? null : item.tenantId, item.dcUrl, careful);
+    if (row.deleted || item.tenantId === null) {
+      item.tenantId = null;
+      item.dcUrl = null;
+    }
+    return outcome;
+  }
+
+  /**
+   * The workload of `row` made to exist in `tenantId` (null: nowhere) with the row's desired body:
+   * removed from another tenant it is in (unless CONNECTOR_CLEANUP_ON_UNMAP is off, when it is only
+   * forgotten there), PATCHed by its id when the body changed, found by its key attribute when its
+   * id is unknown, and POSTed only when not found. Records every step on the row before returning.
+   * `careful`: an earlier attempt may have created it, so never trust the pass's cached listing.
+   */
+  private async syncRow(row: ConnectorWorkload, tenantId: string | null, dcUrl: string | null, careful: boolean): Promise<DeliveryOutcome> {
+    if (row.acronisTenantId !== null && row.acronisTenantId !== tenantId) {
+      if (row.deleted || this.config.cleanupOnUnmap) {
+        const removed = await this.removeRemote(row);
+        if (removed) return removed;
+      }
+      await this.saveRow(row, { acronisTenantId: null, acronisDcUrl: null, remoteId: null, syncedFingerprint: null });
+    }
+    if (tenantId === null) return { kind: 'noop', remoteId: null };
+    if (row.acronisTenantId === tenantId && row.syncedFingerprint === row.desiredFingerprint) return { kind: 'noop', remoteId: row.remoteId };
+    const problem = this.datacenterProblem(dcUrl);
+    if (problem) return { kind: 'refused', error: problem };
+
+    const body = workloadToSend(row.desiredBody, this.config.workloadKeyAttribute);
+    const synced = (remoteId: string | null): Partial<ConnectorWorkload> => ({ acronisTenantId: tenantId, acronisDcUrl: dcUrl, remoteId, syncedFingerprint: row.desiredFingerprint });
+    let remoteId = row.acronisTenantId === tenantId ? row.remoteId : null;
+    for (let round = 0; round < 2; round++) {
+      if (remoteId !== null) {
+        const updated = await this.client.updateWorkload(dcUrl, remoteId, body);
+        if (updated.kind === 'sent') {
+          await this.saveRow(row, synced(remoteId));
+          return { ...updated, remoteId };
+        }
+        if (updated.kind !== 'gone') return updated;
+        // Deleted at Acronis meanwhile: look for it by key (never from the cached listing), else create it.
+        await this.saveRow(row, { remoteId: null });
+        careful = true;
+      }
+      const cached = !careful && row.syncedFingerprint === null && row.acronisTenantId === null && !this.uncertain.has(row.id);
+      const found = await this.findWorkload(dcUrl, tenantId, row.type, row.vendorKey, cached);
+      if (found.kind !== 'ok') return found;
+      if (found.value === null) {
+        const created = await this.client.pushWorkload(tenantId, body, dcUrl);
+        if (created.kind === 'sent') await this.saveRow(row, synced(null));
+        // A timeout or a 5xx may have created it: this pass no longer trusts its cached listing for it.
+        else if (created.kind === 'retry' && (created.status === null || created.status >= 500)) this.uncertain.add(row.id);
+        return created;
+      }
+      remoteId = found.value.id;
+    }
+    return { kind: 'retry', status: null, error: 'the workload vanished twice while being updated', retryAfterMs: null };
+  }
+
+  /** Deletes the row's workload where it is (found by key when its id is unknown); null when done, else the failed outcome. */
+  private async removeRemote(row: ConnectorWorkload): Promise<DeliveryOutcome | null> {
+    const tenantId = row.acronisTenantId;
+    if (tenantId === null) return null;
+    const problem = this.datacenterProblem(row.acronisDcUrl);
+    if (problem) return { kind: 'refused', error: problem };
+    let remoteId = row.remoteId;
+    if (remoteId === null) {
+      const found = await this.findWorkload(row.acronisDcUrl, tenantId, row.type, row.vendorKey, false);
+      if (found.kind !== 'ok') return found;
+      if (found.value === null) return null;
+      remoteId = found.value.id;
+    }
+    const deleted = await this.client.deleteWorkload(row.acronisDcUrl, remoteId);
+    return deleted.kind === 'sent' ? null : deleted;
+  }
+
+  /**
+   * The workload of a tenant whose key attribute is `key`, or null. `cached`: from the pass's one
+   * listing of the tenant's workloads of that type (shared by every item that needs it), which
+   * is right for devices this pass has not written; otherwise listed afresh.
+   */
+  private async findWorkload(dcUrl: string | null, tenantId: string, type: string, key: string, cached: boolean): Promise<LookupOutcome<RemoteWorkload | null>> {
+    const attribute = this.config.workloadKeyAttribute;
+    const index = (workloads: RemoteWorkload[]): Map<string, RemoteWorkload> => {
+      const byKey = new Map<string, RemoteWorkload>();
+      for (const workload of workloads) {
+        const value = workload.attributes[attribute];
+        if (typeof value === 'string' && !byKey.has(value)) byKey.set(value, workload);
+      }
+      return byKey;
+    };
+    if (!cached) {
+      const listed = await this.client.listWorkloads(dcUrl, tenantId, type);
+      return listed.kind === 'ok' ? { kind: 'ok', value: index(listed.value).get(key) ?? null } : listed;
+    }
+    const cacheKey = `${dcUrl ?? ''}|${tenantId}|${type}`;
+    let listing = this.listings.get(cacheKey);
+    if (!listing) {
+      listing = this.client.listWorkloads(dcUrl, tenantId, type).then((listed) => (listed.kind === 'ok' ? { kind: 'ok' as const, value: index(listed.value) } : listed));
+      this.listings.set(cacheKey, listing);
+      // A failed listing is not kept: the next item asks again.
+      void listing.then((listed) => listed.kind !== 'ok' && this.listings.get(cacheKey) === listing && this.listings.delete(cacheKey));
+    }
+    const listed = await listing;
+    return listed.kind === 'ok' ? { kind: 'ok', value: listed.value.get(key) ?? null } : listed;
+  }
+
+  private async saveRow(row: ConnectorWorkload, changes: Partial<ConnectorWorkload>): Promise<void> {
+    await this.writeStatement((em) => em.update(ConnectorWorkload, { id: row.id }, changes as never));
+    Object.assign(row, changes);
+  }
+
+  /** Runs `work` after every earlier work of the same key in this process has finished. */
+  private async withKey<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.keyLocks.get(key) ?? Promise.resolve();
+    const run = previous.then(work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.keyLocks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.keyLocks.get(key) === tail) this.keyLocks.delete(key);
+    }
+  }
+
+  /**
+   * Clean-up of tenants that stopped being mapped (CONNECTOR_CLEANUP_ON_UNMAP): the gateway's
+   * workloads still recorded in a tenant their organization is no longer mapped to are deleted
+   * there, and its alerts sent there and not dismissed are dismissed. Derived from the stored
+   * state at the start of every pass, so nothing is lost to a crash: what is not done is found
+   * again by the next pass. Returns what it did.
+   */
+  private async cleanUpUnmapped(): Promise<{ workloads: number; alerts: number; failed: number }> {
+    const done = { workloads: 0, alerts: 0, failed: 0 };
+    if (!this.config.cleanupOnUnmap) return done;
+    const em = this.dataSource.manager;
+    const stale = (alias: string): string =>
+      `NOT EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = ${alias}.organization_id AND m.acronis_tenant_id = ${alias}.acronis_tenant_id)`;
+    const rows = await em
+      .createQueryBuilder(ConnectorWorkload, 'w')
+      .where('w.acronis_tenant_id IS NOT NULL')
+      .andWhere(stale('w'))
+      .orderBy('w.id')
+      .limit(CLEANUP_BATCH)
+      .getMany();
+    const alerts = await em
+      .createQueryBuilder(ConnectorItem, 'i')
+      .select(['i.id', 'i.organizationId', 'i.remoteId', 'i.acronisTenantId', 'i.acronisDcUrl'])
+      .where('i.kind = :alert AND i.state = :sent AND i.dismissed_at IS NULL AND i.acronis_tenant_id IS NOT NULL', { alert: ConnectorItemKind.Alert, sent: ConnectorItemState.Sent })
+      .andWhere(stale('i'))
+      .orderBy('i.id')
+      .limit(CLEANUP_BATCH)
+      .getMany();
+    if (rows.length === 0 && alerts.length === 0) return done;
+    const tasks: Array<() => Promise<void>> = [
+      ...rows.map((stored) => () =>
+        this.withKey(workloadLock(stored.organizationId, stored.type, stored.vendorKey), async () => {
+          // Read again under the key: an item may have moved it meanwhile.
+          const row = await em.findOne(ConnectorWorkload, { where: { id: stored.id } });
+          if (!row || row.acronisTenantId === null || row.acronisTenantId === (await this.mappedTenant(row.organizationId))) return;
+          const failed = await this.removeRemote(row);
+          if (failed) throw new Error(`workload ${row.id}: ${'error' in failed ? failed.error : failed.kind}`);
+          await this.saveRow(row, { acronisTenantId: null, acronisDcUrl: null, remoteId: null, syncedFingerprint: null });
+          done.workloads += 1;
+        }),
+      ),
+      ...alerts.map((alert) => () =>
+        this.withKey(`alert:${alert.id}`, async () => {
+          const outcome = await this.dismissRemote(alert);
+          if (outcome.kind !== 'sent') throw new Error(`alert item ${alert.id}: ${'error' in outcome ? outcome.error : outcome.kind}`);
+          done.alerts += 1;
+        }),
+      ),
+    ];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < tasks.length && !this.stopping) {
+        const task = tasks[next++];
+        try {
+          await task();
+        } catch (error) {
+          done.failed += 1;
+          this.logger.warn(`connector clean-up of an unmapped tenant failed (tried again next run): ${messageOf(error)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.config.concurrency, tasks.length) }, worker));
+    this.logger.log(`connector clean-up of unmapped tenants: ${done.workloads} workloads deleted, ${done.alerts} alerts dismissed, ${done.failed} failed`);
+    return done;
+  }
+
+  private async mappedTenant(organizationId: string): Promise<string | null> {
+    const rows: Array<{ acronis_tenant_id: string }> = await this.dataSource.manager
+      .createQueryBuilder()
+      .select('m.acronis_tenant_id', 'acronis_tenant_id')
+      .from('organizations_mapping', 'm')
+      .where('m.organization_id = :organizationId', { organizationId })
+      .getRawMany();
+    return rows[0]?.acronis_tenant_id ?? null;
+  }
+
   private count(item: ClaimedItem, outcome: DeliveryOutcome, tally: Tally): void {
     tally.waiting.delete(item.id);
-    if (outcome.kind === 'sent') tally.sent += 1;
-    else if (outcome.kind === 'reject' || (outcome.kind === 'retry' && item.attempts >= this.config.maxAttempts)) tally.failed += 1;
+    if (outcome.kind === 'sent' || outcome.kind === 'noop') tally.sent += 1;
+    else if (outcome.kind === 'reject' || outcome.kind === 'refused' || (outcome.kind === 'retry' && item.attempts >= this.config.maxAttempts)) tally.failed += 1;
+    else if (outcome.kind === 'defer') tally.waiting.add(item.id);
     else if (outcome.kind === 'retry') tally.waiting.add(item.id);
     // 'unmapped' is counted with the other items of unmapped organizations at the end of the pass.
     tally.onProgress?.({ sent: tally.sent, failed: tally.failed, retrying: tally.waiting.size });
@@ -784,7 +1157,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
 
   /** Resolves a write, noting a retry this pass should send as soon as it comes due. */
   private settle(write: PendingWrite, applied: boolean, changes: Partial<ConnectorItem>): void {
-    if (applied && write.outcome.kind === 'retry' && changes.state === ConnectorItemState.Pending && changes.nextAttemptAt) {
+    if (applied && (write.outcome.kind === 'retry' || write.outcome.kind === 'defer') && changes.state === ConnectorItemState.Pending && changes.nextAttemptAt) {
       this.retries.set(write.item.id, changes.nextAttemptAt.getTime());
     }
     write.resolve(applied);
@@ -804,15 +1177,35 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   private changesFor(item: ClaimedItem, outcome: DeliveryOutcome, at: Date): Partial<ConnectorItem> {
     switch (outcome.kind) {
       case 'sent':
+      case 'noop':
         return {
           state: ConnectorItemState.Sent,
           sentAt: at,
           remoteId: outcome.remoteId,
-          lastStatus: outcome.status,
+          lastStatus: outcome.kind === 'sent' ? outcome.status : null,
           lastError: null,
           waitingReason: null,
           lockedUntil: null,
           acronisTenantId: item.tenantId,
+          acronisDcUrl: item.dcUrl,
+        };
+      case 'refused':
+        return {
+          state: ConnectorItemState.Failed,
+          lastStatus: null,
+          lastError: outcome.error.slice(0, MAX_ERROR_LENGTH),
+          waitingReason: null,
+          lockedUntil: null,
+          acronisTenantId: item.tenantId,
+          acronisDcUrl: item.dcUrl,
+        };
+      case 'defer':
+        return {
+          state: ConnectorItemState.Pending,
+          attempts: item.attempts - 1,
+          nextAttemptAt: new Date(at.getTime() + outcome.delayMs),
+          lockedUntil: null,
+          waitingReason: outcome.reason.slice(0, 255),
         };
       case 'reject':
         return {
@@ -822,6 +1215,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
           waitingReason: null,
           lockedUntil: null,
           acronisTenantId: item.tenantId,
+          acronisDcUrl: item.dcUrl,
         };
       case 'unmapped':
         // Not the item's fault and no push happened: the attempt is given back.

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { appConfig, AppConfig } from '../config/app.config';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
@@ -9,6 +8,7 @@ import { OrganizationMapping } from '../tenant-mapping/organization-mapping.enti
 import type { AlertBody, WorkloadBody } from './acronis-api.types';
 import { ConnectorItem, ConnectorItemKind, ConnectorItemSource } from './connector-item.entity';
 import { newPendingItem } from './connector-items.service';
+import { insertPendingItems } from './connector-sync';
 
 /** One malware finding the demo alerts describe. */
 interface MalwareTemplate {
@@ -34,9 +34,6 @@ const OPERATING_SYSTEMS: readonly string[] = ['Windows Server 2022', 'Ubuntu 22.
 
 const pick = <T>(values: readonly T[]): T => values[randomInt(values.length)];
 const deviceId = (): string => `device-${randomInt(1, 10_000).toString().padStart(4, '0')}`;
-
-/** Rows per INSERT: well under both databases' bound-parameter limits. */
-const ROWS_PER_INSERT = 100;
 
 /**
  * The first source of connector items: random alerts and workloads for every mapped CUSTOMER
@@ -71,10 +68,13 @@ export class DemoGenerator {
   }
 
   /** A random virtual machine workload in the shape of DESIGN 7.1's example. */
-  workload(): WorkloadBody {
+  workload(): WorkloadBody & { key: string } {
+    const name = `vm-${pick(VM_PREFIXES)}-${randomInt(1, 100).toString().padStart(2, '0')}`;
     return {
+      // The name is the device's key: a name drawn again updates that workload.
+      key: name,
       type: `cti.a.p.wm.workload.v1.0~a.p.wm.aspect.v1.0~${this.app.appCode}.virtual_machine.v1.0`,
-      name: `vm-${pick(VM_PREFIXES)}-${randomInt(1, 100).toString().padStart(2, '0')}`,
+      name,
       attributes: { os: pick(OPERATING_SYSTEMS), cpu_cores: pick([2, 4, 8, 16]), memory_gb: pick([4, 8, 16, 32, 64]) },
       allowed_actions: [],
       enabled: true,
@@ -109,10 +109,7 @@ export class DemoGenerator {
           );
         }
       }
-      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-        // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
-        await em.insert(ConnectorItem, rows.slice(i, i + ROWS_PER_INSERT) as QueryDeepPartialEntity<ConnectorItem>[]);
-      }
+      await insertPendingItems(em, rows);
       return rows.length;
     });
   }

@@ -28,6 +28,7 @@ const alertBody = (n = 1): Json => ({
 });
 
 const workloadBody = (n = 1): Json => ({
+  key: `device-${n}`,
   type: 'cti.a.p.wm.workload.v1.0~a.p.wm.aspect.v1.0~vendor.app.virtual_machine.v1.0',
   name: `vm-${n}`,
   attributes: { os: 'linux', cores: 4, tags: ['prod'] },
@@ -136,7 +137,7 @@ describe('connector intake API', () => {
       const key = randomUUID();
       const first = await post(batch(tree.customers[0].id, [workloadItem(key)])).expect(202);
       const { type, name, attributes } = workloadBody() as { type: string; name: string; attributes: Json };
-      const reordered = { enabled: true, allowed_actions: [], attributes: { tags: ['prod'], cores: 4, os: 'linux' }, name, type };
+      const reordered = { enabled: true, allowed_actions: [], attributes: { tags: ['prod'], cores: 4, os: 'linux' }, name, type, key: 'device-1' };
       expect(attributes).toEqual(reordered.attributes);
       const again = await post(batch(tree.customers[0].id, [{ workload: reordered, kind: 'workload', idempotency_key: key }])).expect(202);
       expect(again.body.items).toEqual([{ ...first.body.items[0], created: false }]);
@@ -248,6 +249,8 @@ describe('connector intake API', () => {
         waiting_reason: null,
         remote_id: null,
         acronis_tenant_id: null,
+        acronis_dc_url: null,
+        dismissed_at: null,
         created_at: expect.stringMatching(ISO),
         updated_at: expect.stringMatching(ISO),
         sent_at: null,
@@ -500,7 +503,17 @@ describe('connector intake API', () => {
     it('never answers 500 whatever type any field has', async () => {
       const values: unknown[] = [null, 0, -1, 1.5, true, '', 'x', [], [1], {}, { a: 1 }, 'x'.repeat(300)];
       const paths: Array<(b: Json) => Json> = [(b) => b, (b) => item(b, 0), (b) => item(b, 1), alertOf, detailsOf, workloadOf];
-      const fields = [['organization_id', 'items', 'send_now'], ['idempotency_key', 'kind', 'alert'], ['idempotency_key', 'kind', 'workload'], ['type', 'category', 'details', 'ResourceID'], ['title', 'category', 'description', 'fields'], ['type', 'name', 'attributes', 'allowed_actions', 'enabled']];
+      const fields = [['organization_id', 'items', 'send_now'], ['idempotency_key', 'kind', 'alert'], ['idempotency_key', 'kind', 'workload'], ['type', 'category', 'details', 'ResourceID'], ['title', 'category', 'description', 'fields'], ['key', 'type', 'name', 'attributes', 'allowed_actions', 'enabled']];
+      // An accepted workload also records what its device wants: put those rows back as they were.
+      const savedWorkloads: Array<Record<string, unknown>> = await t.dataSource.query('SELECT * FROM connector_workloads');
+      const restoreWorkloads = async (): Promise<void> => {
+        await t.dataSource.query('DELETE FROM connector_workloads');
+        for (const row of savedWorkloads) {
+          const columns = Object.keys(row);
+          const marks = columns.map((_, i) => (t.dataSource.options.type === 'postgres' ? `$${i + 1}` : '?'));
+          await t.dataSource.query(`INSERT INTO connector_workloads (${columns.join(', ')}) VALUES (${marks.join(', ')})`, Object.values(row));
+        }
+      };
       for (const [p, at] of paths.entries()) {
         for (const field of fields[p]) {
           for (const value of values) {
@@ -510,7 +523,10 @@ describe('connector intake API', () => {
             expect({ field, value, status: res.status < 500 }).toEqual({ field, value, status: true });
             if (res.status >= 400) expect(res.body.code).toEqual(expect.any(String));
             // Some values are valid (empty description, any attributes object): their rows are removed again.
-            if (res.status === 202) await items().delete(res.body.items.map((i: Json) => i.id as string));
+            if (res.status === 202) {
+              await items().delete(res.body.items.map((i: Json) => i.id as string));
+              await restoreWorkloads();
+            }
           }
         }
       }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { AlertBody, WorkloadBody } from '../../src/connector/acronis-api.types';
 import { ConnectorItem, ConnectorItemKind, ConnectorItemSource } from '../../src/connector/connector-item.entity';
 import { newPendingItem } from '../../src/connector/connector-items.service';
+import { insertPendingItems } from '../../src/connector/connector-sync';
 
 /** DESIGN 7.1's alert, with `marker` in its fields and description so that a push can be traced back to its item. */
 export function alertBody(marker: string = randomUUID()): AlertBody {
@@ -19,9 +19,10 @@ export function alertBody(marker: string = randomUUID()): AlertBody {
   };
 }
 
-/** DESIGN 7.1's workload, named after `marker`. */
-export function workloadBody(marker: string = randomUUID()): WorkloadBody {
+/** DESIGN 7.1's workload, named after `marker`, which is also its device key. */
+export function workloadBody(marker: string = randomUUID()): WorkloadBody & { key: string } {
   return {
+    key: marker,
     type: 'cti.a.p.wm.workload.v1.0~a.p.wm.aspect.v1.0~vendor.app.virtual_machine.v1.0',
     name: `vm-${marker}`,
     attributes: { marker },
@@ -59,9 +60,7 @@ export async function createItems(ds: DataSource, items: NewItem[]): Promise<Con
   // Copies: a multi-row insert merges what it reads back into the entities it was given, and on
   // SQLite it can mix up which row gets which values.
   const copies = rows.map((row) => ({ ...row, body: { ...row.body } }));
-  for (let i = 0; i < rows.length; i += 100) {
-    await ds.manager.insert(ConnectorItem, rows.slice(i, i + 100) as QueryDeepPartialEntity<ConnectorItem>[]);
-  }
+  await ds.transaction((em) => insertPendingItems(em, rows));
   return copies;
 }
 
