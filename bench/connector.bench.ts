@@ -45,10 +45,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { AlertBody, WorkloadBody } from '../src/connector/acronis-api.types';
-import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from '../src/connector/connector-item.entity';
+import { ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from '../src/connector/connector-item.entity';
 import { newPendingItem } from '../src/connector/connector-items.service';
+import { insertPendingItems } from '../src/connector/connector-sync';
 import { ConnectorRun } from '../src/connector/connector-run.entity';
 import { readDatabaseConfig } from '../src/config/database.config';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
@@ -330,11 +330,8 @@ async function insertItems(db: Database, items: BenchItem[]): Promise<void> {
     const rows = items.map((item) =>
       newPendingItem({ id: item.id, organizationId: item.organizationId, kind: item.kind, source: ConnectorItemSource.Intake, idempotencyKey: item.id, body: item.body, now }),
     );
-    await ds.transaction(async (em) => {
-      for (let i = 0; i < rows.length; i += 100) {
-        await em.createQueryBuilder().insert().into(ConnectorItem).values(rows.slice(i, i + 100) as QueryDeepPartialEntity<ConnectorItem>[]).updateEntity(false).execute();
-      }
-    });
+    // Each workload item's device (its key is the item id) is recorded with it, as the intake does.
+    await ds.transaction((em) => insertPendingItems(em, rows));
   });
 }
 
