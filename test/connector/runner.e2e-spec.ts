@@ -5,6 +5,7 @@ import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemSta
 import { ConnectorRun, ConnectorRunStatus } from '../../src/connector/connector-run.entity';
 import { ConnectorJob } from '../../src/connector/connector.job';
 import { CONNECTOR_LEASE, ConnectorRunner, NOT_MAPPED_REASON, RUN_COMPLETED_EVENT } from '../../src/connector/connector-runner.service';
+import { alertIdOf } from '../../src/connector/connector-sync';
 import { Lease } from '../../src/database/lease.entity';
 import { DomainEvent } from '../../src/events/event.entity';
 import { Organization, OrganizationKind } from '../../src/organizations/organization.entity';
@@ -89,14 +90,22 @@ describe('connector runner against the fake Acronis API', () => {
         const id = markerOf(push.body);
         expect(push.status).toBe(200);
         expect(push.headers['user-agent']).toBe('ACP 1.0/Vendor Connector');
-        const stored = created.find((c) => c.id === id);
-        expect(push.body).toEqual({ ...stored?.body, tenantID: tenantOf.get(id ?? '') });
+        const stored = created.find((c) => c.id === id) as ConnectorItem;
+        // The alert's id derives from the item's; _source and _sourceTimeStamp say who made it when.
+        expect(push.body).toEqual({
+          ...stored.body,
+          id: alertIdOf(stored.id),
+          _source: 'cyberapp-gateway',
+          _sourceTimeStamp: stored.createdAt.getTime(),
+          tenantID: tenantOf.get(id ?? ''),
+        });
       }
       for (const push of api.workloads) {
         const id = markerOf(push.body);
         expect(push.status).toBe(204);
-        const stored = created.find((c) => c.id === id)?.body as Record<string, unknown>;
-        expect(push.body).toEqual({ items: [{ ...stored, client_id: api.clientId, tenant_id: tenantOf.get(id ?? '') }] });
+        const { key, ...stored } = created.find((c) => c.id === id)?.body as Record<string, unknown> & { attributes: object };
+        // The device's key travels in the key attribute, not as a field of the workload.
+        expect(push.body).toEqual({ items: [{ ...stored, attributes: { ...stored.attributes, vendor_key: key }, client_id: api.clientId, tenant_id: tenantOf.get(id ?? '') }] });
       }
       expect(new Set(pushes().map((p) => markerOf(p.body))).size).toBe(5);
 
@@ -114,7 +123,7 @@ describe('connector runner against the fake Acronis API', () => {
         if (c.kind === ConnectorItemKind.Alert) {
           expect(stored.lastStatus).toBe(200);
           expect(stored.remoteId).toBe(api.alerts.find((p) => markerOf(p.body) === c.id)?.remoteId);
-          expect(stored.remoteId).toMatch(UUID);
+          expect(stored.remoteId).toBe(alertIdOf(c.id));
         } else {
           expect(stored).toMatchObject({ lastStatus: 204, remoteId: null });
         }
