@@ -89,7 +89,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
     it('over five cycles creates each device once, sends nothing when unchanged and PATCHes by id on change', async () => {
       const tenant = await mapped();
       const cycle = async (bodies: Json[]) => {
-        api.reset();
+        api.forgetRequests();
         await submit(customer(), bodies.map(workloadItem)).expect(202);
         await run();
       };
@@ -171,10 +171,18 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       await submit(customer(), [workloadItem(workload('gone', 'vm-gone-2'))]).expect(202);
       await run();
       const first = api.workloadsIn(tenant)[0];
+      // Someone deletes it in the Acronis console.
+      const token = await request(api.url)
+        .post('/bc/idp/token')
+        .auth(api.clientId, api.clientSecret)
+        .type('form')
+        .send({ grant_type: 'client_credentials' })
+        .expect(200);
       await request(api.url)
         .delete(`/api/workload_management/v5/workloads?workload_id=${first.id}`)
-        .set('Authorization', `Bearer ${api.issuedTokens[api.issuedTokens.length - 1] ?? ''}`);
-      api.reset();
+        .set('Authorization', `Bearer ${(token.body as { access_token: string }).access_token}`)
+        .expect(204);
+      api.forgetRequests();
       await submit(customer(), [workloadItem(workload('gone', 'vm-gone-3'))]).expect(202);
       await run();
       expect(apiCalls().map((r) => r.operation)).toEqual(['workload-update', 'workload-lookup', 'workload-push']);
@@ -185,7 +193,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       const tenant = await mapped();
       await submit(customer(), [workloadItem(workload('r1')), workloadItem(workload('r2'))]).expect(202);
       await run();
-      api.reset();
+      api.forgetRequests();
       await submit(customer(), [removal('r1')]).expect(202);
       await run();
       // The id was unknown (a create answers none): looked up by key first.
@@ -237,7 +245,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       const tenant = await mapped();
       await submit(customer(), [alertItem('d1')]).expect(202);
       await run();
-      api.reset();
+      api.forgetRequests();
       await submit(customer(), [dismissal('d1')]).expect(202);
       await run();
       const id = api.alertsIn(tenant)[0].id;
@@ -245,7 +253,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       expect(api.store.alert(id)?.deletedAt).toEqual(expect.any(String));
       expect((await itemOf(customer(), 'd1')).dismissedAt).toBeInstanceOf(Date);
       // Dismissed again: nothing more is sent.
-      api.reset();
+      api.forgetRequests();
       await submit(customer(), [dismissal('d1')]).expect(202);
       await run();
       expect(apiCalls()).toEqual([]);
@@ -278,7 +286,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       await callback(t, { login: 'partner', password: tree.password }, 'tenant_mapping.write', { modified: [{ vendor_tenant_id: customer() }] }).expect(200);
       // Items queued meanwhile wait instead of going anywhere.
       await submit(customer(), [alertItem('after')]).expect(202);
-      api.reset();
+      api.forgetRequests();
       await run();
       expect(api.alertsIn(tenant).filter((a) => a.deletedAt === null)).toEqual([]);
       expect(api.workloadsIn(tenant)).toEqual([]);
@@ -289,7 +297,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       expect(api.alertsIn(kept).filter((a) => a.deletedAt === null)).toHaveLength(1);
       expect(api.workloadsIn(kept)).toHaveLength(1);
       // Nothing left to clean: the next run sends nothing.
-      api.reset();
+      api.forgetRequests();
       await run();
       expect(apiCalls()).toEqual([]);
     });
@@ -302,7 +310,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       // A replica with the clean-up off, on the same database.
       const off = await createTestApp(connectorEnv(api, { ACRONIS_DC_ALLOWED_HOSTS: 'http://127.0.0.1', CONNECTOR_CLEANUP_ON_UNMAP: 'false' }), database);
       try {
-        api.reset();
+        api.forgetRequests();
         await run(off);
         expect(apiCalls()).toEqual([]);
         expect(api.alertsIn(tenant).filter((a) => a.deletedAt === null)).toHaveLength(1);
@@ -326,8 +334,9 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       expect(second.workloadsIn(away)).toHaveLength(1);
       expect(api.alertsIn(away)).toHaveLength(0);
       expect(second.alertsIn(home)).toHaveLength(0);
-      expect(api.tokenRequests).toHaveLength(1);
+      // The second data center issued its own token (it refuses the first one's).
       expect(second.tokenRequests).toHaveLength(1);
+      expect(second.requests.filter((r) => r.operation !== 'token').every((r) => r.token !== null && second.issuedTokens.includes(r.token))).toBe(true);
       expect(await itemOf(tree.customers[1].id, 'a')).toMatchObject({ acronisDcUrl: second.url, acronisTenantId: away });
 
       // Dismissed where it was sent.
@@ -348,7 +357,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
 
   describe('bad input', () => {
     it.each([
-      ['a workload without a key', [{ idempotency_key: 'k', kind: 'workload', workload: { type: TYPE, name: 'n', attributes: {} } }], 400, 'items.0.workload.key'],
+      ['a workload without a key', [{ idempotency_key: 'k', kind: 'workload', workload: { type: TYPE, name: 'n', attributes: {} } }], 400, 'items.1.workload.key'],
       ['a workload setting the key attribute itself', [workloadItem(workload('x', 'n', { vendor_key: 'forged' }))], 400, 'vendor_key is set by the gateway'],
       ['a dismissal of an unknown alert key', [dismissal('no-such-alert')], 404, 'alert_key names no alert'],
       ['a removal of an unknown device', [removal('no-such-device')], 404, 'names no workload'],

@@ -657,6 +657,18 @@ export class FakeAcronisApi {
     this.pushIndex = 0;
   }
 
+  /**
+   * Forgets the recorded requests (and violations) only: the platform's workloads and alerts, the
+   * behaviour and the queued replies stay. For a test that counts what one step sends.
+   */
+  forgetRequests(): void {
+    this.tokenRequests.length = 0;
+    this.alerts.length = 0;
+    this.workloads.length = 0;
+    this.requests.length = 0;
+    this.violations.length = 0;
+  }
+
   /** Stops the server, dropping open and hanging connections. */
   async close(): Promise<void> {
     for (const response of this.hanging) response.destroy();
