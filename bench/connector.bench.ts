@@ -686,6 +686,14 @@ function report(r: Results): void {
     ['  by status', Object.entries(r.stats.byStatus).map(([s, k]) => `${s}: ${k}`).join(', ')],
     ['  429s: expected / received', `${expected429.toFixed(0)} / ${status429}`],
     ['pushes carrying an Idempotency-Key header', String(r.stats.withIdempotencyKey)],
+    [
+      'other API requests (sync: workload listings, PATCHes, alert look-ups)',
+      Object.entries(r.stats.otherRequests ?? {}).map(([op, k]) => `${op}: ${k}`).join(', ') || '0',
+    ],
+    [
+      'on the platform: alerts / workloads / workloads repeating a tenant+key',
+      r.stats.platform ? `${r.stats.platform.alerts} / ${r.stats.platform.workloads} / ${r.stats.platform.duplicateWorkloadKeys}` : 'n/a',
+    ],
     ['unique item identities created (2xx)', `${r.delivery.unique} of ${n}`],
     ['duplicates (2xx for an identity already created)', String(r.delivery.duplicates)],
     ['created for the wrong tenant / unknown identity / unidentified', `${r.delivery.wrongTenant} / ${r.delivery.unknown} / ${r.delivery.unidentified}`],
@@ -741,7 +749,13 @@ function report(r: Results): void {
   console.log('to 99% created s: first push to the push that created the 99th percentile item, at the fake (the rest is the retry tail)');
 
   const sent = count(ConnectorItemState.Sent);
-  const correct = sent === n && r.delivery.duplicates === 0 && r.delivery.unique === n && r.delivery.wrongTenant === 0 && r.delivery.missing === 0;
+  const correct =
+    sent === n &&
+    r.delivery.duplicates === 0 &&
+    r.delivery.unique === n &&
+    r.delivery.wrongTenant === 0 &&
+    r.delivery.missing === 0 &&
+    (r.stats.platform === undefined || (r.stats.platform.alerts + r.stats.platform.workloads === n && r.stats.platform.duplicateWorkloadKeys === 0));
   console.log('');
   console.log(correct ? `delivery: all ${n} items sent once, to their tenant, no duplicates` : 'delivery: NOT CORRECT (see sent / duplicates / missing above)');
   const met = measuredMs !== null && measuredMs <= GOAL_RATIO * idealMs && correct;

@@ -32,6 +32,10 @@ export interface FakeStats {
   created99At: number | null;
   /** Every 2xx push: its identity (the Idempotency-Key header, else the body's marker), tenant and endpoint. */
   created: CreatedPush[];
+  /** Requests other than token requests and pushes, by operation (lookups, updates, deletes, dismissals). */
+  otherRequests: Record<string, number>;
+  /** What is on the platform: alerts (dismissed included), workloads, and workloads sharing a tenant and key attribute with another. */
+  platform: { alerts: number; workloads: number; duplicateWorkloadKeys: number };
 }
 
 export type FakeCommand = { cmd: 'reset'; behaviour: Partial<Omit<FakeBehaviour, 'decide'>> } | { cmd: 'stats' };
@@ -47,6 +51,12 @@ function identityOf(push: RecordedPush): string | null {
   if (typeof key === 'string' && key !== '') return `key:${key}`;
   const marker = markerOf(push.body);
   return marker === null ? null : `marker:${marker}`;
+}
+
+function platformCounts(api: FakeAcronisApi): FakeStats['platform'] {
+  const workloads = api.store.workloads();
+  const keys = new Set(workloads.map((w) => `${w.tenant_id}|${JSON.stringify(w.attributes.vendor_key ?? w.id)}`));
+  return { alerts: api.store.alerts().length, workloads: workloads.length, duplicateWorkloadKeys: workloads.length - keys.size };
 }
 
 function stats(api: FakeAcronisApi): FakeStats {
@@ -85,6 +95,10 @@ function stats(api: FakeAcronisApi): FakeStats {
     created50At: at(0.5),
     created99At: at(0.99),
     created,
+    otherRequests: api.requests
+      .filter((r) => r.operation !== 'token' && r.operation !== 'alert-push' && r.operation !== 'workload-push')
+      .reduce<Record<string, number>>((counts, r) => ({ ...counts, [r.operation]: (counts[r.operation] ?? 0) + 1 }), {}),
+    platform: platformCounts(api),
   };
 }
 

@@ -9,6 +9,7 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { backoffDelayMs } from '../common/backoff';
 import { Wakeup } from '../common/wakeup';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
+import { GroupCommit } from '../database/group-commit';
 import { LeaseService } from '../database/lease.service';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
@@ -233,6 +234,8 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   private listings = new Map<string, Promise<LookupOutcome<Map<string, RemoteWorkload>>>>();
   /** Workload rows whose create this pass may or may not have applied (a timeout, a 5xx): never looked up in a cached listing. */
   private uncertain = new Set<string>();
+  /** SQLite: workload-row writes of concurrent pushes, committed together. */
+  private readonly rowWrites: GroupCommit;
   /** Per key (a device, an alert): the tail of the work queued on it in this process. */
   private readonly keyLocks = new Map<string, Promise<void>>();
 
@@ -247,6 +250,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
+    this.rowWrites = new GroupCommit(transactions);
   }
 
   /** False without Acronis credentials: nothing is ever sent. */
@@ -950,8 +954,13 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     return listed.kind === 'ok' ? { kind: 'ok', value: listed.value.get(key) ?? null } : listed;
   }
 
+  /**
+   * Records a step of a device's sync before its key is let go. On SQLite the rows of concurrent
+   * pushes share a commit (GroupCommit); on PostgreSQL each is one autocommitted statement.
+   */
   private async saveRow(row: ConnectorWorkload, changes: Partial<ConnectorWorkload>): Promise<void> {
-    await this.writeStatement((em) => em.update(ConnectorWorkload, { id: row.id }, changes as never));
+    const write = (em: EntityManager) => em.update(ConnectorWorkload, { id: row.id }, changes as never);
+    await (this.postgres ? write(this.dataSource.manager) : this.rowWrites.run(write));
     Object.assign(row, changes);
   }
 
