@@ -847,7 +847,8 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     // Submitted again after this removal: the later submission wins (its own item syncs it).
     if (item.kind === ConnectorItemKind.WorkloadRemoval && !row.deleted) return { kind: 'noop', remoteId: row.remoteId };
     if (!row.deleted && item.tenantId === null) return { kind: 'unmapped' };
-    const careful = item.unsure || item.attempts > 1;
+    // A 429 or another definite refusal created nothing: only an unknown outcome makes the cached listing untrustworthy.
+    const careful = item.unsure;
     const outcome = await this.syncRow(row, row.deleted ? null : item.tenantId, item.dcUrl, careful);
     if (row.deleted || item.tenantId === null) {
       item.tenantId = null;
