@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+
+/**
+ * What a new user copies from the docs must work together: the seed example's credentials are the
+ * ones the Postman collection sends (a mismatch meant 401s, then a lockout, on the first run).
+ */
+describe('first run: the documented commands agree with each other', () => {
+  const collection = JSON.parse(read('postman/cyberapp-gateway.postman_collection.json')) as { variable: Array<{ key: string; value: string }> };
+  const auth = collection.variable.find((v) => v.key === 'CyberAppAuth')?.value ?? '';
+  const [, login, password] = /^([^:]+):\{"password": "(.*)"\}$/.exec(auth) ?? [];
+
+  it('has a CyberAppAuth variable in the collection', () => {
+    expect(login).toBeTruthy();
+    expect(password).toBeTruthy();
+  });
+
+  it.each(['README.md', 'postman/README.md'])('%s seeds exactly the user the collection authenticates as', (file) => {
+    const seeds = [...read(file).matchAll(/npm run seed -- --login (\S+) --password (\S+?)[`\s]/g)].map(([, l, p]) => [l, p]);
+    expect(seeds.length).toBeGreaterThan(0);
+    for (const seed of seeds) expect(seed).toEqual([login, password]);
+  });
+});
