@@ -41,9 +41,19 @@ class WebhooksEnv {
   @IsOptional() @IsString()
   WEBHOOKS_ALLOWED_PRIVATE: string = '';
 
-  /** Newest deliveries kept per subscription by the retention sweep (CloudStack keeps 10). */
-  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
-  WEBHOOKS_RETENTION_PER_SUBSCRIPTION: number = 10;
+  /**
+   * Days a finished delivery (succeeded or failed, with its attempts) is kept; a failed one (a
+   * dead letter) is never swept before this age, whatever the count cap says.
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(3650)
+  WEBHOOKS_RETENTION_DAYS: number = 30;
+
+  /**
+   * Optional cap: succeeded deliveries beyond the newest N of a subscription are swept before
+   * their age (CloudStack keeps 10). 0: no cap. Failed ones are never swept by the cap.
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(1_000_000)
+  WEBHOOKS_RETENTION_PER_SUBSCRIPTION: number = 0;
 
   /** Minutes between retention sweeps; 0 turns the sweep off. */
   @IsOptional() @IsInt() @Min(0) @Max(7 * 24 * 60)
@@ -82,6 +92,7 @@ export const webhooksConfig = registerAs('webhooks', () => {
     success200Only: env.WEBHOOKS_SUCCESS_200_ONLY,
     allowedPrivate: env.WEBHOOKS_ALLOWED_PRIVATE.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
     retentionPerSubscription: env.WEBHOOKS_RETENTION_PER_SUBSCRIPTION,
+    retentionMs: env.WEBHOOKS_RETENTION_DAYS * 24 * 60 * 60_000,
     retentionIntervalMs: env.WEBHOOKS_RETENTION_INTERVAL_MINUTES * 60_000,
     rotationOverlapMs: env.WEBHOOKS_ROTATION_OVERLAP_HOURS * 3_600_000,
     responseBodyLimit: env.WEBHOOKS_RESPONSE_BODY_LIMIT,

@@ -27,8 +27,9 @@ import { DeletedCountSchema, DeliveryPageSchema, DeliverySchema } from './webhoo
  * - Redelivery records a new delivery of the same event (same event id, so receivers can
  *   de-duplicate) due at once, `redelivery_of` naming the original; 409 when the subscription is
  *   disabled. It answers 202: accepted, not yet sent.
- * - Retention (WebhookRetentionJob) keeps the newest WEBHOOKS_RETENTION_PER_SUBSCRIPTION
- *   deliveries of each subscription and sweeps older finished ones.
+ * - Retention (WebhookRetentionJob) sweeps finished deliveries older than WEBHOOKS_RETENTION_DAYS
+ *   (failed ones never younger) and, with WEBHOOKS_RETENTION_PER_SUBSCRIPTION, succeeded ones
+ *   beyond a subscription's newest N.
  */
 @ApiTags('webhook deliveries')
 @ApiSecurity(CYBERAPP_AUTH_SCHEME)

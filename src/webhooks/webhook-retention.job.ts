@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { LeaseService } from '../database/lease.service';
+import { toSqliteDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliveryState, WebhookDelivery } from './webhook-delivery.entity';
 
@@ -17,10 +18,12 @@ const LEASE_TTL_MS = 5 * 60_000;
 const DELETE_CHUNK = 1000;
 
 /**
- * Keeps the newest WEBHOOKS_RETENTION_PER_SUBSCRIPTION deliveries of every subscription (DESIGN 4;
- * CloudStack keeps 10) and deletes older ones that are over (succeeded or failed); pending and
- * in-flight deliveries are never swept, however old. Their attempts go with them (foreign keys).
- * Runs every WEBHOOKS_RETENTION_INTERVAL_MINUTES (0: off) on whichever replica holds the lease.
+ * Deletes finished deliveries (succeeded or failed) older than WEBHOOKS_RETENTION_DAYS, and, when
+ * WEBHOOKS_RETENTION_PER_SUBSCRIPTION is set, succeeded ones beyond a subscription's newest N
+ * (CloudStack keeps 10). A failed delivery is a dead letter an operator may still want to replay:
+ * it is never swept before its age. Pending and in-flight deliveries are never swept, however
+ * old. Attempts go with their delivery (foreign keys). Runs every
+ * WEBHOOKS_RETENTION_INTERVAL_MINUTES (0: off) on whichever replica holds the lease.
  *
  * The SchedulerRegistry exists where ScheduleModule is imported (the service); the CLI has none,
  * so the job stays idle there.
@@ -38,6 +41,10 @@ export class WebhookRetentionJob implements OnApplicationBootstrap, BeforeApplic
     @InjectDataSource() private readonly dataSource: DataSource,
     @Optional() private readonly scheduler?: SchedulerRegistry,
   ) {}
+
+  private get postgres(): boolean {
+    return this.dataSource.options.type === 'postgres';
+  }
 
   onApplicationBootstrap(): void {
     if (!this.scheduler) return;
@@ -62,30 +69,32 @@ export class WebhookRetentionJob implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
-   * One sweep over every subscription with more deliveries than it keeps; returns how many
-   * deliveries were deleted (0 when another replica holds the lease). A sweep already running in
-   * this process is joined rather than started twice.
+   * One sweep: by age, then the count cap; returns how many deliveries were deleted (0 when
+   * another replica holds the lease). A sweep already running in this process is joined rather
+   * than started twice. `now` is the sweep's clock (tests set it).
    */
-  sweep(): Promise<number> {
-    this.running ??= this.sweepUnderLease().finally(() => {
+  sweep(now: Date = new Date()): Promise<number> {
+    this.running ??= this.sweepUnderLease(now).finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
-  private async sweepUnderLease(): Promise<number> {
+  private async sweepUnderLease(now: Date): Promise<number> {
     if (!(await this.leases.acquire(RETENTION_LEASE, this.holder, LEASE_TTL_MS))) return 0;
     try {
+      let deleted = await this.sweepByAge(new Date(now.getTime() - this.config.retentionMs));
       const keep = this.config.retentionPerSubscription;
+      if (keep === 0) return deleted;
       const crowded: Array<{ subscription_id: string }> = await this.dataSource
         .createQueryBuilder()
         .select('d.subscription_id', 'subscription_id')
         .from(WebhookDelivery, 'd')
         .groupBy('d.subscription_id')
+        .where('d.state = :succeeded', { succeeded: DeliveryState.Succeeded })
         .having('COUNT(*) > :keep', { keep })
         .orderBy('d.subscription_id')
         .getRawMany();
-      let deleted = 0;
       let renewedAt = Date.now();
       for (const { subscription_id: subscriptionId } of crowded) {
         deleted += await this.sweepSubscription(subscriptionId, keep);
@@ -102,7 +111,30 @@ export class WebhookRetentionJob implements OnApplicationBootstrap, BeforeApplic
     }
   }
 
-  /** Deletes the finished deliveries of one subscription beyond its newest `keep`, a chunk per transaction. */
+  /** Deletes finished deliveries created before `cutoff`, a chunk per transaction. */
+  private async sweepByAge(cutoff: Date): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const affected = await this.transactions.run(async (em) => {
+        const result = await em
+          .createQueryBuilder()
+          .delete()
+          .from(WebhookDelivery)
+          .where(
+            `id IN (SELECT old.id FROM webhook_deliveries old
+                     WHERE old.created_at < :cutoff AND old.state IN (:succeeded, :failed)
+                     LIMIT :chunk)`,
+            { cutoff: this.postgres ? cutoff : toSqliteDate(cutoff), chunk: DELETE_CHUNK, succeeded: DeliveryState.Succeeded, failed: DeliveryState.Failed },
+          )
+          .execute();
+        return result.affected ?? 0;
+      });
+      deleted += affected;
+      if (affected < DELETE_CHUNK) return deleted;
+    }
+  }
+
+  /** Deletes the succeeded deliveries of one subscription beyond its newest `keep` succeeded ones, a chunk per transaction. */
   private async sweepSubscription(subscriptionId: string, keep: number): Promise<number> {
     let deleted = 0;
     for (;;) {
@@ -114,13 +146,13 @@ export class WebhookRetentionJob implements OnApplicationBootstrap, BeforeApplic
           .where(
             `id IN (
                SELECT ranked.id FROM (
-                 SELECT id, state, ROW_NUMBER() OVER (ORDER BY created_at DESC, id DESC) AS position
-                 FROM webhook_deliveries WHERE subscription_id = :subscriptionId
+                 SELECT id, ROW_NUMBER() OVER (ORDER BY created_at DESC, id DESC) AS position
+                 FROM webhook_deliveries WHERE subscription_id = :subscriptionId AND state = :succeeded
                ) ranked
-               WHERE ranked.position > :keep AND ranked.state IN (:succeeded, :failed)
+               WHERE ranked.position > :keep
                LIMIT :chunk
              )`,
-            { subscriptionId, keep, chunk: DELETE_CHUNK, succeeded: DeliveryState.Succeeded, failed: DeliveryState.Failed },
+            { subscriptionId, keep, chunk: DELETE_CHUNK, succeeded: DeliveryState.Succeeded },
           )
           .execute();
         return result.affected ?? 0;

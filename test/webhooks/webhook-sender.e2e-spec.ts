@@ -20,6 +20,7 @@ function webhooksConfig(overrides: Partial<WebhooksConfig> = {}): WebhooksConfig
     success200Only: false,
     allowedPrivate: ['127.0.0.1/8', '::1'],
     retentionPerSubscription: 10,
+    retentionMs: 30 * 24 * 60 * 60_000,
     retentionIntervalMs: 600_000,
     rotationOverlapMs: 86_400_000,
     responseBodyLimit: 64,
