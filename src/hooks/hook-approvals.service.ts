@@ -244,6 +244,12 @@ export class HookApprovalsService {
       createdAt: result.startedAt,
     });
     if (judged.ok) {
+      if (!judged.answer.approved) {
+        this.logger.warn(
+          { hookId: endpoint.id, operation: request.operation, organizationId: request.organizationId, callId, workId: judged.answer.workId },
+          `pre-hook ${endpoint.id} vetoed ${request.operation} for organization ${request.organizationId}: ${judged.answer.reason ?? 'no reason given'}`,
+        );
+      }
       return Object.assign(decision, {
         outcome: judged.answer.approved ? HookDecisionOutcome.Approved : HookDecisionOutcome.Rejected,
         approved: judged.answer.approved,
@@ -254,7 +260,10 @@ export class HookApprovalsService {
         policyApplied: false,
       });
     }
-    this.logger.warn(`pre-hook ${endpoint.id} for ${request.operation}: ${judged.errorClass} (${policy})`);
+    this.logger.warn(
+      { hookId: endpoint.id, operation: request.operation, organizationId: request.organizationId, callId, errorClass: judged.errorClass, policy },
+      `pre-hook ${endpoint.id} for ${request.operation} failed (${judged.errorClass}): ${policy === HookFailurePolicy.FailOpen ? 'approved by its fail-open policy' : 'vetoed by its fail-closed policy'}`,
+    );
     return Object.assign(decision, {
       outcome: policy === HookFailurePolicy.FailOpen ? HookDecisionOutcome.Approved : HookDecisionOutcome.Rejected,
       approved: null,

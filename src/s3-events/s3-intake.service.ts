@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -32,6 +32,7 @@ export type IntakeAnswer = { signature: string } | { stored: number; duplicates:
  */
 @Injectable()
 export class S3IntakeService {
+  private readonly logger = new Logger(S3IntakeService.name);
   /** Concurrent POSTs share a commit: a bucket notifier sending many small bodies at once pays one fsync per batch, not per POST. */
   private readonly writes: GroupCommit;
 
@@ -54,7 +55,10 @@ export class S3IntakeService {
       if (source.publicUrl === null) {
         throw new DomainError(ErrorCode.Conflict, 'This source has no public_url configured: the confirmation cannot be signed. Set it first.');
       }
-      return { signature: confirmationSignature(message.fields, source.publicUrl.split(TOKEN_PLACEHOLDER).join(token)) };
+      const signature = confirmationSignature(message.fields, source.publicUrl.split(TOKEN_PLACEHOLDER).join(token));
+      // The source's id, never its token (the path's only credential).
+      this.logger.log({ sourceId: source.id, bucket: message.bucket }, `S3 event source ${source.id}: subscription confirmed for bucket ${message.bucket}`);
+      return { signature };
     }
     for (const record of message.records) this.checkBucket(source, record.bucket);
     return this.store(source, message.records);

@@ -447,6 +447,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
               if (gone.has(this.ready[i].delivery.subscriptionId)) this.returnUnstarted(this.ready.splice(i, 1)[0].delivery);
             }
           }
+          this.logEndings(batch, counted);
           this.enqueue(next);
           this.metrics?.webhookDelivered(counted);
           this.scheduleWake(retryAt);
@@ -465,6 +466,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
     this.flushing = null;
     this.wakeup.notify();
+  }
+
+  /** Once committed: a line for each delivery that went to dead letter and each subscription a 410 disabled. */
+  private logEndings(batch: Outcome[], counted: WebhookDeliveryOutcome[]): void {
+    batch.forEach(({ delivery, result }, i) => {
+      if (counted[i] !== 'failed' && counted[i] !== 'gone') return;
+      const ids = { deliveryId: delivery.id, eventId: delivery.eventId, subscriptionId: delivery.subscriptionId, attempts: delivery.attempts };
+      this.logger.warn({ ...ids, status: result.status, errorClass: result.errorClass }, `webhook delivery ${delivery.id} failed for good (dead letter) after ${delivery.attempts} attempt(s): ${describe(result)}`);
+      if (counted[i] === 'gone') {
+        this.logger.warn({ subscriptionId: delivery.subscriptionId }, `webhook subscription ${delivery.subscriptionId} disabled: its receiver answered 410 Gone`);
+      }
+    });
   }
 
   /** Wakes the loop when the earliest retry written comes due, if that is sooner than the poll. */
