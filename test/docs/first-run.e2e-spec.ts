@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -22,5 +22,20 @@ describe('first run: the documented commands agree with each other', () => {
     const seeds = [...read(file).matchAll(/npm run seed -- --login (\S+) --password (\S+?)[`\s]/g)].map(([, l, p]) => [l, p]);
     expect(seeds.length).toBeGreaterThan(0);
     for (const seed of seeds) expect(seed).toEqual([login, password]);
+  });
+});
+
+/** README and docs/ stand alone: no reference outside the repository, and every relative link resolves. */
+describe('the documentation stays inside the repository', () => {
+  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+  it.each(files)('%s names no design notes outside the repository', (file) => {
+    const text = read(file);
+    expect(text).not.toMatch(/\.\.\/shared|DESIGN(\.md)? ?\d|STYLE\.md/);
+  });
+
+  it.each(files)('%s links only to files that exist', (file) => {
+    const links = [...read(file).matchAll(/\]\(([^)#\s]+)(#[^)\s]*)?\)/g)].map(([, target]) => target).filter((target) => !/^[a-z]+:/i.test(target));
+    for (const target of links) expect({ target, exists: existsSync(join(ROOT, dirname(file), target)) }).toEqual({ target, exists: true });
   });
 });
