@@ -33,7 +33,7 @@ export class CallbackRequestSchema {
   @ApiProperty({ description: 'Echoed in the answer; with the callback ID, the idempotency key of write callbacks (24 h).', format: 'uuid', example: UUID_EXAMPLE })
   request_id!: string;
 
-  @ApiProperty({ description: 'ISO 8601 date-time.', example: '2023-04-10T15:33:01+00:00' })
+  @ApiProperty({ description: 'RFC 3339 date-time (any year, e.g. the zero time `0001-01-01T00:00:00Z`; the shorter ISO 8601 forms are accepted too).', example: '2023-04-10T15:33:01+00:00' })
   created_at!: string;
 
   @ApiProperty({ type: () => CallbackContextSchema })
