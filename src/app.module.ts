@@ -20,6 +20,7 @@ import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { HooksModule } from './hooks/hooks.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { MirroringModule } from './mirroring/mirroring.module';
 import { OrganizationsModule } from './organizations/organizations.module';
 import { S3EventsModule } from './s3-events/s3-events.module';
 import { TenantMappingModule } from './tenant-mapping/tenant-mapping.module';
@@ -50,6 +51,7 @@ export class AppModule {
         OrganizationsModule,
         TenantMappingModule,
         EnablementModule,
+        MirroringModule,
         UsersModule,
         CallbacksModule,
         ConnectorModule,

@@ -6,10 +6,11 @@ import request from 'supertest';
 import { authConfig } from '../src/config/auth.config';
 import { createTree, Tree } from './factories/organizations';
 import { createTestApp, TestApp, withEnv } from './setup/create-test-app';
-import { cyberAppAuth, ENDPOINT_ID, envelope } from './setup/protocol';
+import { cyberAppAuth, ENDPOINT_ID, ENDPOINT_ID_V1_1, envelope, responseType } from './setup/protocol';
 
 /** Another vendor's CyberApp: the platform mints its tokens with the same keys and issuer. */
 const OTHER_ENDPOINT_ID = 'cti.a.p.acgw.endpoint.v1.0~other.app.endpoint.v1.0';
+const OTHER_ENDPOINT_ID_V1_1 = 'cti.a.p.acgw.endpoint.v1.1~other.app.mirroring.endpoint.v1.1';
 const AUTH_FAILED = 'Failed to authenticate user.';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -269,6 +270,44 @@ describe('platform JWT on POST /callback (CALLBACK_JWT=required)', () => {
     expect(jwks.fetches).toBe(fetchesBefore + 1);
   });
 
+  describe('with the envelope versions of the mirroring guide', () => {
+    it('accepts a token for a v1.1 endpoint id of this CyberApp', async () => {
+      const body = envelope('enablement.read', undefined, { endpointId: ENDPOINT_ID_V1_1 });
+      const res = await post(`Bearer ${await sign(claims({ scope: [{ role: ENDPOINT_ID_V1_1 }] }), platformKey)}`, body);
+      expect(res.status).toBe(200);
+      expect(res.body.payload).toEqual({ vendor_tenant_id: tree.partner.id });
+    });
+
+    it('answers a v2.0 callback id with a v1.1 request type, a v1.1 endpoint id and created_at 0001-01-01T00:00:00Z', async () => {
+      const body = envelope('partner.mirroring.get_state', undefined, { endpointId: ENDPOINT_ID_V1_1, createdAt: '0001-01-01T00:00:00Z' });
+      const res = await post(`Bearer ${await sign(claims({ scope: [{ role: ENDPOINT_ID_V1_1 }] }), platformKey)}`, body);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        type: responseType('a.p.partner.mirroring.get_state.ok.v1.0', 'v1.1'),
+        request_id: body.request_id,
+        response_id: expect.stringMatching(UUID),
+        payload: { state: 'DISABLED' },
+      });
+    });
+
+    it('refuses a v1.1 endpoint token whose role is the v1.0 endpoint id (the role must equal endpoint_id)', async () => {
+      await expectRejected(`Bearer ${await sign(claims(), platformKey)}`, envelope('enablement.read', undefined, { endpointId: ENDPOINT_ID_V1_1 }));
+    });
+
+    it("refuses another CyberApp's v1.1 endpoint, even with a matching role", async () => {
+      const token = await sign(claims({ scope: [{ role: OTHER_ENDPOINT_ID_V1_1 }] }), platformKey);
+      await expectRejected(`Bearer ${token}`, envelope('partner.mirroring.get_state', undefined, { endpointId: OTHER_ENDPOINT_ID_V1_1 }));
+    });
+
+    it.each([['cti.a.p.acgw.endpoint.v2.0~vendor.app.endpoint.v1.0'], ['cti.a.p.acgw.endpoint.v1.x~vendor.app.endpoint.v1.0'], ['cti.a.p.acgw.endpoint.v1.1~vendor.apps.endpoint.v1.1']])(
+      'refuses the endpoint id %s, even with a matching role',
+      async (endpointId) => {
+        const token = await sign(claims({ scope: [{ role: endpointId }] }), platformKey);
+        await expectRejected(`Bearer ${token}`, envelope('enablement.read', undefined, { endpointId }));
+      },
+    );
+  });
+
   describe('on a write callback', () => {
     const acronisTenantId = randomUUID();
     const write = (requestId: string): Record<string, unknown> =>
@@ -290,6 +329,102 @@ describe('platform JWT on POST /callback (CALLBACK_JWT=required)', () => {
       expect(res.status).toBe(200);
       expect(await mappingRows(t)).toEqual([expect.objectContaining({ organization_id: tree.partner.id, acronis_tenant_id: acronisTenantId })]);
     });
+  });
+});
+
+/**
+ * jose's remote key set refetches the JWKS when a token names a kid it does not hold, at most once
+ * per cooldown (CALLBACK_JWT_JWKS_COOLDOWN_SECONDS, counted from the last fetch); lookups waiting
+ * for a fetch share it. Counted on a real JWKS server, with the cooldown at 1 s to keep time real.
+ */
+describe('platform JWT: JWKS refetch on an unknown kid, with a cooldown', () => {
+  const COOLDOWN_MS = 1000;
+  let jwks: FakeJwksServer;
+  let t: TestApp;
+  let tree: Tree;
+  let platformKey: SigningKey;
+
+  beforeAll(async () => {
+    jwks = await FakeJwksServer.start();
+    platformKey = await signingKey('platform-2024-01');
+    jwks.keys = [platformKey.jwk];
+    t = await createTestApp({ CALLBACK_JWT: 'required', CALLBACK_JWT_JWKS_URL: jwks.url, CALLBACK_JWT_JWKS_COOLDOWN_SECONDS: String(COOLDOWN_MS / 1000) });
+    tree = await createTree(t.dataSource);
+  });
+  afterAll(async () => {
+    await t.close();
+    await jwks.close();
+  });
+
+  const pastCooldown = () => new Promise((resolve) => setTimeout(resolve, COOLDOWN_MS + 200));
+
+  async function post(token: string): Promise<{ res: request.Response; requestId: unknown }> {
+    const body = envelope('enablement.read');
+    const res = await request(t.server)
+      .post('/callback')
+      .set('X-CyberApp-Auth', cyberAppAuth(tree.partnerUser.login, tree.password))
+      .set('Authorization', `Bearer ${token}`)
+      .send(body);
+    return { res, requestId: body.request_id };
+  }
+
+  it('accepts a token signed by a key published after the first fetch, refetching the JWKS once', async () => {
+    expect((await post(await sign(claims(), platformKey))).res.status).toBe(200); // first fetch
+    const fetched = jwks.fetches;
+    const added = await signingKey('platform-2024-02');
+    jwks.keys = [platformKey.jwk, added.jwk];
+    await pastCooldown();
+    const { res } = await post(await sign(claims(), added));
+    expect(res.status).toBe(200);
+    expect(jwks.fetches).toBe(fetched + 1);
+    // Cached from now on: no further fetch for either key.
+    expect((await post(await sign(claims(), added))).res.status).toBe(200);
+    expect((await post(await sign(claims(), platformKey))).res.status).toBe(200);
+    expect(jwks.fetches).toBe(fetched + 1);
+  });
+
+  it('refuses a key published within the cooldown of the last fetch without fetching, and accepts it after', async () => {
+    await pastCooldown();
+    expect((await post(await sign(claims(), await signingKey('not-published')))).res.status).toBe(401); // refetches: the cooldown starts
+    const fetched = jwks.fetches;
+    const added = await signingKey('platform-2024-03');
+    jwks.keys = [...jwks.keys, added.jwk];
+    const early = await post(await sign(claims(), added));
+    expectUnauthenticated(early.res, early.requestId);
+    expect(jwks.fetches).toBe(fetched);
+    await pastCooldown();
+    expect((await post(await sign(claims(), added))).res.status).toBe(200);
+    expect(jwks.fetches).toBe(fetched + 1);
+  });
+
+  it('answers 100 tokens with random unknown kids each with 401 in the error envelope, for at most one JWKS fetch', async () => {
+    await pastCooldown();
+    const fetched = jwks.fetches;
+    const impostor = await signingKey('ignored');
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => sign(claims(), { ...impostor, kid: randomUUID() })));
+    const answers = await Promise.all(tokens.map((token) => post(token)));
+    for (const { res, requestId } of answers) expectUnauthenticated(res, requestId);
+    // Past the cooldown the first unknown kid refetches; the others share that fetch or fall within the new cooldown.
+    expect(jwks.fetches - fetched).toBe(1);
+    // And the known key still works, from the cache.
+    expect((await post(await sign(claims(), platformKey))).res.status).toBe(200);
+    expect(jwks.fetches - fetched).toBe(1);
+  });
+
+  it('keeps refusing a flood that lasts longer than the cooldown at one fetch per cooldown', async () => {
+    await pastCooldown();
+    const fetched = jwks.fetches;
+    const started = Date.now();
+    const impostor = await signingKey('ignored');
+    let sent = 0;
+    while (Date.now() - started < 2.5 * COOLDOWN_MS) {
+      const batch = await Promise.all(Array.from({ length: 10 }, async () => post(await sign(claims(), { ...impostor, kid: randomUUID() }))));
+      for (const { res, requestId } of batch) expectUnauthenticated(res, requestId);
+      sent += batch.length;
+    }
+    const periods = Math.ceil((Date.now() - started) / COOLDOWN_MS);
+    expect(sent).toBeGreaterThan(periods);
+    expect(jwks.fetches - fetched).toBeLessThanOrEqual(periods);
   });
 });
 

@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { endpointIdPattern } from '../callbacks/callback-cti';
 import { DomainError, ErrorCode, unauthenticated } from '../common/domain-error';
 import { appConfig, AppConfig } from '../config/app.config';
 import { authConfig, AuthConfig } from '../config/auth.config';
@@ -32,7 +33,8 @@ function rolesOf(claims: PlatformClaims): unknown[] {
 
 /**
  * Verifies the platform's `Authorization: Bearer <JWT>`: RS256 signed by a key of the Acronis
- * JWKS (fetched and cached by `jose`, refetched on an unknown `kid`), an accepted issuer, not
+ * JWKS (fetched and cached by `jose`, refetched on an unknown `kid` at most once per
+ * CALLBACK_JWT_JWKS_COOLDOWN_SECONDS), an accepted issuer, not
  * expired, and a `scope[].role` equal to the request's `context.endpoint_id`, which must be one of
  * this CyberApp's endpoints (a token minted for another CyberApp is refused, even when the
  * envelope is rewritten to match it). Any token problem is a 401; a JWKS that cannot be fetched is
@@ -42,16 +44,22 @@ function rolesOf(claims: PlatformClaims): unknown[] {
 export class PlatformJwtGuard implements CanActivate {
   private readonly logger = new Logger(PlatformJwtGuard.name);
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
-  /** Endpoint CTI ids of this CyberApp: `cti.a.p.acgw.endpoint.v1.0~<APP_CODE>.<name>.v<version>`. */
-  private readonly endpointPrefix: string;
+  /** Endpoint CTI ids of this CyberApp: `cti.a.p.acgw.endpoint.v1.<n>~<APP_CODE>.<name>.v<version>` (v1.0 and v1.1 in the guide). */
+  private readonly endpointId: RegExp;
 
   constructor(
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
     @Inject(appConfig.KEY) app: AppConfig,
     @Optional() private readonly metrics?: MetricsService,
   ) {
-    this.jwks = createRemoteJWKSet(new URL(config.jwt.jwksUrl), { cacheMaxAge: 60 * 60 * 1000, cooldownDuration: 30_000, timeoutDuration: 5000 });
-    this.endpointPrefix = `cti.a.p.acgw.endpoint.v1.0~${app.appCode}.`;
+    // jose refetches the key set when a token names a kid it does not hold, at most once per
+    // cooldown (counted from the last fetch); concurrent lookups share one fetch.
+    this.jwks = createRemoteJWKSet(new URL(config.jwt.jwksUrl), {
+      cacheMaxAge: 60 * 60 * 1000,
+      cooldownDuration: config.jwt.jwksCooldownMs,
+      timeoutDuration: 5000,
+    });
+    this.endpointId = endpointIdPattern(app.appCode);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -68,7 +76,7 @@ export class PlatformJwtGuard implements CanActivate {
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!match) throw unauthenticated();
     const endpointId = endpointIdOf(request.body);
-    if (endpointId === undefined || !endpointId.startsWith(this.endpointPrefix)) throw unauthenticated();
+    if (endpointId === undefined || !this.endpointId.test(endpointId)) throw unauthenticated();
     let claims: PlatformClaims;
     try {
       ({ payload: claims } = await jwtVerify<PlatformClaims>(match[1], this.resolveKey, {

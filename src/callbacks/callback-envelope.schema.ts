@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
 import { ErrorCode, ERROR_STATUS } from '../common/domain-error';
-import { CALLBACK_ID_PREFIX, REQUEST_TYPE_PREFIX, RESPONSE_TYPE_PREFIX } from './callback-handler.decorator';
+import { callbackIdPrefix, requestTypePrefix, responseTypePrefix } from './callback-cti';
 
 /*
  * Documentation-only classes: the OpenAPI shapes of the callback protocol (DESIGN 7.1). Nothing
@@ -12,10 +12,18 @@ import { CALLBACK_ID_PREFIX, REQUEST_TYPE_PREFIX, RESPONSE_TYPE_PREFIX } from '.
 const UUID_EXAMPLE = '3fa85f64-5717-4562-b3fc-2c963f66afa6';
 
 export class CallbackContextSchema {
-  @ApiProperty({ description: 'Which callback to run.', example: `${CALLBACK_ID_PREFIX}a.p.enablement.read.v1.0`, maxLength: 255 })
+  @ApiProperty({
+    description: 'Which callback to run: `cti.a.p.acgw.callback.v1.x~…` or `…v2.0~…` (the mirroring callbacks), routed on the part after `~`.',
+    example: `${callbackIdPrefix('v1.0')}a.p.enablement.read.v1.0`,
+    maxLength: 255,
+  })
   callback_id!: string;
 
-  @ApiProperty({ description: "The CyberApp's endpoint; must be one of this APP_CODE's.", example: 'cti.a.p.acgw.endpoint.v1.0~vendor.app.endpoint.v1.0', maxLength: 255 })
+  @ApiProperty({
+    description: "The CyberApp's endpoint (`cti.a.p.acgw.endpoint.v1.x~<APP_CODE>.…`); with CALLBACK_JWT=required it must be one of this APP_CODE's and a role of the token.",
+    example: 'cti.a.p.acgw.endpoint.v1.0~vendor.app.endpoint.v1.0',
+    maxLength: 255,
+  })
   endpoint_id!: string;
 
   @ApiProperty({ description: 'The Acronis tenant the call is about (UUID shape, any version).', format: 'uuid', example: '00000000-0000-0000-0000-000000000000' })
@@ -27,13 +35,13 @@ export class CallbackContextSchema {
 
 /** The request envelope the API Callback Gateway POSTs. */
 export class CallbackRequestSchema {
-  @ApiProperty({ description: "The request type; must be the callback's.", example: `${REQUEST_TYPE_PREFIX}a.p.empty.v1.0`, maxLength: 255 })
+  @ApiProperty({ description: "The request type; must be the callback's, under any `cti.a.p.acgw.request.v1.x~` prefix.", example: `${requestTypePrefix('v1.0')}a.p.empty.v1.0`, maxLength: 255 })
   type!: string;
 
   @ApiProperty({ description: 'Echoed in the answer; with the callback ID, the idempotency key of write callbacks (24 h).', format: 'uuid', example: UUID_EXAMPLE })
   request_id!: string;
 
-  @ApiProperty({ description: 'ISO 8601 date-time.', example: '2023-04-10T15:33:01+00:00' })
+  @ApiProperty({ description: 'RFC 3339 date-time (any year, e.g. the zero time `0001-01-01T00:00:00Z`; the shorter ISO 8601 forms are accepted too).', example: '2023-04-10T15:33:01+00:00' })
   created_at!: string;
 
   @ApiProperty({ type: () => CallbackContextSchema })
@@ -50,7 +58,7 @@ export class CallbackRequestSchema {
 
 /** The success answer: HTTP 200. */
 export class CallbackResponseSchema {
-  @ApiProperty({ description: "The callback's response type.", example: `${RESPONSE_TYPE_PREFIX}a.p.enablement.read.ok.v1.0` })
+  @ApiProperty({ description: "The callback's response type (v1.0, or v1.1 for the mirroring callbacks, as the guide gives them).", example: `${responseTypePrefix('v1.0')}a.p.enablement.read.ok.v1.0` })
   type!: string;
 
   @ApiProperty({ description: "The request's `request_id`.", format: 'uuid', example: UUID_EXAMPLE })
@@ -60,12 +68,12 @@ export class CallbackResponseSchema {
   response_id!: string;
 
   @ApiPropertyOptional({
-    description: 'The result; omitted (not null) for no-content response types.',
+    description: 'The result; omitted (not null) for no-content response types. A list for `a.p.customer.mirroring.get_state.ok.v1.0`, as the guide shows it.',
     type: 'object',
     additionalProperties: true,
     example: { vendor_tenant_id: UUID_EXAMPLE },
   })
-  payload?: Record<string, unknown>;
+  payload?: Record<string, unknown> | unknown[];
 }
 
 /** Every error of every route: the callback protocol's error envelope. */

@@ -1,8 +1,8 @@
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { isDateTime } from '../common/rfc3339';
 
 /** UUIDs are checked by shape only: the platform's examples use the nil UUID. */
 export const UUID_SHAPE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$/;
 const MAX_STRING = 255;
 
 /** The API Callback Gateway's request envelope (DESIGN.md 7.1), as validated. */
@@ -40,8 +40,8 @@ export function parseEnvelope(body: unknown): CallbackEnvelope {
 
   string(body.type, 'type');
   uuid(body.request_id, 'request_id');
-  if (typeof body.created_at !== 'string' || !ISO_8601.test(body.created_at) || Number.isNaN(Date.parse(body.created_at))) {
-    problems.push('created_at must be an ISO 8601 date-time');
+  if (typeof body.created_at !== 'string' || !isDateTime(body.created_at)) {
+    problems.push('created_at must be an RFC 3339 date-time');
   }
   const context = body.context;
   if (!isObject(context)) {

@@ -1,20 +1,30 @@
 import { DiscoveryService } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
+import type { CallbackIdVersion, TypeVersion } from './callback-cti';
+import type { EnablementMethod } from './enablement-method';
 
-export const CALLBACK_ID_PREFIX = 'cti.a.p.acgw.callback.v1.0~';
-export const REQUEST_TYPE_PREFIX = 'cti.a.p.acgw.request.v1.0~';
-export const RESPONSE_TYPE_PREFIX = 'cti.a.p.acgw.response.v1.0~';
 export const EMPTY_REQUEST = 'a.p.empty.v1.0';
 export const NO_CONTENT_RESPONSE = 'a.p.success_no_content.v1.0';
 
 export interface CallbackHandlerOptions {
-  /** Callback ID after `cti.a.p.acgw.callback.v1.0~`; `{APP_CODE}` is replaced from config. */
+  /** Callback ID after `cti.a.p.acgw.callback.<version>~`; `{APP_CODE}` is replaced from config. */
   id: string;
-  /** Request type after `cti.a.p.acgw.request.v1.0~`; defaults to the ID (`a.p.empty.v1.0` for none). */
+  /**
+   * Version of the callback ID as the guide gives it (default v1.0; the mirroring callbacks are
+   * v2.0). Requests are routed on the part after the prefix, under any accepted version.
+   */
+  callbackVersion?: CallbackIdVersion;
+  /** Request type after `cti.a.p.acgw.request.<version>~`; defaults to the ID (`a.p.empty.v1.0` for none). Any v1.x is accepted. */
   requestType?: string;
-  /** Response type after `cti.a.p.acgw.response.v1.0~`. */
+  /** Version of the request type as the guide gives it (default v1.0), for messages and docs. */
+  requestVersion?: TypeVersion;
+  /** Response type after `cti.a.p.acgw.response.<version>~`. */
   responseType: string;
+  /** The response type's version: what the platform expects back (default v1.0; the mirroring callbacks answer v1.1). */
+  responseVersion?: TypeVersion;
+  /** The enablement method the callback belongs to: refused while ENABLEMENT_METHODS leaves it out. None for custom callbacks. */
+  method?: EnablementMethod;
   /** class-validator DTO the payload must satisfy; omitted for payload-less callbacks. */
   payload?: new () => object;
   /** Writes run in one transaction and answer a repeated request_id with the stored response. */
@@ -60,8 +70,11 @@ export interface WriteApproval {
 /** A write callback before its transaction: reads on the default connection, no changes. */
 export type PreWriteInvocation<P> = Omit<CallbackInvocation<P>, 'afterCommit' | 'approval'>;
 
-/** What a handler answers: the response payload, or undefined for no-content responses. */
-export type CallbackResult = Record<string, unknown> | undefined;
+/**
+ * What a handler answers: the response payload, or undefined for no-content responses. An array
+ * for the one response type whose payload the guide shows as a list (`a.p.customer.mirroring.get_state.ok`).
+ */
+export type CallbackResult = Record<string, unknown> | unknown[] | undefined;
 
 export interface CallbackHandlerContract<P = undefined> {
   /**

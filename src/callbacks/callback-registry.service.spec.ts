@@ -13,6 +13,14 @@ class ThingReadHandler implements CallbackHandlerContract {
   }
 }
 
+@CallbackHandler({ id: 'a.p.thing.mirroring.get_state.v1.0', callbackVersion: 'v2.0', requestType: 'a.p.thing.mirroring.get_state.v1.0', requestVersion: 'v1.1', responseType: 'a.p.thing.mirroring.get_state.ok.v1.0', responseVersion: 'v1.1' })
+@Injectable()
+class MirroringThingHandler implements CallbackHandlerContract {
+  handle(): Promise<CallbackResult> {
+    return Promise.resolve(undefined);
+  }
+}
+
 @CallbackHandler({ id: '{APP_CODE}.thing_read.v1.0', responseType: 'x' })
 @Injectable()
 class DuplicateThingReadHandler implements CallbackHandlerContract {
@@ -40,6 +48,30 @@ describe('CallbackRegistry', () => {
     });
     expect(entry?.handler).toBeInstanceOf(ThingReadHandler);
   });
+
+  it('registers a handler under the versions it declares', async () => {
+    const registry = await boot(MirroringThingHandler);
+    expect(registry.get('cti.a.p.acgw.callback.v2.0~a.p.thing.mirroring.get_state.v1.0')).toMatchObject({
+      callbackId: 'cti.a.p.acgw.callback.v2.0~a.p.thing.mirroring.get_state.v1.0',
+      requestType: 'cti.a.p.acgw.request.v1.1~a.p.thing.mirroring.get_state.v1.0',
+      requestName: 'a.p.thing.mirroring.get_state.v1.0',
+      responseType: 'cti.a.p.acgw.response.v1.1~a.p.thing.mirroring.get_state.ok.v1.0',
+    });
+  });
+
+  it.each([['v1.0'], ['v1.1'], ['v1.12'], ['v2.0']])('routes a callback ID under the %s prefix to the same handler', async (version) => {
+    const registry = await boot(ThingReadHandler, MirroringThingHandler);
+    expect(registry.get(`cti.a.p.acgw.callback.${version}~acme.app.thing_read.v1.0`)?.handler).toBeInstanceOf(ThingReadHandler);
+    expect(registry.get(`cti.a.p.acgw.callback.${version}~a.p.thing.mirroring.get_state.v1.0`)?.handler).toBeInstanceOf(MirroringThingHandler);
+  });
+
+  it.each([['cti.a.p.acgw.callback.v2.1~acme.app.thing_read.v1.0'], ['cti.a.p.acgw.callback.v3.0~acme.app.thing_read.v1.0'], ['cti.a.p.acgw.callback.v1~acme.app.thing_read.v1.0'], ['acme.app.thing_read.v1.0'], ['cti.a.p.acgw.request.v1.0~acme.app.thing_read.v1.0']])(
+    'does not route %s',
+    async (id) => {
+      const registry = await boot(ThingReadHandler);
+      expect(registry.get(id)).toBeUndefined();
+    },
+  );
 
   it('fails the boot on a duplicate callback ID', async () => {
     await expect(boot(ThingReadHandler, DuplicateThingReadHandler)).rejects.toThrow(/Duplicate callback handler for cti\.a\.p\.acgw\.callback\.v1\.0~acme\.app\.thing_read\.v1\.0/);

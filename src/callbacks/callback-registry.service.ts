@@ -2,20 +2,19 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { getMetadataStorage } from 'class-validator';
 import { appConfig, AppConfig } from '../config/app.config';
-import {
-  CALLBACK_ID_PREFIX,
-  CallbackHandler,
-  CallbackHandlerContract,
-  CallbackHandlerOptions,
-  EMPTY_REQUEST,
-  REQUEST_TYPE_PREFIX,
-  RESPONSE_TYPE_PREFIX,
-} from './callback-handler.decorator';
+import { callbackIdPrefix, callbackName, requestTypePrefix, responseTypePrefix } from './callback-cti';
+import { CallbackHandler, CallbackHandlerContract, CallbackHandlerOptions, EMPTY_REQUEST } from './callback-handler.decorator';
+import type { EnablementMethod } from './enablement-method';
 
 export interface RegisteredCallback {
+  /** The ID as the guide gives it (its version included): the idempotency key and metrics label. */
   callbackId: string;
+  /** The request type as the guide gives it; any v1.x of `requestName` is accepted. */
   requestType: string;
+  /** The request type after its `cti.a.p.acgw.request.v1.x~` prefix. */
+  requestName: string;
   responseType: string;
+  method?: EnablementMethod;
   payload?: new () => object;
   /** The callback takes a payload object (possibly with no rules to check). */
   requiresObjectPayload: boolean;
@@ -31,7 +30,8 @@ function hasRules(dto: new () => object): boolean {
 @Injectable()
 export class CallbackRegistry implements OnModuleInit {
   private readonly logger = new Logger(CallbackRegistry.name);
-  private readonly byId = new Map<string, RegisteredCallback>();
+  /** Keyed by the ID after its version prefix. */
+  private readonly byName = new Map<string, RegisteredCallback>();
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -48,20 +48,24 @@ export class CallbackRegistry implements OnModuleInit {
       }
       this.register(options, instance as CallbackHandlerContract<unknown>, String(wrapper.name));
     }
-    this.logger.log(`Serving ${this.byId.size} callbacks`);
+    this.logger.log(`Serving ${this.byName.size} callbacks`);
   }
 
   register(options: CallbackHandlerOptions, handler: CallbackHandlerContract<unknown>, name = handler.constructor.name): void {
     const expand = (s: string) => s.replaceAll('{APP_CODE}', this.config.appCode);
-    const callbackId = CALLBACK_ID_PREFIX + expand(options.id);
-    const existing = this.byId.get(callbackId);
+    const callbackId = callbackIdPrefix(options.callbackVersion ?? 'v1.0') + expand(options.id);
+    const key = expand(options.id);
+    const existing = this.byName.get(key);
     if (existing) {
       throw new Error(`Duplicate callback handler for ${callbackId}: ${existing.handler.constructor.name} and ${name}`);
     }
-    this.byId.set(callbackId, {
+    const requestName = expand(options.requestType ?? (options.payload ? options.id : EMPTY_REQUEST));
+    this.byName.set(key, {
       callbackId,
-      requestType: REQUEST_TYPE_PREFIX + expand(options.requestType ?? (options.payload ? options.id : EMPTY_REQUEST)),
-      responseType: RESPONSE_TYPE_PREFIX + expand(options.responseType),
+      requestType: requestTypePrefix(options.requestVersion ?? 'v1.0') + requestName,
+      requestName,
+      responseType: responseTypePrefix(options.responseVersion ?? 'v1.0') + expand(options.responseType),
+      method: options.method,
       // A DTO without rules (users_read's `{}`) needs no validation pass on every request.
       payload: options.payload && hasRules(options.payload) ? options.payload : undefined,
       requiresObjectPayload: options.payload !== undefined,
@@ -70,11 +74,13 @@ export class CallbackRegistry implements OnModuleInit {
     });
   }
 
+  /** The handler of a callback ID under any accepted version prefix (`cti.a.p.acgw.callback.v1.x~` or `v2.0~`). */
   get(callbackId: string): RegisteredCallback | undefined {
-    return this.byId.get(callbackId);
+    const name = callbackName(callbackId);
+    return name === null ? undefined : this.byName.get(name);
   }
 
   ids(): string[] {
-    return [...this.byId.keys()];
+    return [...this.byName.values()].map((c) => c.callbackId);
   }
 }

@@ -6,10 +6,13 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateDto } from '../common/validate-dto';
 import { callbacksConfig, CallbacksConfig } from '../config/callbacks.config';
+import { connectorConfig, ConnectorConfig } from '../config/connector.config';
+import { datacenterUrlProblem, normalizeDatacenterUrl } from '../connector/datacenter-policy';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { TransactionRunner } from '../database/transaction-runner.service';
+import { requestTypeName } from './callback-cti';
 import { CallbackEnvelope, parseEnvelope } from './callback-envelope';
-import type { CallbackInvocation } from './callback-handler.decorator';
+import type { CallbackInvocation, CallbackResult } from './callback-handler.decorator';
 import { CallbackRegistry, RegisteredCallback } from './callback-registry.service';
 import { CallbackRequest } from './callback-request.entity';
 
@@ -20,7 +23,7 @@ export interface CallbackResponse {
   type: string;
   request_id: string;
   response_id: string;
-  payload?: Record<string, unknown>;
+  payload?: Record<string, unknown> | unknown[];
 }
 
 /** Thrown inside a write's transaction when its hooks have not been asked yet: they are asked outside it, then it runs again. */
@@ -37,14 +40,24 @@ export class CallbackService {
     private readonly transactions: TransactionRunner,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(callbacksConfig.KEY) private readonly config: CallbacksConfig,
+    @Inject(connectorConfig.KEY) private readonly connector: ConnectorConfig,
   ) {}
 
   async dispatch(body: unknown, caller: VerifiedCaller, extra: Record<string, unknown>): Promise<CallbackResponse> {
     const envelope = parseEnvelope(body);
+    // Checked for every callback, here rather than in the handlers that store it: a data center
+    // outside the allow-list never comes from the platform, and the connector sends its secret to
+    // whatever a mapping names.
+    const datacenterUrl = envelope.context.datacenter_url === undefined ? undefined : normalizeDatacenterUrl(envelope.context.datacenter_url);
+    const problem = datacenterUrl === undefined ? null : datacenterUrlProblem(datacenterUrl, this.connector.allowedDcHosts);
+    if (problem) throw new DomainError(ErrorCode.DatacenterNotAllowed, `Invalid request: context.${problem}.`);
     const callback = this.registry.get(envelope.context.callback_id);
     if (!callback) throw new DomainError(ErrorCode.CallbackNotFound, 'Callback not found.');
-    if (envelope.type !== callback.requestType) {
-      throw new DomainError(ErrorCode.RequestTypeMismatch, `Request type must be ${callback.requestType} for this callback.`);
+    if (callback.method && !this.config.enablementMethods.has(callback.method)) {
+      throw new DomainError(ErrorCode.EnablementMethodOff, `This CyberApp does not serve the ${callback.method} enablement method (ENABLEMENT_METHODS).`);
+    }
+    if (requestTypeName(envelope.type) !== callback.requestName) {
+      throw new DomainError(ErrorCode.RequestTypeMismatch, `Request type must be ${callback.requestType} (any v1.x) for this callback.`);
     }
     const payload = callback.payload
       ? await validateDto(callback.payload, envelope.payload ?? {}, 'payload')
@@ -58,7 +71,7 @@ export class CallbackService {
         callbackId: callback.callbackId,
         endpointId: envelope.context.endpoint_id,
         tenantId: envelope.context.tenant_id,
-        datacenterUrl: envelope.context.datacenter_url?.replace(/\/+$/, ''),
+        datacenterUrl,
       },
       payload,
       extra,
@@ -70,7 +83,7 @@ export class CallbackService {
     return this.runWrite(callback, base, envelope);
   }
 
-  private respond(callback: RegisteredCallback, requestId: string, payload: Record<string, unknown> | undefined): CallbackResponse {
+  private respond(callback: RegisteredCallback, requestId: string, payload: CallbackResult): CallbackResponse {
     const response: CallbackResponse = { type: callback.responseType, request_id: requestId, response_id: randomUUID() };
     if (payload !== undefined) response.payload = payload;
     return response;

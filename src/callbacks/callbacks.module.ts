@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
 import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
+import { connectorConfig } from '../config/connector.config';
 import { DatabaseModule } from '../database/database.module';
 import { CallbackController } from './callback.controller';
 import { CallbackRegistry } from './callback-registry.service';
@@ -8,7 +10,7 @@ import { CallbackService } from './callback.service';
 import { IdempotencySweepJob } from './idempotency-sweep.job';
 
 @Module({
-  imports: [DiscoveryModule, AuthModule, DatabaseModule],
+  imports: [DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuthModule, DatabaseModule],
   controllers: [CallbackController],
   providers: [CallbackRegistry, CallbackService, IdempotencySweepJob],
   exports: [CallbackRegistry],

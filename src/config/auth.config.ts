@@ -18,6 +18,13 @@ class AuthEnv {
   @IsOptional() @IsInt() @Min(0) @Max(300)
   CALLBACK_JWT_CLOCK_TOLERANCE_SECONDS: number = 30;
 
+  /**
+   * A token whose `kid` the cached key set lacks refetches the JWKS, at most once in this many
+   * seconds after the last fetch: a flood of made-up kids costs the IdP one request per period.
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(3600)
+  CALLBACK_JWT_JWKS_COOLDOWN_SECONDS: number = 30;
+
   @IsOptional() @EnvBoolean() @IsBoolean()
   AUTH_CACHE_ENABLED: boolean = true;
 
@@ -63,6 +70,7 @@ export const authConfig = registerAs('auth', () => {
       jwksUrl: env.CALLBACK_JWT_JWKS_URL,
       issuers,
       clockToleranceSeconds: env.CALLBACK_JWT_CLOCK_TOLERANCE_SECONDS,
+      jwksCooldownMs: env.CALLBACK_JWT_JWKS_COOLDOWN_SECONDS * 1000,
     },
     cache: {
       enabled: env.AUTH_CACHE_ENABLED,

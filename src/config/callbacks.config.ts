@@ -1,16 +1,34 @@
 import { registerAs } from '@nestjs/config';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { ENABLEMENT_METHODS, EnablementMethod } from '../callbacks/enablement-method';
 import { validateConfig } from './validate-config';
 
 class CallbacksEnv {
   /** How long a write callback's response is kept for retries with the same request_id. */
   @IsOptional() @IsInt() @Min(60) @Max(30 * 86_400)
   IDEMPOTENCY_TTL_SECONDS: number = 86_400;
+
+  /** Comma-separated enablement methods whose callbacks are served (all four by default). */
+  @IsOptional() @IsString()
+  ENABLEMENT_METHODS: string = ENABLEMENT_METHODS.join(',');
+}
+
+/** The methods named in the list; throws naming the variable on an unknown or missing one. */
+export function parseEnablementMethods(list: string): Set<EnablementMethod> {
+  const names = list.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const unknown = names.filter((n) => !(ENABLEMENT_METHODS as string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new Error(`Invalid configuration:\n  ENABLEMENT_METHODS=${JSON.stringify(list)}: unknown method ${unknown.map((n) => JSON.stringify(n)).join(', ')}; each must be one of ${ENABLEMENT_METHODS.join(', ')}`);
+  }
+  if (names.length === 0) {
+    throw new Error(`Invalid configuration:\n  ENABLEMENT_METHODS=${JSON.stringify(list)}: name at least one of ${ENABLEMENT_METHODS.join(', ')}`);
+  }
+  return new Set(names as EnablementMethod[]);
 }
 
 export const callbacksConfig = registerAs('callbacks', () => {
   const env = validateConfig(process.env, CallbacksEnv);
-  return { idempotencyTtlMs: env.IDEMPOTENCY_TTL_SECONDS * 1000 };
+  return { idempotencyTtlMs: env.IDEMPOTENCY_TTL_SECONDS * 1000, enablementMethods: parseEnablementMethods(env.ENABLEMENT_METHODS) };
 });
 
 export type CallbacksConfig = ReturnType<typeof callbacksConfig>;

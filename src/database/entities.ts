@@ -6,6 +6,7 @@ import { ConnectorWorkload } from '../connector/connector-workload.entity';
 import { Lease } from './lease.entity';
 import { HOOKS_ENTITIES } from '../hooks/hooks.entities';
 import { DomainEvent } from '../events/event.entity';
+import { MIRRORING_ENTITIES } from '../mirroring/mirroring.entities';
 import { Organization } from '../organizations/organization.entity';
 import { S3_EVENTS_ENTITIES } from '../s3-events/s3-events.entities';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
@@ -15,4 +16,4 @@ import { WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
 
 /** Every entity, listed once for the app's and the migration CLI's DataSource. */
-export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent, ConnectorItem, ConnectorRun, ConnectorWorkload, Lease, WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt, ...HOOKS_ENTITIES, ...S3_EVENTS_ENTITIES, ...ACTIONS_ENTITIES];
+export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent, ConnectorItem, ConnectorRun, ConnectorWorkload, Lease, WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt, ...HOOKS_ENTITIES, ...S3_EVENTS_ENTITIES, ...ACTIONS_ENTITIES, ...MIRRORING_ENTITIES];

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult } from '../callbacks/callback-handler.decorator';
+import { EnablementMethod } from '../callbacks/enablement-method';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 
-@CallbackHandler({ id: 'a.p.enablement.read.v1.0', responseType: 'a.p.enablement.read.ok.v1.0' })
+@CallbackHandler({ id: 'a.p.enablement.read.v1.0', method: EnablementMethod.MappedPartner, responseType: 'a.p.enablement.read.ok.v1.0' })
 @Injectable()
 export class EnablementReadHandler implements CallbackHandlerContract {
   constructor(private readonly mappings: TenantMappingService) {}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { EnablementMethod } from '../callbacks/enablement-method';
 import { OutboxService } from '../events/outbox.service';
 import { HookApprovalsService } from '../hooks/hook-approvals.service';
 import { HookOperation } from '../hooks/hook-operation';
@@ -9,7 +10,7 @@ import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 
 /** Removes the mappings of the caller's organization and of its whole subtree. */
-@CallbackHandler({ id: 'a.p.enablement.reset.v1.0', responseType: NO_CONTENT_RESPONSE, write: true })
+@CallbackHandler({ id: 'a.p.enablement.reset.v1.0', method: EnablementMethod.MappedPartner, responseType: NO_CONTENT_RESPONSE, write: true })
 @Injectable()
 export class EnablementResetHandler implements CallbackHandlerContract {
   constructor(

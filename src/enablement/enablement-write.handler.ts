@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
 import { HookApprovalsService } from '../hooks/hook-approvals.service';
@@ -14,7 +15,7 @@ import { EnablementWritePayload } from './enablement.dto';
  * Maps the caller's organization to the Acronis tenant. Never re-maps: a tenant owned by another
  * organization, or a caller already mapped elsewhere, is a 403; the same mapping again is a no-op.
  */
-@CallbackHandler({ id: 'a.p.enablement.write.v1.0', payload: EnablementWritePayload, responseType: NO_CONTENT_RESPONSE, write: true })
+@CallbackHandler({ id: 'a.p.enablement.write.v1.0', method: EnablementMethod.MappedPartner, payload: EnablementWritePayload, responseType: NO_CONTENT_RESPONSE, write: true })
 @Injectable()
 export class EnablementWriteHandler implements CallbackHandlerContract<EnablementWritePayload> {
   constructor(

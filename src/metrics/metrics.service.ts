@@ -168,7 +168,8 @@ export class MetricsService implements OnApplicationBootstrap {
   private callbackLabel(body: unknown): string {
     const context = body !== null && typeof body === 'object' ? (body as { context?: unknown }).context : undefined;
     const id = context !== null && typeof context === 'object' ? (context as { callback_id?: unknown }).callback_id : undefined;
-    return typeof id === 'string' && this.callbackRegistry?.get(id) ? id : UNKNOWN_CALLBACK;
+    // The registered (canonical) id: any v1.x / v2.0 prefix of the same callback counts under one label.
+    return (typeof id === 'string' ? this.callbackRegistry?.get(id)?.callbackId : undefined) ?? UNKNOWN_CALLBACK;
   }
 
   private readQueue(): Promise<QueueState> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult } from '../callbacks/callback-handler.decorator';
+import { EnablementMethod } from '../callbacks/enablement-method';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from './organization-mapping.entity';
 
@@ -8,7 +9,7 @@ import { OrganizationMapping } from './organization-mapping.entity';
  * Every customer of the caller; mapped ones carry `acronis_tenant_id` when the mapping's data
  * center is the request's (or unset). Unmapped customers are listed too, as the docs show.
  */
-@CallbackHandler({ id: 'a.p.tenant_mapping.read.v1.0', responseType: 'a.p.tenant_mapping.read.ok.v1.0' })
+@CallbackHandler({ id: 'a.p.tenant_mapping.read.v1.0', method: EnablementMethod.MappedCustomers, responseType: 'a.p.tenant_mapping.read.ok.v1.0' })
 @Injectable()
 export class TenantMappingReadHandler implements CallbackHandlerContract {
   constructor(private readonly organizations: OrganizationsService) {}

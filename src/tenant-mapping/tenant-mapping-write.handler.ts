@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager, In } from 'typeorm';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
 import { HookApprovalsService } from '../hooks/hook-approvals.service';
@@ -17,7 +18,7 @@ const FAILED = 'Failed to write the mapping.';
  * Maps (or, without `acronis_tenant_id`, unmaps) customers of the caller, all or nothing. An
  * Acronis tenant mapped elsewhere moves only from an organization in the caller's subtree.
  */
-@CallbackHandler({ id: 'a.p.tenant_mapping.write.v1.0', payload: TenantMappingWritePayload, responseType: NO_CONTENT_RESPONSE, write: true })
+@CallbackHandler({ id: 'a.p.tenant_mapping.write.v1.0', method: EnablementMethod.MappedCustomers, payload: TenantMappingWritePayload, responseType: NO_CONTENT_RESPONSE, write: true })
 @Injectable()
 export class TenantMappingWriteHandler implements CallbackHandlerContract<TenantMappingWritePayload> {
   constructor(

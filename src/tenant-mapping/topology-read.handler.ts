@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult } from '../callbacks/callback-handler.decorator';
+import { EnablementMethod } from '../callbacks/enablement-method';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { TopologyReadPayload } from './tenant-mapping.dto';
 
 /** The caller's customers at any depth, by name, with optional paging. */
-@CallbackHandler({ id: 'a.p.topology.read.v1.0', payload: TopologyReadPayload, responseType: 'a.p.topology.read.ok.v1.0' })
+@CallbackHandler({ id: 'a.p.topology.read.v1.0', method: EnablementMethod.MappedCustomers, payload: TopologyReadPayload, responseType: 'a.p.topology.read.ok.v1.0' })
 @Injectable()
 export class TopologyReadHandler implements CallbackHandlerContract<TopologyReadPayload> {
   constructor(private readonly organizations: OrganizationsService) {}

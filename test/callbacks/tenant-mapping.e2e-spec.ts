@@ -70,7 +70,7 @@ describe('topology and tenant mapping callbacks', () => {
     it('shows mappings without a data center to every data center', async () => {
       const tenant = randomUUID();
       await mapOrganization(t.dataSource, tree.customers[1].id, tenant, null);
-      const res = await callback(t, partner, 'tenant_mapping.read', undefined, { datacenterUrl: 'https://x.example' }).expect(200);
+      const res = await callback(t, partner, 'tenant_mapping.read', undefined, { datacenterUrl: 'https://us5-cloud.acronis.com' }).expect(200);
       expect(res.body.payload.items[0]).toEqual({ vendor_tenant_id: tree.customers[1].id, acronis_tenant_id: tenant });
     });
   });

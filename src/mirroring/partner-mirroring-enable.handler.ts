@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackRequestContext, CallbackResult, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { EnablementMethod } from '../callbacks/enablement-method';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { OutboxService } from '../events/outbox.service';
+import { HookApprovalsService } from '../hooks/hook-approvals.service';
+import { hookInput } from '../hooks/hook-input';
+import { HookOperation } from '../hooks/hook-operation';
+import type { OperationApproval } from '../hooks/operation-approval';
+import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
+import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
+import { MirroredPartner } from './mirrored-partner.entity';
+import { MIRRORING_VERSIONS } from './mirroring-callbacks';
+import { PartnerMirroringEnablePayload } from './mirroring.dto';
+import { MirroringState } from './mirroring-state';
+import { assertContextTenant, columns, MirroringService, OTHER_PARTNER, sameSettings } from './mirroring.service';
+
+/**
+ * Links the caller's organization to its Acronis partner tenant (an `organizations_mapping` row
+ * with the request's data center) and stores the tenant's name and settings, ENABLED. Consistent
+ * with `enablement.write`: an organization linked to another tenant, or a tenant linked to another
+ * organization, is a 403 and nothing changes; enabling again updates name, settings and data center.
+ */
+@CallbackHandler({
+  id: 'a.p.partner.mirroring.enable.v1.0',
+  payload: PartnerMirroringEnablePayload,
+  responseType: 'a.p.partner.mirroring.enable.ok.v1.0',
+  write: true,
+  method: EnablementMethod.MirroredPartner,
+  ...MIRRORING_VERSIONS,
+})
+@Injectable()
+export class PartnerMirroringEnableHandler implements CallbackHandlerContract<PartnerMirroringEnablePayload> {
+  constructor(
+    private readonly mirroring: MirroringService,
+    private readonly mappings: TenantMappingService,
+    private readonly outbox: OutboxService,
+    private readonly hooks: HookApprovalsService,
+  ) {}
+
+  /** Approval hooks of `partner.mirroring.enable`, asked once the request is known to be acceptable. */
+  async approve({ em, caller, context, payload }: PreWriteInvocation<PartnerMirroringEnablePayload>): Promise<OperationApproval> {
+    await this.check(em, caller, context, payload);
+    return this.hooks.approve({ operation: HookOperation.PartnerMirroringEnable, organizationId: caller.organizationId, authId: caller.login, input: hookInput(payload) });
+  }
+
+  async handle({ em, caller, context, payload, approval }: CallbackInvocation<PartnerMirroringEnablePayload>): Promise<CallbackResult> {
+    const orgId = caller.organizationId;
+    const { tenant, own } = await this.check(em, caller, context, payload);
+    const datacenterUrl = context.datacenterUrl ?? null;
+    const settings = payload.settings ?? null;
+    let changed = false;
+    if (!own) {
+      await em.insert(OrganizationMapping, { organizationId: orgId, acronisTenantId: tenant, acronisDcUrl: datacenterUrl });
+      changed = true;
+    } else if (datacenterUrl !== null && own.acronisDcUrl !== datacenterUrl) {
+      await em.update(OrganizationMapping, { organizationId: orgId }, { acronisDcUrl: datacenterUrl });
+      changed = true;
+    }
+    const record = await em.findOne(MirroredPartner, { where: { organizationId: orgId } });
+    const fields = { state: MirroringState.Enabled, acronisTenantId: tenant, acronisTenantName: payload.acronis_tenant_name, settings };
+    if (!record) {
+      await em.insert(MirroredPartner, columns<MirroredPartner>({ organizationId: orgId, ...fields }));
+      changed = true;
+    } else if (
+      record.state !== fields.state ||
+      record.acronisTenantId !== tenant ||
+      record.acronisTenantName !== fields.acronisTenantName ||
+      !sameSettings(record.settings, settings)
+    ) {
+      await em.update(MirroredPartner, { organizationId: orgId }, columns<MirroredPartner>(fields));
+      changed = true;
+    }
+    if (changed) {
+      await this.outbox.record(em, {
+        type: 'partner.mirroring.enabled',
+        organizationId: orgId,
+        data: { vendor_tenant_id: orgId, acronis_tenant_id: tenant, acronis_tenant_name: payload.acronis_tenant_name, settings, datacenter_url: datacenterUrl },
+      });
+    }
+    await approval?.succeeded(em, { vendor_tenant_id: orgId, acronis_tenant_id: tenant, changed });
+    return { state: MirroringState.Enabled, vendor_tenant_id: orgId, acronis_tenant_id: tenant };
+  }
+
+  /** The tenant is the request's; neither side is linked to another (403). */
+  private async check(em: EntityManager, caller: VerifiedCaller, context: CallbackRequestContext, payload: PartnerMirroringEnablePayload) {
+    const tenant = assertContextTenant('acronis_tenant_id', payload.acronis_tenant_id, context.tenantId);
+    const own = await this.mirroring.link(em, caller.organizationId);
+    if (own && own.acronisTenantId !== tenant) throw new DomainError(ErrorCode.Forbidden, OTHER_PARTNER);
+    const owner = await this.mappings.findByTenant(em, tenant);
+    if (owner && owner.organizationId !== caller.organizationId) {
+      throw new DomainError(ErrorCode.Forbidden, 'This Acronis tenant is linked to another organization.');
+    }
+    return { tenant, own };
+  }
+}
