@@ -62,7 +62,8 @@ interface CallbackAnswer {
   type: string;
   request_id: string;
   response_id: string;
-  payload?: Record<string, unknown>;
+  /** A list for a.p.customer.mirroring.get_state.ok.v1.0. */
+  payload?: Record<string, unknown> | unknown[];
 }
 
 const COLLECTION_FILE = join(__dirname, '..', 'postman', 'cyberapp-gateway.postman_collection.json');
@@ -91,20 +92,37 @@ const steps = flatten(collection.item);
 const collectionPrerequest = script(collection.event, 'prerequest');
 const collectionTest = script(collection.event, 'test');
 
-/** DESIGN.md 7.1's table: callback → request type → response type (`{APP_CODE}` as the collection's AppCode). */
-const DESIGN_CALLBACKS: Array<[callback: string, request: string, response: string]> = [
-  ['a.p.enablement.read.v1.0', 'a.p.empty.v1.0', 'a.p.enablement.read.ok.v1.0'],
-  ['a.p.enablement.write.v1.0', 'a.p.enablement.write.v1.0', 'a.p.success_no_content.v1.0'],
-  ['a.p.enablement.reset.v1.0', 'a.p.empty.v1.0', 'a.p.success_no_content.v1.0'],
-  ['a.p.topology.read.v1.0', 'a.p.topology.read.v1.0', 'a.p.topology.read.ok.v1.0'],
-  ['a.p.tenant_mapping.read.v1.0', 'a.p.empty.v1.0', 'a.p.tenant_mapping.read.ok.v1.0'],
-  ['a.p.tenant_mapping.write.v1.0', 'a.p.tenant_mapping.write.v1.0', 'a.p.success_no_content.v1.0'],
-  [`${APP_CODE}.users_read.v1.0`, `${APP_CODE}.users_read.v1.0`, `${APP_CODE}.users_read_success.v1.0`],
-  [`${APP_CODE}.user_write.v1.0`, `${APP_CODE}.user_write.v1.0`, `${APP_CODE}.user_write_success.v1.0`],
-  [`${APP_CODE}.user_update.v1.0`, `${APP_CODE}.user_update.v1.0`, `${APP_CODE}.user_update_success.v1.0`],
-  [`${APP_CODE}.user_delete.v1.0`, `${APP_CODE}.user_delete.v1.0`, `${APP_CODE}.user_delete_success.v1.0`],
-  [`${APP_CODE}.reset_password.v1.0`, `${APP_CODE}.reset_password.v1.0`, `${APP_CODE}.reset_password_success.v1.0`],
+/** The callback id and type versions of a callback: DESIGN 7.1's are all v1.0; the mirroring guide's are v2.0 ids and v1.1 types. */
+interface Versions {
+  callback: string;
+  types: string;
+}
+const V1_0: Versions = { callback: 'v1.0', types: 'v1.0' };
+const MIRRORING: Versions = { callback: 'v2.0', types: 'v1.1' };
+
+/**
+ * DESIGN.md 7.1's table and the Acronis guide's mirroring callbacks: callback → request type →
+ * response type (`{APP_CODE}` as the collection's AppCode), with their versions.
+ */
+const DESIGN_CALLBACKS: Array<[callback: string, request: string, response: string, versions: Versions]> = [
+  ['a.p.enablement.read.v1.0', 'a.p.empty.v1.0', 'a.p.enablement.read.ok.v1.0', V1_0],
+  ['a.p.enablement.write.v1.0', 'a.p.enablement.write.v1.0', 'a.p.success_no_content.v1.0', V1_0],
+  ['a.p.enablement.reset.v1.0', 'a.p.empty.v1.0', 'a.p.success_no_content.v1.0', V1_0],
+  ['a.p.topology.read.v1.0', 'a.p.topology.read.v1.0', 'a.p.topology.read.ok.v1.0', V1_0],
+  ['a.p.tenant_mapping.read.v1.0', 'a.p.empty.v1.0', 'a.p.tenant_mapping.read.ok.v1.0', V1_0],
+  ['a.p.tenant_mapping.write.v1.0', 'a.p.tenant_mapping.write.v1.0', 'a.p.success_no_content.v1.0', V1_0],
+  [`${APP_CODE}.users_read.v1.0`, `${APP_CODE}.users_read.v1.0`, `${APP_CODE}.users_read_success.v1.0`, V1_0],
+  [`${APP_CODE}.user_write.v1.0`, `${APP_CODE}.user_write.v1.0`, `${APP_CODE}.user_write_success.v1.0`, V1_0],
+  [`${APP_CODE}.user_update.v1.0`, `${APP_CODE}.user_update.v1.0`, `${APP_CODE}.user_update_success.v1.0`, V1_0],
+  [`${APP_CODE}.user_delete.v1.0`, `${APP_CODE}.user_delete.v1.0`, `${APP_CODE}.user_delete_success.v1.0`, V1_0],
+  [`${APP_CODE}.reset_password.v1.0`, `${APP_CODE}.reset_password.v1.0`, `${APP_CODE}.reset_password_success.v1.0`, V1_0],
+  ['a.p.partner.mirroring.get_state.v1.0', 'a.p.partner.mirroring.get_state.v1.0', 'a.p.partner.mirroring.get_state.ok.v1.0', MIRRORING],
+  ['a.p.partner.mirroring.enable.v1.0', 'a.p.partner.mirroring.enable.v1.0', 'a.p.partner.mirroring.enable.ok.v1.0', MIRRORING],
+  ['a.p.partner.mirroring.reset.v1.0', 'a.p.partner.mirroring.reset.v1.0', 'a.p.partner.mirroring.reset.ok.v1.0', MIRRORING],
+  ['a.p.customer.mirroring.get_state.v1.0', 'a.p.customer.mirroring.get_state.v1.0', 'a.p.customer.mirroring.get_state.ok.v1.0', MIRRORING],
+  ['a.p.customer.mirroring.set_state.v1.0', 'a.p.customer.mirroring.set_state.v1.0', 'a.p.customer.mirroring.set_state.ok.v1.0', MIRRORING],
 ];
+const callbackId = (callback: string, versions: Versions): string => `cti.a.p.acgw.callback.${versions.callback}~${callback}`;
 
 // ---- variables -------------------------------------------------------------------------------
 
@@ -257,24 +275,24 @@ describe('Postman collection (postman/cyberapp-gateway.postman_collection.json)'
     });
   });
 
-  it('covers every callback of DESIGN 7.1 with its request type and expected response type', () => {
+  it('covers every callback of DESIGN 7.1 and every mirroring callback with its request type and expected response type', () => {
     const vars = collectionVariables();
     const seen = steps.map((step) => {
       const sent = JSON.parse(substitute(step.request.body.raw, vars)) as SentEnvelope;
       return { callback: sent.context.callback_id, request: sent.type, response: expectedResponseType(step, vars) };
     });
-    for (const [callback, requestType, responseType] of DESIGN_CALLBACKS) {
-      const uses = seen.filter((s) => s.callback === `cti.a.p.acgw.callback.v1.0~${callback}`);
+    for (const [callback, requestType, responseType, versions] of DESIGN_CALLBACKS) {
+      const uses = seen.filter((s) => s.callback === callbackId(callback, versions));
       expect({ callback, uses: uses.length > 0 }).toEqual({ callback, uses: true });
       for (const use of uses) {
         expect(use).toEqual({
-          callback: `cti.a.p.acgw.callback.v1.0~${callback}`,
-          request: `cti.a.p.acgw.request.v1.0~${requestType}`,
-          response: `cti.a.p.acgw.response.v1.0~${responseType}`,
+          callback: callbackId(callback, versions),
+          request: `cti.a.p.acgw.request.${versions.types}~${requestType}`,
+          response: `cti.a.p.acgw.response.${versions.types}~${responseType}`,
         });
       }
     }
-    const known = new Set(DESIGN_CALLBACKS.map(([callback]) => `cti.a.p.acgw.callback.v1.0~${callback}`));
+    const known = new Set(DESIGN_CALLBACKS.map(([callback, , , versions]) => callbackId(callback, versions)));
     expect(seen.filter((s) => !known.has(s.callback))).toEqual([]);
   });
 
