@@ -43,7 +43,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
     api = await startFakeAcronisApi();
     second = await startFakeAcronisApi({ clientId: api.clientId, clientSecret: api.clientSecret });
     database = await createTestDatabase();
-    t = await createTestApp(connectorEnv(api, { ACRONIS_DC_ALLOWED_HOSTS: 'http://127.0.0.1' }), database);
+    t = await createTestApp(connectorEnv(api, { ACRONIS_DC_ALLOWED_HOSTS: 'http://127.0.0.1,*.acronis.com' }), database);
     tree = await createTree(t.dataSource);
     auth = cyberAppAuth('partner', tree.password);
   });
@@ -308,7 +308,7 @@ describe('connector sync: workloads by key, alerts once and dismissed, clean-up,
       await run();
       await t.dataSource.getRepository(OrganizationMapping).delete({ organizationId: customer() });
       // A replica with the clean-up off, on the same database.
-      const off = await createTestApp(connectorEnv(api, { ACRONIS_DC_ALLOWED_HOSTS: 'http://127.0.0.1', CONNECTOR_CLEANUP_ON_UNMAP: 'false' }), database);
+      const off = await createTestApp(connectorEnv(api, { ACRONIS_DC_ALLOWED_HOSTS: 'http://127.0.0.1,*.acronis.com', CONNECTOR_CLEANUP_ON_UNMAP: 'false' }), database);
       try {
         api.forgetRequests();
         await run(off);
