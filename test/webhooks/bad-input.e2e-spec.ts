@@ -270,7 +270,7 @@ describe('bad input to the webhook API', () => {
 
     it.each([
       ['an empty object', {}, 'at least one'],
-      ['only unknown fields', { colour: 'blue' }, 'at least one'],
+      ['only unknown fields', { colour: 'blue' }, 'unknown field colour'],
       ['organization_id (ownership does not move)', { organization_id: randomUUID() }, 'organization_id'],
       ['name null', { name: null }, 'name'],
       ['payload_url null', { payload_url: null }, 'payload_url'],
