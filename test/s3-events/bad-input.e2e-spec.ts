@@ -36,6 +36,7 @@ describe('bad input to the S3 event intake and API', () => {
       S3_EVENTS_ALLOWED_COMMANDS: SHELL,
       S3_EVENTS_MAX_RECORDS: String(MAX_RECORDS),
       BODY_LIMIT_BYTES: String(BODY_LIMIT),
+      AUTH_FAILURES_PER_IDENTITY_ADDRESS: '10000',
       AUTH_FAILURES_PER_IDENTITY: '10000',
       AUTH_FAILURES_PER_ADDRESS: '10000',
     });
