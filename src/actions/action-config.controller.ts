@@ -4,7 +4,8 @@ import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
-import { validateDto } from '../common/validate-dto';
+import { NoBody } from '../common/no-body.pipe';
+import { validateApiBody, validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { ActionCatalogService, ApplicabilityView, CapabilityView } from './action-catalog.service';
 import { ActionConnectionRegistry } from './action-connection-registry.service';
@@ -35,7 +36,7 @@ export class ActionConfigController {
   @ApiOperation({ summary: 'Create a capability' })
   @ApiErrorResponses(403, 409)
   async createCapability(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
-    return this.catalog.createCapability(caller, await validateDto(CreateCapabilityDto, body));
+    return this.catalog.createCapability(caller, await validateApiBody(CreateCapabilityDto, body));
   }
 
   @Get('capabilities')
@@ -54,13 +55,13 @@ export class ActionConfigController {
   @ApiOperation({ summary: 'Change a capability (description, parameter names); the name stays' })
   @ApiErrorResponses(404)
   async updateCapability(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
-    return this.catalog.updateCapability(caller, id, await validateDto(UpdateCapabilityDto, body));
+    return this.catalog.updateCapability(caller, id, await validateApiBody(UpdateCapabilityDto, body));
   }
 
   @Delete('capabilities/:id')
   @HttpCode(204)
   @ApiErrorResponses(404)
-  async removeCapability(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+  async removeCapability(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<void> {
     await this.catalog.removeCapability(caller, id);
   }
 
@@ -68,7 +69,7 @@ export class ActionConfigController {
   @ApiOperation({ summary: 'Let a handler serve a capability' })
   @ApiErrorResponses(404, 409)
   async createApplicability(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<ApplicabilityView> {
-    return this.catalog.createApplicability(caller, await validateDto(CreateApplicabilityDto, body));
+    return this.catalog.createApplicability(caller, await validateApiBody(CreateApplicabilityDto, body));
   }
 
   @Get('applicabilities')
@@ -79,7 +80,7 @@ export class ActionConfigController {
   @Delete('applicabilities/:id')
   @HttpCode(204)
   @ApiErrorResponses(404)
-  async removeApplicability(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+  async removeApplicability(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<void> {
     await this.catalog.removeApplicability(caller, id);
   }
 
@@ -87,7 +88,7 @@ export class ActionConfigController {
   @ApiOperation({ summary: 'Issue a handler credential', description: 'Answers the token once.' })
   @ApiErrorResponses(403, 409)
   async createHandler(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HandlerView & { token: string }> {
-    return this.handlers.create(caller, await validateDto(CreateHandlerDto, body), this.connected);
+    return this.handlers.create(caller, await validateApiBody(CreateHandlerDto, body), this.connected);
   }
 
   @Get('handlers')
@@ -105,7 +106,7 @@ export class ActionConfigController {
   @HttpCode(200)
   @ApiOperation({ summary: "Revoke a handler's token; its connections are closed" })
   @ApiErrorResponses(404)
-  revokeHandler(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<HandlerView> {
+  revokeHandler(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<HandlerView> {
     return this.handlers.revoke(caller, id, this.connected);
   }
 }

@@ -4,7 +4,7 @@ import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
-import { validateDto } from '../common/validate-dto';
+import { validateApiBody, validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { ActionLedgerService, ActionView } from './action-ledger.service';
 import { ListActionsQueryDto, SubmitActionDto } from './actions.dto';
@@ -27,7 +27,7 @@ export class ActionsController {
   @ApiOperation({ summary: 'Submit an action', description: 'Mandatory parameters of the capability must be present; unknown ones are refused (400).' })
   @ApiErrorResponses(403, 404)
   async submit(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<ActionView> {
-    return this.ledger.submit(caller, await validateDto(SubmitActionDto, body));
+    return this.ledger.submit(caller, await validateApiBody(SubmitActionDto, body));
   }
 
   @Get()

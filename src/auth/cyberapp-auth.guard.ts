@@ -14,7 +14,9 @@ import { PasswordHasher } from './password-hasher.service';
  * Authenticates the vendor credentials in `X-CyberApp-Auth`. Every failure (malformed header,
  * unknown login, wrong password) answers the same 401 after the same work: one argon2
  * verification, against a dummy hash when there is no stored one. Concurrent requests with the
- * same credentials share one verification (the platform sends bursts after a restart).
+ * same credentials from the same address share one verification (the platform sends bursts after
+ * a restart); per address, because the verification carries that address's limiter reservation.
+ * The limits themselves: {@link AuthFailureLimiter}.
  */
 @Injectable()
 export class CyberAppAuthGuard implements CanActivate {
@@ -45,14 +47,20 @@ export class CyberAppAuthGuard implements CanActivate {
     const credentials = parseCyberAppAuth(header);
     if (!credentials) return this.verify(null, address);
     const cached = this.cache.get(credentials.identity, credentials.password);
-    if (cached) return Promise.resolve(cached);
-    const key = this.cache.keyOf(credentials.identity, credentials.password);
+    if (cached) return this.servedFromCache(credentials.identity, address, cached);
+    const key = `${this.cache.keyOf(credentials.identity, credentials.password)}\0${address}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
       pending = this.verify(credentials, address).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     return pending;
+  }
+
+  private async servedFromCache(identity: string, address: string, caller: VerifiedCaller): Promise<VerifiedCaller> {
+    await this.limiter.checkCached(identity, address);
+    this.limiter.rememberSuccess(identity, address);
+    return caller;
   }
 
   private async verify(credentials: CyberAppCredentials | null, address: string): Promise<VerifiedCaller> {

@@ -34,16 +34,31 @@ class AuthEnv {
   @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
   AUTH_CACHE_MAX_ENTRIES: number = 10_000;
 
-  /** Failed logins allowed per identity within the window before 429. */
+  /** Failed passwords allowed for one login from one client address within the window, then 429 there. */
   @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
-  AUTH_FAILURES_PER_IDENTITY: number = 10;
+  AUTH_FAILURES_PER_IDENTITY_ADDRESS: number = 10;
 
-  /** Failed logins allowed per client address within the window before 429. */
+  /**
+   * Failed passwords for one login from all addresses together within the window; beyond it an
+   * address that has not recently authenticated as that login gets one attempt per window (it
+   * slows distributed guessing; addresses that recently succeeded are never refused).
+   */
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  AUTH_FAILURES_PER_IDENTITY: number = 100;
+
+  /** Failed logins (unknown logins, malformed headers) allowed per client address within the window before 429. */
   @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
   AUTH_FAILURES_PER_ADDRESS: number = 50;
 
   @IsOptional() @IsInt() @Min(1) @Max(86_400)
   AUTH_FAILURE_WINDOW_SECONDS: number = 300;
+
+  /**
+   * How long a successful authentication from an address keeps that address exempt from the
+   * failure limits of that login ("recently authenticated"); 0 turns the exemption off.
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(30 * 86_400)
+  AUTH_KNOWN_ADDRESS_SECONDS: number = 86_400;
 
   /** argon2id cost for new hashes; the defaults are argon2-cffi's (RFC 9106 low-memory). */
   @IsOptional() @IsInt() @Min(1024) @Max(4 * 1024 * 1024)
@@ -78,9 +93,11 @@ export const authConfig = registerAs('auth', () => {
       maxEntries: env.AUTH_CACHE_MAX_ENTRIES,
     },
     failures: {
+      perIdentityAddress: env.AUTH_FAILURES_PER_IDENTITY_ADDRESS,
       perIdentity: env.AUTH_FAILURES_PER_IDENTITY,
       perAddress: env.AUTH_FAILURES_PER_ADDRESS,
       windowSeconds: env.AUTH_FAILURE_WINDOW_SECONDS,
+      knownAddressSeconds: env.AUTH_KNOWN_ADDRESS_SECONDS,
     },
     argon2: {
       memoryCost: env.ARGON2_MEMORY_KIB,

@@ -18,8 +18,9 @@ import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemsService, Inta
  *
  * Decisions: an `organization_id` outside the caller's subtree answers 403 whether or not it
  * exists (callers cannot probe for other partners' ids); an item id outside it answers 404, as an
- * unknown one. Idempotency keys are scoped per organization and do not expire. Unknown fields are
- * dropped, as on the callbacks. A batch is all or nothing.
+ * unknown one. Idempotency keys are scoped per organization and do not expire. An unknown field, at
+ * any depth but inside `attributes` and `fields` (free-form), is a 400 naming it, unlike on the
+ * callbacks. A batch is all or nothing.
  */
 @ApiTags('connector')
 @ApiSecurity(CYBERAPP_AUTH_SCHEME)

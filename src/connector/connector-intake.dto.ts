@@ -23,7 +23,7 @@ import {
 } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Printable } from '../common/printable';
-import { validateDto } from '../common/validate-dto';
+import { validateApiBody } from '../common/validate-dto';
 import { ConnectorItemKind, ConnectorItemState } from './connector-item.entity';
 
 const MAX_STRING = 255;
@@ -218,7 +218,7 @@ export async function parseIntakeBatch(body: unknown, maxBatch: number, keyAttri
   if (isPlainObject(body) && Array.isArray(body.items) && body.items.length > maxBatch) {
     throw new DomainError(ErrorCode.PayloadTooLarge, `A batch holds at most ${maxBatch} items; this one has ${body.items.length}.`);
   }
-  const batch = await validateDto(IntakeBatchDto, body);
+  const batch = await validateApiBody(IntakeBatchDto, body);
   const seen = new Map<string, number>();
   batch.items.forEach((item, index) => {
     const first = seen.get(item.idempotency_key);

@@ -4,8 +4,9 @@ import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { NoBody } from '../common/no-body.pipe';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { validateDto } from '../common/validate-dto';
+import { validateApiBody, validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
@@ -58,7 +59,7 @@ export class HooksController {
   @ApiCreatedResponse({ description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
   @ApiErrorResponses(403)
   async create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
-    return this.hooks.create(caller, await validateDto(CreateHookDto, body));
+    return this.hooks.create(caller, await validateApiBody(CreateHookDto, body));
   }
 
   @Get()
@@ -90,7 +91,7 @@ export class HooksController {
   @ApiOperation({ summary: 'A new delivery of the same post-hook (same webhook-id, same bytes)' })
   @ApiParam({ name: 'deliveryId' })
   @ApiErrorResponses(404, 409)
-  redeliver(@Param('deliveryId') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
+  redeliver(@Param('deliveryId') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
     return hookNotFound(this.deliveries.redeliver(caller, id, WebhookKind.Hook), DELIVERY_NOT_FOUND);
   }
 
@@ -118,7 +119,7 @@ export class HooksController {
   @ApiParam({ name: 'id' })
   @ApiNoContentResponse({ description: 'Deleted.' })
   @ApiErrorResponses(404)
-  async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+  async remove(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<void> {
     await this.hooks.remove(caller, id);
   }
 
@@ -129,7 +130,7 @@ export class HooksController {
   @ApiBody({ type: RotateSecretDto, required: false })
   @ApiErrorResponses(404)
   async rotateSecret(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
-    const dto = await validateDto(RotateSecretDto, body === undefined ? {} : body);
+    const dto = await validateApiBody(RotateSecretDto, body === undefined ? {} : body);
     return this.hooks.rotateSecret(caller, id, dto.secret);
   }
 

@@ -3,7 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsString, Length, Max, Min, Validate, ValidateIf } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Printable } from '../common/printable';
-import { validateDto } from '../common/validate-dto';
+import { validateApiBody } from '../common/validate-dto';
 import { LIMIT_MAX, MAX_ID, MAX_NAME, MAX_SECRET, MAX_URL, OFFSET_MAX } from '../webhooks/webhooks.dto';
 import { HOOK_OPERATIONS, HookDecisionOutcome, HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
 
@@ -83,7 +83,7 @@ export async function parseHookUpdate(body: unknown): Promise<UpdateHookDto> {
   if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'organization_id' in body) {
     throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: organization_id cannot be changed; register a hook in the other organization instead.');
   }
-  const dto = await validateDto(UpdateHookDto, body);
+  const dto = await validateApiBody(UpdateHookDto, body);
   if (!UPDATE_FIELDS.some((field) => dto[field] !== undefined)) {
     throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the body must change at least one of ${UPDATE_FIELDS.join(', ')}.`);
   }

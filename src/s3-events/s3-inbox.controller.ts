@@ -1,9 +1,10 @@
-import { Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { NoBody } from '../common/no-body.pipe';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { InboxRecordView, S3InboxService } from './s3-inbox.service';
 
@@ -35,7 +36,7 @@ export class S3InboxController {
   @ApiOperation({ summary: 'Run a finished record again (every action of its source)' })
   @ApiParam({ name: 'id', description: 'Inbox record id' })
   @ApiErrorResponses(404, 409)
-  replay(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<InboxRecordView> {
+  replay(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<InboxRecordView> {
     return this.inbox.replay(caller, id);
   }
 }

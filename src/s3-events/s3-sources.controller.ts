@@ -4,6 +4,7 @@ import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { NoBody } from '../common/no-body.pipe';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { S3SourcesService, SourceView, SourceWithTokenView } from './s3-sources.service';
 
@@ -54,7 +55,7 @@ export class S3SourcesController {
   @HttpCode(204)
   @ApiParam({ name: 'id', description: 'Source id' })
   @ApiErrorResponses(404)
-  async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+  async remove(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<void> {
     await this.sources.remove(caller, id);
   }
 
@@ -63,7 +64,7 @@ export class S3SourcesController {
   @ApiOperation({ summary: 'Replace the path token; the old one stops working at once' })
   @ApiParam({ name: 'id', description: 'Source id' })
   @ApiErrorResponses(404)
-  rotateToken(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<SourceWithTokenView> {
+  rotateToken(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<SourceWithTokenView> {
     return this.sources.rotateToken(caller, id);
   }
 }

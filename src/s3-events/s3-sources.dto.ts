@@ -1,5 +1,6 @@
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
+import { refuseUnknownFields } from '../common/validate-dto';
 import type { S3Action, S3Endpoint } from './s3-action.types';
 
 /** Where the path token goes in `public_url`: replaced by the token of the request being answered. */
@@ -9,6 +10,11 @@ export const MAX_BUCKETS = 100;
 const MAX_ARGS = 64;
 const MAX_URL = 2048;
 const BUCKET_NAME = /^[A-Za-z0-9._-]{1,255}$/;
+/** The fields each object of the body may carry: anything else is a 400 (a typo must not pass as "not given"). */
+const SOURCE_FIELDS = ['organization_id', 'name', 'public_url', 'allowed_buckets', 'actions', 'enabled'] as const;
+const ENDPOINT_FIELDS = ['endpoint', 'region', 'access_key_id', 'secret_access_key', 'force_path_style'] as const;
+const COMMAND_FIELDS = ['type', 'command', 'timeout_ms'] as const;
+const REPLICATE_FIELDS = ['type', ...ENDPOINT_FIELDS, 'bucket', 'source', 'timeout_ms'] as const;
 
 /** A source as created: every field checked, defaults filled in. */
 export interface SourceInput {
@@ -66,7 +72,8 @@ function buckets(value: unknown): string[] {
   return [...new Set(names)];
 }
 
-function endpoint(value: Record<string, unknown>, at: string): S3Endpoint {
+function endpoint(value: Record<string, unknown>, at: string, known: readonly string[]): S3Endpoint {
+  refuseUnknownFields(value, known, at);
   return {
     endpoint: httpUrl(value.endpoint, `${at}.endpoint`),
     region: text(value.region, `${at}.region`, 64),
@@ -80,6 +87,7 @@ function action(value: unknown, i: number, allowedCommands: string[]): S3Action 
   const at = `actions[${i}]`;
   if (!isObject(value)) return invalid(`${at} must be an object`);
   if (value.type === 'command') {
+    refuseUnknownFields(value, COMMAND_FIELDS, at);
     const command = value.command;
     if (!Array.isArray(command) || command.length === 0 || command.length > MAX_ARGS) invalid(`${at}.command must be an array of 1 to ${MAX_ARGS} strings (argv, no shell)`);
     const argv = (command as unknown[]).map((arg, n) => text(arg, `${at}.command[${n}]`, 4096));
@@ -96,9 +104,9 @@ function action(value: unknown, i: number, allowedCommands: string[]): S3Action 
     if (value.source !== undefined && !isObject(value.source)) invalid(`${at}.source must be an object`);
     return {
       type: 'replicate',
-      ...endpoint(value, at),
+      ...endpoint(value, at, REPLICATE_FIELDS),
       bucket: text(value.bucket, `${at}.bucket`, 255),
-      ...(isObject(value.source) ? { source: endpoint(value.source, `${at}.source`) } : {}),
+      ...(isObject(value.source) ? { source: endpoint(value.source, `${at}.source`, ENDPOINT_FIELDS) } : {}),
       ...optionalTimeout(value.timeout_ms, at),
     };
   }
@@ -119,9 +127,10 @@ function publicUrl(value: unknown): string | null {
   return value === null ? null : httpUrl(value, 'public_url');
 }
 
-/** Parses the body of `POST /api/s3-events/sources`; unknown fields are ignored. */
+/** Parses the body of `POST /api/s3-events/sources`; an unknown field, at any depth, is a 400 naming it. */
 export function parseCreate(body: unknown, allowedCommands: string[]): SourceInput {
   if (!isObject(body)) return invalid('body must be a JSON object');
+  refuseUnknownFields(body, SOURCE_FIELDS);
   if (body.organization_id !== undefined) text(body.organization_id, 'organization_id', 36);
   return {
     ...(body.organization_id !== undefined ? { organization_id: body.organization_id as string } : {}),
@@ -137,6 +146,7 @@ export function parseCreate(body: unknown, allowedCommands: string[]): SourceInp
 export function parseUpdate(body: unknown, allowedCommands: string[]): SourceChanges {
   if (!isObject(body)) return invalid('body must be a JSON object');
   if (body.organization_id !== undefined) invalid('organization_id cannot change');
+  refuseUnknownFields(body, SOURCE_FIELDS);
   const changes: SourceChanges = {};
   if (body.name !== undefined) changes.name = text(body.name, 'name', 255);
   if (body.public_url !== undefined) changes.public_url = publicUrl(body.public_url);

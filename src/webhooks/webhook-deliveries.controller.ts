@@ -1,9 +1,10 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { NoBody } from '../common/no-body.pipe';
 import { validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from './webhook-deliveries.service';
@@ -54,7 +55,7 @@ export class WebhookDeliveriesController {
   @ApiQuery({ type: DeleteDeliveriesQueryDto })
   @ApiOkResponse({ type: DeletedCountSchema })
   @ApiErrorResponses(404)
-  async removeMany(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ deleted: number }> {
+  async removeMany(@Query() query: unknown, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<{ deleted: number }> {
     return this.deliveries.removeMany(caller, await parseBulkDelete(query));
   }
 
@@ -73,7 +74,7 @@ export class WebhookDeliveriesController {
   @ApiParam({ name: 'id', description: 'Delivery id' })
   @ApiNoContentResponse({ description: 'Deleted.' })
   @ApiErrorResponses(404, 409)
-  async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+  async remove(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<void> {
     await this.deliveries.remove(caller, id);
   }
 
@@ -84,7 +85,7 @@ export class WebhookDeliveriesController {
   @ApiParam({ name: 'id', description: 'Delivery id' })
   @ApiAcceptedResponse({ type: DeliverySchema, description: 'The new delivery, pending and due now.' })
   @ApiErrorResponses(404, 409)
-  redeliver(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
+  redeliver(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
     return this.deliveries.redeliver(caller, id);
   }
 }

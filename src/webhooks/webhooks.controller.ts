@@ -4,7 +4,8 @@ import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
-import { validateDto } from '../common/validate-dto';
+import { NoBody } from '../common/no-body.pipe';
+import { validateApiBody, validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import {
   SubscriptionPage,
@@ -42,8 +43,10 @@ import { SubscriptionPageSchema, SubscriptionSchema, SubscriptionWithSecretSchem
  * - PATCH takes any field of create but `organization_id` (ownership does not move: 400), at least
  *   one; `filters` replaces the whole list; `description: null` clears it; `enabled: true` clears
  *   `disabled_reason`. A `null` for any other field is a 400, never "unchanged".
- * - Unknown body fields are dropped, as on the callbacks. Lists are newest first (`created_at`,
- *   then `id`) with `limit`/`offset` and the `total` that matches.
+ * - An unknown body field, at any depth (`filters[].vaule`), is a 400 naming it, unlike on the
+ *   callbacks: a typo must not change the meaning (`scpoe` would create a Local subscription, a
+ *   misspelt `secret` get a generated one). Lists are newest first (`created_at`, then `id`) with
+ *   `limit`/`offset` and the `total` that matches.
  * - The test delivery sends `TEST.WEBHOOK` with a random event id, signed with the current secret
  *   and the previous one while it overlaps, `User-Agent: CS-Hookshot/<creator or organization>`;
  *   it stores nothing, also works on a disabled subscription, and answers 200 whatever the receiver
@@ -70,7 +73,7 @@ export class WebhooksController {
   @ApiCreatedResponse({ type: SubscriptionWithSecretSchema, description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
   @ApiErrorResponses(403)
   async create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
-    return this.subscriptions.create(caller, await validateDto(CreateSubscriptionDto, body));
+    return this.subscriptions.create(caller, await validateApiBody(CreateSubscriptionDto, body));
   }
 
   @Get()
@@ -107,7 +110,7 @@ export class WebhooksController {
   @ApiParam({ name: 'id', description: 'Subscription id' })
   @ApiNoContentResponse({ description: 'Deleted.' })
   @ApiErrorResponses(404)
-  async remove(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<void> {
+  async remove(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<void> {
     await this.subscriptions.remove(caller, id);
   }
 
@@ -121,7 +124,7 @@ export class WebhooksController {
   @ApiErrorResponses(404)
   async rotateSecret(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
     // No body at all means "generate one"; an explicit non-object body (`null`, `[]`) is a 400.
-    return this.subscriptions.rotateSecret(caller, id, await validateDto(RotateSecretDto, body === undefined ? {} : body));
+    return this.subscriptions.rotateSecret(caller, id, await validateApiBody(RotateSecretDto, body === undefined ? {} : body));
   }
 
   /** 200 with the receiver's answer; nothing is stored. */
@@ -133,7 +136,7 @@ export class WebhooksController {
   @ApiOkResponse({ type: TestDeliverySchema })
   @ApiErrorResponses(404)
   async test(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<TestDeliveryView> {
-    await validateDto(TestDeliveryDto, body === undefined ? {} : body);
+    await validateApiBody(TestDeliveryDto, body === undefined ? {} : body);
     // The payload as parsed from the request, not class-transformer's copy of it: it is sent as is.
     const payload = (body as { payload?: Record<string, unknown> } | undefined)?.payload;
     return this.subscriptions.test(caller, id, payload);

@@ -19,7 +19,7 @@ import {
 } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Printable } from '../common/printable';
-import { validateDto } from '../common/validate-dto';
+import { validateApiBody, validateDto } from '../common/validate-dto';
 import { DeliveryState } from './webhook-delivery.entity';
 import { WebhookFilterMatch, WebhookFilterMode, WebhookScope } from './webhook-subscription.entity';
 
@@ -148,7 +148,7 @@ export async function parseUpdate(body: unknown): Promise<UpdateSubscriptionDto>
   if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'organization_id' in body) {
     throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: organization_id cannot be changed; create a subscription in the other organization instead.');
   }
-  const dto = await validateDto(UpdateSubscriptionDto, body);
+  const dto = await validateApiBody(UpdateSubscriptionDto, body);
   if (!UPDATE_FIELDS.some((field) => dto[field] !== undefined)) {
     throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the body must change at least one of ${UPDATE_FIELDS.join(', ')}.`);
   }

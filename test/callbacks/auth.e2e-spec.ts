@@ -101,15 +101,18 @@ describe('X-CyberApp-Auth authentication', () => {
 
   describe('failure rate limits', () => {
     beforeEach(async () => {
-      t = await createTestApp({ AUTH_FAILURES_PER_IDENTITY: '3', AUTH_FAILURES_PER_ADDRESS: '6', AUTH_FAILURE_WINDOW_SECONDS: '60' });
+      t = await createTestApp({ AUTH_FAILURES_PER_IDENTITY_ADDRESS: '3', AUTH_FAILURES_PER_ADDRESS: '6', AUTH_FAILURE_WINDOW_SECONDS: '60' });
       tree = await createTree(t.dataSource);
     });
 
-    it('answers 429 with Retry-After once an identity has failed too often, even with the right password', async () => {
+    it('answers 429 with Retry-After once a login has failed too often from an address it never authenticated from, even with the right password', async () => {
       for (let i = 0; i < 3; i++) await send(b64('partner:{"password":"wrong"}')).expect(401);
       const res = await send(b64(`partner:${JSON.stringify({ password: tree.password })}`)).expect(429);
       expect(res.body.code).toBe('RATE_LIMITED');
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      // The message says the limiter refused, not the password, and when to retry.
+      expect(res.body.err_message).toMatch(/^Too many failed authentication attempts for this login from \S+; the credentials were not checked\. Retry after (\d+) seconds\.$/);
+      expect(res.body.err_message).toContain(`Retry after ${res.headers['retry-after']} seconds.`);
       // another identity from the same address is not blocked yet
       await send(b64('other:{"password":"other-password"}')).expect(200);
     });

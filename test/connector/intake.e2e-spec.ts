@@ -104,11 +104,21 @@ describe('connector intake API', () => {
       expect(stored.body).toEqual({ ...workloadBody(), allowed_actions: [], enabled: true });
     });
 
-    it('keeps ResourceID and ResourceName when both are given, and drops unknown fields', async () => {
-      const alert = { ...alertBody(), ResourceID: 'res-1', ResourceName: 'Server 1', severity: 'critical' };
-      const res = await post(batch(tree.customers[0].id, [{ idempotency_key: randomUUID(), kind: 'alert', alert, note: 'x' }])).expect(202);
+    it('keeps ResourceID and ResourceName when both are given', async () => {
+      const alert = { ...alertBody(), ResourceID: 'res-1', ResourceName: 'Server 1' };
+      const res = await post(batch(tree.customers[0].id, [{ idempotency_key: randomUUID(), kind: 'alert', alert }])).expect(202);
       const stored = await items().findOneByOrFail({ id: res.body.items[0].id });
       expect(stored.body).toEqual({ ...alertBody(), ResourceID: 'res-1', ResourceName: 'Server 1' });
+    });
+
+    it('refuses unknown fields of an item and of its alert with 400 naming them, storing nothing', async () => {
+      const before = await snapshot(t.dataSource);
+      const alert = { ...alertBody(), ResourceID: 'res-1', ResourceName: 'Server 1', severity: 'critical' };
+      const res = await post(batch(tree.customers[0].id, [{ idempotency_key: randomUUID(), kind: 'alert', alert, note: 'x' }])).expect(400);
+      expect(res.body).toEqual(errorEnvelope('VALIDATION_FAILED'));
+      expect(res.body.err_message).toContain('unknown field items.0.note');
+      expect(res.body.err_message).toContain('unknown field items.0.alert.severity');
+      expect(await snapshot(t.dataSource)).toEqual(before);
     });
 
     it("accepts the caller's own organization and any organization below it", async () => {

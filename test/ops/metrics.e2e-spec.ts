@@ -74,7 +74,7 @@ describe('GET /metrics', () => {
     const receivers: WebhookReceiver[] = [];
 
     beforeAll(async () => {
-      t = await createTestApp({ ...WEBHOOK_ENV, AUTH_FAILURES_PER_IDENTITY: '2', AUTH_FAILURE_WINDOW_SECONDS: '60' });
+      t = await createTestApp({ ...WEBHOOK_ENV, AUTH_FAILURES_PER_IDENTITY_ADDRESS: '2', AUTH_FAILURE_WINDOW_SECONDS: '60' });
       tree = await createTree(t.dataSource);
     });
 
@@ -124,7 +124,7 @@ describe('GET /metrics', () => {
     it('counts authentication failures by reason', async () => {
       const before = valueOf(await scrape(t), 'cyberapp_auth_failures_total', { reason: 'invalid_credentials' }) ?? 0;
       const { login } = await createUser(t.dataSource, { organizationId: tree.partner.id, password: 'right-password' });
-      // AUTH_FAILURES_PER_IDENTITY=2: two wrong passwords, then the identity is blocked.
+      // AUTH_FAILURES_PER_IDENTITY_ADDRESS=2: two wrong passwords, then the login is blocked from this address.
       await callback(t, { login, password: 'nope-1' }, 'enablement.read').expect(401);
       await callback(t, { login, password: 'nope-2' }, 'enablement.read').expect(401);
       await callback(t, { login, password: 'nope-3' }, 'enablement.read').expect(429);

@@ -34,7 +34,6 @@ describe('S3 event sources API', () => {
       public_url: 'https://gw.example.com/s3-events/{token}',
       allowed_buckets: ['bucketA', 'bucketA', 'logs'],
       actions: [recorderAction('/tmp/x.log'), { type: 'replicate', endpoint: 'http://127.0.0.1:9000', region: 'ru-msk', bucket: 'backup', access_key_id: 'AK', secret_access_key: 'SK' }],
-      unknown_field: 'ignored',
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
