@@ -17,6 +17,7 @@ const CALLBACKS: Record<string, { id: string; request: string }> = {
   user_update: { id: `${APP_CODE}.user_update.v1.0`, request: `${APP_CODE}.user_update.v1.0` },
   user_delete: { id: `${APP_CODE}.user_delete.v1.0`, request: `${APP_CODE}.user_delete.v1.0` },
   reset_password: { id: `${APP_CODE}.reset_password.v1.0`, request: `${APP_CODE}.reset_password.v1.0` },
+  action_submit: { id: `${APP_CODE}.action_submit.v1.0`, request: `${APP_CODE}.action_submit.v1.0` },
 };
 export type CallbackName = keyof typeof CALLBACKS;
 
