@@ -90,6 +90,15 @@ describe('sendActionResult: the result as a JSON object (the protocol text) or a
     return (res.body as { id: string }).id;
   };
   const row = (id: string): Promise<Action> => t.dataSource.manager.findOneOrFail(Action, { where: { id } });
+  /** The row once the handler's ack is committed: a nack needs no write, so it may come back first. */
+  const acknowledged = async (id: string): Promise<Action> => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const action = await row(id);
+      if (action.state !== ActionState.Sent || Date.now() > deadline) return action;
+      await sleep(20);
+    }
+  };
   const view = async (id: string): Promise<Frame> => (await request(t.server).get(`/api/actions/${id}`).set('X-CyberApp-Auth', t.auth).expect(200)).body as Frame;
   const completedEvent = async (id: string): Promise<DomainEvent> => {
     const deadline = Date.now() + 5000;
@@ -149,7 +158,7 @@ describe('sendActionResult: the result as a JSON object (the protocol text) or a
     const over = await submit();
     const nack = await handler.answer(over, encode(resultOfSize(MAX_RESULT_BYTES + 1)));
     expect(nack).toEqual({ type: 'negativeAcknowledged', id: over, code: 413, message: expect.any(String) });
-    expect(await row(over)).toMatchObject({ state: ActionState.Acknowledged, result: null });
+    expect(await acknowledged(over)).toMatchObject({ state: ActionState.Acknowledged, result: null });
 
     const exact = await submit();
     expect((await handler.answer(exact, encode(resultOfSize(MAX_RESULT_BYTES)))).code).toBe(200);
@@ -176,6 +185,6 @@ describe('sendActionResult: the result as a JSON object (the protocol text) or a
     const id = await submit();
     const nack = await handler.answer(id, result);
     expect(nack).toEqual({ type: 'negativeAcknowledged', id, code: 400, message: expect.any(String) });
-    expect(await row(id)).toMatchObject({ state: ActionState.Acknowledged, result: null });
+    expect(await acknowledged(id)).toMatchObject({ state: ActionState.Acknowledged, result: null });
   });
 });
