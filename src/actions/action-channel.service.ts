@@ -62,8 +62,8 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
-      // A result frame carries the result as a JSON string inside JSON: escaping can double it.
-      // A result string is escaped once more inside its frame: up to 6 bytes a byte (\u00XX). Larger frames close with 1009.
+      // A result sent as a string is escaped once more inside its frame: up to 6 bytes a byte
+      // (\u00XX); one sent as an object is about its own size. Larger frames close with 1009.
       maxPayload: config.maxResultBytes * 6 + 64 * 1024,
       handleProtocols: (protocols) => (protocols.has(ACTION_PROTOCOL) ? ACTION_PROTOCOL : false),
     });
@@ -219,7 +219,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
     if (!id) return send(connection.ws, { type: 'error', code: 400, message: 'sendActionResult needs an id.' });
     const checked = checkResult(value, this.config.maxResultBytes);
     if (!checked.ok) return send(connection.ws, { type: 'negativeAcknowledged', id, code: checked.code, message: checked.message });
-    const outcome = await this.ledger.storeResult(connection.handler.id, id, value as string, checked.result);
+    const outcome = await this.ledger.storeResult(connection.handler.id, id, checked.text, checked.result);
     if (outcome === ResultOutcome.Unknown) return send(connection.ws, { type: 'negativeAcknowledged', id, code: 404, message: 'No such action for this handler.' });
     send(connection.ws, { type: 'acknowledged', id, ...ACK_MESSAGES[outcome] });
   }

@@ -33,8 +33,11 @@ export interface NegativeAcknowledgedFrame {
 export interface SendActionResultFrame {
   type: 'sendActionResult';
   id: string;
-  /** A string holding JSON: `{"message","code"[,"data"]}`. */
-  result: string;
+  /**
+   * `{"message","code"[,"data"]}`: as a string holding that JSON (what HIRO's reference clients
+   * send) or as the object itself (what the protocol text shows). The gateway takes both.
+   */
+  result: string | ActionResult;
 }
 
 export interface ConfigChangedFrame {
@@ -55,7 +58,7 @@ export type ActionFrame =
   | ConfigChangedFrame
   | ErrorFrame;
 
-/** A result as the protocol defines it, parsed from the JSON string of `sendActionResult`. */
+/** A result as the protocol defines it: the object of `sendActionResult`, or parsed from its JSON string. */
 export interface ActionResult {
   code: number;
   message: string;
@@ -63,17 +66,27 @@ export interface ActionResult {
   [key: string]: unknown;
 }
 
-export type ResultCheck = { ok: true; result: ActionResult } | { ok: false; code: 400 | 413; message: string };
+/** A checked result, with `text`: the JSON stored for it (the string as received, or the object serialized). */
+export type ResultCheck = { ok: true; result: ActionResult; text: string } | { ok: false; code: 400 | 413; message: string };
 
-/** Checks a `sendActionResult`'s `result`: a string of at most `maxBytes` holding a JSON object with an integer `code` and a string `message`. */
+/**
+ * Checks a `sendActionResult`'s `result`: a JSON object with an integer `code` and a string
+ * `message`, sent as a string holding it or as the object itself, whose JSON text is at most
+ * `maxBytes` (the text that is stored: both forms are measured alike).
+ */
 export function checkResult(value: unknown, maxBytes: number): ResultCheck {
-  if (typeof value !== 'string') return { ok: false, code: 400, message: 'result must be a string holding JSON.' };
-  if (Buffer.byteLength(value, 'utf8') > maxBytes) return { ok: false, code: 413, message: `result is larger than ${maxBytes} bytes.` };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return { ok: false, code: 400, message: 'result is not valid JSON.' };
+  const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (typeof value !== 'string' && !isObject) return { ok: false, code: 400, message: 'result must be a JSON object, or a string holding one.' };
+  // A string is kept exactly as received (the reference clients' form); an object as its JSON.
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (Buffer.byteLength(text, 'utf8') > maxBytes) return { ok: false, code: 413, message: `result is larger than ${maxBytes} bytes.` };
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return { ok: false, code: 400, message: 'result is not valid JSON.' };
+    }
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, code: 400, message: 'result must hold a JSON object.' };
   const { code, message } = parsed as Record<string, unknown>;
@@ -81,7 +94,7 @@ export function checkResult(value: unknown, maxBytes: number): ResultCheck {
     return { ok: false, code: 400, message: 'result.code must be an integer status (100-999).' };
   }
   if (typeof message !== 'string') return { ok: false, code: 400, message: 'result.message must be a string.' };
-  return { ok: true, result: parsed as ActionResult };
+  return { ok: true, result: parsed as ActionResult, text };
 }
 
 /** A received frame as a plain object, or null when the text is not a JSON object. */

@@ -29,7 +29,7 @@ export interface ActionView {
   timeout_ms: number;
   state: ActionState;
   send_count: number;
-  /** The handler's result, parsed from the JSON string it sent. */
+  /** The handler's result, parsed from the stored JSON: the same whether it came as a string or as an object. */
   result: ActionResult | null;
   result_code: number | null;
   submitted_by: string | null;

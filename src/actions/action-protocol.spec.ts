@@ -13,22 +13,46 @@ describe('reconnectDelayMs (HIRO Python client schedule)', () => {
 });
 
 describe('checkResult', () => {
-  it('takes a JSON string holding an object with an integer code and a string message', () => {
-    expect(checkResult('{"message":"Action successful","code":200,"data":"x"}', 1024)).toEqual({
+  it('takes a JSON string holding an object with an integer code and a string message, and keeps the string as its text', () => {
+    const text = '{"message":"Action successful", "code":200,"data":"x"}';
+    expect(checkResult(text, 1024)).toEqual({ ok: true, result: { message: 'Action successful', code: 200, data: 'x' }, text });
+  });
+
+  it('takes the object itself, as the protocol text shows it, with its JSON as the text', () => {
+    expect(checkResult({ message: 'Action successful', code: 200, data: { lines: ['x'] } }, 1024)).toEqual({
       ok: true,
-      result: { message: 'Action successful', code: 200, data: 'x' },
+      result: { message: 'Action successful', code: 200, data: { lines: ['x'] } },
+      text: '{"message":"Action successful","code":200,"data":{"lines":["x"]}}',
     });
   });
 
+  it('measures both forms by the JSON stored: the limit itself passes, one byte more is 413', () => {
+    const exact = (limit: number) => ({ code: 200, message: 'x'.repeat(limit - JSON.stringify({ code: 200, message: '' }).length) });
+    const result = exact(1024);
+    expect(JSON.stringify(result)).toHaveLength(1024);
+    expect(checkResult(result, 1024)).toMatchObject({ ok: true });
+    expect(checkResult(JSON.stringify(result), 1024)).toMatchObject({ ok: true });
+    expect(checkResult(result, 1023)).toMatchObject({ ok: false, code: 413 });
+    expect(checkResult(JSON.stringify(result), 1023)).toMatchObject({ ok: false, code: 413 });
+    // Multi-byte characters count as the bytes they take.
+    expect(checkResult({ code: 200, message: 'é'.repeat(600) }, 1024)).toMatchObject({ ok: false, code: 413 });
+  });
+
   it.each([
-    [{ code: 200, message: 'x' }, 400],
-    ['nope', 400],
-    ['[]', 400],
-    ['{"code":"200","message":"x"}', 400],
-    ['{"code":200.5,"message":"x"}', 400],
-    ['{"code":200}', 400],
-    [JSON.stringify({ code: 200, message: 'x'.repeat(2000) }), 413],
-  ])('refuses %j with %i', (value, code) => {
+    ['null', 400, null],
+    ['a number', 400, 200],
+    ['a boolean', 400, true],
+    ['an array of a result', 400, [{ code: 200, message: 'x' }]],
+    ['an object whose code is a string', 400, { code: '200', message: 'x' }],
+    ['an object without a message', 400, { code: 200 }],
+    ['a string that is not JSON', 400, 'nope'],
+    ['a string holding an array', 400, '[]'],
+    ['a string whose code is a string', 400, '{"code":"200","message":"x"}'],
+    ['a string whose code is fractional', 400, '{"code":200.5,"message":"x"}'],
+    ['a string without a message', 400, '{"code":200}'],
+    ['an oversize string', 413, JSON.stringify({ code: 200, message: 'x'.repeat(2000) })],
+    ['an oversize object', 413, { code: 200, message: 'x'.repeat(2000) }],
+  ])('refuses %s with %i', (_name, code, value) => {
     expect(checkResult(value, 1024)).toMatchObject({ ok: false, code });
   });
 });

@@ -48,7 +48,7 @@ export class Action {
   @Column({ name: 'send_count', type: 'integer', default: 0 })
   sendCount!: number;
 
-  /** The handler's result, the JSON text exactly as received. */
+  /** The handler's result as JSON text: a string result exactly as received, an object result serialized. */
   @Column({ type: 'text', nullable: true })
   result!: string | null;
 

@@ -15,7 +15,7 @@ class ActionsEnv {
   @IsOptional() @IsInt() @Min(1000) @Max(604_800_000)
   ACTIONS_DEFAULT_TIMEOUT_MS: number = 300_000;
 
-  /** The largest result (the JSON text in `sendActionResult`) stored; larger ones are refused (negativeAcknowledged 413). */
+  /** The largest result stored, measured as its JSON text (a string result as sent, an object serialized); larger ones are refused (negativeAcknowledged 413). */
   @IsOptional() @IsInt() @Min(1024) @Max(16_777_216)
   ACTIONS_MAX_RESULT_BYTES: number = 1_048_576;
 }

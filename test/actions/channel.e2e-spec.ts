@@ -140,7 +140,7 @@ describe('action channel (WebSocket protocol action-1.0.0)', () => {
   });
 
   it.each([
-    ['a result that is not a string', { message: 'ok', code: 200 }, 400],
+    ['a result that is neither a string nor an object', 200, 400],
     ['a result that is not JSON', '{not json', 400],
     ['a result that is a JSON array', '[1,2]', 400],
     ['a result without a code', JSON.stringify({ message: 'ok' }), 400],

@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import WebSocket, { ClientOptions } from 'ws';
 import { ACTION_PROTOCOL, ACTION_WS_PATH } from '../../src/actions/action-frames';
 
 export type Frame = Record<string, unknown>;
@@ -32,8 +32,17 @@ export class ActionWsClient {
   }
 
   /** Connects with subprotocols `action-1.0.0` and `token-<token>` (any given list instead with `protocols`). */
-  static async connect(port: number, token: string | null, protocols?: string[]): Promise<ActionWsClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${ACTION_WS_PATH}`, protocols ?? [ACTION_PROTOCOL, ...(token === null ? [] : [`token-${token}`])]);
+  static connect(port: number, token: string | null, protocols?: string[]): Promise<ActionWsClient> {
+    return ActionWsClient.open(`ws://127.0.0.1:${port}${ACTION_WS_PATH}`, protocols ?? [ACTION_PROTOCOL, ...(token === null ? [] : [`token-${token}`])]);
+  }
+
+  /** Connects to the channel at `origin` (`ws://` or `wss://`, e.g. a proxy in front of the gateway), with `options` for TLS. */
+  static connectTo(origin: string, token: string, options: ClientOptions = {}): Promise<ActionWsClient> {
+    return ActionWsClient.open(`${origin}${ACTION_WS_PATH}`, [ACTION_PROTOCOL, `token-${token}`], options);
+  }
+
+  private static async open(url: string, protocols: string[], options: ClientOptions = {}): Promise<ActionWsClient> {
+    const ws = new WebSocket(url, protocols, options);
     const client = new ActionWsClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

@@ -1,25 +1,32 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { In } from 'typeorm';
+import { Action, ActionState } from '../../src/actions/action.entity';
+import { actionsConfig } from '../../src/config/actions.config';
 import { ConnectorRun, ConnectorRunStatus } from '../../src/connector/connector-run.entity';
 import { CONNECTOR_LEASE } from '../../src/connector/connector-runner.service';
 import { Lease } from '../../src/database/lease.entity';
 import { DomainEvent } from '../../src/events/event.entity';
 import { OrganizationKind } from '../../src/organizations/organization.entity';
+import { S3InboxRecord } from '../../src/s3-events/s3-inbox-record.entity';
 import { WebhookDeliveryAttempt } from '../../src/webhooks/webhook-delivery-attempt.entity';
 import { DeliveryState, WebhookDelivery } from '../../src/webhooks/webhook-delivery.entity';
 import { generateSecret } from '../../src/webhooks/webhook-signer';
+import { createHandlerSetup } from '../factories/actions';
 import { createItems, markerOf } from '../factories/connector-items';
 import { createOrganization, createUser, mapOrganization } from '../factories/organizations';
+import { notification, PUBLISHED_CONFIRMATION, PUBLISHED_SIGNATURE } from '../factories/s3-events';
 import { createDeliveries, createSubscription } from '../factories/webhooks';
+import { ActionWsClient } from '../fakes/action-ws-client';
 import { FakeAcronisApi, startFakeAcronisApi } from '../fakes/fake-acronis-api';
 import { startWebhookReceiver, WebhookReceiver } from '../fakes/webhook-receiver';
 import { freePort, httpCall, SERVICE_ENV, ServiceProcess, sleep } from '../process/service-process';
 import { connectorEnv } from '../setup/connector-env';
-import { createTestApp, TestApp } from '../setup/create-test-app';
+import { createTestApp, TestApp, withEnv } from '../setup/create-test-app';
 import { APP_CODE, cyberAppAuth, envelope, responseType } from '../setup/protocol';
 import { createTestDatabase, TEST_DB, TestDatabase } from '../setup/test-database';
-import { AccessLogEntry, NginxProcess, proxyCall, ProxyCallOptions, ProxyResult } from './nginx-process';
+import { AccessLogEntry, GATEWAY_CONF, NginxProcess, proxyCall, ProxyCallOptions, ProxyResult } from './nginx-process';
 
 /** The gateway's BODY_LIMIT_BYTES default and nginx's client_max_body_size (deploy/nginx/gateway.conf). */
 const BODY_LIMIT = 1024 * 1024;
@@ -35,6 +42,10 @@ const CONNECTOR_CONCURRENCY = 2;
 const FIRST_CONNECTOR_RUN_MS = 5000;
 const RETENTION_INTERVAL_MS = 60_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Actions submitted through nginx in the action channel test: enough for both replicas to take some. */
+const ACTIONS = 6;
+/** Records of the S3 notification padded to the body limit. */
+const S3_RECORDS = 100;
 
 jest.setTimeout(240_000);
 
@@ -68,6 +79,17 @@ function rawPost(port: number, path: string, body: string): Promise<{ status: nu
   });
 }
 
+describe('deploy/nginx/gateway.conf, the action channel location', () => {
+  it("keeps an idle action channel open for at least two of the gateway's heartbeats (ACTIONS_PING_INTERVAL_MS by default)", async () => {
+    const block = /location \/api\/action-ws\/ \{([^}]*)\}/.exec(readFileSync(GATEWAY_CONF, 'utf8'))?.[1] ?? '';
+    const seconds = (directive: string): number => Number(new RegExp(`^\\s*${directive} (\\d+)s;`, 'm').exec(block)?.[1]);
+    const { pingIntervalMs } = await withEnv({ ACTIONS_PING_INTERVAL_MS: undefined }, () => Promise.resolve(actionsConfig()));
+    // nginx closes an upgraded connection on which nothing moved for proxy_read_timeout; the pings and pongs are what moves.
+    expect(seconds('proxy_read_timeout') * 1000).toBeGreaterThanOrEqual(2 * pingIntervalMs);
+    expect(seconds('proxy_send_timeout') * 1000).toBeGreaterThanOrEqual(2 * pingIntervalMs);
+  });
+});
+
 // Two replicas share one database: a PostgreSQL deployment (one SQLite file has one writer process).
 const describeOnPostgres = TEST_DB === 'postgres' ? describe : describe.skip;
 
@@ -81,6 +103,7 @@ describeOnPostgres('nginx (deploy/nginx/gateway.conf) in front of two gateway pr
   let auth: string;
   let tenantId: string;
   let customerId: string;
+  let partnerId: string;
   let itemIds: string[];
   let liveSubscriptionId: string;
   let oldSubscriptionId: string;
@@ -105,6 +128,7 @@ describeOnPostgres('nginx (deploy/nginx/gateway.conf) in front of two gateway pr
     // Migrations and seed data from the test's own app: no jobs, no worker, no connector.
     t = await createTestApp({ WEBHOOKS_WORKER_ENABLED: 'false', WEBHOOKS_RETENTION_INTERVAL_MINUTES: '0' }, database);
     const partner = await createOrganization(t.dataSource, { name: 'Ops Partner' });
+    partnerId = partner.id;
     const password = 'ops-partner-password';
     const user = await createUser(t.dataSource, { organizationId: partner.id, login: 'ops.partner', password });
     auth = cyberAppAuth(user.login, password);
@@ -413,5 +437,87 @@ describeOnPostgres('nginx (deploy/nginx/gateway.conf) in front of two gateway pr
       const newest = bySubscription(before, id).slice(0, KEEP_PER_SUBSCRIPTION).map((d) => d.id);
       expect(bySubscription(after, id).map((d) => d.id).sort()).toEqual(newest.sort());
     }
+  });
+
+  it('carries the action channel through nginx: a handler connected over WSS gets the actions submitted through nginx to either replica, and its results are stored', async () => {
+    // An organization of its own: its events reach no webhook subscription of the tests above.
+    const organization = await createOrganization(t.dataSource, { kind: OrganizationKind.Customer, parentId: partnerId, name: 'Ops Actions Customer' });
+    const actionsTenantId = randomUUID();
+    await mapOrganization(t.dataSource, organization.id, actionsTenantId);
+    const setup = await createHandlerSetup(t.dataSource, organization.id);
+
+    const handler = await ActionWsClient.connectTo(`wss://127.0.0.1:${nginx.httpsPort}`, setup.token, { ca: nginx.cert });
+    const submitted: Array<{ id: string; requestId: string }> = [];
+    const expected = (i: number) => ({ message: 'Action successful', code: 200, data: `output ${i}\n` });
+    try {
+      for (let i = 0; i < ACTIONS; i++) {
+        const res = await callback(envelope('action_submit', { capability: 'ExecuteCommand', parameters: { Command: `echo ${i}` }, timeout_ms: 60_000 }, { tenantId: actionsTenantId }));
+        expect(res.status).toBe(200);
+        const body = JSON.parse(res.body);
+        expect(body).toMatchObject({ type: responseType(`${APP_CODE}.action_submit_success.v1.0`), payload: { handler_id: setup.handler.id } });
+        submitted.push({ id: String(body.payload.id), requestId: String(res.headers['x-request-id']) });
+      }
+      // Both replicas took submits: the one without the handler's connection leaves its actions for the other's poll.
+      await accessLogFor(submitted.map((s) => s.requestId));
+      expect(new Set(submitted.map((s) => upstreamOf(s.requestId)?.name))).toEqual(new Set(replicas.map((r) => r.name)));
+
+      for (const [i, { id }] of submitted.entries()) {
+        expect(await handler.submitFor(id, 15_000)).toMatchObject({ type: 'submitAction', id, capability: 'ExecuteCommand', parameters: { Command: `echo ${i}` } });
+        handler.ack(id);
+        const answer = handler.nextFor('acknowledged', id);
+        // Half as HIRO's reference clients send a result (a string holding JSON), half as the protocol text shows it (an object).
+        handler.send({ type: 'sendActionResult', id, result: i % 2 === 0 ? JSON.stringify(expected(i)) : expected(i) });
+        expect(await answer).toMatchObject({ type: 'acknowledged', id, code: 200 });
+      }
+    } finally {
+      await handler.close();
+    }
+
+    // The results, read back through nginx from either replica, and in the ledger.
+    for (const [i, { id }] of submitted.entries()) {
+      const res = await through({ path: `/api/actions/${id}`, headers: { 'x-cyberapp-auth': auth } });
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toMatchObject({ id, state: ActionState.Completed, result_code: 200, result: expected(i), send_count: 1 });
+    }
+    const rows = await t.dataSource.getRepository(Action).findBy({ id: In(submitted.map((s) => s.id)) });
+    expect(rows.map((r) => r.state)).toEqual(Array<ActionState>(ACTIONS).fill(ActionState.Completed));
+
+    // The upgrade went through nginx (101) to one replica; nginx logs it when the channel closes.
+    const deadline = Date.now() + 5000;
+    let upgrades: AccessLogEntry[] = [];
+    while ((upgrades = nginx.accessLog().filter((e) => e.uri === '/api/action-ws/1.0')).length === 0 && Date.now() < deadline) await sleep(50);
+    expect(upgrades).toHaveLength(1);
+    expect(upgrades[0]).toMatchObject({ method: 'GET', status: 101 });
+    expect(replicas.map((r) => `127.0.0.1:${r.port}`)).toContain(upgrades[0].upstream);
+  });
+
+  it('passes S3 bucket notifications through nginx: JSON labelled text/plain as AWS SNS sends it, up to 1 MiB; one byte more is answered 413 by nginx', async () => {
+    const created = await through({ path: '/api/s3-events/sources', headers: { 'x-cyberapp-auth': auth }, body: { name: 'ops-bucket', public_url: 'http://test.com', allowed_buckets: ['bucketA'] } });
+    expect(created.status).toBe(201);
+    const source = JSON.parse(created.body) as { id: string; intake_path: string };
+    const sns = { 'content-type': 'text/plain; charset=UTF-8' };
+
+    const confirmation = await through({ path: source.intake_path, body: JSON.stringify(PUBLISHED_CONFIRMATION), headers: { ...sns, 'x-amz-sns-message-type': 'SubscriptionConfirmation' } });
+    expect(confirmation.status).toBe(200);
+    expect(JSON.parse(confirmation.body)).toEqual({ signature: PUBLISHED_SIGNATURE });
+
+    // Exactly the body limit (fields other than Records are not read: the padding), then one byte more.
+    const body: Record<string, unknown> = { ...notification(...Array.from({ length: S3_RECORDS }, (_, i) => ({ key: `ops/object-${i}.bin`, sequencer: i + 1 }))), padding: '' };
+    body.padding = 'x'.repeat(BODY_LIMIT - Buffer.byteLength(JSON.stringify(body)));
+    const exact = JSON.stringify(body);
+    expect(Buffer.byteLength(exact)).toBe(BODY_LIMIT);
+    const over = `${exact.slice(0, -1)} }`;
+
+    const accepted = await through({ path: source.intake_path, body: exact, headers: { ...sns, 'x-amz-sns-message-type': 'Notification' } });
+    expect(accepted.status).toBe(200);
+    expect(JSON.parse(accepted.body)).toEqual({ stored: S3_RECORDS, duplicates: 0 });
+    const refused = await through({ path: source.intake_path, body: over, headers: { ...sns, 'x-amz-sns-message-type': 'Notification' } });
+    expect(refused.status).toBe(413);
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+
+    await accessLogFor([accepted, refused].map((r) => String(r.headers['x-request-id'])));
+    expect(upstreamOf(String(accepted.headers['x-request-id']))).not.toBeNull();
+    expect(upstreamOf(String(refused.headers['x-request-id']))).toBeNull();
+    expect(await t.dataSource.getRepository(S3InboxRecord).countBy({ sourceId: source.id })).toBe(S3_RECORDS);
   });
 });

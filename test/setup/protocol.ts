@@ -27,6 +27,7 @@ const CALLBACKS: Record<string, { id: string; request: string; callbackVersion?:
   'partner.mirroring.reset': { id: 'a.p.partner.mirroring.reset.v1.0', request: 'a.p.partner.mirroring.reset.v1.0', ...MIRRORING },
   'customer.mirroring.get_state': { id: 'a.p.customer.mirroring.get_state.v1.0', request: 'a.p.customer.mirroring.get_state.v1.0', ...MIRRORING },
   'customer.mirroring.set_state': { id: 'a.p.customer.mirroring.set_state.v1.0', request: 'a.p.customer.mirroring.set_state.v1.0', ...MIRRORING },
+  action_submit: { id: `${APP_CODE}.action_submit.v1.0`, request: `${APP_CODE}.action_submit.v1.0` },
 };
 export type CallbackName = keyof typeof CALLBACKS;
 
