@@ -225,14 +225,17 @@ function schemaErrors(schema: Schema, value: unknown, at = '$'): string[] {
 
 // ---- the variables the request test scripts capture -----------------------------------------
 
+/** The answer's payload when it is an object (every answer but the mirrored customers' state). */
+const objectOf = (answer: CallbackAnswer): Record<string, unknown> | undefined => (isRecord(answer.payload) ? answer.payload : undefined);
+
 const itemsOf = (answer: CallbackAnswer): Array<Record<string, unknown>> => {
-  const items = answer.payload?.items;
+  const items = objectOf(answer)?.items;
   return Array.isArray(items) ? items.filter(isRecord) : [];
 };
 
 /** Per request name: the collection variables its test script sets, and how (as the script does it). */
 const CAPTURES: Record<string, (answer: CallbackAnswer, vars: Variables) => Record<string, string>> = {
-  'Enablement Read': (answer) => ({ VendorTenantId: String(answer.payload?.vendor_tenant_id) }),
+  'Enablement Read': (answer) => ({ VendorTenantId: String(objectOf(answer)?.vendor_tenant_id) }),
   'Topology Read': (answer, vars): Record<string, string> => {
     const customers = itemsOf(answer);
     const chosen = customers.find((c) => c.id === vars.get('CustomerId')) ?? customers[0];
