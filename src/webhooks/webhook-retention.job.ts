@@ -112,30 +112,33 @@ export class WebhookRetentionJob implements OnApplicationBootstrap, BeforeApplic
   }
 
   /** Deletes finished deliveries created before `cutoff`, a chunk per transaction. */
-  private async sweepByAge(cutoff: Date): Promise<number> {
-    let deleted = 0;
-    for (;;) {
-      const affected = await this.transactions.run(async (em) => {
-        const result = await em
-          .createQueryBuilder()
-          .delete()
-          .from(WebhookDelivery)
-          .where(
-            `id IN (SELECT old.id FROM webhook_deliveries old
-                     WHERE old.created_at < :cutoff AND old.state IN (:succeeded, :failed)
-                     LIMIT :chunk)`,
-            { cutoff: this.postgres ? cutoff : toSqliteDate(cutoff), chunk: DELETE_CHUNK, succeeded: DeliveryState.Succeeded, failed: DeliveryState.Failed },
-          )
-          .execute();
-        return result.affected ?? 0;
-      });
-      deleted += affected;
-      if (affected < DELETE_CHUNK) return deleted;
-    }
+  private sweepByAge(cutoff: Date): Promise<number> {
+    return this.deleteInChunks(
+      `SELECT old.id FROM webhook_deliveries old
+        WHERE old.created_at < :cutoff AND old.state IN (:succeeded, :failed)
+        LIMIT :chunk`,
+      { cutoff: this.postgres ? cutoff : toSqliteDate(cutoff), succeeded: DeliveryState.Succeeded, failed: DeliveryState.Failed },
+    );
   }
 
   /** Deletes the succeeded deliveries of one subscription beyond its newest `keep` succeeded ones, a chunk per transaction. */
-  private async sweepSubscription(subscriptionId: string, keep: number): Promise<number> {
+  private sweepSubscription(subscriptionId: string, keep: number): Promise<number> {
+    return this.deleteInChunks(
+      `SELECT ranked.id FROM (
+         SELECT id, ROW_NUMBER() OVER (ORDER BY created_at DESC, id DESC) AS position
+         FROM webhook_deliveries WHERE subscription_id = :subscriptionId AND state = :succeeded
+       ) ranked
+       WHERE ranked.position > :keep
+       LIMIT :chunk`,
+      { subscriptionId, keep, succeeded: DeliveryState.Succeeded },
+    );
+  }
+
+  /**
+   * Deletes the deliveries `select` names (at most `:chunk` ids per run), a chunk per
+   * transaction so that SQLite's write lock is never held long, until a chunk comes back short.
+   */
+  private async deleteInChunks(select: string, parameters: Record<string, unknown>): Promise<number> {
     let deleted = 0;
     for (;;) {
       const affected = await this.transactions.run(async (em) => {
@@ -143,17 +146,7 @@ export class WebhookRetentionJob implements OnApplicationBootstrap, BeforeApplic
           .createQueryBuilder()
           .delete()
           .from(WebhookDelivery)
-          .where(
-            `id IN (
-               SELECT ranked.id FROM (
-                 SELECT id, ROW_NUMBER() OVER (ORDER BY created_at DESC, id DESC) AS position
-                 FROM webhook_deliveries WHERE subscription_id = :subscriptionId AND state = :succeeded
-               ) ranked
-               WHERE ranked.position > :keep
-               LIMIT :chunk
-             )`,
-            { subscriptionId, keep, chunk: DELETE_CHUNK, succeeded: DeliveryState.Succeeded },
-          )
+          .where(`id IN (${select})`, { ...parameters, chunk: DELETE_CHUNK })
           .execute();
         return result.affected ?? 0;
       });
