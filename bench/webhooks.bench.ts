@@ -1,5 +1,5 @@
 /**
- * Outbound webhook delivery (DESIGN 4): durable delivery rate, latency from event write to first
+ * Outbound webhook delivery (docs/architecture.md, flow 2): durable delivery rate, latency from event write to first
  * attempt, and what a hanging receiver costs the others, against a same-run baseline.
  *
  *   npm run bench:webhooks                      # SQLite (fresh files in a temp dir)

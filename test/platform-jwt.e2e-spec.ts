@@ -73,7 +73,7 @@ async function signingKey(kid: string): Promise<SigningKey> {
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-/** The platform's claims (DESIGN.md 7.1) for this CyberApp's endpoint; `undefined` drops a claim. */
+/** The platform's claims (docs/protocols.md) for this CyberApp's endpoint; `undefined` drops a claim. */
 function claims(overrides: Record<string, unknown> = {}): JWTPayload {
   return {
     aud: 'acronis.cloud',

@@ -92,7 +92,7 @@ const steps = flatten(collection.item);
 const collectionPrerequest = script(collection.event, 'prerequest');
 const collectionTest = script(collection.event, 'test');
 
-/** The callback id and type versions of a callback: DESIGN 7.1's are all v1.0; the mirroring guide's are v2.0 ids and v1.1 types. */
+/** The callback id and type versions of a callback: docs/protocols.md are all v1.0; the mirroring guide's are v2.0 ids and v1.1 types. */
 interface Versions {
   callback: string;
   types: string;
@@ -101,10 +101,10 @@ const V1_0: Versions = { callback: 'v1.0', types: 'v1.0' };
 const MIRRORING: Versions = { callback: 'v2.0', types: 'v1.1' };
 
 /**
- * DESIGN.md 7.1's table and the Acronis guide's mirroring callbacks: callback → request type →
+ * docs/protocols.md table and the Acronis guide's mirroring callbacks: callback → request type →
  * response type (`{APP_CODE}` as the collection's AppCode), with their versions.
  */
-const DESIGN_CALLBACKS: Array<[callback: string, request: string, response: string, versions: Versions]> = [
+const PROTOCOL_CALLBACKS: Array<[callback: string, request: string, response: string, versions: Versions]> = [
   ['a.p.enablement.read.v1.0', 'a.p.empty.v1.0', 'a.p.enablement.read.ok.v1.0', V1_0],
   ['a.p.enablement.write.v1.0', 'a.p.enablement.write.v1.0', 'a.p.success_no_content.v1.0', V1_0],
   ['a.p.enablement.reset.v1.0', 'a.p.empty.v1.0', 'a.p.success_no_content.v1.0', V1_0],
@@ -278,13 +278,13 @@ describe('Postman collection (postman/cyberapp-gateway.postman_collection.json)'
     });
   });
 
-  it('covers every callback of DESIGN 7.1 and every mirroring callback with its request type and expected response type', () => {
+  it('covers every callback of docs/protocols.md and every mirroring callback with its request type and expected response type', () => {
     const vars = collectionVariables();
     const seen = steps.map((step) => {
       const sent = JSON.parse(substitute(step.request.body.raw, vars)) as SentEnvelope;
       return { callback: sent.context.callback_id, request: sent.type, response: expectedResponseType(step, vars) };
     });
-    for (const [callback, requestType, responseType, versions] of DESIGN_CALLBACKS) {
+    for (const [callback, requestType, responseType, versions] of PROTOCOL_CALLBACKS) {
       const uses = seen.filter((s) => s.callback === callbackId(callback, versions));
       expect({ callback, uses: uses.length > 0 }).toEqual({ callback, uses: true });
       for (const use of uses) {
@@ -295,7 +295,7 @@ describe('Postman collection (postman/cyberapp-gateway.postman_collection.json)'
         });
       }
     }
-    const known = new Set(DESIGN_CALLBACKS.map(([callback, , , versions]) => callbackId(callback, versions)));
+    const known = new Set(PROTOCOL_CALLBACKS.map(([callback, , , versions]) => callbackId(callback, versions)));
     expect(seen.filter((s) => !known.has(s.callback))).toEqual([]);
   });
 

@@ -29,7 +29,7 @@ const ACK_MESSAGES: Record<Exclude<ResultOutcome, ResultOutcome.Unknown>, { code
 };
 
 /**
- * The WebSocket endpoint of the action protocol (DESIGN 7.3) at `/api/action-ws/1.0`, on the
+ * The WebSocket endpoint of the action protocol (docs/protocols.md, action channel) at `/api/action-ws/1.0`, on the
  * app's own HTTP server. A handler authenticates with the subprotocol `token-<token>` next to
  * `action-1.0.0`; it is sent every open action of its own on connect (same ids), and new ones as
  * they are submitted here, or found by the poll when submitted on another replica.
@@ -128,7 +128,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
     if (socket.destroyed) return;
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       if (!handler || this.stopping) {
-        // The protocol's answer to a bad token, then the close (DESIGN 7.3).
+        // The protocol's answer to a bad token, then the close (docs/protocols.md, action channel).
         send(ws, { type: 'error', code: handler ? 503 : 401, message: handler ? 'Service shutting down.' : 'Unauthorized: invalid or missing token.' });
         ws.close(handler ? CLOSE_GOING_AWAY : CLOSE_POLICY, handler ? 'Shutting down' : 'Unauthorized');
         return;
@@ -206,7 +206,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
           return await this.onResult(connection, id, frame.result);
         default:
           if (id) return send(ws, { type: 'negativeAcknowledged', id, code: 400, message: `Unknown frame type ${JSON.stringify(frame.type)}.` });
-          // DESIGN 7.3: hello/heartbeat and other id-less frames are logged and ignored, never nacked.
+          // docs/protocols.md, action channel: hello/heartbeat and other id-less frames are logged and ignored, never nacked.
           this.logger.debug(`Handler ${connection.handler.id} sent an unknown frame without id: ${JSON.stringify(frame.type)}`);
       }
     } catch (error) {

@@ -1,5 +1,5 @@
 /**
- * Frames of the HIRO action protocol `action-1.0.0` (DESIGN 7.3), shared by the gateway's channel
+ * Frames of the HIRO action protocol `action-1.0.0` (docs/protocols.md, action channel), shared by the gateway's channel
  * and the handler client. Every frame is a JSON text message with a `type`.
  */
 export const ACTION_PROTOCOL = 'action-1.0.0';

@@ -32,7 +32,7 @@ export interface ActionHandlerClientOptions {
 }
 
 /**
- * The on-premises side of the action protocol (DESIGN 7.3), as HIRO's reference clients behave,
+ * The on-premises side of the action protocol (docs/protocols.md, action channel), as HIRO's reference clients behave,
  * plus a ledger on disk: an action is acknowledged at once, recorded as running (durably) before
  * its command starts, and its result recorded before it is sent. A redelivered action that already
  * ran gets its stored result again; one that was running when the client died is answered

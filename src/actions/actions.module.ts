@@ -18,7 +18,7 @@ import { ActionSubmitHandler } from './action-submit.handler';
 import { ActionsController } from './actions.controller';
 
 /**
- * WebSocket action channel (issue 9, DESIGN 7.3): handler credentials, capabilities and
+ * WebSocket action channel (issue 9, docs/protocols.md, action channel): handler credentials, capabilities and
  * applicabilities, the durable action ledger, the `/api/action-ws/1.0` endpoint and the APIs.
  */
 @Module({

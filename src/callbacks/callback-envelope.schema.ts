@@ -4,7 +4,7 @@ import { ErrorCode, ERROR_STATUS } from '../common/domain-error';
 import { callbackIdPrefix, requestTypePrefix, responseTypePrefix } from './callback-cti';
 
 /*
- * Documentation-only classes: the OpenAPI shapes of the callback protocol (DESIGN 7.1). Nothing
+ * Documentation-only classes: the OpenAPI shapes of the callback protocol (docs/protocols.md). Nothing
  * validates against them; the envelope is checked by `parseEnvelope` and payloads by each
  * handler's DTO.
  */

@@ -5,7 +5,7 @@ import { isDateTime } from '../common/rfc3339';
 export const UUID_SHAPE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const MAX_STRING = 255;
 
-/** The API Callback Gateway's request envelope (DESIGN.md 7.1), as validated. */
+/** The API Callback Gateway's request envelope (docs/protocols.md), as validated. */
 export interface CallbackEnvelope {
   type: string;
   request_id: string;

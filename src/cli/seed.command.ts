@@ -25,7 +25,7 @@ later run keeps its login and password; --reset-password replaces the password (
 same way). Without a terminal and without credentials the command fails instead of waiting.
 `;
 
-/** `seed`: the sample data and the root user (DESIGN.md 6 and 7.1). */
+/** `seed`: the sample data and the root user (docs/protocols.md). */
 @Command({ name: 'seed', description: 'Create the root user and the sample organizations and users (idempotent)' })
 export class SeedCommand extends CommandRunner {
   constructor(

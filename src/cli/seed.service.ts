@@ -32,7 +32,7 @@ export interface SeedReport {
 }
 
 /**
- * Creates the sample data of the Python sample's `create_db.py` (DESIGN.md 7.1) in one
+ * Creates the sample data of the Python sample's `create_db.py` (docs/protocols.md) in one
  * transaction. Every row has a fixed id; a row whose id exists is left as it is, so running the
  * seed again changes nothing. No domain events are recorded: this is initial data, not a change
  * a subscriber has to hear about.

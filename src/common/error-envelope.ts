@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../database/unique-violation';
 import { DomainError, ErrorCode, ERROR_STATUS } from './domain-error';
 
 /**
- * The callback protocol's error body (DESIGN.md 7.1): the docs' `err_message`, the sample's
+ * The callback protocol's error body (docs/protocols.md): the docs' `err_message`, the sample's
  * `message`, and our stable `code`. `request_id` is echoed when the request carried one.
  */
 export interface ErrorEnvelope {

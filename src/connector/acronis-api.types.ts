@@ -1,6 +1,6 @@
 /** What the connector sends and what a push came to, independent of the HTTP client. */
 
-/** An alert as the vendor submits it (DESIGN 7.1); `tenantID` is added at send time. */
+/** An alert as the vendor submits it (docs/protocols.md); `tenantID` is added at send time. */
 export interface AlertBody {
   type: string;
   category: string;
@@ -46,7 +46,7 @@ export interface WorkloadRemovalBody {
 /** What a connector item holds, by kind. */
 export type ItemBody = AlertBody | WorkloadBody | AlertDismissalBody | WorkloadRemovalBody;
 
-/** How a push ended, classified for the retry rules of issue 4 / DESIGN section 3. */
+/** How a push ended, classified for the retry rules of issue 4 / docs/architecture.md, flow 4. */
 export type PushOutcome =
   | { kind: 'sent'; status: number; remoteId: string | null }
   /** 429, 5xx, timeouts, connection errors, garbage answers: try again later. */

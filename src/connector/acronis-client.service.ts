@@ -6,7 +6,7 @@ import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { normalizeDatacenterUrl } from './datacenter-policy';
 import { AlertBody, LookupOutcome, PushOutcome, RemoteWorkload, WorkloadBody } from './acronis-api.types';
 
-/** Sent on every request (DESIGN 7.1, as the sample does). */
+/** Sent on every request (docs/protocols.md, as the sample does). */
 export const USER_AGENT = 'ACP 1.0/Vendor Connector';
 export const TOKEN_PATH = '/bc/idp/token';
 export const ALERTS_PATH = '/api/alert_manager/v1/alerts';
@@ -135,7 +135,7 @@ function finiteNumber(value: unknown): number | null {
 }
 
 /**
- * The Acronis Cyber Platform API as the connector uses it (DESIGN 3 and 7.1): an OAuth2
+ * The Acronis Cyber Platform API as the connector uses it (docs/architecture.md, flow 4 and docs/protocols.md): an OAuth2
  * client-credentials token, cached and refreshed once for all concurrent callers, and the
  * Alert Manager and Workload Management pushes. Pushes never throw for anything the network
  * or the API does: they classify it into a {@link PushOutcome}.
@@ -221,7 +221,7 @@ export class AcronisClient implements OnModuleDestroy {
 
   /** Creates or updates a workload in `tenantId` (the API answers 204, so `remoteId` is null). */
   pushWorkload(tenantId: string, body: WorkloadBody, dcUrl?: string | null): Promise<PushOutcome> {
-    // DESIGN 7.1's field order.
+    // docs/protocols.md field order.
     const item = (clientId: string) => ({
       type: body.type,
       name: body.name,

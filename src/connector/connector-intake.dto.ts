@@ -76,7 +76,7 @@ export class AlertDetailsDto {
   fields?: Record<string, string>;
 }
 
-/** An Acronis Alert Manager alert without `tenantID` (DESIGN 7.1); the tenant is added at send time. */
+/** An Acronis Alert Manager alert without `tenantID` (docs/protocols.md); the tenant is added at send time. */
 export class AlertDto {
   @ApiProperty({ maxLength: MAX_STRING, example: 'cti.a.p.am.alert.v1.0~a.p.basic.v1.0~vendor.app.malware_detected.v1.0' })
   @IsString() @IsNotEmpty() @MaxLength(MAX_STRING)

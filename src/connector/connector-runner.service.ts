@@ -203,7 +203,7 @@ const messageOf = (error: unknown): string =>
 
 /**
  * Runs the connector: one pass pushes every due item to the Acronis tenant its organization is
- * mapped to, under the database lease so that one replica at a time does it (DESIGN 3 and 5).
+ * mapped to, under the database lease so that one replica at a time does it (docs/architecture.md, flow 4 and docs/architecture.md, several replicas).
  *
  * Items are claimed with one conditional UPDATE (pending and due, or sending with an expired
  * claim → sending, attempts + 1, locked for longer than a push can take), so two runners never

@@ -9,7 +9,7 @@ const FIRST_RUN = 'connector-first-run';
 export const FIRST_RUN_DELAY_MS = 5000;
 
 /**
- * The connector's schedule (DESIGN 3): a pass every CONNECTOR_INTERVAL_MINUTES, and one shortly
+ * The connector's schedule (docs/architecture.md, flow 4): a pass every CONNECTOR_INTERVAL_MINUTES, and one shortly
  * after start, registered with the SchedulerRegistry from config. No schedule when the interval
  * is 0 or the credentials are missing. Every replica schedules; the lease decides who runs.
  *

@@ -16,7 +16,7 @@ import { ConnectorTrigger } from './connector-trigger.service';
 import { ConnectorJob } from './connector.job';
 import { DemoGenerator } from './demo-generator.service';
 
-/** Pushes the vendor's alerts and workloads to every mapped Acronis tenant (DESIGN section 3). */
+/** Pushes the vendor's alerts and workloads to every mapped Acronis tenant (docs/architecture.md, flow 4). */
 @Module({
   imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun, ConnectorWorkload]), AuthModule, DatabaseModule, EventsModule],
   controllers: [ConnectorIntakeController],

@@ -19,7 +19,7 @@ interface MalwareTemplate {
 
 /**
  * The sample's demo data, shipped non-empty (the sample's template lists are empty and crash its
- * loop). The shapes are DESIGN 7.1's alert and workload examples.
+ * loop). The shapes are docs/protocols.md alert and workload examples.
  */
 const MALWARE: readonly MalwareTemplate[] = [
   { file: 'trojan.exe', type: 'Trojan', directory: 'C:\\Users\\john\\Downloads' },
@@ -37,7 +37,7 @@ const deviceId = (): string => `device-${randomInt(1, 10_000).toString().padStar
 
 /**
  * The first source of connector items: random alerts and workloads for every mapped CUSTOMER
- * organization (DESIGN 7.1 "Targets"), written as `demo` items in the same queue as the intake's.
+ * organization (docs/protocols.md "Targets"), written as `demo` items in the same queue as the intake's.
  */
 @Injectable()
 export class DemoGenerator {
@@ -51,7 +51,7 @@ export class DemoGenerator {
     return this.config.demo.enabled;
   }
 
-  /** A random alert in the shape of DESIGN 7.1's example. */
+  /** A random alert in the shape of docs/protocols.md example. */
   alert(): AlertBody {
     const malware = pick(MALWARE);
     const separator = malware.directory.startsWith('/') ? '/' : '\\';
@@ -67,7 +67,7 @@ export class DemoGenerator {
     };
   }
 
-  /** A random virtual machine workload in the shape of DESIGN 7.1's example. */
+  /** A random virtual machine workload in the shape of docs/protocols.md example. */
   workload(): WorkloadBody & { key: string } {
     const name = `vm-${pick(VM_PREFIXES)}-${randomInt(1, 100).toString().padStart(2, '0')}`;
     return {

@@ -51,7 +51,7 @@ export interface ApprovalResult {
 }
 
 /**
- * Approval hooks (issue 7, DESIGN 7.4). Pre-hooks: before an operation changes anything, every
+ * Approval hooks (issue 7, docs/protocols.md, approval hooks). Pre-hooks: before an operation changes anything, every
  * enabled endpoint registered (by the operation's organization or an ancestor) for it with phase
  * pre or both is POSTed `{operation, organization_id, auth_id, input}`, signed like a webhook, all
  * at once; each answer (or its failure, judged by the endpoint's failure policy) is recorded in

@@ -4,7 +4,7 @@ import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { IntakeAnswer, S3IntakeService } from './s3-intake.service';
 
 /**
- * What the bucket's notification service calls (DESIGN 7.2): `POST /s3-events/<token>`, no
+ * What the bucket's notification service calls (docs/protocols.md, S3 bucket event intake): `POST /s3-events/<token>`, no
  * credentials but the unguessable path token; `GET /s3-events/ping` answers `Pong` like the
  * reference receiver's `/ping`. Both header spellings of the message type are accepted because
  * neither is read: the body decides.

@@ -25,7 +25,7 @@ const INBOX_COLUMNS = [
 export type IntakeAnswer = { signature: string } | { stored: number; duplicates: number };
 
 /**
- * The bucket-facing side (DESIGN 7.2): the path token finds the source; a SubscriptionConfirmation
+ * The bucket-facing side (docs/protocols.md, S3 bucket event intake): the path token finds the source; a SubscriptionConfirmation
  * is answered with the signature over the source's configured URL; Records are checked, all of
  * them, then stored in one transaction (a repeated record is not stored again) and acknowledged
  * before any action runs.

@@ -43,7 +43,7 @@ const bad = (message: string): DomainError => new DomainError(ErrorCode.Validati
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * Decides by the parsed body (DESIGN 7.2), not by `X-Amz-Sns-Message-Type`: `Type ==
+ * Decides by the parsed body (docs/protocols.md, S3 bucket event intake), not by `X-Amz-Sns-Message-Type`: `Type ==
  * "SubscriptionConfirmation"` is a confirmation, a `Records` array carries events, anything else
  * is a 400. Every record is checked before any is stored.
  */

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { confirmationSignature } from './s3-signature';
 
-describe('confirmationSignature (DESIGN 7.2 test vectors)', () => {
+describe('confirmationSignature (docs/protocols.md, S3 bucket event intake test vectors)', () => {
   it('reproduces the first published vector', () => {
     const fields = {
       Timestamp: '2019-12-26T19:29:12+03:00',

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 
-/** The fields of a SubscriptionConfirmation that the signature covers (DESIGN 7.2). */
+/** The fields of a SubscriptionConfirmation that the signature covers (docs/protocols.md, S3 bucket event intake). */
 export interface ConfirmationFields {
   Token: string;
   Timestamp: string;

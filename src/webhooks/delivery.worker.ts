@@ -94,7 +94,7 @@ interface Ready {
 }
 
 /**
- * Sends due deliveries (DESIGN 4): claims them with a conditional UPDATE that re-checks each row
+ * Sends due deliveries (docs/architecture.md, flow 2): claims them with a conditional UPDATE that re-checks each row
  * (so two workers, in one process or many replicas, never hold the same claim), POSTs them with
  * bounded concurrency overall and per subscription (a slow or dead endpoint can take at most its
  * share of the slots), and records every attempt. Outcomes finishing together are written in one

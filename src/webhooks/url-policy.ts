@@ -22,7 +22,7 @@ type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 const ALLOW_HINT = 'allow it with WEBHOOKS_ALLOWED_PRIVATE';
 
 /**
- * Which payload URLs and addresses webhooks may reach (DESIGN 4, Safety): only public unicast
+ * Which payload URLs and addresses webhooks may reach (docs/architecture.md, flow 2, Safety): only public unicast
  * addresses, unless an allow-list entry (a host name, an IP or a CIDR range) permits more.
  * Checked when a subscription is saved ({@link checkUrl}) and again on every connection
  * ({@link lookup}, {@link checkAddressLiteral}) so that DNS rebinding cannot slip past.

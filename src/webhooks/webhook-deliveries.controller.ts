@@ -12,7 +12,7 @@ import { DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, parseBulkDelete } fro
 import { DeletedCountSchema, DeliveryPageSchema, DeliverySchema } from './webhooks.schema';
 
 /**
- * Webhook deliveries (DESIGN 4, API) under `/api/webhooks/deliveries`, same credentials, scope and
+ * Webhook deliveries (docs/architecture.md, flow 2, API) under `/api/webhooks/deliveries`, same credentials, scope and
  * error envelope as {@link WebhooksController}, whose TSDoc lists the shared decisions.
  *
  * Decisions:

@@ -35,7 +35,7 @@ interface SubscriptionRow {
   filters: string;
 }
 
-/** The body every subscriber of an event receives, byte for byte (DESIGN 4: the event as JSON). */
+/** The body every subscriber of an event receives, byte for byte (docs/architecture.md, flow 2: the event as JSON). */
 export function eventPayload(event: { id: string; type: string; organizationId: string | null; createdAt: Date; data: unknown }): string {
   return JSON.stringify({
     id: event.id,
@@ -48,7 +48,7 @@ export function eventPayload(event: { id: string; type: string; organizationId: 
 
 /**
  * Fans committed outbox events out to the deliveries of the subscriptions whose scope and filters
- * match (DESIGN 4), and marks them dispatched, all in one transaction: an event is fanned out
+ * match (docs/architecture.md, flow 2), and marks them dispatched, all in one transaction: an event is fanned out
  * exactly once, also with several replicas (PostgreSQL: the batch is locked FOR UPDATE SKIP
  * LOCKED; SQLite: one writer). Woken by the outbox's commit signal, and polls as a fallback.
  */

@@ -13,7 +13,7 @@ function matches(filter: WebhookFilter, type: string): boolean {
   }
 }
 
-/** CloudStack's rule (DESIGN 4): any exclude match drops the event; if includes exist, one must match. */
+/** CloudStack's rule (docs/architecture.md, flow 2): any exclude match drops the event; if includes exist, one must match. */
 export function passesFilters(filters: readonly WebhookFilter[], type: string): boolean {
   let includes = 0;
   let included = false;

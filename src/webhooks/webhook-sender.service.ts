@@ -64,7 +64,7 @@ const DNS_CODE = /^(ENOTFOUND|ENODATA|EAI_)/;
 const HTTP_DATE_START = /^[A-Za-z]{3}/;
 
 /**
- * Sends one webhook delivery attempt over `node:http`/`node:https` (DESIGN 4): signed headers,
+ * Sends one webhook delivery attempt over `node:http`/`node:https` (docs/architecture.md, flow 2): signed headers,
  * exact body bytes, no redirects, per-subscription TLS verification, the whole attempt bounded
  * by a timeout, and every connection checked against the address policy.
  */

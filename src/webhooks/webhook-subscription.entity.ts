@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
-/** CloudStack's scopes on our organization tree (DESIGN 4). */
+/** CloudStack's scopes on our organization tree (docs/architecture.md, flow 2). */
 export enum WebhookScope {
   /** Events of the owner's organization. */
   Local = 'Local',

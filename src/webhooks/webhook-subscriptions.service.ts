@@ -119,7 +119,7 @@ export function lockFor<T>(em: EntityManager): Pick<FindOneOptions<T>, 'lock'> {
 }
 
 /**
- * Webhook subscriptions (DESIGN 4): CRUD, secret rotation and test deliveries, confined to the
+ * Webhook subscriptions (docs/architecture.md, flow 2): CRUD, secret rotation and test deliveries, confined to the
  * caller's organization and its subtree. Payload URLs are checked by the {@link UrlPolicy} before
  * anything is stored (outside the transaction: it resolves DNS).
  */

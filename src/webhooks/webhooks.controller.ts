@@ -18,7 +18,7 @@ import { CreateSubscriptionDto, ListSubscriptionsQueryDto, parseUpdate, RotateSe
 import { SubscriptionPageSchema, SubscriptionSchema, SubscriptionWithSecretSchema, TestDeliverySchema } from './webhooks.schema';
 
 /**
- * Webhook subscriptions (DESIGN 4, API): CloudStack's webhook model on our organization tree,
+ * Webhook subscriptions (docs/architecture.md, flow 2, API): CloudStack's webhook model on our organization tree,
  * under `/api/webhooks`, with the callbacks' credentials (`X-CyberApp-Auth`, no platform JWT) and
  * errors in the callbacks' error envelope. Deliveries: {@link WebhookDeliveriesController}.
  *

@@ -20,7 +20,7 @@ import { WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { WebhooksController } from './webhooks.controller';
 
 /**
- * Outbound webhooks (DESIGN 4): subscriptions, the dispatcher that fans events out to deliveries,
+ * Outbound webhooks (docs/architecture.md, flow 2): subscriptions, the dispatcher that fans events out to deliveries,
  * the delivery worker, and the REST API under /api/webhooks.
  */
 @Module({

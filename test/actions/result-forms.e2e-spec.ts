@@ -13,7 +13,7 @@ const MAX_RESULT_BYTES = 1024;
 type Frame = Record<string, unknown>;
 
 /**
- * A handler written from the protocol text alone (DESIGN 7.3), not from the gateway's code: the
+ * A handler written from the protocol text alone (docs/protocols.md, action channel), not from the gateway's code: the
  * subprotocols, the frames and their fields are spelled out here as the protocol shows them, and
  * `sendActionResult` carries its `result` as a JSON object, as the protocol's example does.
  */

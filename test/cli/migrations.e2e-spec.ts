@@ -2,7 +2,7 @@ import { MIGRATIONS } from '../../migrations/migrations';
 import { createTestDatabase, TEST_DB, TestDatabase } from '../setup/test-database';
 import { listTables, openDataSource, runProcess } from './cli-process';
 
-/** The tables of the first migration (DESIGN.md 7.1 "Data", plus idempotency and the outbox). */
+/** The tables of the first migration (docs/protocols.md "Data", plus idempotency and the outbox). */
 const INITIAL_TABLES = ['callback_requests', 'events', 'organizations', 'organizations_mapping', 'users'];
 
 // ts-node type-checks ormconfig.ts and everything it imports on each start: give it time.

@@ -7,7 +7,7 @@ import { FakeAcronisApi, replies, startFakeAcronisApi } from '../fakes/fake-acro
 const TENANT = '6a5c2a0e-7c83-4b8f-9d2e-0f7b8e1c3d4a';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** DESIGN 7.1's alert example, `<app>` = vendor.app. */
+/** docs/protocols.md alert example, `<app>` = vendor.app. */
 const ALERT: AlertBody = {
   type: 'cti.a.p.am.alert.v1.0~a.p.basic.v1.0~vendor.app.malware_detected.v1.0',
   category: 'cti.a.p.am.category.v1.0~vendor.app.protection.v1.0',
@@ -19,7 +19,7 @@ const ALERT: AlertBody = {
   },
 };
 
-/** DESIGN 7.1's workload example. */
+/** docs/protocols.md workload example. */
 const WORKLOAD: WorkloadBody = {
   type: 'cti.a.p.wm.workload.v1.0~a.p.wm.aspect.v1.0~vendor.app.virtual_machine.v1.0',
   name: 'vm-web-01',
@@ -357,7 +357,7 @@ describe('AcronisClient against the fake Acronis API', () => {
     });
   });
 
-  describe('request shapes (DESIGN 7.1)', () => {
+  describe('request shapes (docs/protocols.md)', () => {
     it('asks for a token with Basic client credentials and a client_credentials form', async () => {
       await clientFor().pushAlert(TENANT, ALERT);
 

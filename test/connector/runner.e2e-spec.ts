@@ -409,7 +409,7 @@ describe('connector demo generator', () => {
       tenants.set(customer.id, tenantId);
       await mapOrganization(t.dataSource, customer.id, tenantId);
     }
-    // A mapped partner gets nothing (DESIGN 7.1: targets are mapped customers); the other customer is unmapped.
+    // A mapped partner gets nothing (docs/protocols.md: targets are mapped customers); the other customer is unmapped.
     await mapOrganization(t.dataSource, tree.partner.id);
 
     const result = await t.app.get(ConnectorRunner).runOnce('schedule');

@@ -5,7 +5,7 @@ import { ConnectorItem, ConnectorItemKind, ConnectorItemSource } from '../../src
 import { newPendingItem } from '../../src/connector/connector-items.service';
 import { insertPendingItems } from '../../src/connector/connector-sync';
 
-/** DESIGN 7.1's alert, with `marker` in its fields and description so that a push can be traced back to its item. */
+/** docs/protocols.md alert, with `marker` in its fields and description so that a push can be traced back to its item. */
 export function alertBody(marker: string = randomUUID()): AlertBody {
   return {
     type: 'cti.a.p.am.alert.v1.0~a.p.basic.v1.0~vendor.app.malware_detected.v1.0',
@@ -19,7 +19,7 @@ export function alertBody(marker: string = randomUUID()): AlertBody {
   };
 }
 
-/** DESIGN 7.1's workload, named after `marker`, which is also its device key. */
+/** docs/protocols.md workload, named after `marker`, which is also its device key. */
 export function workloadBody(marker: string = randomUUID()): WorkloadBody & { key: string } {
   return {
     key: marker,

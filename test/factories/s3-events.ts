@@ -7,7 +7,7 @@ import type { TestApp } from '../setup/create-test-app';
 export const RECORDER = resolve(__dirname, '../fixtures/s3-recorder.sh');
 export const SHELL = '/bin/sh';
 
-/** The exact confirmation of DESIGN 7.2 (first test vector), for a source whose public_url is http://test.com. */
+/** The exact confirmation of docs/protocols.md, S3 bucket event intake (first test vector), for a source whose public_url is http://test.com. */
 export const PUBLISHED_CONFIRMATION = {
   Timestamp: '2019-12-26T19:29:12+03:00',
   Type: 'SubscriptionConfirmation',
@@ -18,7 +18,7 @@ export const PUBLISHED_CONFIRMATION = {
 };
 export const PUBLISHED_SIGNATURE = 'ea3fce4bb15c6de4fec365d36bcebbc34ccddf54616d5ca12e1972f82b6d37af';
 
-/** The exact Notification of DESIGN 7.2. */
+/** The exact Notification of docs/protocols.md, S3 bucket event intake. */
 export const PUBLISHED_RECORDS = {
   Records: [
     {

@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A stand-in for the Acronis Cyber Platform API as the connector uses it (DESIGN 7.1): the
+ * A stand-in for the Acronis Cyber Platform API as the connector uses it (docs/protocols.md): the
  * client-credentials token endpoint, Alert Manager v1 and Workload Management v5. A real
  * Fastify server on 127.0.0.1, checking what a client sends and answering as scripted, with
  * the platform's state: workloads it creates, lists (cursor paging), updates and deletes;

@@ -6,7 +6,7 @@ import { generate } from 'selfsigned';
 import { Webhook } from 'standardwebhooks';
 
 /**
- * A real webhook receiver on 127.0.0.1 for e2e tests (DESIGN 4): records every request with its
+ * A real webhook receiver on 127.0.0.1 for e2e tests (docs/architecture.md, flow 2): records every request with its
  * exact bytes, verifies both signatures with independent code (the `standardwebhooks` package
  * and node:crypto), and answers as scripted.
  *

@@ -43,7 +43,7 @@ export interface EnvelopeOptions {
   requestVersion?: string;
 }
 
-/** A request envelope as the API Callback Gateway sends it (DESIGN.md 7.1), with the versions the guide gives each callback. */
+/** A request envelope as the API Callback Gateway sends it (docs/protocols.md), with the versions the guide gives each callback. */
 export function envelope(name: CallbackName, payload?: Record<string, unknown>, options: EnvelopeOptions = {}): Record<string, unknown> {
   const cb = CALLBACKS[name];
   return {
