@@ -27,11 +27,15 @@ describe('first run: the documented commands agree with each other', () => {
 
 /** README and docs/ stand alone: no reference outside the repository, and every relative link resolves. */
 describe('the documentation stays inside the repository', () => {
-  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const files = ['README.md', 'deploy/README.md', 'postman/README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
   it.each(files)('%s names no design notes outside the repository', (file) => {
     const text = read(file);
     expect(text).not.toMatch(/\.\.\/shared|DESIGN(\.md)? ?\d|STYLE\.md/);
+  });
+
+  it('docker-compose.yml names no design notes outside the repository', () => {
+    expect(read('docker-compose.yml')).not.toMatch(/\.\.\/shared|DESIGN(\.md)? ?\d|STYLE\.md/);
   });
 
   it.each(files)('%s links only to files that exist', (file) => {
