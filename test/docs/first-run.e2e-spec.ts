@@ -25,6 +25,23 @@ describe('first run: the documented commands agree with each other', () => {
   });
 });
 
+/** README's command table names every npm script and the prerequisites (issue 16). */
+describe("README's command table", () => {
+  const scripts = Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts);
+  const readme = read('README.md');
+  const table = readme.slice(readme.indexOf('### Commands'), readme.indexOf('\n## ', readme.indexOf('### Commands')));
+
+  it.each(scripts)('lists npm script %s', (name) => {
+    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(table).toMatch(new RegExp(`(npm run |npm |\`|/ )${escaped}(\\b|\`)`));
+  });
+
+  it('states the prerequisites', () => {
+    expect(readme).toMatch(/Node\.js 20 or later/);
+    expect(readme).toMatch(/`python3`, `make` and\s+`g\+\+`/);
+  });
+});
+
 /** README and docs/ stand alone: no reference outside the repository, and every relative link resolves. */
 describe('the documentation stays inside the repository', () => {
   const files = ['README.md', 'deploy/README.md', 'postman/README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
