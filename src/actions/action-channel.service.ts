@@ -18,6 +18,9 @@ const PATHS = new Set([ACTION_WS_PATH, `${ACTION_WS_PATH}/`]);
 /** Close codes: 1008 policy violation (bad token, revoked), 1001 going away (shutdown). */
 const CLOSE_POLICY = 1008;
 const CLOSE_GOING_AWAY = 1001;
+/** What `ws` reports when the connection ended without a close frame. */
+const CLOSE_ABNORMAL = 1006;
+const MISSED_PONG = 'missed a pong';
 const SHUTDOWN_GRACE_MS = 500;
 const CLAIM_BATCH = 500;
 
@@ -92,7 +95,10 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
     this.wakeup.notify();
     await this.loop;
     const open = this.connections.all();
-    for (const c of open) c.ws.close(CLOSE_GOING_AWAY, 'Server shutting down');
+    for (const c of open) {
+      c.leaving = 'gateway shutting down';
+      c.ws.close(CLOSE_GOING_AWAY, 'Server shutting down');
+    }
     const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     while (Date.now() < deadline && open.some((c) => c.ws.readyState !== WebSocket.CLOSED)) await sleep(20);
     for (const c of open) c.ws.terminate();
@@ -135,12 +141,44 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
       }
       const connection: ActionConnection = { ws, handler, alive: true };
       this.connections.add(connection);
+      const peer = peerOf(request);
+      this.logger.log(
+        { event: 'action_handler.connected', handlerId: handler.id, handlerName: handler.name, organizationId: handler.organizationId, ...peer, connections: this.connections.ofHandler(handler.id).length },
+        `action handler ${handler.id} (${handler.name}, organization ${handler.organizationId}) connected from ${peer.address}`,
+      );
       ws.on('pong', () => (connection.alive = true));
       ws.on('message', (data: RawData, isBinary: boolean) => void this.onMessage(connection, data, isBinary));
-      ws.on('close', () => this.connections.remove(connection));
-      ws.on('error', (error) => this.logger.warn(`Handler ${handler.id} connection error: ${error.message}`));
+      ws.on('close', (code: number, reason: Buffer) => this.left(connection, peer, code, reason.toString('utf8')));
+      // Always followed by 'close', which logs the leaving with this as its reason.
+      ws.on('error', (error) => (connection.leaving ??= `connection error: ${error.message}`));
       void this.sendOpen(connection);
     });
+  }
+
+  /**
+   * One line for every connection that ends, whoever ended it: the handler (its close code and
+   * reason), the network (1006, no close frame), or the gateway (`leaving`: token revoked, missed
+   * pong, shutdown, connection error). Warn level when the connection was lost rather than closed.
+   */
+  private left(connection: ActionConnection, peer: Peer, code: number, closeReason: string): void {
+    this.connections.remove(connection);
+    const { handler } = connection;
+    const reason = connection.leaving ?? (code === CLOSE_ABNORMAL ? 'connection lost (no close frame)' : 'closed by the handler');
+    const lost = code === CLOSE_ABNORMAL || connection.leaving?.startsWith('connection error') === true || connection.leaving === MISSED_PONG;
+    const fields = {
+      event: 'action_handler.left',
+      handlerId: handler.id,
+      handlerName: handler.name,
+      organizationId: handler.organizationId,
+      ...peer,
+      reason,
+      code,
+      ...(closeReason ? { closeReason: closeReason.slice(0, 123) } : {}),
+      connections: this.connections.ofHandler(handler.id).length,
+    };
+    const message = `action handler ${handler.id} (${handler.name}, organization ${handler.organizationId}) at ${peer.address} left: ${reason} (code ${code}${closeReason ? ` "${closeReason.slice(0, 123)}"` : ''})`;
+    if (lost) this.logger.warn(fields, message);
+    else this.logger.log(fields, message);
   }
 
   /** Every open action of the handler, to a connection that just opened: pending ones claimed, the others sent again. */
@@ -275,6 +313,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
 
   private disconnect(handlerId: string, message: string): void {
     for (const c of this.connections.ofHandler(handlerId)) {
+      c.leaving = 'token revoked';
       send(c.ws, { type: 'error', code: 401, message });
       c.ws.close(CLOSE_POLICY, 'Unauthorized');
       this.connections.remove(c);
@@ -284,7 +323,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
   private ping(): void {
     for (const c of this.connections.all()) {
       if (!c.alive) {
-        this.logger.warn(`Handler ${c.handler.id} missed a pong: connection closed`);
+        c.leaving = MISSED_PONG;
         c.ws.terminate();
         this.connections.remove(c);
         continue;
@@ -307,6 +346,18 @@ function send(ws: WebSocket, frame: ActionFrame): void {
 function rawText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.from(data as ArrayBuffer).toString('utf8');
+}
+
+/** Where a handler connects from: the TCP peer, and what a proxy in front says (`X-Forwarded-For`, as sent). */
+interface Peer {
+  address: string;
+  forwardedFor?: string;
+}
+
+function peerOf(request: IncomingMessage): Peer {
+  const forwarded = request.headers['x-forwarded-for'];
+  const forwardedFor = (Array.isArray(forwarded) ? forwarded.join(', ') : forwarded)?.slice(0, 256);
+  return { address: request.socket.remoteAddress ?? 'unknown', ...(forwardedFor ? { forwardedFor } : {}) };
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {

@@ -8,6 +8,8 @@ export interface ActionConnection {
   readonly handler: ActionHandler;
   /** Set by every pong and frame; the ping timer closes a connection still false at the next ping. */
   alive: boolean;
+  /** Why the gateway is closing it (revoked, missed pong, shutdown), for the log line of its leaving; unset when the handler left. */
+  leaving?: string;
 }
 
 /**

@@ -1,13 +1,14 @@
 import { Controller, Get, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { HANDLER_TOKEN_SCHEME } from '../openapi';
 import { ActionCatalogService, ApplicabilityView, CapabilityView } from './action-catalog.service';
 import { ActionHandler } from './action-handler.entity';
 import { ActionHandlerTokenGuard, HandlerRequest } from './action-handler-token.guard';
 
 /** HIRO's REST reads for action handlers, with the handler's own token as a bearer token. */
 @ApiTags('actions')
-@ApiBearerAuth()
+@ApiSecurity(HANDLER_TOKEN_SCHEME)
 @ApiErrorResponses(401)
 @Controller('api/action/1.0')
 @UseGuards(ActionHandlerTokenGuard)

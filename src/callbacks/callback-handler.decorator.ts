@@ -2,6 +2,7 @@ import { DiscoveryService } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import type { CallbackIdVersion, TypeVersion } from './callback-cti';
+import type { CallbackExample } from './callback-example';
 import type { EnablementMethod } from './enablement-method';
 
 export const EMPTY_REQUEST = 'a.p.empty.v1.0';
@@ -29,6 +30,11 @@ export interface CallbackHandlerOptions {
   payload?: new () => object;
   /** Writes run in one transaction and answer a repeated request_id with the stored response. */
   write?: boolean;
+  /**
+   * A request payload and its answer, for the OpenAPI document (`POST /callback`'s examples, one
+   * per callback); test/ops/openapi.e2e-spec.ts sends each one to the app and checks the answer.
+   */
+  example: CallbackExample;
 }
 
 /** The request's `context`, as validated. */

@@ -2,10 +2,11 @@ import { Injectable, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { appConfig } from '../config/app.config';
+import { EXAMPLE_IDS } from './callback-example';
 import { CallbackHandler, CallbackHandlerContract, CallbackResult } from './callback-handler.decorator';
 import { CallbackRegistry } from './callback-registry.service';
 
-@CallbackHandler({ id: '{APP_CODE}.thing_read.v1.0', responseType: '{APP_CODE}.thing_read_success.v1.0' })
+@CallbackHandler({ id: '{APP_CODE}.thing_read.v1.0', responseType: '{APP_CODE}.thing_read_success.v1.0', example: { summary: 'Things', response: { items: [] } } })
 @Injectable()
 class ThingReadHandler implements CallbackHandlerContract {
   handle(): Promise<CallbackResult> {
@@ -13,7 +14,7 @@ class ThingReadHandler implements CallbackHandlerContract {
   }
 }
 
-@CallbackHandler({ id: 'a.p.thing.mirroring.get_state.v1.0', callbackVersion: 'v2.0', requestType: 'a.p.thing.mirroring.get_state.v1.0', requestVersion: 'v1.1', responseType: 'a.p.thing.mirroring.get_state.ok.v1.0', responseVersion: 'v1.1' })
+@CallbackHandler({ id: 'a.p.thing.mirroring.get_state.v1.0', callbackVersion: 'v2.0', requestType: 'a.p.thing.mirroring.get_state.v1.0', requestVersion: 'v1.1', responseType: 'a.p.thing.mirroring.get_state.ok.v1.0', responseVersion: 'v1.1', example: { summary: 'State', tenantId: '00000000-0000-0000-0000-000000000001', payload: { a: 1 } } })
 @Injectable()
 class MirroringThingHandler implements CallbackHandlerContract {
   handle(): Promise<CallbackResult> {
@@ -21,7 +22,7 @@ class MirroringThingHandler implements CallbackHandlerContract {
   }
 }
 
-@CallbackHandler({ id: '{APP_CODE}.thing_read.v1.0', responseType: 'x' })
+@CallbackHandler({ id: '{APP_CODE}.thing_read.v1.0', responseType: 'x', example: { summary: 'x' } })
 @Injectable()
 class DuplicateThingReadHandler implements CallbackHandlerContract {
   handle(): Promise<CallbackResult> {
@@ -75,6 +76,33 @@ describe('CallbackRegistry', () => {
 
   it('fails the boot on a duplicate callback ID', async () => {
     await expect(boot(ThingReadHandler, DuplicateThingReadHandler)).rejects.toThrow(/Duplicate callback handler for cti\.a\.p\.acgw\.callback\.v1\.0~acme\.app\.thing_read\.v1\.0/);
+  });
+
+  it("builds each handler's example into full envelopes under the IDs and types it is served with", async () => {
+    const registry = await boot(ThingReadHandler, MirroringThingHandler);
+    const [read, mirroring] = registry.examples();
+    expect(read).toEqual({
+      callbackId: 'cti.a.p.acgw.callback.v1.0~acme.app.thing_read.v1.0',
+      summary: 'Things',
+      request: {
+        type: 'cti.a.p.acgw.request.v1.0~a.p.empty.v1.0',
+        request_id: EXAMPLE_IDS.requestId,
+        created_at: '2024-11-24T10:00:00Z',
+        context: {
+          callback_id: 'cti.a.p.acgw.callback.v1.0~acme.app.thing_read.v1.0',
+          endpoint_id: 'cti.a.p.acgw.endpoint.v1.0~acme.app.endpoint.v1.0',
+          tenant_id: EXAMPLE_IDS.acronisPartnerTenant,
+          datacenter_url: 'https://eu8-cloud.acronis.com',
+        },
+      },
+      response: { type: 'cti.a.p.acgw.response.v1.0~acme.app.thing_read_success.v1.0', request_id: EXAMPLE_IDS.requestId, response_id: EXAMPLE_IDS.responseId, payload: { items: [] } },
+    });
+    expect(mirroring.request).toMatchObject({
+      type: 'cti.a.p.acgw.request.v1.1~a.p.thing.mirroring.get_state.v1.0',
+      context: { callback_id: 'cti.a.p.acgw.callback.v2.0~a.p.thing.mirroring.get_state.v1.0', tenant_id: '00000000-0000-0000-0000-000000000001' },
+      payload: { a: 1 },
+    });
+    expect(mirroring.response).toEqual({ type: 'cti.a.p.acgw.response.v1.1~a.p.thing.mirroring.get_state.ok.v1.0', request_id: EXAMPLE_IDS.requestId, response_id: EXAMPLE_IDS.responseId });
   });
 
   it('answers undefined for an unknown ID', async () => {

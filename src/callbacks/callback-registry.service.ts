@@ -3,6 +3,8 @@ import { DiscoveryService } from '@nestjs/core';
 import { getMetadataStorage } from 'class-validator';
 import { appConfig, AppConfig } from '../config/app.config';
 import { callbackIdPrefix, callbackName, requestTypePrefix, responseTypePrefix } from './callback-cti';
+import type { CallbackEnvelope } from './callback-envelope';
+import { CallbackExample, CallbackResponse, exampleExchange } from './callback-example';
 import { CallbackHandler, CallbackHandlerContract, CallbackHandlerOptions, EMPTY_REQUEST } from './callback-handler.decorator';
 import type { EnablementMethod } from './enablement-method';
 
@@ -19,7 +21,17 @@ export interface RegisteredCallback {
   /** The callback takes a payload object (possibly with no rules to check). */
   requiresObjectPayload: boolean;
   write: boolean;
+  /** The handler's example request payload and answer (see `examples()`). */
+  example: CallbackExample;
   handler: CallbackHandlerContract<unknown>;
+}
+
+/** One callback's example request and the answer to it, as the platform and the gateway send them. */
+export interface CallbackExampleExchange {
+  callbackId: string;
+  summary: string;
+  request: CallbackEnvelope;
+  response: CallbackResponse;
 }
 
 function hasRules(dto: new () => object): boolean {
@@ -70,6 +82,7 @@ export class CallbackRegistry implements OnModuleInit {
       payload: options.payload && hasRules(options.payload) ? options.payload : undefined,
       requiresObjectPayload: options.payload !== undefined,
       write: options.write ?? false,
+      example: options.example,
       handler,
     });
   }
@@ -82,5 +95,10 @@ export class CallbackRegistry implements OnModuleInit {
 
   ids(): string[] {
     return [...this.byName.values()].map((c) => c.callbackId);
+  }
+
+  /** Every callback's example, in full envelopes (the OpenAPI document's examples of `POST /callback`). */
+  examples(): CallbackExampleExchange[] {
+    return [...this.byName.values()].map((c) => ({ callbackId: c.callbackId, summary: c.example.summary, ...exampleExchange(c, this.config.appCode) }));
   }
 }

@@ -22,8 +22,7 @@ export class CallbackController {
   @ApiOperation({
     summary: 'Every callback of the Acronis API Callback Gateway',
     description:
-      'Dispatched on `context.callback_id` (`cti.a.p.acgw.callback.v1.0~…`): `a.p.enablement.read|write|reset.v1.0`, ' +
-      '`a.p.topology.read.v1.0`, `a.p.tenant_mapping.read|write.v1.0`, `{APP_CODE}.users_read|user_write|user_update|user_delete|reset_password.v1.0`. ' +
+      'Dispatched on `context.callback_id` (`cti.a.p.acgw.callback.v1.x~…`, or `v2.0~…` for the mirroring callbacks). ' +
       "`type` must be the callback's request type. Checked in this order: platform JWT (when CALLBACK_JWT=required), " +
       '`X-CyberApp-Auth`, the envelope, the callback ID, the request type, the payload. Write callbacks answer a repeated ' +
       '`request_id` (24 h) with the stored response.',

@@ -12,19 +12,14 @@ import { isConcurrencyConflict } from '../database/unique-violation';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { requestTypeName } from './callback-cti';
 import { CallbackEnvelope, parseEnvelope } from './callback-envelope';
+import type { CallbackResponse } from './callback-example';
 import type { CallbackInvocation, CallbackResult } from './callback-handler.decorator';
 import { CallbackRegistry, RegisteredCallback } from './callback-registry.service';
 import { CallbackRequest } from './callback-request.entity';
 
 const MAX_WRITE_ATTEMPTS = 5;
 
-/** The success body; `payload` is omitted (not null) for no-content responses. */
-export interface CallbackResponse {
-  type: string;
-  request_id: string;
-  response_id: string;
-  payload?: Record<string, unknown> | unknown[];
-}
+export type { CallbackResponse } from './callback-example';
 
 /** Thrown inside a write's transaction when its hooks have not been asked yet: they are asked outside it, then it runs again. */
 class ApprovalNeeded extends Error {}

@@ -394,8 +394,8 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     });
   }
 
-  /** Closes the run row and records its outbox event, in one transaction. */
-  private finish(run: ConnectorRun, status: ConnectorRunStatus, tally: Tally, error: string | null): Promise<ConnectorRun> {
+  /** Closes the run row and records its outbox event, in one transaction, then logs the run's summary. */
+  private async finish(run: ConnectorRun, status: ConnectorRunStatus, tally: Tally, error: string | null): Promise<ConnectorRun> {
     const finished = Object.assign(run, {
       status,
       finishedAt: new Date(),
@@ -404,7 +404,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
       skipped: tally.waiting.size + tally.unmapped,
       error,
     });
-    return this.transactions.run(async (em) => {
+    await this.transactions.run(async (em) => {
       const { sent, failed, skipped, finishedAt } = finished;
       await em.update(ConnectorRun, { id: run.id }, { status, finishedAt, sent, failed, skipped, error });
       await this.outbox.record(em, {
@@ -423,9 +423,35 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
           error,
         },
       });
-      this.logger.log(`connector run ${run.id} ${status}: ${sent} sent, ${failed} failed, ${skipped} skipped`);
-      return finished;
     });
+    this.logSummary(finished, tally);
+    return finished;
+  }
+
+  /**
+   * The run's one summary line: what it pushed (`sent`), what failed for good, what it left for
+   * later (`skipped`: `retrying`, items whose last answer was "retry later", plus `unmapped`, items of
+   * organizations mapped to no tenant) and how long it took. Warn level for a failed run.
+   */
+  private logSummary(run: ConnectorRun, tally: Tally): void {
+    const durationMs = (run.finishedAt ?? new Date()).getTime() - run.startedAt.getTime();
+    const fields = {
+      event: 'connector.run.finished',
+      runId: run.id,
+      trigger: run.trigger,
+      holder: run.holder,
+      status: run.status,
+      sent: run.sent,
+      failed: run.failed,
+      skipped: run.skipped,
+      retrying: tally.waiting.size,
+      unmapped: tally.unmapped,
+      durationMs,
+      ...(run.error ? { error: run.error } : {}),
+    };
+    const message = `connector run ${run.id} ${run.status}: ${run.sent} sent, ${run.failed} failed, ${run.skipped} skipped (${tally.waiting.size} retrying, ${tally.unmapped} unmapped) in ${durationMs} ms`;
+    if (run.status === ConnectorRunStatus.Completed) this.logger.log(fields, message);
+    else this.logger.warn(fields, message);
   }
 
   /** A run that could not be recorded (no database, no lease table): what the caller gets back. */

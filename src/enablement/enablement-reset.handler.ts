@@ -10,7 +10,13 @@ import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 
 /** Removes the mappings of the caller's organization and of its whole subtree. */
-@CallbackHandler({ id: 'a.p.enablement.reset.v1.0', method: EnablementMethod.MappedPartner, responseType: NO_CONTENT_RESPONSE, write: true })
+@CallbackHandler({
+  id: 'a.p.enablement.reset.v1.0',
+  method: EnablementMethod.MappedPartner,
+  responseType: NO_CONTENT_RESPONSE,
+  write: true,
+  example: { summary: "Remove the mappings of the caller's organization and of every organization below it" },
+})
 @Injectable()
 export class EnablementResetHandler implements CallbackHandlerContract {
   constructor(

@@ -10,12 +10,23 @@ import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import { EnablementWritePayload } from './enablement.dto';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 
 /**
  * Maps the caller's organization to the Acronis tenant. Never re-maps: a tenant owned by another
  * organization, or a caller already mapped elsewhere, is a 403; the same mapping again is a no-op.
  */
-@CallbackHandler({ id: 'a.p.enablement.write.v1.0', method: EnablementMethod.MappedPartner, payload: EnablementWritePayload, responseType: NO_CONTENT_RESPONSE, write: true })
+@CallbackHandler({
+  id: 'a.p.enablement.write.v1.0',
+  method: EnablementMethod.MappedPartner,
+  payload: EnablementWritePayload,
+  responseType: NO_CONTENT_RESPONSE,
+  write: true,
+  example: {
+    summary: "Map the caller's organization to the Acronis partner tenant",
+    payload: { vendor_tenant_id: EXAMPLE_IDS.partnerOrganization, acronis_tenant_id: EXAMPLE_IDS.acronisPartnerTenant },
+  },
+})
 @Injectable()
 export class EnablementWriteHandler implements CallbackHandlerContract<EnablementWritePayload> {
   constructor(

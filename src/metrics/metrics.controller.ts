@@ -1,9 +1,11 @@
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { AUTH_FAILED_MESSAGE, DomainError, ErrorCode } from '../common/domain-error';
 import { metricsConfig, MetricsConfig } from '../config/metrics.config';
+import { METRICS_TOKEN_SCHEME } from '../openapi';
 import { MetricsService } from './metrics.service';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
@@ -13,7 +15,7 @@ const digest = (value: string): Buffer => createHash('sha256').update(value, 'ut
  * <token>` (401 in the error envelope otherwise); with METRICS_ENABLED=false it answers 404 like
  * an unknown route.
  */
-@ApiExcludeController()
+@ApiTags('operations')
 @Controller('metrics')
 export class MetricsController {
   /** Compared by digest: equal lengths for timingSafeEqual, and nothing about the token's length leaks. */
@@ -27,6 +29,14 @@ export class MetricsController {
   }
 
   @Get()
+  @ApiOperation({
+    summary: 'Prometheus metrics (text format)',
+    description: "Needs `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set; open otherwise. The security listed is this instance's.",
+  })
+  @ApiSecurity(METRICS_TOKEN_SCHEME)
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ description: 'The Prometheus text exposition format (version 0.0.4).', content: { 'text/plain': { schema: { type: 'string' } } } })
+  @ApiErrorResponses(401)
   async scrape(@Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     if (!this.config.enabled) throw new DomainError(ErrorCode.NotFound, 'Not found.');
     if (this.tokenDigest !== null) {

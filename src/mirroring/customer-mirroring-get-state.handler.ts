@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult } from '../callbacks/callback-handler.decorator';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import { MirroredCustomer } from './mirrored-customer.entity';
@@ -20,6 +21,10 @@ import { MirroringService } from './mirroring.service';
   responseType: 'a.p.customer.mirroring.get_state.ok.v1.0',
   method: EnablementMethod.MirroredCustomers,
   ...MIRRORING_VERSIONS,
+  example: {
+    summary: 'The customers the caller enabled, still mapped to their Acronis tenants (a list)',
+    response: [{ vendor_tenant_id: EXAMPLE_IDS.customerOrganization, acronis_tenant_id: EXAMPLE_IDS.acronisCustomerTenant, settings: { plan: 'premium' } }],
+  },
 })
 @Injectable()
 export class CustomerMirroringGetStateHandler implements CallbackHandlerContract {

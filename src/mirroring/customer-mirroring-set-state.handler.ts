@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager, In } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackRequestContext, CallbackResult, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
@@ -53,6 +54,14 @@ interface Changed {
   write: true,
   method: EnablementMethod.MirroredCustomers,
   ...MIRRORING_VERSIONS,
+  example: {
+    summary: 'Enable a customer tenant (`disabled: [{"acronis_tenant_id"}]` disables one)',
+    payload: {
+      partner_tenant_id: EXAMPLE_IDS.acronisPartnerTenant,
+      partner_tenant_name: EXAMPLE_IDS.partnerName,
+      enabled: [{ acronis_tenant_id: EXAMPLE_IDS.acronisCustomerTenant, acronis_tenant_name: EXAMPLE_IDS.customerName, settings: { plan: 'premium' } }],
+    },
+  },
 })
 @Injectable()
 export class CustomerMirroringSetStateHandler implements CallbackHandlerContract<CustomerMirroringSetStatePayload> {

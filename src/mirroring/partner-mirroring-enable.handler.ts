@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackRequestContext, CallbackResult, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
@@ -30,6 +31,11 @@ import { assertContextTenant, columns, MirroringService, OTHER_PARTNER, sameSett
   write: true,
   method: EnablementMethod.MirroredPartner,
   ...MIRRORING_VERSIONS,
+  example: {
+    summary: "Link the caller's organization to its Acronis partner tenant, with the CyberApp's settings",
+    payload: { acronis_tenant_id: EXAMPLE_IDS.acronisPartnerTenant, acronis_tenant_name: EXAMPLE_IDS.partnerName, settings: { region: 'eu' } },
+    response: { state: MirroringState.Enabled, vendor_tenant_id: EXAMPLE_IDS.partnerOrganization, acronis_tenant_id: EXAMPLE_IDS.acronisPartnerTenant },
+  },
 })
 @Injectable()
 export class PartnerMirroringEnableHandler implements CallbackHandlerContract<PartnerMirroringEnablePayload> {

@@ -17,6 +17,7 @@ import { MirroringService } from './mirroring.service';
   responseType: 'a.p.partner.mirroring.get_state.ok.v1.0',
   method: EnablementMethod.MirroredPartner,
   ...MIRRORING_VERSIONS,
+  example: { summary: 'Whether the caller is enabled for the Acronis partner tenant asking, with its settings', response: { state: MirroringState.Enabled, settings: { region: 'eu' } } },
 })
 @Injectable()
 export class PartnerMirroringGetStateHandler implements CallbackHandlerContract {

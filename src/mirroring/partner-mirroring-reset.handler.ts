@@ -31,6 +31,7 @@ import { MirroringService, OTHER_PARTNER } from './mirroring.service';
   write: true,
   method: EnablementMethod.MirroredPartner,
   ...MIRRORING_VERSIONS,
+  example: { summary: 'Disable the caller for the Acronis partner tenant asking, and its mirrored customers' },
 })
 @Injectable()
 export class PartnerMirroringResetHandler implements CallbackHandlerContract {

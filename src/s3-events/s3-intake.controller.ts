@@ -16,7 +16,7 @@ export class S3IntakeController {
 
   @Get('ping')
   @Header('content-type', 'text/plain')
-  @ApiOperation({ summary: 'Liveness, like the reference receiver: answers Pong' })
+  @ApiOperation({ summary: 'Liveness, like the reference receiver: answers Pong (no credentials)' })
   ping(): string {
     return 'Pong';
   }
@@ -25,9 +25,12 @@ export class S3IntakeController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Bucket notification intake',
-    description: 'A SubscriptionConfirmation is answered with {"signature"}; a Notification with Records is stored, then answered {"stored","duplicates"}.',
+    description:
+      'A SubscriptionConfirmation is answered with {"signature"}; a Notification with Records is stored, then answered {"stored","duplicates"}. ' +
+      'No credentials but the path token: 43 characters of base64url, shown when the source is created or its token rotated; ' +
+      'an unknown token answers 404. JSON may come as text/plain (as AWS SNS sends it).',
   })
-  @ApiParam({ name: 'token', description: "The source's path token" })
+  @ApiParam({ name: 'token', description: "The source's path token: this route's only credential (masked in logs)" })
   @ApiErrorResponses(400, 403, 404, 409, 413, 415)
   receive(@Param('token') token: string, @Body() body: unknown): Promise<IntakeAnswer> {
     return this.intake.receive(token, body);

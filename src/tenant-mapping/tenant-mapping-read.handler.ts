@@ -4,12 +4,21 @@ import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackR
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from './organization-mapping.entity';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 
 /**
  * Every customer of the caller; mapped ones carry `acronis_tenant_id` when the mapping's data
  * center is the request's (or unset). Unmapped customers are listed too, as the docs show.
  */
-@CallbackHandler({ id: 'a.p.tenant_mapping.read.v1.0', method: EnablementMethod.MappedCustomers, responseType: 'a.p.tenant_mapping.read.ok.v1.0' })
+@CallbackHandler({
+  id: 'a.p.tenant_mapping.read.v1.0',
+  method: EnablementMethod.MappedCustomers,
+  responseType: 'a.p.tenant_mapping.read.ok.v1.0',
+  example: {
+    summary: "The caller's customers with the Acronis tenants they are mapped to",
+    response: { items: [{ vendor_tenant_id: EXAMPLE_IDS.customerOrganization, acronis_tenant_id: EXAMPLE_IDS.acronisCustomerTenant }] },
+  },
+})
 @Injectable()
 export class TenantMappingReadHandler implements CallbackHandlerContract {
   constructor(private readonly organizations: OrganizationsService) {}

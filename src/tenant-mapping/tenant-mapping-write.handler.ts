@@ -11,6 +11,7 @@ import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from './organization-mapping.entity';
 import { TenantMappingWritePayload } from './tenant-mapping.dto';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 
 const FAILED = 'Failed to write the mapping.';
 
@@ -18,7 +19,17 @@ const FAILED = 'Failed to write the mapping.';
  * Maps (or, without `acronis_tenant_id`, unmaps) customers of the caller, all or nothing. An
  * Acronis tenant mapped elsewhere moves only from an organization in the caller's subtree.
  */
-@CallbackHandler({ id: 'a.p.tenant_mapping.write.v1.0', method: EnablementMethod.MappedCustomers, payload: TenantMappingWritePayload, responseType: NO_CONTENT_RESPONSE, write: true })
+@CallbackHandler({
+  id: 'a.p.tenant_mapping.write.v1.0',
+  method: EnablementMethod.MappedCustomers,
+  payload: TenantMappingWritePayload,
+  responseType: NO_CONTENT_RESPONSE,
+  write: true,
+  example: {
+    summary: 'Map a customer to an Acronis customer tenant (an item without acronis_tenant_id unmaps it)',
+    payload: { modified: [{ vendor_tenant_id: EXAMPLE_IDS.customerOrganization, acronis_tenant_id: EXAMPLE_IDS.acronisCustomerTenant }] },
+  },
+})
 @Injectable()
 export class TenantMappingWriteHandler implements CallbackHandlerContract<TenantMappingWritePayload> {
   constructor(

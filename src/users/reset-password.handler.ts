@@ -4,9 +4,21 @@ import { PasswordHasher } from '../auth/password-hasher.service';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult } from '../callbacks/callback-handler.decorator';
 import { UserIdPayload } from './users.dto';
 import { UsersService } from './users.service';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 
 /** Sets a generated password (argon2id) and returns it once. */
-@CallbackHandler({ id: '{APP_CODE}.reset_password.v1.0', payload: UserIdPayload, responseType: '{APP_CODE}.reset_password_success.v1.0', write: true })
+@CallbackHandler({
+  id: '{APP_CODE}.reset_password.v1.0',
+  payload: UserIdPayload,
+  responseType: '{APP_CODE}.reset_password_success.v1.0',
+  write: true,
+  example: {
+    summary: "Set a generated password for a user and return it once",
+    tenantId: EXAMPLE_IDS.acronisCustomerTenant,
+    payload: { id: EXAMPLE_IDS.user },
+    response: { password: 'q8Zt2vN5xK1mR7wP4yL0aB3c' },
+  },
+})
 @Injectable()
 export class ResetPasswordHandler implements CallbackHandlerContract<UserIdPayload> {
   constructor(

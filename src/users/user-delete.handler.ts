@@ -7,8 +7,15 @@ import { HookOperation } from '../hooks/hook-operation';
 import type { OperationApproval } from '../hooks/operation-approval';
 import { UserIdPayload } from './users.dto';
 import { UsersService } from './users.service';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 
-@CallbackHandler({ id: '{APP_CODE}.user_delete.v1.0', payload: UserIdPayload, responseType: '{APP_CODE}.user_delete_success.v1.0', write: true })
+@CallbackHandler({
+  id: '{APP_CODE}.user_delete.v1.0',
+  payload: UserIdPayload,
+  responseType: '{APP_CODE}.user_delete_success.v1.0',
+  write: true,
+  example: { summary: 'Delete a user', tenantId: EXAMPLE_IDS.acronisCustomerTenant, payload: { id: EXAMPLE_IDS.user } },
+})
 @Injectable()
 export class UserDeleteHandler implements CallbackHandlerContract<UserIdPayload> {
   constructor(

@@ -8,9 +8,20 @@ import type { OperationApproval } from '../hooks/operation-approval';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { UserUpdatePayload } from './users.dto';
 import { UsersService } from './users.service';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 
 /** Changes a user's name and/or email (at least one) in the organization mapped to the tenant. */
-@CallbackHandler({ id: '{APP_CODE}.user_update.v1.0', payload: UserUpdatePayload, responseType: '{APP_CODE}.user_update_success.v1.0', write: true })
+@CallbackHandler({
+  id: '{APP_CODE}.user_update.v1.0',
+  payload: UserUpdatePayload,
+  responseType: '{APP_CODE}.user_update_success.v1.0',
+  write: true,
+  example: {
+    summary: "Change a user's name and email",
+    tenantId: EXAMPLE_IDS.acronisCustomerTenant,
+    payload: { id: EXAMPLE_IDS.user, name: 'Jane Smith', email: 'jane.smith@example.com' },
+  },
+})
 @Injectable()
 export class UserUpdateHandler implements CallbackHandlerContract<UserUpdatePayload> {
   constructor(

@@ -7,9 +7,20 @@ import type { OperationApproval } from '../hooks/operation-approval';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import { UserWritePayload } from './users.dto';
 import { UsersService } from './users.service';
+import { EXAMPLE_IDS } from '../callbacks/callback-example';
 
 /** Creates a user (without a password) in the organization mapped to the tenant. */
-@CallbackHandler({ id: '{APP_CODE}.user_write.v1.0', payload: UserWritePayload, responseType: '{APP_CODE}.user_write_success.v1.0', write: true })
+@CallbackHandler({
+  id: '{APP_CODE}.user_write.v1.0',
+  payload: UserWritePayload,
+  responseType: '{APP_CODE}.user_write_success.v1.0',
+  write: true,
+  example: {
+    summary: 'Create a user (without a password) in the organization mapped to the customer tenant',
+    tenantId: EXAMPLE_IDS.acronisCustomerTenant,
+    payload: { login: 'john.roe', name: 'John Roe', email: 'john.roe@example.com' },
+  },
+})
 @Injectable()
 export class UserWriteHandler implements CallbackHandlerContract<UserWritePayload> {
   constructor(

@@ -23,12 +23,12 @@ export async function createOrganization(
 
 export async function createUser(
   ds: DataSource,
-  input: { organizationId: string; login?: string; password?: string | null; passwordHash?: string; name?: string; email?: string },
+  input: { organizationId: string; id?: string; login?: string; password?: string | null; passwordHash?: string; name?: string; email?: string },
 ): Promise<User> {
   const login = input.login ?? `user-${randomUUID().slice(0, 8)}`;
   const password = input.passwordHash ?? (input.password ? await hash(input.password, CHEAP) : null);
   const user = ds.manager.create(User, {
-    id: randomUUID(),
+    id: input.id ?? randomUUID(),
     login: login.toLowerCase(),
     name: input.name ?? login,
     email: input.email ?? `${login}@example.test`,
