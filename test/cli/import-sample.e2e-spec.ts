@@ -193,22 +193,32 @@ describe(`npm run import-sample on ${TEST_DB}`, () => {
     it('reports what it would create and writes nothing: no row, no env file', async () => {
       database = await migratedDatabase();
       const here = mkdtempSync(join(dir, 'dry-'));
-      const sample = await createPythonSample(here);
+      // One more customer mapped, from a data center outside ACRONIS_DC_ALLOWED_HOSTS.
+      const sample = await createPythonSample(here, (s) =>
+        s.mappings.push({ organization_id: s.organizations[5].id, acronis_tenant_id: randomUUID(), acronis_dc_url: 'https://dc.example.test/' }),
+      );
       writeFileSync(join(here, 'connector.json'), JSON.stringify(CONNECTOR));
       const envFile = join(here, '.env');
       const ds = await openDataSource(database);
       try {
         const before = await snapshot(ds);
 
-        const run = await runImport(database, envFile, ['--db', sample.path, '--connector', join(here, 'connector.json'), '--dry-run']);
+        const run = await runCli(database, ['import-sample', '--db', sample.path, '--connector', join(here, 'connector.json'), '--dry-run'], {
+          ENV_FILE: envFile,
+          ACRONIS_CLIENT_ID: 'set-in-the-environment',
+        });
 
         expect(run).toMatchObject({ code: 0, stderr: '' });
         expect(run.stdout).toContain('Dry run');
         expect(run.stdout).toContain('organizations: 6 to create, 0 to update, 0 unchanged');
         expect(run.stdout).toContain('users: 11 to create');
-        expect(run.stdout).toContain('tenant mappings: 4 to create');
+        expect(run.stdout).toContain('tenant mappings: 5 to create');
         expect(run.stdout).toContain(`connector credentials: ACRONIS_CLIENT_ID, ACRONIS_CLIENT_SECRET, ACRONIS_DC_URL to write to ${envFile}`);
-        expect(run.stdout).toContain('24 changes would be made; nothing was written.');
+        expect(run.stdout).toContain(`warning: ACRONIS_CLIENT_ID is set in the environment, which wins over ${envFile}: unset it for the imported value to apply`);
+        expect(run.stdout).toContain(
+          `warning: tenant mapping of organization ${sample.organizations[5].id}: datacenter_url host dc.example.test is not an allowed Acronis data center (ACRONIS_DC_ALLOWED_HOSTS); the connector will not send there until it is allowed`,
+        );
+        expect(run.stdout).toContain('25 changes would be made; nothing was written.');
         expect(await snapshot(ds)).toEqual(before);
         expect(existsSync(envFile)).toBe(false);
       } finally {

@@ -30,7 +30,7 @@ const TEXT_MAX = 255;
 const LOGIN = /^[^:\s]{1,255}$/;
 
 /** An argon2 PHC string as argon2-cffi writes it (and @node-rs/argon2 verifies): `$argon2id$v=19$m=…,t=…,p=…$salt$hash`. */
-const ARGON2_PHC = /^\$argon2(?:id|i|d)\$v=(?:16|19)\$m=\d{1,10},t=\d{1,10},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
+const ARGON2_PHC = /^\$argon2(?:id|i|d)\$v=(?:16|19)\$m=\d{1,10},t=\d{1,10},p=\d{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{6,}$/;
 
 /** Problems listed before the rest are only counted. */
 const LISTED = 50;
