@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, In, ObjectLiteral, EntityTarget } from 'typeorm';
+import { EntityManager, EntityTarget, In, ObjectLiteral } from 'typeorm';
+import { chunks } from '../../common/chunks';
 import { Organization, OrganizationKind } from '../../organizations/organization.entity';
 import { OrganizationMapping } from '../../tenant-mapping/organization-mapping.entity';
 import { User } from '../../users/user.entity';
@@ -53,12 +54,6 @@ export function conflicts(plan: ImportPlan): string[] {
 
 function differing<T extends object>(before: T, after: T, fields: Array<keyof T & string>): string[] {
   return fields.filter((f) => before[f] !== after[f]);
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /** Rows whose `column` is one of `values`, in chunks. */
