@@ -115,6 +115,7 @@ export class ImportSampleCommand extends CommandRunner {
           ? `  connector credentials: ${keys.join(', ')} ${verb('written to', 'to write to')} ${env.path}`
           : `  connector credentials: already in ${env.path}`,
       );
+      if (keys.length > 0) lines.push('  note: the service reads the env file when it starts: restart it for the connector to use these');
       lines.push(...this.environmentOverrides(env, credentials));
     }
     lines.push(...this.datacenterWarnings(sample, credentials));
