@@ -35,7 +35,8 @@ not argon2, ...), are refused with a list, and nothing changes. Running it again
 A row the gateway already holds with other values (by id; a mapping by organization or tenant;
 a connector variable with another value) is a conflict: listed, and nothing is written, unless
 --force, which replaces the gateway's values with the sample's. A login that belongs to another
-user in the gateway is refused even then. Rows the sample does not have are never touched.
+user in the gateway is refused even then. Rows the sample does not have are left alone, but for
+one case with --force: a gateway mapping of the tenant the sample maps elsewhere is removed.
 --dry-run prints what would change, and whether it would be refused, and writes nothing.
 `;
 
