@@ -5,11 +5,14 @@ import { AuthModule } from '../auth/auth.module';
 import { ConnectorModule } from '../connector/connector.module';
 import { appConfig } from '../config/app.config';
 import { authConfig } from '../config/auth.config';
+import { connectorConfig } from '../config/connector.config';
 import { databaseConfig, DatabaseConfig } from '../config/database.config';
 import { buildDataSourceOptions } from '../database/data-source-options';
 import { DatabaseModule } from '../database/database.module';
 import { ConnectorRunCommand } from './connector-run.command';
 import { ConnectorCommand } from './connector.command';
+import { ImportSampleCommand } from './import-sample.command';
+import { SampleImportService } from './sample-import/sample-import.service';
 import { SeedCommand } from './seed.command';
 import { SeedService } from './seed.service';
 import { MigrateCommand } from './migrate.command';
@@ -28,6 +31,8 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
 @Module({
   imports: [
     ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, load: [appConfig, databaseConfig, authConfig] }),
+    // import-sample checks mappings' data centers against ACRONIS_DC_ALLOWED_HOSTS.
+    ConfigModule.forFeature(connectorConfig),
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       // One attempt: a command should fail at once, not retry for half a minute like the service.
@@ -56,6 +61,8 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
     HooksCommand,
     HooksMockCommand,
     HooksTestCommand,
+    SampleImportService,
+    ImportSampleCommand,
   ],
 })
 export class CliModule {}

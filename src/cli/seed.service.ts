@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { describeDatabase } from '../database/describe-database';
 import { Organization, OrganizationKind } from '../organizations/organization.entity';
 import { User } from '../users/user.entity';
 import {
@@ -49,14 +50,7 @@ export class SeedService {
 
   /** A short description of the target database for the summary (never the password of a URL). */
   describeDatabase(): string {
-    const options = this.dataSource.options;
-    if (options.type === 'sqlite' || options.type === 'better-sqlite3') return `SQLite ${String(options.database)}`;
-    if (options.type === 'postgres') {
-      const url = options.url ? new URL(options.url) : undefined;
-      const where = url ? `${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}` : 'PostgreSQL';
-      return `PostgreSQL ${where}${options.schema ? ` (schema ${options.schema})` : ''}`;
-    }
-    return options.type;
+    return describeDatabase(this.dataSource);
   }
 
   seed(input: SeedInput): Promise<SeedReport> {

@@ -1,5 +1,10 @@
 import { config } from 'dotenv';
 
+/** The env file everything reads: ENV_FILE, else `.env` in the working directory. */
+export function envFilePath(): string {
+  return process.env.ENV_FILE ?? '.env';
+}
+
 /**
  * Loads `.env` (or the file named by ENV_FILE) into process.env, never overriding variables that
  * are already set. Called first by everything that reads config (server, migration CLI, CLI), so
@@ -7,5 +12,5 @@ import { config } from 'dotenv';
  * limit, TLS, proxy trust).
  */
 export function loadEnvFile(): void {
-  config({ path: process.env.ENV_FILE ?? '.env', quiet: true });
+  config({ path: envFilePath(), quiet: true });
 }

@@ -15,6 +15,7 @@ import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemSta
 import { ConnectorTrigger } from './connector-trigger.service';
 import { findWorkloadRow, wantWorkload } from './connector-sync';
 import { ConnectorWorkload } from './connector-workload.entity';
+import { chunks } from '../common/chunks';
 
 const MAX_WRITE_ATTEMPTS = 5;
 /** Keeps every statement well under SQLite's and PostgreSQL's bound-parameter limits. */
@@ -195,12 +196,6 @@ function viewOf(item: ConnectorItem): ConnectorItemView {
     updated_at: item.updatedAt.toISOString(),
     sent_at: iso(item.sentAt),
   };
-}
-
-function chunks<T>(values: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
-  return out;
 }
 
 /**

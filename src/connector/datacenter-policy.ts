@@ -41,6 +41,18 @@ export function parseAllowedHosts(list: string): AllowedHost[] {
  * entry allows (and whose scheme is HTTPS unless that entry allows HTTP).
  */
 export function datacenterUrlProblem(url: string, allowed: readonly AllowedHost[]): string | null {
+  const shape = datacenterUrlShapeProblem(url);
+  if (shape) return shape;
+  const parsed = new URL(url);
+  const host = parsed.hostname.toLowerCase();
+  const entry = allowed.find((a) => (a.wildcard ? host.endsWith(`.${a.host}`) : host === a.host));
+  if (!entry) return `datacenter_url host ${host} is not an allowed Acronis data center (ACRONIS_DC_ALLOWED_HOSTS)`;
+  if (parsed.protocol === 'http:' && !entry.allowHttp) return 'datacenter_url must use https';
+  return null;
+}
+
+/** Why `url` is not a data center URL at all (whatever the allowed hosts), or null. */
+export function datacenterUrlShapeProblem(url: string): string | null {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -49,10 +61,6 @@ export function datacenterUrlProblem(url: string, allowed: readonly AllowedHost[
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'datacenter_url must be an http(s) URL';
   if (parsed.username || parsed.password || parsed.search || parsed.hash) return 'datacenter_url must not carry credentials, a query or a fragment';
-  const host = parsed.hostname.toLowerCase();
-  const entry = allowed.find((a) => (a.wildcard ? host.endsWith(`.${a.host}`) : host === a.host));
-  if (!entry) return `datacenter_url host ${host} is not an allowed Acronis data center (ACRONIS_DC_ALLOWED_HOSTS)`;
-  if (parsed.protocol === 'http:' && !entry.allowHttp) return 'datacenter_url must use https';
   return null;
 }
 
