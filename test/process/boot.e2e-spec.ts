@@ -122,6 +122,16 @@ describe('the service process (src/main.ts)', () => {
       }
     }
 
+    it('at info, says where it listens in one line and leaves out the module and route lines of Nest', async () => {
+      const port = service.port ?? 0;
+      expect(service.logLines.filter((l) => String(l.msg).startsWith('Listening on'))).toEqual([
+        expect.objectContaining({ level: 30, url: `http://127.0.0.1:${port}`, docs: `http://127.0.0.1:${port}/api/docs` }),
+      ]);
+      const chatter = service.logLines.filter((l) => ['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer'].includes(String(l.context)));
+      expect(chatter).toEqual([]);
+      expect(service.output).not.toMatch(/Mapped \{|successfully started/);
+    });
+
     it('writes one JSON line per request carrying the id returned in x-request-id', async () => {
       const res = await authenticatedCallback();
       expect(res.status).toBe(200);
