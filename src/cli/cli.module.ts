@@ -5,6 +5,7 @@ import { AuthModule } from '../auth/auth.module';
 import { ConnectorModule } from '../connector/connector.module';
 import { appConfig } from '../config/app.config';
 import { authConfig } from '../config/auth.config';
+import { connectorConfig } from '../config/connector.config';
 import { databaseConfig, DatabaseConfig } from '../config/database.config';
 import { buildDataSourceOptions } from '../database/data-source-options';
 import { DatabaseModule } from '../database/database.module';
@@ -27,7 +28,7 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
  */
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, load: [appConfig, databaseConfig, authConfig] }),
+    ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, load: [appConfig, databaseConfig, authConfig, connectorConfig] }),
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       // One attempt: cli.ts has waited for the database (DATABASE_CONNECT_TIMEOUT_MS) already.

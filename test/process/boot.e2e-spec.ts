@@ -122,7 +122,7 @@ describe('the service process (src/main.ts)', () => {
       }
     }
 
-    it('at info, says where it listens in one line and leaves out the module and route lines of Nest', async () => {
+    it('at info, says where it listens in one line and leaves out the module and route lines of Nest', () => {
       const port = service.port ?? 0;
       expect(service.logLines.filter((l) => String(l.msg).startsWith('Listening on'))).toEqual([
         expect.objectContaining({ level: 30, url: `http://127.0.0.1:${port}`, docs: `http://127.0.0.1:${port}/api/docs` }),
