@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { createServer, Server, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { generate } from 'selfsigned';
 import { createTestDatabase, TestDatabase } from '../setup/test-database';
+import { createTlsFiles, TlsFiles } from '../setup/tls-files';
 import { freePort, killAllServices, SERVICE_ENV, ServiceProcess } from './service-process';
 
 // Each test starts `src/main.ts` under ts-node, which takes several seconds on its own.
@@ -72,28 +70,15 @@ function expectOneFailureLine(service: ServiceProcess, exit: { code: number | nu
   return errors[0];
 }
 
-describe('the service says where it listens, or why it cannot', () => {
+describe('the service says where it listens, or why it cannot, in the log format of its surroundings', () => {
   let db: TestDatabase;
-  let dir: string;
-  let cert: string;
-  let certFile: string;
-  let keyFile: string;
+  let tls: TlsFiles;
 
   beforeAll(async () => {
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
-    });
-    cert = pems.cert;
-    dir = mkdtempSync(join(tmpdir(), 'gateway-front-door-'));
-    certFile = join(dir, 'cert.pem');
-    keyFile = join(dir, 'key.pem');
-    writeFileSync(certFile, pems.cert);
-    writeFileSync(keyFile, pems.private, { mode: 0o600 });
+    tls = await createTlsFiles();
   });
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => tls.remove());
 
   beforeEach(async () => {
     db = await createTestDatabase();
@@ -106,7 +91,7 @@ describe('the service says where it listens, or why it cannot', () => {
 
   it('logs one line with its URL (https, host, port) and the OpenAPI docs URL; Nest route mapping at debug; a signal logs the shutdown', async () => {
     const port = await freePort();
-    const service = ServiceProcess.start({ ...SERVICE_ENV, ...db.env, PORT: String(port), LOG_LEVEL: 'debug', TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile });
+    const service = ServiceProcess.start({ ...SERVICE_ENV, ...db.env, PORT: String(port), LOG_LEVEL: 'debug', TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile });
     await waitForLine(service, /Listening on/);
 
     const listening = service.logLines.filter((l) => String(l.msg).startsWith('Listening on'));
@@ -119,7 +104,7 @@ describe('the service says where it listens, or why it cannot', () => {
         msg: `Listening on https://127.0.0.1:${port}; OpenAPI docs at https://127.0.0.1:${port}/api/docs`,
       }),
     ]);
-    expect(await httpsStatus(`https://127.0.0.1:${port}/api/docs`, cert)).toBe(200);
+    expect(await httpsStatus(`https://127.0.0.1:${port}/api/docs`, tls.cert)).toBe(200);
 
     const routeLines = service.logLines.filter((l) => ['RouterExplorer', 'RoutesResolver', 'InstanceLoader'].includes(String(l.context)));
     expect(routeLines.length).toBeGreaterThan(20);
@@ -148,8 +133,8 @@ describe('the service says where it listens, or why it cannot', () => {
   });
 
   it.each([
-    ['TLS_CERT_FILE', () => ({ TLS_CERT_FILE: join(dir, 'missing-cert.pem'), TLS_KEY_FILE: keyFile })],
-    ['TLS_KEY_FILE', () => ({ TLS_CERT_FILE: certFile, TLS_KEY_FILE: join(dir, 'missing-key.pem') })],
+    ['TLS_CERT_FILE', () => ({ TLS_CERT_FILE: join(tls.dir, 'missing-cert.pem'), TLS_KEY_FILE: tls.keyFile })],
+    ['TLS_KEY_FILE', () => ({ TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: join(tls.dir, 'missing-key.pem') })],
   ])('a TLS file missing: exits 1 with one line naming %s and the path', async (variable, tls) => {
     const port = await freePort();
     const env = tls();
@@ -193,53 +178,42 @@ describe('the service says where it listens, or why it cannot', () => {
       await silent.close();
     }
   });
-});
 
-describe('log format', () => {
-  let db: TestDatabase;
-
-  beforeEach(async () => {
-    db = await createTestDatabase();
-  });
-
-  afterEach(async () => {
-    await killAllServices();
-    await db.drop();
-  });
-
-  it('is human-readable on a terminal outside production', async () => {
-    const port = await freePort();
-    const service = ServiceProcess.start({ ...SERVICE_ENV, ...db.env, NODE_ENV: 'development', PORT: String(port), LOG_LEVEL: 'info' }, { tty: true });
-    // pino-pretty colours on a terminal: compare without the escapes.
-    // eslint-disable-next-line no-control-regex
-    const plain = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, '');
-    const line = plain(await waitForLine(service, /Listening on/));
-    expect(line).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: \\[Main\\] Listening on http://127\\.0\\.0\\.1:${port}; OpenAPI docs at http://127\\.0\\.0\\.1:${port}/api/docs$`));
-    expect(service.logLines).toEqual([]);
-  });
-
-  it('is JSON on a terminal with LOG_PRETTY=false', async () => {
-    const service = ServiceProcess.start({ ...SERVICE_ENV, ...db.env, NODE_ENV: 'development', PORT: String(await freePort()), LOG_PRETTY: 'false' }, { tty: true });
-    await waitForLine(service, /Listening on/);
-    const written = service.lines.filter((l) => l.trim() !== '');
-    expect(written.length).toBeGreaterThan(0);
-    expect(written.every((l) => l.startsWith('{'))).toBe(true);
-  });
-
-  it('stays JSON, with a warning, when LOG_PRETTY=true but pino-pretty is not installed (a production install)', async () => {
-    const service = ServiceProcess.start({
-      ...SERVICE_ENV,
-      ...db.env,
-      PORT: String(await freePort()),
-      LOG_PRETTY: 'true',
-      NODE_OPTIONS: `--require ${resolve(__dirname, '../fixtures/without-pino-pretty.js')}`,
+  describe('log format', () => {
+    it('is human-readable on a terminal outside production', async () => {
+      const port = await freePort();
+      const service = ServiceProcess.start({ ...SERVICE_ENV, ...db.env, NODE_ENV: 'development', PORT: String(port), LOG_LEVEL: 'info' }, { tty: true });
+      // pino-pretty colours on a terminal: compare without the escapes.
+      // eslint-disable-next-line no-control-regex
+      const plain = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, '');
+      const line = plain(await waitForLine(service, /Listening on/));
+      expect(line).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: \\[Main\\] Listening on http://127\\.0\\.0\\.1:${port}; OpenAPI docs at http://127\\.0\\.0\\.1:${port}/api/docs$`));
+      expect(service.logLines).toEqual([]);
     });
-    await service.waitUntilListening();
-    const written = service.lines.filter((l) => l.trim() !== '');
-    expect(written.every((l) => l.startsWith('{'))).toBe(true);
-    expect(service.logLines).toContainEqual(
-      expect.objectContaining({ level: 40, msg: 'LOG_PRETTY=true but pino-pretty is not installed (a development dependency): logging JSON lines' }),
-    );
-    expect(service.logLines.filter((l) => String(l.msg).startsWith('Listening on'))).toHaveLength(1);
+
+    it('is JSON on a terminal with LOG_PRETTY=false', async () => {
+      const service = ServiceProcess.start({ ...SERVICE_ENV, ...db.env, NODE_ENV: 'development', PORT: String(await freePort()), LOG_PRETTY: 'false' }, { tty: true });
+      await waitForLine(service, /Listening on/);
+      const written = service.lines.filter((l) => l.trim() !== '');
+      expect(written.length).toBeGreaterThan(0);
+      expect(written.every((l) => l.startsWith('{'))).toBe(true);
+    });
+
+    it('stays JSON, with a warning, when LOG_PRETTY=true but pino-pretty is not installed (a production install)', async () => {
+      const service = ServiceProcess.start({
+        ...SERVICE_ENV,
+        ...db.env,
+        PORT: String(await freePort()),
+        LOG_PRETTY: 'true',
+        NODE_OPTIONS: `--require ${resolve(__dirname, '../fixtures/without-pino-pretty.js')}`,
+      });
+      await service.waitUntilListening();
+      const written = service.lines.filter((l) => l.trim() !== '');
+      expect(written.every((l) => l.startsWith('{'))).toBe(true);
+      expect(service.logLines).toContainEqual(
+        expect.objectContaining({ level: 40, msg: 'LOG_PRETTY=true but pino-pretty is not installed (a development dependency): logging JSON lines' }),
+      );
+      expect(service.logLines.filter((l) => String(l.msg).startsWith('Listening on'))).toHaveLength(1);
+    });
   });
 });

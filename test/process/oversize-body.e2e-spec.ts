@@ -1,13 +1,11 @@
 import { request } from 'node:http';
-import { DataSource } from 'typeorm';
-import { readDatabaseConfig } from '../../src/config/database.config';
-import { buildDataSourceOptions } from '../../src/database/data-source-options';
+import type { DataSource } from 'typeorm';
 import { createTree } from '../factories/organizations';
 import { errorEnvelope } from '../setup/callback-client';
 import { cyberAppAuth, envelope } from '../setup/protocol';
 import { snapshot } from '../setup/snapshot';
 import { createTestDatabase, TestDatabase } from '../setup/test-database';
-import { freePort, killAllServices, SERVICE_ENV, ServiceProcess } from './service-process';
+import { freePort, killAllServices, openServiceDatabase, SERVICE_ENV, ServiceProcess } from './service-process';
 
 jest.setTimeout(120_000);
 
@@ -66,11 +64,6 @@ function postSlowly(port: number, path: string, headers: Record<string, string>,
   });
 }
 
-/** The database the service was given, opened from the test. */
-function openDatabase(env: Record<string, string>): Promise<DataSource> {
-  return new DataSource({ ...buildDataSourceOptions(readDatabaseConfig(env)), migrationsRun: false }).initialize();
-}
-
 /**
  * A body over BODY_LIMIT_BYTES is answered 413 in the protocol's envelope, and the client gets
  * that answer even while it is still writing the rest: the service reads and discards the rest
@@ -88,7 +81,7 @@ describe('an oversize body gets its 413 (the service process)', () => {
     db = await createTestDatabase();
     service = ServiceProcess.start({ ...SERVICE_ENV, ...db.env, PORT: String(await freePort()), LOG_LEVEL: 'warn', BODY_LIMIT_BYTES: String(BODY_LIMIT) });
     await service.waitUntilListening();
-    ds = await openDatabase(db.env);
+    ds = await openServiceDatabase(db.env);
     const tree = await createTree(ds);
     auth = cyberAppAuth('partner', tree.password);
   });

@@ -2,6 +2,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { Agent, IncomingHttpHeaders, request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { DataSource } from 'typeorm';
+import { readDatabaseConfig } from '../../src/config/database.config';
+import { buildDataSourceOptions } from '../../src/database/data-source-options';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -14,6 +17,11 @@ export const SERVICE_ENV: Record<string, string> = {
   ARGON2_TIME_COST: '1',
   ARGON2_PARALLELISM: '1',
 };
+
+/** The database a service was given (its `env`), opened from the test; no migrations run from here. */
+export function openServiceDatabase(env: Record<string, string>): Promise<DataSource> {
+  return new DataSource({ ...buildDataSourceOptions(readDatabaseConfig(env)), migrationsRun: false }).initialize();
+}
 
 export interface Exit {
   code: number | null;
