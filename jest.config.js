@@ -8,4 +8,6 @@ module.exports = {
   testRegex: ['src/.*\\.spec\\.ts$', 'test/.*\\.e2e-spec\\.ts$'],
   testTimeout: 30000,
   maxWorkers: 2,
+  // dist/ (npm run build) holds a copy of package.json: not a module of the tests.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };

@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { DomainError, ErrorCode } from './common/domain-error';
+import { drainRequestBody } from './common/drain-request';
 import { inspectJson } from './common/json-guard';
 import { ProtocolExceptionFilter, sendError } from './common/protocol-exception.filter';
 import { appConfig } from './config/app.config';
@@ -21,7 +22,10 @@ import { actionsConfig } from './config/actions.config';
 import { metricsConfig } from './config/metrics.config';
 import { openApiConfig } from './config/openapi.config';
 import { readDatabaseConfig } from './config/database.config';
-import { requestIdOf } from './config/logger.options';
+import { logFormat, requestIdOf } from './config/logger.options';
+import { waitForDatabase } from './database/wait-for-database';
+import { BootError } from './common/boot-error';
+import { ServiceLogger } from './common/service-logger';
 import { setupOpenApi } from './openapi';
 
 /** Logs what the router refuses only if it is unexpected (a 5xx); see frameworkErrors below. */
@@ -45,7 +49,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   loadEnvFile();
   // Every slice is validated here, before Nest starts, so a bad value ends in one clean message.
   const config = appConfig();
-  readDatabaseConfig();
+  const database = readDatabaseConfig();
   authConfig();
   callbacksConfig();
   webhooksConfig();
@@ -54,34 +58,40 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   actionsConfig();
   metricsConfig();
   const openApi = openApiConfig();
-  const adapter = new FastifyAdapter({
-    bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
-    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
-    genReqId: (req: { headers: IncomingHttpHeaders }) => requestIdOf(req),
-    // Requests arriving while closing get a 503 in the protocol's envelope (onRequest below).
-    return503OnClosing: false,
-    forceCloseConnections: 'idle',
-    // The router's own refusals (a badly percent-encoded path, an overlong path segment) answer in
-    // the protocol's envelope too; they come before any hook, hence the request id here.
-    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      void reply.header('x-request-id', request.id);
-      sendError(reply, request, error, routerLogger);
-    },
-  });
+  const https = config.tls ? { cert: readTlsFile('TLS_CERT_FILE', config.tls.certFile), key: readTlsFile('TLS_KEY_FILE', config.tls.keyFile) } : undefined;
+  // A database that does not answer ends the boot after DATABASE_CONNECT_TIMEOUT_MS, in one line.
+  await waitForDatabase(database);
+  const adapter = tlsChecked(config.tls, () =>
+    new FastifyAdapter({
+      bodyLimit: config.bodyLimit,
+      trustProxy: config.trustProxy,
+      ...(https ? { https } : {}),
+      genReqId: (req: { headers: IncomingHttpHeaders }) => requestIdOf(req),
+      // Requests arriving while closing get a 503 in the protocol's envelope (onRequest below).
+      return503OnClosing: false,
+      forceCloseConnections: 'idle',
+      // The router's own refusals (a badly percent-encoded path, an overlong path segment) answer in
+      // the protocol's envelope too; they come before any hook, hence the request id here.
+      frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+        void reply.header('x-request-id', request.id);
+        sendError(reply, request, error, routerLogger);
+      },
+    }),
+  );
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), adapter, {
     bufferLogs: options.bufferLogs ?? true,
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
+  const logger = app.get(Logger);
+  app.useLogger(new ServiceLogger(logger));
+  const notice = logFormat(config).notice;
+  if (notice) logger.warn(notice);
   if (app.get<AuthConfig>(authConfig.KEY).jwt.mode === 'off') {
-    app.get(Logger).warn('CALLBACK_JWT=off: callbacks are accepted without the platform JWT. Set CALLBACK_JWT=required in production.');
+    logger.warn('CALLBACK_JWT=off: callbacks are accepted without the platform JWT. Set CALLBACK_JWT=required in production.');
   }
   app.useGlobalFilters(new ProtocolExceptionFilter());
   if (openApi.enabled) setupOpenApi(app);
-  // process.exit(0) once closed, rather than re-raising the signal: a clean stop exits 0, and
-  // pino's 'exit' handler flushes the last lines.
-  app.enableShutdownHooks([], { useProcessExit: true });
+  // SIGTERM/SIGINT are main.ts's: it logs the shutdown, closes the application and exits.
 
   const fastify = app.getHttpAdapter().getInstance();
   // server.close() only drops the connections idle at that moment: a kept-alive connection whose
@@ -103,8 +113,11 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   });
-  fastify.addHook('onSend', async (_request, reply, payload) => {
+  fastify.addHook('onSend', async (request, reply, payload) => {
     if (closing) void reply.header('connection', 'close');
+    // An answer before the body was read (413, 415, 404…) reaches a client still writing it only
+    // if the rest is read first: closing on unread data resets the connection under the client.
+    if (!request.raw.complete) await drainRequestBody(request.raw, config.bodyDrainLimit);
     return payload;
   });
   // S3 bucket notifiers post JSON but may label it text/plain (AWS SNS does; VK's docs do not say):
@@ -134,6 +147,27 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     done(problem ? new DomainError(ErrorCode.MalformedRequest, problem) : undefined);
   });
   return app;
+}
+
+/** A TLS file's contents, or a BootError naming its variable, its path and what is wrong. */
+function readTlsFile(variable: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a directory, not a file' : message;
+    throw new BootError(`${variable}=${path}: cannot read the file (${why})`);
+  }
+}
+
+/** Runs `build` (the HTTPS server is created there); a certificate or key it cannot use becomes a BootError. */
+function tlsChecked<T>(tls: { certFile: string; keyFile: string } | undefined, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!tls) throw error;
+    throw new BootError(`TLS_CERT_FILE=${tls.certFile} / TLS_KEY_FILE=${tls.keyFile}: not a usable certificate and key (${(error as Error).message})`);
+  }
 }
 
 function openConnections(server: { getConnections(callback: (error: Error | null, count: number) => void): void }): Promise<number> {

@@ -41,7 +41,9 @@ export class AppModule {
         LoggerModule.forRootAsync({ inject: [appConfig.KEY], useFactory: loggerOptions }),
         TypeOrmModule.forRootAsync({
           inject: [databaseConfig.KEY],
-          useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: db.migrationsRun }),
+          // No retries: createApp has waited for the database (DATABASE_CONNECT_TIMEOUT_MS) already,
+          // and a failure here (a migration's) is not one that retrying fixes.
+          useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: db.migrationsRun, toRetry: () => false }),
         }),
         ScheduleModule.forRoot(),
         DatabaseModule,

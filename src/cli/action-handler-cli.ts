@@ -1,14 +1,10 @@
-import 'reflect-metadata';
-import { CommandFactory } from 'nest-commander';
-import { ActionHandlerCliModule } from './action-handler-cli.module';
-
-function fail(error: unknown): void {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-}
+import { storedHelp } from './cli-help';
 
 /**
  * `action-handler-cli.ts --url … --ledger … --map …`: the on-premises action handler. Its own entry
  * (not `cli.ts`) because it runs on the customer's machines, without the gateway's database.
+ * Help comes from the text stored by the build when there is one, without loading Nest.
  */
-CommandFactory.run(ActionHandlerCliModule, { logger: ['error', 'warn'], abortOnError: false, cliName: 'action-handler', serviceErrorHandler: fail }).catch(fail);
+const help = storedHelp('action-handler', process.argv.slice(2));
+if (help !== undefined) process.stdout.write(help);
+else void import('./action-handler-run');

@@ -1,10 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, CommandRunner, Option } from 'nest-commander';
+import { CommandRunner, Help, Option, RootCommand } from 'nest-commander';
 import { ActionCommandRunner, CommandTemplate } from '../actions/action-command-runner';
 import { ActionHandlerClient } from '../actions/action-handler-client';
 import { HandlerLedger } from '../actions/action-handler-ledger';
 import { reconnectDelayMs } from '../actions/reconnect-backoff';
+
+const HELP = `
+Connects outbound to the gateway's /api/action-ws/1.0 with its token and runs the capability of
+each action it is sent as a local command; arguments are split on white space and never pass
+through a shell. The ledger records every action taken, so that none runs twice across restarts.
+Runs until SIGTERM or SIGINT, reconnecting whenever the connection drops.
+
+Example:
+  ACTION_HANDLER_TOKEN=… npm run action-handler -- --url ws://gateway:8080 --ledger ./ledger.json \\
+    --map 'ExecuteCommand=/usr/local/bin/run {Command}'
+`;
 
 interface HandlerOptions {
   url?: string;
@@ -24,7 +35,8 @@ interface HandlerOptions {
  * `--config` file `{"ExecuteCommand": {"argv": ["/usr/local/bin/run", "{Command}"], "timeoutMs": 60000}}`).
  * Arguments are split on white space and never pass through a shell. Runs until SIGTERM/SIGINT.
  */
-@Command({ name: 'action-handler', description: 'Run an action handler: connect to the gateway and run actions as local commands', options: { isDefault: true } })
+// The program itself (not a subcommand of it): `--help` lists its options.
+@RootCommand({ name: 'action-handler', description: 'Run an action handler: connect to the gateway and run actions as local commands' })
 export class ActionHandlerCommand extends CommandRunner {
   async run(_args: string[], options: HandlerOptions = { map: {} }): Promise<void> {
     const token = options.token ?? process.env.ACTION_HANDLER_TOKEN;
@@ -86,6 +98,11 @@ export class ActionHandlerCommand extends CommandRunner {
   @Option({ flags: '--heartbeat <ms>', description: 'Ping the gateway this often; no answer by the next ping drops the connection and reconnects (default 30000)' })
   parseHeartbeat(value: string): number {
     return positive(value, '--heartbeat');
+  }
+
+  @Help('after')
+  help(): string {
+    return HELP;
   }
 
   @Option({ flags: '--backoff-scale <factor>', description: 'Multiplies the reconnect schedule (0, 1 … 10 s, +10 s to 60 s, then 60-600 s); for tests' })

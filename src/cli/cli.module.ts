@@ -30,13 +30,11 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
  */
 @Module({
   imports: [
-    ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, load: [appConfig, databaseConfig, authConfig] }),
-    // import-sample checks mappings' data centers against ACRONIS_DC_ALLOWED_HOSTS.
-    ConfigModule.forFeature(connectorConfig),
+    ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, load: [appConfig, databaseConfig, authConfig, connectorConfig] }),
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
-      // One attempt: a command should fail at once, not retry for half a minute like the service.
-      useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: true, retryAttempts: 1 }),
+      // One attempt: cli.ts has waited for the database (DATABASE_CONNECT_TIMEOUT_MS) already.
+      useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: true, toRetry: () => false }),
     }),
     AuthModule,
     DatabaseModule,

@@ -1,4 +1,6 @@
+import { Inject } from '@nestjs/common';
 import { CommandRunner, Help, Option, SubCommand } from 'nest-commander';
+import { connectorConfig, type ConnectorConfig } from '../config/connector.config';
 import { ConnectorRunStatus } from '../connector/connector-run.entity';
 import { CONNECTOR_LEASE, ConnectorRunner, ConnectorRunProgress } from '../connector/connector-runner.service';
 import { LeaseService } from '../database/lease.service';
@@ -26,6 +28,7 @@ export class ConnectorRunCommand extends CommandRunner {
   constructor(
     private readonly runner: ConnectorRunner,
     private readonly leases: LeaseService,
+    @Inject(connectorConfig.KEY) private readonly config: ConnectorConfig,
   ) {
     super();
   }
@@ -35,7 +38,9 @@ export class ConnectorRunCommand extends CommandRunner {
       throw new Error('connector disabled: ACRONIS_CLIENT_ID/ACRONIS_CLIENT_SECRET/ACRONIS_DC_URL missing');
     }
     const waitUntil = Date.now() + (options.wait ?? 0) * 1000;
-    process.stdout.write(`connector run: as ${this.runner.holder}, concurrency ${this.runner.concurrency}\n`);
+    // Which Acronis account this pass works for (the secret never printed), as the service may have another.
+    const account = this.config.credentials ? `${this.config.credentials.dcUrl} as client ${this.config.credentials.clientId}` : 'no account';
+    process.stdout.write(`connector run: ${account}; as ${this.runner.holder}, concurrency ${this.runner.concurrency}\n`);
     let reported = 0;
     let lastWait = '';
     const onProgress = ({ sent, failed, retrying }: ConnectorRunProgress): void => {

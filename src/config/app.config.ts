@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { EnvBoolean, validateConfig } from './validate-config';
+import { ConfigError, EnvBoolean, validateConfig } from './validate-config';
 
 class AppEnv {
   @IsOptional() @IsIn(['development', 'production', 'test'])
@@ -32,6 +32,14 @@ class AppEnv {
   @IsOptional() @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
   BODY_LIMIT_BYTES: number = 1024 * 1024;
 
+  /**
+   * An answer given before the request body was read (413 for an oversize body, 415, 404) waits
+   * until the rest of the body has arrived, read and discarded, up to this many more bytes, so
+   * that a client still writing gets the answer rather than a reset connection. 0: never wait.
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(1024 * 1024 * 1024)
+  BODY_DRAIN_LIMIT_BYTES: number = 8 * 1024 * 1024;
+
   @IsOptional() @IsInt() @Min(0) @Max(600_000)
   SHUTDOWN_TIMEOUT_MS: number = 10_000;
 
@@ -46,8 +54,9 @@ class AppEnv {
   @IsOptional() @IsString()
   ENV_FILE?: string;
 
+  /** Unset: human-readable when stdout is a terminal and NODE_ENV is not production (logger.options.ts). */
   @IsOptional() @EnvBoolean() @IsBoolean()
-  LOG_PRETTY: boolean = false;
+  LOG_PRETTY?: boolean;
 }
 
 export function parseTrustProxy(value: string): boolean | number | string[] {
@@ -61,7 +70,7 @@ export function parseTrustProxy(value: string): boolean | number | string[] {
 export const appConfig = registerAs('app', () => {
   const env = validateConfig(process.env, AppEnv);
   if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
-    throw new Error('Invalid configuration:\n  TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+    throw new ConfigError('Invalid configuration:\n  TLS_CERT_FILE and TLS_KEY_FILE must be set together');
   }
   return {
     nodeEnv: env.NODE_ENV,
@@ -73,6 +82,7 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY,
     bodyLimit: env.BODY_LIMIT_BYTES,
+    bodyDrainLimit: env.BODY_DRAIN_LIMIT_BYTES,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: env.SHUTDOWN_DRAIN_MS,
   };

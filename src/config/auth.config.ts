@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
 import { appConfig } from './app.config';
-import { EnvBoolean, validateConfig } from './validate-config';
+import { ConfigError, EnvBoolean, validateConfig } from './validate-config';
 
 class AuthEnv {
   /** `required` verifies the platform's bearer JWT on every callback; default: required in production. */
@@ -77,7 +77,7 @@ export const authConfig = registerAs('auth', () => {
   const issuers = env.CALLBACK_JWT_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean);
   if (issuers.length === 0) {
     // An empty list would refuse every token: fail the boot instead.
-    throw new Error('Invalid configuration:\n  CALLBACK_JWT_ISSUERS must name at least one issuer');
+    throw new ConfigError('Invalid configuration:\n  CALLBACK_JWT_ISSUERS must name at least one issuer');
   }
   return {
     jwt: {

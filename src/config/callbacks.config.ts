@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { ENABLEMENT_METHODS, EnablementMethod } from '../callbacks/enablement-method';
-import { validateConfig } from './validate-config';
+import { ConfigError, validateConfig } from './validate-config';
 
 class CallbacksEnv {
   /** How long a write callback's response is kept for retries with the same request_id. */
@@ -18,10 +18,10 @@ export function parseEnablementMethods(list: string): Set<EnablementMethod> {
   const names = list.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   const unknown = names.filter((n) => !(ENABLEMENT_METHODS as string[]).includes(n));
   if (unknown.length > 0) {
-    throw new Error(`Invalid configuration:\n  ENABLEMENT_METHODS=${JSON.stringify(list)}: unknown method ${unknown.map((n) => JSON.stringify(n)).join(', ')}; each must be one of ${ENABLEMENT_METHODS.join(', ')}`);
+    throw new ConfigError(`Invalid configuration:\n  ENABLEMENT_METHODS=${JSON.stringify(list)}: unknown method ${unknown.map((n) => JSON.stringify(n)).join(', ')}; each must be one of ${ENABLEMENT_METHODS.join(', ')}`);
   }
   if (names.length === 0) {
-    throw new Error(`Invalid configuration:\n  ENABLEMENT_METHODS=${JSON.stringify(list)}: name at least one of ${ENABLEMENT_METHODS.join(', ')}`);
+    throw new ConfigError(`Invalid configuration:\n  ENABLEMENT_METHODS=${JSON.stringify(list)}: name at least one of ${ENABLEMENT_METHODS.join(', ')}`);
   }
   return new Set(names as EnablementMethod[]);
 }

@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsInt, IsOptional, IsString, IsUrl, Length, Matches, Max, Min } from 'class-validator';
 import { AllowedHost, DEFAULT_ALLOWED_DC_HOSTS, parseAllowedHosts } from '../connector/datacenter-policy';
-import { EnvBoolean, validateConfig } from './validate-config';
+import { ConfigError, EnvBoolean, validateConfig } from './validate-config';
 
 class ConnectorEnv {
   /** The sample's connector.json `client_id` / `client_secret` / `dc_url`. Any missing: connector off. */
@@ -99,7 +99,7 @@ export const connectorConfig = registerAs('connector', () => {
   try {
     allowedDcHosts = parseAllowedHosts(env.ACRONIS_DC_ALLOWED_HOSTS);
   } catch (error) {
-    throw new Error(`Invalid configuration:\n  ACRONIS_DC_ALLOWED_HOSTS: ${(error as Error).message}`);
+    throw new ConfigError(`Invalid configuration:\n  ACRONIS_DC_ALLOWED_HOSTS: ${(error as Error).message}`);
   }
   if (credentials) {
     const dc = new URL(credentials.dcUrl);

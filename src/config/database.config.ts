@@ -1,4 +1,5 @@
 import { registerAs } from '@nestjs/config';
+import { resolve } from 'node:path';
 import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { EnvBoolean, validateConfig } from './validate-config';
 
@@ -20,6 +21,10 @@ class DatabaseEnv {
   @IsOptional() @IsInt() @Min(1) @Max(200)
   DATABASE_POOL_SIZE: number = 10;
 
+  /** PostgreSQL: how long the boot (service or command) waits for the server to accept a connection. */
+  @IsOptional() @IsInt() @Min(100) @Max(600_000)
+  DATABASE_CONNECT_TIMEOUT_MS: number = 10_000;
+
   @IsOptional() @EnvBoolean() @IsBoolean()
   DATABASE_LOGGING: boolean = false;
 
@@ -39,6 +44,7 @@ export interface DatabaseConfig {
   sqlitePath: string;
   migrationsRun: boolean;
   poolSize: number;
+  connectTimeoutMs: number;
   logging: boolean;
   backgroundCheckpoint: boolean;
   sqliteCacheMiB: number;
@@ -53,10 +59,35 @@ export function readDatabaseConfig(env: Record<string, string | undefined> = pro
     sqlitePath: v.SQLITE_PATH,
     migrationsRun: v.DATABASE_MIGRATIONS_RUN,
     poolSize: v.DATABASE_POOL_SIZE,
+    connectTimeoutMs: v.DATABASE_CONNECT_TIMEOUT_MS,
     logging: v.DATABASE_LOGGING,
     backgroundCheckpoint: v.SQLITE_BACKGROUND_CHECKPOINT,
     sqliteCacheMiB: v.SQLITE_CACHE_MIB,
   };
+}
+
+/** host:port of a PostgreSQL URL (5432 when it names none). */
+export function postgresAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}`;
+  } catch {
+    return 'an unparsable DATABASE_URL';
+  }
+}
+
+/** Which database, where, without the password: `PostgreSQL user@host:port/db (schema s)` or `SQLite /path`. */
+export function describeDatabase(config: DatabaseConfig): string {
+  if (config.type === 'sqlite') return `SQLite ${config.sqlitePath === ':memory:' ? ':memory:' : resolve(config.sqlitePath)}`;
+  const url = config.url ?? '';
+  let where = postgresAddress(url);
+  try {
+    const u = new URL(url);
+    where = `${u.username ? `${decodeURIComponent(u.username)}@` : ''}${where}${u.pathname.length > 1 ? u.pathname : ''}`;
+  } catch {
+    // postgresAddress said so already.
+  }
+  return `PostgreSQL ${where}${config.schema ? ` (schema ${config.schema})` : ''}`;
 }
 
 export const databaseConfig = registerAs('database', () => readDatabaseConfig());

@@ -4,6 +4,11 @@ import { validateSync, ValidationError } from 'class-validator';
 
 type ClassType<T> = new () => T;
 
+/** A variable with a bad value: the boot stops with this message (it names every such variable). */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
 /**
  * Names each bad variable with the value as it was set (implicit conversion turns `PORT=abc` into
  * NaN, which JSON shows as `null`), hiding the secret ones and any password inside a URL.
@@ -33,7 +38,7 @@ export function validateConfig<T extends object>(
   const instance = plainToInstance(schema, present, { enableImplicitConversion: true });
   const errors = validateSync(instance, { skipMissingProperties: false });
   if (errors.length > 0) {
-    throw new Error(`Invalid configuration:\n  ${describe(errors, present)}`);
+    throw new ConfigError(`Invalid configuration:\n  ${describe(errors, present)}`);
   }
   return instance;
 }

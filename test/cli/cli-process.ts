@@ -12,8 +12,13 @@ export interface ProcessOutcome {
   /** The exit code; null when the process was killed (it hung past its time limit). */
   code: number | null;
   stdout: string;
+  /** stderr without the `cyberapp-gateway: …` lines, which are in `settings`. */
   stderr: string;
+  /** The lines in which a command names the settings it uses (its database, its env file). */
+  settings: string[];
 }
+
+const SETTINGS_LINE = /^cyberapp-gateway: .*\n/gm;
 
 /**
  * Runs a command in the project directory with the test database's environment, stdin a closed
@@ -39,7 +44,7 @@ export function runProcess(command: string, args: string[], env: Record<string, 
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
+      resolvePromise({ code, stdout, stderr: stderr.replace(SETTINGS_LINE, ''), settings: (stderr.match(SETTINGS_LINE) ?? []).map((l) => l.trimEnd()) });
     });
   });
 }

@@ -5,7 +5,7 @@ import { Agent, request } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { generate } from 'selfsigned';
+import { selfSignedPems } from '../setup/tls-files';
 
 const ROOT = resolve(__dirname, '../..');
 /** The server block and proxy settings every deployment uses: docker compose, the e2e test, the bench. */
@@ -96,16 +96,7 @@ export class NginxProcess {
     // Started as root, nginx's workers run as an unprivileged user: they must reach the temp dirs.
     chmodSync(dir, 0o755);
     mkdirSync(join(dir, 'temp'), { mode: 0o755 });
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
-      ],
-    });
+    const pems = await selfSignedPems();
     writeFileSync(join(dir, 'tls.crt'), pems.cert);
     writeFileSync(join(dir, 'tls.key'), pems.private, { mode: 0o600 });
     writeFileSync(join(dir, 'gateway-upstreams.conf'), options.upstreams.map((u) => `server ${u};\n`).join(''));

@@ -1,21 +1,13 @@
 import { hash } from '@node-rs/argon2';
 import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:http';
-import { DataSource } from 'typeorm';
-import { readDatabaseConfig } from '../../src/config/database.config';
-import { buildDataSourceOptions } from '../../src/database/data-source-options';
 import { createOrganization, createUser } from '../factories/organizations';
 import { cyberAppAuth, envelope, responseType } from '../setup/protocol';
 import { createTestDatabase, TestDatabase } from '../setup/test-database';
-import { freePort, httpCall, killAllServices, SERVICE_ENV, ServiceProcess, sleep, watchPort } from './service-process';
+import { freePort, httpCall, killAllServices, openServiceDatabase, SERVICE_ENV, ServiceProcess, sleep, watchPort } from './service-process';
 
 // Each test starts `src/main.ts` under ts-node, which takes several seconds on its own.
 jest.setTimeout(120_000);
-
-/** The database the service was given, opened from the test (no migrations run from here). */
-function openDatabase(env: Record<string, string>): Promise<DataSource> {
-  return new DataSource({ ...buildDataSourceOptions(readDatabaseConfig(env)), migrationsRun: false }).initialize();
-}
 
 async function startService(db: TestDatabase, env: Record<string, string> = {}): Promise<ServiceProcess> {
   const service = ServiceProcess.start({ ...SERVICE_ENV, ...db.env, PORT: String(await freePort()), ...env });
@@ -28,7 +20,7 @@ async function seedCaller(
   db: TestDatabase,
   cost = { memoryCost: 4096, timeCost: 1, parallelism: 1 },
 ): Promise<{ organizationId: string; auth: string; password: string }> {
-  const ds = await openDatabase(db.env);
+  const ds = await openServiceDatabase(db.env);
   try {
     const password = `pw-${randomUUID()}`;
     const org = await createOrganization(ds);
@@ -56,7 +48,7 @@ describe('the service process (src/main.ts)', () => {
 
   describe('start-up', () => {
     it('applies the migrations to an empty database at start, then reports ready', async () => {
-      const before = await openDatabase(db.env);
+      const before = await openServiceDatabase(db.env);
       const pendingBefore = await before.showMigrations();
       await before.destroy();
       expect(pendingBefore).toBe(true);
@@ -66,7 +58,7 @@ describe('the service process (src/main.ts)', () => {
       expect(ready.status).toBe(200);
       expect(JSON.parse(ready.body)).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
 
-      const after = await openDatabase(db.env);
+      const after = await openServiceDatabase(db.env);
       try {
         expect(await after.showMigrations()).toBe(false);
       } finally {
@@ -121,6 +113,16 @@ describe('the service process (src/main.ts)', () => {
         await sleep(100);
       }
     }
+
+    it('at info, says where it listens in one line and leaves out the module and route lines of Nest', () => {
+      const port = service.port ?? 0;
+      expect(service.logLines.filter((l) => String(l.msg).startsWith('Listening on'))).toEqual([
+        expect.objectContaining({ level: 30, url: `http://127.0.0.1:${port}`, docs: `http://127.0.0.1:${port}/api/docs` }),
+      ]);
+      const chatter = service.logLines.filter((l) => ['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer'].includes(String(l.context)));
+      expect(chatter).toEqual([]);
+      expect(service.output).not.toMatch(/Mapped \{|successfully started/);
+    });
 
     it('writes one JSON line per request carrying the id returned in x-request-id', async () => {
       const res = await authenticatedCallback();

@@ -2,6 +2,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { Agent, IncomingHttpHeaders, request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { DataSource } from 'typeorm';
+import { readDatabaseConfig } from '../../src/config/database.config';
+import { buildDataSourceOptions } from '../../src/database/data-source-options';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -14,6 +17,11 @@ export const SERVICE_ENV: Record<string, string> = {
   ARGON2_TIME_COST: '1',
   ARGON2_PARALLELISM: '1',
 };
+
+/** The database a service was given (its `env`), opened from the test; no migrations run from here. */
+export function openServiceDatabase(env: Record<string, string>): Promise<DataSource> {
+  return new DataSource({ ...buildDataSourceOptions(readDatabaseConfig(env)), migrationsRun: false }).initialize();
+}
 
 export interface Exit {
   code: number | null;
@@ -47,9 +55,15 @@ export class ServiceProcess {
     );
   }
 
-  /** Starts `node -r ts-node/register/transpile-only src/main.ts` with exactly `env` (plus PATH). */
-  static start(env: Record<string, string>): ServiceProcess {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+  /**
+   * Starts `node -r ts-node/register/transpile-only src/main.ts` with exactly `env` (plus PATH).
+   * `tty`: with stdout and stderr a terminal (under util-linux `script`, whose output is collected
+   * as usual; killing `script` hangs the terminal up, which stops the service too).
+   */
+  static start(env: Record<string, string>, options: { tty?: boolean } = {}): ServiceProcess {
+    const node = [process.execPath, '-r', 'ts-node/register/transpile-only', 'src/main.ts'];
+    const [command, ...args] = options.tty ? ['script', '-qfec', node.join(' '), '/dev/null'] : node;
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,10 +79,14 @@ export class ServiceProcess {
     return this.collected;
   }
 
+  /** Every line written so far (a terminal's CRLF taken as LF). */
+  get lines(): string[] {
+    return this.collected.split(/\r?\n/);
+  }
+
   /** stdout/stderr lines that are JSON objects (pino's log lines). */
   get logLines(): Record<string, unknown>[] {
-    return this.collected
-      .split('\n')
+    return this.lines
       .filter((line) => line.startsWith('{'))
       .flatMap((line) => {
         try {

@@ -1,20 +1,17 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import type { TLSSocket } from 'node:tls';
-import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
 import { createOrganization, createUser } from '../factories/organizations';
 import { TEST_ENV, withEnv } from '../setup/create-test-app';
 import { cyberAppAuth, envelope, responseType } from '../setup/protocol';
 import { createTestDatabase, TestDatabase } from '../setup/test-database';
+import { createTlsFiles, TlsFiles } from '../setup/tls-files';
 
 interface HttpsResult {
   status: number;
@@ -53,31 +50,17 @@ function httpsCall(port: number, ca: string, path: string, headers: Record<strin
 }
 
 describe('HTTPS (TLS_CERT_FILE / TLS_KEY_FILE)', () => {
-  let dir: string;
   let certFile: string;
   let keyFile: string;
   let cert: string;
+  let tls: TlsFiles;
 
   beforeAll(async () => {
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
-      ],
-    });
-    cert = pems.cert;
-    dir = mkdtempSync(join(tmpdir(), 'gateway-tls-'));
-    certFile = join(dir, 'cert.pem');
-    keyFile = join(dir, 'key.pem');
-    writeFileSync(certFile, pems.cert);
-    writeFileSync(keyFile, pems.private, { mode: 0o600 });
+    tls = await createTlsFiles();
+    ({ cert, certFile, keyFile } = tls);
   });
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => tls.remove());
 
   describe('with both files set', () => {
     let db: TestDatabase;
