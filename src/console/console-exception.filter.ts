@@ -44,7 +44,7 @@ export class ConsoleExceptionFilter implements ExceptionFilter {
       }
       if (exception.reason !== null) this.cookies.clear(request, reply, SESSION_COOKIE);
       // Back to this page after signing in; a form's action is not repeated (its page is shown instead).
-      const back = request.method === 'GET' ? safeNext(request.url) : safeNext(request.headers.referer ? pathOf(request.headers.referer) : undefined);
+      const back = safeNext(request.method === 'GET' ? request.url : sameOriginPath(request.headers.referer, `${request.protocol}://${request.host}`));
       redirect(reply, url('sign-in', { next: back === '/console' ? undefined : back, ended: exception.reason ?? undefined }));
       return;
     }
@@ -79,7 +79,8 @@ export class ConsoleExceptionFilter implements ExceptionFilter {
   }
 }
 
-/** The path and query of a same-site URL (the Referer), or undefined. */
-function pathOf(referer: string): string | undefined {
-  return URL.canParse(referer) ? new URL(referer).pathname + new URL(referer).search : undefined;
+/** The path and query of a URL of this origin (the Referer of a form), or undefined. */
+function sameOriginPath(referer: string | undefined, origin: string): string | undefined {
+  const from = referer !== undefined && URL.canParse(referer) ? new URL(referer) : null;
+  return from && from.origin === origin ? from.pathname + from.search : undefined;
 }

@@ -73,9 +73,11 @@ export function field(body: unknown, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** The page to return to after sign-in: a console path of this origin, else the overview. */
+/** The page to return to after sign-in: a console path of this origin (normalized), else the overview. */
 export function safeNext(next: string | undefined): string {
-  if (next === undefined || next.length > 2048) return '/console';
-  return /^\/console(\/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%=&+:-]*)?$/.test(next) && !next.includes('//') ? next : '/console';
+  if (next === undefined || next.length > 2048 || !next.startsWith('/')) return '/console';
+  const base = 'http://console.invalid';
+  const target = URL.canParse(next, base) ? new URL(next, base) : null;
+  if (!target || target.origin !== base || !(target.pathname === '/console' || target.pathname.startsWith('/console/'))) return '/console';
+  return target.pathname + target.search;
 }
-

@@ -109,7 +109,8 @@ describe('webhook delivery', () => {
     // The bytes signed and sent are the stored payload, byte for byte.
     expect(got.body.toString('utf8')).toBe(delivery.payload);
     expect(await attemptsOf(t, delivery.id)).toEqual([
-      expect.objectContaining({ attempt: 1, statusCode: 200, success: true, errorClass: null, responseBody: 'ok' }),
+      // The request is kept as it went out: every header the receiver got, signatures included.
+      expect.objectContaining({ attempt: 1, statusCode: 200, success: true, errorClass: null, responseBody: 'ok', requestUrl: r.url, requestHeaders: { ...got.headers } }),
     ]);
   });
 
