@@ -66,6 +66,9 @@ export function checkSameOrigin(request: FastifyRequest): void {
   if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new CsrfRefused('the form came from another site');
 }
 
+/** A query parameter given once as text; anything else (absent, repeated) is undefined. */
+export const queryText = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
 /** A field of a form body (absent: undefined). */
 export function field(body: unknown, name: string): string | undefined {
   if (body === null || typeof body !== 'object') return undefined;

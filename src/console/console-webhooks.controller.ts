@@ -9,8 +9,7 @@ import { CreateSubscriptionDto, ListDeliveriesQueryDto, ListSubscriptionsQueryDt
 import { ConsoleAssets } from './console-assets.service';
 import { ConsoleAuthGuard } from './console-auth.guard';
 import { ConsoleExceptionFilter } from './console-exception.filter';
-import { ConsoleRequest, field, redirect, sendPage } from './console-http';
-import { queryText } from './console.controller';
+import { ConsoleRequest, field, queryText, redirect, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { url } from './html';
 import { count, parseInstant } from './views/format';

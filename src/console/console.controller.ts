@@ -19,6 +19,7 @@ import {
   CSRF_FIELD,
   CsrfRefused,
   field,
+  queryText,
   redirect,
   safeNext,
   sendPage,
@@ -38,9 +39,6 @@ const ENDED: Record<string, { kind: 'ok' | 'error'; text: string }> = {
   expired: { kind: 'error', text: 'Your session has ended (idle too long, expired, or your password changed). Sign in again.' },
   'signed-out': { kind: 'ok', text: 'You are signed out.' },
 };
-
-/** A query parameter given once as text; anything else (absent, repeated) is undefined. */
-export const queryText = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /**
  * The operator console's entry (docs/console.md): sign-in with the vendor credentials of the APIs

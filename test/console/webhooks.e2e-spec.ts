@@ -98,7 +98,7 @@ describe(`console webhooks on ${TEST_DB}`, () => {
     );
     expect(attempts).toHaveLength(2);
     attempts.forEach((a, i) => {
-      expect(a.heading).toBe(`Attempt ${i + 1}: http`);
+      expect(a.heading).toBe(`Attempt ${i + 1}: failed`);
       expect(a.facts).toMatch(/^Started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ Duration \d+ ms Status HTTP 503 Error class http Error HTTP 503$/);
       expect(a.response).toBe('receiver down for maintenance');
       expect(a.request).toBe(requestAsReceived(receiver.received[i]));

@@ -25,7 +25,8 @@
   }
 
   function schedule() {
-    window.setTimeout(refresh, INTERVAL_MS);
+    // A fresh page may have nothing left to refresh (a delivery that finished): then the refreshing stops.
+    if (document.querySelector('[data-refresh]')) window.setTimeout(refresh, INTERVAL_MS);
   }
 
   function refresh() {

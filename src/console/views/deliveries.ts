@@ -4,7 +4,7 @@ import type { SubscriptionView } from '../../webhooks/webhook-subscriptions.serv
 import { Html, html, url } from '../html';
 import { badge, count, excerpt, shortId, time } from './format';
 import { actionButton, AssetUrls, page, Viewer } from './layout';
-import { asOf, refreshing } from './overview';
+import { asOf, refreshing, section } from './overview';
 
 export interface DeliveryTableOptions {
   /** Subscription names by id, to show a column of them (lists across subscriptions). */
@@ -16,11 +16,6 @@ export interface DeliveryTableOptions {
   /** The URL of the first page, when this is not it. */
   newest?: string | null;
   empty: string;
-}
-
-/** The state of a delivery, with the dead letters (failed, not replayed) told apart from failures already replayed. */
-function deliveryBadge(d: DeliveryView): Html {
-  return badge(d.state);
 }
 
 export function deliveryTable(viewer: Viewer, result: DeliveryPage, options: DeliveryTableOptions): Html {
@@ -38,7 +33,7 @@ export function deliveryTable(viewer: Viewer, result: DeliveryPage, options: Del
 <td><a href="${url('deliveries', d.id)}" aria-label="Delivery ${d.id}">${time(d.created_at)}</a></td>
 ${names ? html`<td><a href="${url('webhooks', d.subscription_id)}">${names.get(d.subscription_id) ?? d.subscription_id}</a></td>` : ''}
 <td>${d.event_type}<br><span class="muted small">${shortId(d.event_id)}${d.redelivery_of ? ' · replay' : ''}</span></td>
-<td>${deliveryBadge(d)}</td>
+<td>${badge(d.state)}</td>
 <td>${d.attempt_count}</td>
 <td>${d.last_status !== null ? `HTTP ${d.last_status}` : ''}${d.last_error ? html`<br><span class="small">${excerpt(d.last_error, 120)}</span>` : ''}</td>
 ${options.replay ? html`<td>${actionButton(viewer, url('deliveries', d.id, 'replay'), 'Replay')}</td>` : ''}
@@ -58,7 +53,7 @@ function requestText(attempt: AttemptView, payload: string): string | null {
 function attemptItem(d: DeliveryView, a: AttemptView): Html {
   const request = requestText(a, d.payload);
   return html`<li class="attempt ${a.success ? 'ok' : 'bad'}" id="attempt-${a.attempt}">
-<h3>Attempt ${a.attempt}: ${a.success ? badge('succeeded') : badge(a.error_class ?? 'failed')}</h3>
+<h3>Attempt ${a.attempt}: ${badge(a.success ? 'succeeded' : 'failed')}</h3>
 <dl class="facts">
 <dt>Started</dt><dd>${time(a.started_at)}</dd>
 <dt>Duration</dt><dd>${a.duration_ms} ms</dd>
@@ -86,7 +81,7 @@ export function deliveryPage(assets: AssetUrls, viewer: Viewer, view: DeliveryPa
   const d = view.delivery;
   const s = view.subscription;
   const summary = html`<dl class="facts">
-<dt>State</dt><dd>${deliveryBadge(d)}</dd>
+<dt>State</dt><dd>${badge(d.state)}</dd>
 <dt>Subscription</dt><dd><a href="${url('webhooks', s.id)}">${s.name}</a></dd>
 <dt>Event</dt><dd>${d.event_type} <code>${d.event_id}</code></dd>
 <dt>Created</dt><dd>${time(d.created_at)}</dd>
@@ -100,17 +95,20 @@ ${d.redelivery_of ? html`<dt>Replay of</dt><dd><a href="${url('deliveries', d.re
     d.attempts.length === 0
       ? html`<p>No attempt yet${d.state === DeliveryState.Pending ? '; the delivery worker sends it when it is due.' : '.'}</p>`
       : html`<ol class="timeline">${d.attempts.map((a) => attemptItem(d, a))}</ol>`;
+  // Only a delivery still on its way changes: a finished one is not refreshed (and a refresh that finds it finished stops).
+  const open = d.state === DeliveryState.Pending || d.state === DeliveryState.Delivering;
+  const region = (id: string, label: string, body: Html): Html => (open ? refreshing(id, label, body) : section(id, label, body));
   return page({
     title: `Delivery of ${d.event_type}`,
     assets,
     viewer,
     section: 'webhooks',
     notice: view.notice ?? null,
-    body: html`${asOf(view.at)}
-${refreshing('summary', 'Summary', summary)}
+    body: html`${open ? asOf(view.at) : html`<p id="as-of" class="muted small">As of ${time(view.at)}.</p>`}
+${region('summary', 'Summary', summary)}
 <div class="actions">${actionButton(viewer, url('deliveries', d.id, 'replay'), 'Replay this delivery')}
 <span class="muted small">Sends the same event again (same event id, same body bytes) as a new delivery.</span></div>
-${refreshing('timeline', 'Attempts', timeline)}`,
+${region('timeline', 'Attempts', timeline)}`,
   });
 }
 

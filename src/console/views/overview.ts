@@ -11,6 +11,14 @@ ${body}
 </section>`;
 }
 
+/** The same region, not refreshed. */
+export function section(id: string, label: string, body: Renderable): Html {
+  return html`<section id="${id}" aria-labelledby="${id}-h">
+<h2 id="${id}-h">${label}</h2>
+${body}
+</section>`;
+}
+
 /** When the page's data was read; refreshed with it. */
 export function asOf(at: string): Html {
   return html`<p id="as-of" data-refresh class="muted small">As of ${time(at)}; the lists refresh every 5 seconds while the page is open.</p>`;

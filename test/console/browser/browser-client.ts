@@ -155,9 +155,12 @@ export class BrowserSession {
       await this.client.send('viewport', this.page, width);
       const overflow = await this.evaluate(() => {
         const limit = document.documentElement.clientWidth;
-        return Array.from(document.querySelectorAll('body *'))
-          .filter((el) => !el.closest('.table-wrap, pre') && el.getBoundingClientRect().right > limit + 1)
+        if (document.documentElement.scrollWidth <= limit) return [];
+        // What sticks out: anything but the content of a scrolling table or a preformatted block.
+        const culprits = Array.from(document.querySelectorAll('body *'))
+          .filter((el) => !el.parentElement?.closest('.table-wrap, pre') && el.getBoundingClientRect().right > limit + 1)
           .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${el.className}`);
+        return [`page ${document.documentElement.scrollWidth} px wide`, ...culprits];
       });
       if (overflow.length > 0) throw new Error(`${name} overflows ${width} px: ${overflow.slice(0, 5).join(', ')}`);
     }
