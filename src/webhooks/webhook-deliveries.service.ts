@@ -6,7 +6,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
-import { DeliveryState, WebhookDelivery } from './webhook-delivery.entity';
+import { DeliveryState, pendingDelivery, WebhookDelivery } from './webhook-delivery.entity';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { WebhookKind, WebhookSubscription } from './webhook-subscription.entity';
 import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
@@ -119,24 +119,8 @@ type DeliveryFilters = Pick<ListDeliveriesQueryDto, 'event_type' | 'since' | 'un
 
 /** A new delivery of the same event (same id, type, organization and payload bytes) to the same subscription, due now. */
 function copyOf(original: WebhookDelivery, now: Date): WebhookDelivery {
-  return Object.assign(new WebhookDelivery(), {
-    id: newRowId(),
-    subscriptionId: original.subscriptionId,
-    eventId: original.eventId,
-    eventType: original.eventType,
-    organizationId: original.organizationId,
-    payload: original.payload,
-    state: DeliveryState.Pending,
-    attempts: 0,
-    nextAttemptAt: now,
-    lockedUntil: null,
-    lastStatus: null,
-    lastError: null,
-    redeliveryOf: original.id,
-    createdAt: now,
-    updatedAt: now,
-    completedAt: null,
-  });
+  const { subscriptionId, eventId, eventType, organizationId, payload } = original;
+  return pendingDelivery({ id: newRowId(), subscriptionId, eventId, eventType, organizationId, payload, redeliveryOf: original.id }, now);
 }
 
 /** The filters that listing and bulk deletion share; `column` qualifies a column name for the query at hand. */

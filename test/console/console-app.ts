@@ -1,7 +1,5 @@
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { TransactionRunner } from '../../src/database/transaction-runner.service';
-import { OutboxService } from '../../src/events/outbox.service';
 import { createTestApp, TestApp } from '../setup/create-test-app';
 import type { BrowserSession, Navigation } from './browser/browser-client';
 
@@ -36,22 +34,6 @@ export async function signIn(session: BrowserSession, login: string, password: s
   await session.type('#login', login);
   await session.type('#password', password);
   return session.clickAndWait('form.sign-in button[type="submit"]');
-}
-
-/** Records a domain event as the services do; the dispatcher fans it out to the subscriptions. */
-export async function emit(t: TestApp, type: string, organizationId: string, data: Record<string, unknown> = {}): Promise<string> {
-  const event = await t.app.get(TransactionRunner).run((em) => t.app.get(OutboxService).record(em, { type, organizationId, data }));
-  return event.id;
-}
-
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** The hidden `_csrf` value of the first form in a page. */

@@ -7,7 +7,8 @@ import { createDeliveries } from '../factories/webhooks';
 import { ReceivedDelivery, startWebhookReceiver, WebhookReceiver } from '../fakes/webhook-receiver';
 import { TEST_DB } from '../setup/test-database';
 import { BrowserClient, BrowserSession } from './browser/browser-client';
-import { ConsoleApp, emit, eventually, signIn, startConsoleApp } from './console-app';
+import { emit, eventually } from '../setup/eventually';
+import { ConsoleApp, signIn, startConsoleApp } from './console-app';
 
 jest.setTimeout(120_000);
 
