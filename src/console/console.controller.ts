@@ -131,6 +131,13 @@ export class ConsoleController {
     redirect(reply, '/console/sign-in?ended=signed-out');
   }
 
+  /** Any other path under /console, once signed in: a page, not the APIs' JSON. */
+  @Get('*')
+  @UseGuards(ConsoleAuthGuard)
+  unknown(): never {
+    throw new DomainError(ErrorCode.NotFound, 'There is no such console page.');
+  }
+
   /** The form with a fresh form token (also in its cookie). */
   private showSignIn(request: ConsoleRequest, reply: FastifyReply, status: number, view: Omit<SignInView, 'assets' | 'formToken'>, headers: Record<string, string> = {}): void {
     const formToken = randomBytes(24).toString('base64url');

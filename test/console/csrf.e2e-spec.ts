@@ -135,6 +135,10 @@ describe(`console CSRF and cookies on ${TEST_DB}`, () => {
       expect((await request(t.server).get(css ?? '').expect(200)).headers).toMatchObject({ 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=31536000, immutable' });
       expect((await request(t.server).get(js ?? '').expect(200)).headers['content-type']).toBe('text/javascript; charset=utf-8');
       await request(t.server).get('/console/assets/..%2Fconsole.controller.ts').expect(404);
+      const unknown = await request(t.server).get('/console/no/such/page').set('cookie', cookie).expect(404);
+      expect(unknown.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(unknown.text).toContain('There is no such console page.');
+      expect((await request(t.server).get('/console/no/such/page').expect(303)).headers.location).toBe('/console/sign-in?next=%2Fconsole%2Fno%2Fsuch%2Fpage');
       expect(page.text).not.toMatch(/<script>|style="|https?:\/\/(?!127\.0\.0\.1)/);
     });
 

@@ -81,6 +81,9 @@ describe(`console sign-in on ${TEST_DB}`, () => {
     const api = await request(t.server).get('/api/webhooks').set('X-CyberApp-Auth', cyberAppAuth('partner', tree.password));
     // The API's requests come from supertest's loopback address: the same budget (login and address).
     expect(api.status).toBe(429);
+    const metrics = (await request(t.server).get('/metrics').expect(200)).text;
+    expect(metrics).toContain('cyberapp_auth_failures_total{reason="invalid_credentials"} 3');
+    expect(metrics).toContain('cyberapp_auth_failures_total{reason="rate_limited"} 2');
   });
 
   it('returns to the sign-in page once the session is idle too long, then back to the page asked for', async () => {
