@@ -17,6 +17,16 @@ export default tseslint.config(
     },
   },
   {
+    // The console's one browser script (plain JavaScript, served as is): no type information, browser globals.
+    files: ['src/console/assets/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', DOMParser: 'readonly' },
+    },
+  },
+  {
     files: ['test/**/*.ts', '**/*.spec.ts', 'bench/**/*.ts'],
     rules: {
       // supertest bodies are untyped JSON; asserting on them is the point of the tests.

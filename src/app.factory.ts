@@ -12,6 +12,7 @@ import { drainRequestBody } from './common/drain-request';
 import { inspectJson } from './common/json-guard';
 import { ProtocolExceptionFilter, sendError } from './common/protocol-exception.filter';
 import { appConfig } from './config/app.config';
+import { consoleConfig } from './config/console.config';
 import { loadEnvFile } from './config/env-file';
 import { authConfig, AuthConfig } from './config/auth.config';
 import { callbacksConfig } from './config/callbacks.config';
@@ -32,8 +33,11 @@ import { setupOpenApi } from './openapi';
 const routerLogger = new NestLogger('Router');
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 const TEXT_TYPE = /^text\/plain\s*(;|$)/i;
+const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 /** The S3 notification intake (S3EventsModule), whose callers may send JSON as text/plain. */
 const S3_INTAKE_PREFIX = '/s3-events/';
+/** The operator console (ConsoleModule), whose pages post HTML forms. */
+const CONSOLE_PREFIX = '/console/';
 
 export interface CreateAppOptions {
   /** Buffer Nest's boot logs until pino is ready (default true). */
@@ -57,6 +61,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   s3EventsConfig();
   actionsConfig();
   metricsConfig();
+  consoleConfig();
   const openApi = openApiConfig();
   const https = config.tls ? { cert: readTlsFile('TLS_CERT_FILE', config.tls.certFile), key: readTlsFile('TLS_KEY_FILE', config.tls.keyFile) } : undefined;
   // A database that does not answer ends the boot after DATABASE_CONNECT_TIMEOUT_MS, in one line.
@@ -133,10 +138,14 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     (request.raw as IncomingMessage & { id?: string }).id = request.id;
     void reply.header('x-request-id', request.id);
     if (closing) throw new DomainError(ErrorCode.Unavailable, 'The service is shutting down.');
-    // Every body this service takes is JSON; anything else is refused before it is parsed.
+    // Every body this service takes is JSON, and the console's forms (Nest's urlencoded parser; a
+    // repeated field becomes an array, which the console reads as absent); anything else is refused before it is parsed.
     const hasBody = request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
     const type = request.headers['content-type'] ?? '';
-    const accepted = JSON_TYPE.test(type) || (TEXT_TYPE.test(type) && request.url.startsWith(S3_INTAKE_PREFIX));
+    const accepted =
+      JSON_TYPE.test(type) ||
+      (TEXT_TYPE.test(type) && request.url.startsWith(S3_INTAKE_PREFIX)) ||
+      (FORM_TYPE.test(type) && request.url.startsWith(CONSOLE_PREFIX));
     if ((hasBody || request.headers['transfer-encoding'] !== undefined) && !accepted) {
       throw new DomainError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json.');
     }

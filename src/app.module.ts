@@ -8,9 +8,11 @@ import { AppController } from './app.controller';
 import { AuthModule } from './auth/auth.module';
 import { CallbacksModule } from './callbacks/callbacks.module';
 import { ConnectorModule } from './connector/connector.module';
+import { ConsoleModule } from './console/console.module';
 import { appConfig } from './config/app.config';
 import { authConfig } from './config/auth.config';
 import { callbacksConfig } from './config/callbacks.config';
+import { consoleConfig } from './config/console.config';
 import { databaseConfig, DatabaseConfig } from './config/database.config';
 import { loggerOptions } from './config/logger.options';
 import { buildDataSourceOptions } from './database/data-source-options';
@@ -62,6 +64,7 @@ export class AppModule {
         S3EventsModule,
         ActionsModule,
         MetricsModule,
+        ...(consoleConfig().enabled ? [ConsoleModule] : []),
       ],
       controllers: [AppController],
     };

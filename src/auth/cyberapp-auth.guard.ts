@@ -44,7 +44,14 @@ export class CyberAppAuthGuard implements CanActivate {
   }
 
   authenticate(header: string | string[] | undefined, address: string): Promise<VerifiedCaller> {
-    const credentials = parseCyberAppAuth(header);
+    return this.authenticateCredentials(parseCyberAppAuth(header), address);
+  }
+
+  /**
+   * The same checks for credentials that came another way (the console's sign-in form, null when
+   * malformed): the cache, the failure limiter, one argon2 verification, the same 401 or 429.
+   */
+  authenticateCredentials(credentials: CyberAppCredentials | null, address: string): Promise<VerifiedCaller> {
     if (!credentials) return this.verify(null, address);
     const cached = this.cache.get(credentials.identity, credentials.password);
     if (cached) return this.servedFromCache(credentials.identity, address, cached);

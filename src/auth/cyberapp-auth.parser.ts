@@ -26,8 +26,6 @@ export function parseCyberAppAuth(header: string | string[] | undefined): CyberA
   if (text === null) return null;
   const colon = text.indexOf(':');
   if (colon <= 0) return null;
-  const identity = text.slice(0, colon).trim().toLowerCase();
-  if (identity.length === 0) return null;
   let secrets: unknown;
   try {
     secrets = JSON.parse(text.slice(colon + 1));
@@ -35,8 +33,17 @@ export function parseCyberAppAuth(header: string | string[] | undefined): CyberA
     return null;
   }
   if (secrets === null || typeof secrets !== 'object' || Array.isArray(secrets)) return null;
-  const password = (secrets as Record<string, unknown>).password;
-  if (typeof password !== 'string' || password.length === 0) return null;
+  return credentialsOf(text.slice(0, colon), (secrets as Record<string, unknown>).password);
+}
+
+/**
+ * Credentials as every sign-in path takes them (the header above, the console's form): the login
+ * trimmed and lower-cased, both non-empty, bounded, without NUL; null otherwise.
+ */
+export function credentialsOf(login: unknown, password: unknown): CyberAppCredentials | null {
+  if (typeof login !== 'string' || typeof password !== 'string') return null;
+  const identity = login.trim().toLowerCase();
+  if (identity.length === 0 || password.length === 0 || identity.length + password.length > MAX_HEADER_LENGTH) return null;
   if (identity.includes('\u0000') || password.includes('\u0000')) return null;
   return { identity, password };
 }

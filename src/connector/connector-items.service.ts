@@ -6,6 +6,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
+import { countByState } from '../common/state-counts';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { isConcurrencyConflict } from '../database/unique-violation';
@@ -347,6 +348,12 @@ export class ConnectorItemsService {
     const rows = await qb.orderBy('i.created_at', 'DESC').addOrderBy('i.id', 'DESC').limit(limit + 1).getMany();
     const page = rows.slice(0, limit);
     return { items: page.map(viewOf), next_before: rows.length > limit ? page[page.length - 1].id : null };
+  }
+
+  /** How many items of the caller's subtree are in each state (the console's overview). */
+  async countByState(caller: VerifiedCaller): Promise<Record<ConnectorItemState, number>> {
+    const qb = this.dataSource.manager.createQueryBuilder(ConnectorItem, 'i').where(`i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    return countByState(qb, 'i', Object.values(ConnectorItemState));
   }
 
   /** One item of the caller's subtree; another organization's item is as unknown as a missing one (404). */

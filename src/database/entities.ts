@@ -1,5 +1,6 @@
 import { ACTIONS_ENTITIES } from '../actions/actions.entities';
 import { CallbackRequest } from '../callbacks/callback-request.entity';
+import { ConsoleSession } from '../console/console-session.entity';
 import { ConnectorItem } from '../connector/connector-item.entity';
 import { ConnectorRun } from '../connector/connector-run.entity';
 import { ConnectorWorkload } from '../connector/connector-workload.entity';
@@ -16,4 +17,4 @@ import { WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
 
 /** Every entity, listed once for the app's and the migration CLI's DataSource. */
-export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent, ConnectorItem, ConnectorRun, ConnectorWorkload, Lease, WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt, ...HOOKS_ENTITIES, ...S3_EVENTS_ENTITIES, ...ACTIONS_ENTITIES, ...MIRRORING_ENTITIES];
+export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent, ConnectorItem, ConnectorRun, ConnectorWorkload, Lease, WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt, ...HOOKS_ENTITIES, ...S3_EVENTS_ENTITIES, ...ACTIONS_ENTITIES, ...MIRRORING_ENTITIES, ConsoleSession];

@@ -6,7 +6,7 @@ import { HookErrorClass } from './hook-operation';
 const LIMIT = 1024;
 
 function answered(status: number, body: string): SendResult {
-  return { startedAt: new Date(), durationMs: 1, status, responseBody: body, errorClass: null, error: null, success: status < 300, gone: false, retryAfterMs: null };
+  return { request: { url: 'http://127.0.0.1/hook', headers: {} }, startedAt: new Date(), durationMs: 1, status, responseBody: body, errorClass: null, error: null, success: status < 300, gone: false, retryAfterMs: null };
 }
 
 describe('judgeAnswer', () => {

@@ -7,7 +7,7 @@ import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliverySignal } from '../webhooks/delivery-signal.service';
 import { secretsOf } from '../webhooks/delivery.worker';
-import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
+import { pendingDelivery, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSender } from '../webhooks/webhook-sender.service';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
 import { cleanText, judgeAnswer, MAX_REASON } from './hook-answer';
@@ -121,34 +121,19 @@ export class HookApprovalsService {
       .filter((p) => live.has(p.hookId))
       .map((p): WebhookDelivery => {
         const eventId = newRowId();
-        return Object.assign(new WebhookDelivery(), {
-          id: newRowId(),
-          subscriptionId: p.hookId,
-          eventId,
-          eventType: hookEventType('post', request.operation),
-          organizationId: request.organizationId,
-          payload: JSON.stringify({
-            id: eventId,
-            operation: request.operation,
-            organization_id: request.organizationId,
-            auth_id: request.authId,
-            input: request.input,
-            work_id: p.workId,
-            outcome,
-            result,
-            created_at: now.toISOString(),
-          }),
-          state: DeliveryState.Pending,
-          attempts: 0,
-          nextAttemptAt: now,
-          lockedUntil: null,
-          lastStatus: null,
-          lastError: null,
-          redeliveryOf: null,
-          createdAt: now,
-          updatedAt: now,
-          completedAt: null,
+        const payload = JSON.stringify({
+          id: eventId,
+          operation: request.operation,
+          organization_id: request.organizationId,
+          auth_id: request.authId,
+          input: request.input,
+          work_id: p.workId,
+          outcome,
+          result,
+          created_at: now.toISOString(),
         });
+        const eventType = hookEventType('post', request.operation);
+        return pendingDelivery({ id: newRowId(), subscriptionId: p.hookId, eventId, eventType, organizationId: request.organizationId, payload, redeliveryOf: null }, now);
       });
     if (rows.length > 0) await em.insert(WebhookDelivery, rows);
     return rows.length;

@@ -401,6 +401,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     } catch (error) {
       // The sender reports every failure as a result; a throw is a bug, recorded like a connection error.
       result = {
+        request: { url: to.url, headers: {} },
         startedAt: new Date(),
         durationMs: 0,
         status: null,
@@ -530,6 +531,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         result.success ? null : result.errorClass,
         result.error === null ? null : storable(result.error.slice(0, MAX_ERROR_LENGTH)),
         result.success,
+        result.request.url,
+        JSON.stringify(result.request.headers),
       ]);
       if (result.gone) {
         await executeSql(
@@ -544,8 +547,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       await executeSql(
         em,
         `INSERT INTO webhook_delivery_attempts
-           (id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error_class, error, success)
-         VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+           (id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error_class, error, success, request_url, request_headers)
+         VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
         slice.flat(),
       );
     }

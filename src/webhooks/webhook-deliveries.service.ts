@@ -6,14 +6,22 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
-import { DeliveryState, WebhookDelivery } from './webhook-delivery.entity';
+import { DeliveryState, pendingDelivery, WebhookDelivery } from './webhook-delivery.entity';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
-import { WebhookKind } from './webhook-subscription.entity';
+import { WebhookKind, WebhookSubscription } from './webhook-subscription.entity';
 import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
 import { newRowId } from '../common/ids';
+import { countByState } from '../common/state-counts';
 
 const DELIVERY_NOT_FOUND = 'Webhook delivery not found.';
+
+/** The exact request of an attempt: POST to `url` with these headers, the delivery's `payload` as body. */
+export interface AttemptRequestView {
+  method: 'POST';
+  url: string;
+  headers: Record<string, string>;
+}
 
 /** One attempt of a delivery as the API shows it. */
 export interface AttemptView {
@@ -25,6 +33,8 @@ export interface AttemptView {
   error_class: string | null;
   error: string | null;
   success: boolean;
+  /** Null for attempts recorded before requests were kept. */
+  request: AttemptRequestView | null;
 }
 
 /**
@@ -55,6 +65,19 @@ export interface DeliveryPage {
   total: number;
 }
 
+/** Deliveries of the visible subscriptions by state, and the dead letters among the failed. */
+export interface DeliveryCounts {
+  byState: Record<DeliveryState, number>;
+  /** Failed deliveries not redelivered yet. */
+  deadLetters: number;
+}
+
+/** Failed deliveries redelivered at once by {@link WebhookDeliveriesService.redeliverFailed}, at most. */
+export const REDELIVER_FAILED_MAX = 1000;
+
+/** A delivery no redelivery was made of (`d` is the delivery; the event index finds its copies). */
+const NOT_REPLAYED_SQL = 'NOT EXISTS (SELECT 1 FROM webhook_deliveries r WHERE r.event_id = d.event_id AND r.redelivery_of = d.id)';
+
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 function attemptView(a: WebhookDeliveryAttempt): AttemptView {
@@ -67,6 +90,7 @@ function attemptView(a: WebhookDeliveryAttempt): AttemptView {
     error_class: a.errorClass,
     error: a.error,
     success: a.success,
+    request: a.requestUrl !== null && a.requestHeaders !== null ? { method: 'POST', url: a.requestUrl, headers: a.requestHeaders } : null,
   };
 }
 
@@ -92,6 +116,12 @@ function deliveryView(d: WebhookDelivery, attempts: WebhookDeliveryAttempt[]): D
 }
 
 type DeliveryFilters = Pick<ListDeliveriesQueryDto, 'event_type' | 'since' | 'until' | 'success' | 'state'>;
+
+/** A new delivery of the same event (same id, type, organization and payload bytes) to the same subscription, due now. */
+function copyOf(original: WebhookDelivery, now: Date): WebhookDelivery {
+  const { subscriptionId, eventId, eventType, organizationId, payload } = original;
+  return pendingDelivery({ id: newRowId(), subscriptionId, eventId, eventType, organizationId, payload, redeliveryOf: original.id }, now);
+}
 
 /** The filters that listing and bulk deletion share; `column` qualifies a column name for the query at hand. */
 function applyFilters<T extends WhereExpressionBuilder>(qb: T, query: DeliveryFilters, column: (name: string) => string): T {
@@ -120,20 +150,26 @@ export class WebhookDeliveriesService {
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
-  /** Newest first (`created_at`, then `id`), with the filters of the query. */
+  /**
+   * Newest first (`created_at`, then `id`), with the filters of the query; `before` (a visible
+   * delivery's id, else 400) pages by key: the deliveries after it in that order.
+   */
   async list(caller: VerifiedCaller, query: ListDeliveriesQueryDto, kind = WebhookKind.Webhook): Promise<DeliveryPage> {
     const em = this.dataSource.manager;
-    const qb: SelectQueryBuilder<WebhookDelivery> = em.createQueryBuilder(WebhookDelivery, 'd');
-    if (query.subscription_id !== undefined) {
-      const subscription = await this.subscriptions.findVisible(em, caller, query.subscription_id, false, kind);
-      qb.where('d.subscription_id = :subscriptionId', { subscriptionId: subscription.id });
-    } else {
-      qb.where(
-        `d.subscription_id IN (SELECT ws.id FROM webhook_subscriptions ws WHERE ws.kind = :kind AND ws.organization_id IN (${SUBTREE_IDS_SQL}))`,
-        { root: caller.organizationId, kind },
-      );
+    if (query.before !== undefined && query.offset !== undefined) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
     }
+    const qb = await this.visible(em, caller, query.subscription_id, kind);
     applyFilters(qb, query, (name) => `d.${name}`);
+    if (query.replayed !== undefined) qb.andWhere(query.replayed ? `NOT ${NOT_REPLAYED_SQL}` : NOT_REPLAYED_SQL);
+    if (query.before !== undefined) {
+      const cursor = isLookupId(query.before) ? await em.findOne(WebhookDelivery, { select: { id: true, subscriptionId: true }, where: { id: query.before } }) : null;
+      if (!cursor || !(await this.isVisibleSubscription(em, caller, cursor.subscriptionId, kind))) {
+        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before must be the id of a delivery you can see.');
+      }
+      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
+      qb.andWhere('(d.created_at, d.id) < (SELECT c.created_at, c.id FROM webhook_deliveries c WHERE c.id = :before)', { before: cursor.id });
+    }
     const [rows, total] = await qb
       .orderBy('d.created_at', 'DESC')
       .addOrderBy('d.id', 'DESC')
@@ -142,6 +178,17 @@ export class WebhookDeliveriesService {
       .getManyAndCount();
     const attempts = await this.attemptsOf(em, rows.map((r) => r.id));
     return { items: rows.map((r) => deliveryView(r, attempts.get(r.id) ?? [])), total };
+  }
+
+  /** How many deliveries of the visible subscriptions are in each state, and how many are dead letters. */
+  async counts(caller: VerifiedCaller, kind = WebhookKind.Webhook): Promise<DeliveryCounts> {
+    const em = this.dataSource.manager;
+    const byState = await countByState(await this.visible(em, caller, undefined, kind), 'd', Object.values(DeliveryState));
+    const deadLetters = await (await this.visible(em, caller, undefined, kind))
+      .andWhere(`d.state = '${DeliveryState.Failed}'`)
+      .andWhere(NOT_REPLAYED_SQL)
+      .getCount();
+    return { byState, deadLetters };
   }
 
   async get(caller: VerifiedCaller, id: string, kind = WebhookKind.Webhook): Promise<DeliveryView> {
@@ -192,29 +239,8 @@ export class WebhookDeliveriesService {
   async redeliver(caller: VerifiedCaller, id: string, kind = WebhookKind.Webhook): Promise<DeliveryView> {
     const row = await this.transactions.run(async (em) => {
       const original = await this.findVisible(em, caller, id, false, kind);
-      const subscription = await this.subscriptions.findVisible(em, caller, original.subscriptionId, true, kind);
-      if (!subscription.enabled) {
-        throw new DomainError(ErrorCode.Conflict, 'The subscription is disabled: enable it before redelivering.');
-      }
-      const now = new Date();
-      const copy = Object.assign(new WebhookDelivery(), {
-        id: newRowId(),
-        subscriptionId: original.subscriptionId,
-        eventId: original.eventId,
-        eventType: original.eventType,
-        organizationId: original.organizationId,
-        payload: original.payload,
-        state: DeliveryState.Pending,
-        attempts: 0,
-        nextAttemptAt: now,
-        lockedUntil: null,
-        lastStatus: null,
-        lastError: null,
-        redeliveryOf: original.id,
-        createdAt: now,
-        updatedAt: now,
-        completedAt: null,
-      });
+      await this.enabledSubscription(em, caller, original.subscriptionId, kind);
+      const copy = copyOf(original, new Date());
       await em.insert(WebhookDelivery, { ...copy });
       return copy;
     });
@@ -222,18 +248,68 @@ export class WebhookDeliveriesService {
     return deliveryView(row, []);
   }
 
+  /**
+   * Redelivers, as {@link redeliver} does each, the subscription's dead letters (failed, not
+   * redelivered yet) created within the range (`since` inclusive, `until` exclusive), oldest
+   * first, at most REDELIVER_FAILED_MAX of them in one transaction; `more` says whether others
+   * are left. A disabled subscription answers 409.
+   */
+  async redeliverFailed(caller: VerifiedCaller, subscriptionId: string, range: { since?: string; until?: string }, kind = WebhookKind.Webhook): Promise<{ redelivered: number; more: boolean }> {
+    const { since, until } = timeRangeOf(range);
+    const result = await this.transactions.run(async (em) => {
+      const subscription = await this.enabledSubscription(em, caller, subscriptionId, kind);
+      const qb = em
+        .createQueryBuilder(WebhookDelivery, 'd')
+        .where(`d.subscription_id = :subscriptionId AND d.state = '${DeliveryState.Failed}'`, { subscriptionId: subscription.id })
+        .andWhere(NOT_REPLAYED_SQL);
+      if (since) qb.andWhere('d.created_at >= :since', { since });
+      if (until) qb.andWhere('d.created_at < :until', { until });
+      const originals = await qb.orderBy('d.created_at', 'ASC').addOrderBy('d.id', 'ASC').limit(REDELIVER_FAILED_MAX + 1).getMany();
+      const now = new Date();
+      const copies = originals.slice(0, REDELIVER_FAILED_MAX).map((original) => copyOf(original, now));
+      for (let i = 0; i < copies.length; i += 100) await em.insert(WebhookDelivery, copies.slice(i, i + 100).map((c) => ({ ...c })));
+      return { redelivered: copies.length, more: originals.length > REDELIVER_FAILED_MAX };
+    });
+    if (result.redelivered > 0) this.signal.deliveriesCommitted();
+    return result;
+  }
+
+  /** The visible subscription, locked, or 409 when it is disabled: a delivery to it would never go out. */
+  private async enabledSubscription(em: EntityManager, caller: VerifiedCaller, id: string, kind: WebhookKind): Promise<WebhookSubscription> {
+    const subscription = await this.subscriptions.findVisible(em, caller, id, true, kind);
+    if (!subscription.enabled) {
+      throw new DomainError(ErrorCode.Conflict, 'The subscription is disabled: enable it before redelivering.');
+    }
+    return subscription;
+  }
+
+  /** Deliveries (`d`) of one visible subscription (404 otherwise), or of every subscription the caller can see. */
+  private async visible(em: EntityManager, caller: VerifiedCaller, subscriptionId: string | undefined, kind: WebhookKind): Promise<SelectQueryBuilder<WebhookDelivery>> {
+    const qb = em.createQueryBuilder(WebhookDelivery, 'd');
+    if (subscriptionId !== undefined) {
+      const subscription = await this.subscriptions.findVisible(em, caller, subscriptionId, false, kind);
+      return qb.where('d.subscription_id = :subscriptionId', { subscriptionId: subscription.id });
+    }
+    return qb.where(
+      `d.subscription_id IN (SELECT ws.id FROM webhook_subscriptions ws WHERE ws.kind = :kind AND ws.organization_id IN (${SUBTREE_IDS_SQL}))`,
+      { root: caller.organizationId, kind },
+    );
+  }
+
+  private async isVisibleSubscription(em: EntityManager, caller: VerifiedCaller, subscriptionId: string, kind: WebhookKind): Promise<boolean> {
+    const owner = await em
+      .createQueryBuilder()
+      .select('ws.organization_id', 'organization_id')
+      .from('webhook_subscriptions', 'ws')
+      .where('ws.id = :id AND ws.kind = :kind', { id: subscriptionId, kind })
+      .getRawOne<{ organization_id: string }>();
+    return owner !== undefined && (await isVisibleOrganization(em, caller, owner.organization_id));
+  }
+
   /** A delivery of a subscription the caller can see; any other is as unknown as a missing one (404). */
   private async findVisible(em: EntityManager, caller: VerifiedCaller, id: string, lock = false, kind = WebhookKind.Webhook): Promise<WebhookDelivery> {
     const delivery = isLookupId(id) ? await em.findOne(WebhookDelivery, { where: { id }, ...(lock ? lockFor<WebhookDelivery>(em) : {}) }) : null;
-    if (delivery) {
-      const owner = await em
-        .createQueryBuilder()
-        .select('ws.organization_id', 'organization_id')
-        .from('webhook_subscriptions', 'ws')
-        .where('ws.id = :id AND ws.kind = :kind', { id: delivery.subscriptionId, kind })
-        .getRawOne<{ organization_id: string }>();
-      if (owner && (await isVisibleOrganization(em, caller, owner.organization_id))) return delivery;
-    }
+    if (delivery && (await this.isVisibleSubscription(em, caller, delivery.subscriptionId, kind))) return delivery;
     throw new DomainError(ErrorCode.NotFound, DELIVERY_NOT_FOUND);
   }
 

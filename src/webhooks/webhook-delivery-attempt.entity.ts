@@ -45,4 +45,12 @@ export class WebhookDeliveryAttempt {
 
   @Column({ type: 'boolean' })
   success!: boolean;
+
+  /** The URL the attempt was sent to (null for attempts recorded before it was kept). */
+  @Column({ name: 'request_url', type: 'varchar', length: 2048, nullable: true })
+  requestUrl!: string | null;
+
+  /** The exact headers sent, signatures included; the body is the delivery's payload. */
+  @Column({ name: 'request_headers', type: 'simple-json', nullable: true })
+  requestHeaders!: Record<string, string> | null;
 }

@@ -70,3 +70,22 @@ export class WebhookDelivery {
   @Column({ name: 'completed_at', type: Date, nullable: true })
   completedAt!: Date | null;
 }
+
+/** What a new delivery is about; everything else starts as {@link pendingDelivery} sets it. */
+export type DeliveryContent = Pick<WebhookDelivery, 'id' | 'subscriptionId' | 'eventId' | 'eventType' | 'organizationId' | 'payload' | 'redeliveryOf'>;
+
+/** A delivery due now and never attempted (a redelivery, a post-hook's). */
+export function pendingDelivery(content: DeliveryContent, now: Date): WebhookDelivery {
+  return Object.assign(new WebhookDelivery(), {
+    ...content,
+    state: DeliveryState.Pending,
+    attempts: 0,
+    nextAttemptAt: now,
+    lockedUntil: null,
+    lastStatus: null,
+    lastError: null,
+    createdAt: now,
+    updatedAt: now,
+    completedAt: null,
+  });
+}

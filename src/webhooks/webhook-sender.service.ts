@@ -27,8 +27,17 @@ export interface SendMessage {
   body: Buffer;
 }
 
+/** The request of one attempt as sent: POST to `url` with these headers and the message's body. */
+export interface SentRequest {
+  url: string;
+  /** Lower-case names, in the order sent: signatures, Host and Connection included. */
+  headers: Record<string, string>;
+}
+
 /** The outcome of one attempt, ready to be recorded. */
 export interface SendResult {
+  /** What was sent (or would have been, when the URL was refused before connecting). */
+  request: SentRequest;
   startedAt: Date;
   durationMs: number;
   /** HTTP status, null if no answer. */
@@ -90,12 +99,14 @@ export class WebhookSender implements OnApplicationShutdown {
   async send(target: SendTarget, message: SendMessage, timeoutMs = this.config.timeoutMs): Promise<SendResult> {
     const startedAt = new Date();
     const start = performance.now();
+    const request = requestOf(target, message, Math.floor(startedAt.getTime() / 1000));
     let answer: Answer;
     try {
-      answer = await this.exchange(target, message, timeoutMs);
+      answer = await this.exchange(target, message, request.headers, timeoutMs);
     } catch (err) {
       const error = err as NodeJS.ErrnoException;
       return {
+        request,
         startedAt,
         durationMs: Math.round(performance.now() - start),
         status: null,
@@ -110,6 +121,7 @@ export class WebhookSender implements OnApplicationShutdown {
     const { status } = answer;
     const success = this.config.success200Only ? status === 200 : status >= 200 && status < 300;
     return {
+      request,
       startedAt,
       durationMs: Math.round(performance.now() - start),
       status,
@@ -122,7 +134,7 @@ export class WebhookSender implements OnApplicationShutdown {
     };
   }
 
-  private exchange(target: SendTarget, message: SendMessage, timeoutMs: number): Promise<Answer> {
+  private exchange(target: SendTarget, message: SendMessage, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
     const url = URL.canParse(target.url) ? new URL(target.url) : null;
     if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
       throw Object.assign(new Error('payload_url is not a valid http or https URL'), { code: BLOCKED_CODE });
@@ -132,15 +144,6 @@ export class WebhookSender implements OnApplicationShutdown {
     // Node connects to IP literals without calling `lookup`, so those are checked here.
     this.policy.checkAddressLiteral(hostname);
 
-    const headers = deliveryHeaders({
-      eventId: message.eventId,
-      eventType: message.eventType,
-      owner: target.owner,
-      body: message.body,
-      secrets: target.secrets,
-      timestampSec: Math.floor(Date.now() / 1000),
-    });
-    headers['content-length'] = String(message.body.length);
     const options: RequestOptions = {
       method: 'POST',
       hostname,
@@ -219,6 +222,18 @@ export class WebhookSender implements OnApplicationShutdown {
       start();
     });
   }
+}
+
+/**
+ * The headers of one attempt, exactly as written on the wire: Host and Connection are set here
+ * rather than left to Node (to the same values), so that what is recorded is what was sent.
+ */
+function requestOf(target: SendTarget, message: SendMessage, timestampSec: number): SentRequest {
+  const url = URL.canParse(target.url) ? new URL(target.url) : null;
+  const signed = deliveryHeaders({ eventId: message.eventId, eventType: message.eventType, owner: target.owner, body: message.body, secrets: target.secrets, timestampSec });
+  const headers: Record<string, string> = url ? { host: url.host } : {};
+  Object.assign(headers, signed, { 'content-length': String(message.body.length), connection: 'keep-alive' });
+  return { url: target.url, headers };
 }
 
 /** Milliseconds to wait from a Retry-After value (delta-seconds or HTTP-date), capped at 24 h; null if absent or invalid. */

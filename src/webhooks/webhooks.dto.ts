@@ -228,6 +228,16 @@ export class ListDeliveriesQueryDto extends DeliveryFilterQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: OFFSET_MAX, default: 0 })
   @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
   offset?: number;
+
+  /** Keyset cursor: the id of the last delivery of the previous page; the page holds the older ones. */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last delivery of the previous page (not with `offset`); `total` then counts the older ones.' })
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  before?: string;
+
+  /** false: only deliveries not redelivered yet (with `success=false`: the dead letters); true: only redelivered ones. */
+  @ApiPropertyOptional({ type: Boolean, description: 'false: only deliveries that no redelivery was made of (with `success=false`, the dead letters); true: only those redelivered.' })
+  @Optional() @QueryBoolean() @IsBoolean({ message: 'replayed must be true or false' })
+  replayed?: boolean;
 }
 
 /** `DELETE /api/webhooks/deliveries` query parameters: one subscription's deliveries, narrowed by the filters. */

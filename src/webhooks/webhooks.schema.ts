@@ -90,6 +90,21 @@ export class TestDeliverySchema {
   duration_ms!: number;
 }
 
+export class AttemptRequestSchema {
+  @ApiProperty({ enum: ['POST'] })
+  method!: 'POST';
+
+  @ApiProperty({ description: 'The payload URL the attempt went to.' })
+  url!: string;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: 'Every header sent, lower-case, signatures included; the body is the delivery\'s `payload`.',
+  })
+  headers!: Record<string, string>;
+}
+
 export class DeliveryAttemptSchema {
   @ApiProperty({ description: '1 for the first attempt.' })
   attempt!: number;
@@ -114,6 +129,9 @@ export class DeliveryAttemptSchema {
 
   @ApiProperty()
   success!: boolean;
+
+  @ApiProperty({ type: () => AttemptRequestSchema, nullable: true, description: 'The exact request sent; null for attempts recorded before requests were kept.' })
+  request!: AttemptRequestSchema | null;
 }
 
 export class DeliverySchema {

@@ -1,7 +1,10 @@
 import type { DataSource } from 'typeorm';
 
-/** Bookkeeping tables that background jobs write on their own, and the migrations log: never in a snapshot. */
-const SKIPPED_TABLES = new Set(['migrations', 'typeorm_metadata', 'leases', 'connector_runs']);
+/**
+ * Bookkeeping tables that background jobs write on their own, and the migrations log: never in a
+ * snapshot. Console sessions too: signing in and using the console is not a change of the data.
+ */
+const SKIPPED_TABLES = new Set(['migrations', 'typeorm_metadata', 'leases', 'connector_runs', 'console_sessions']);
 
 /** Every table of the schema (so a new module's tables are covered without listing them here). */
 async function tablesOf(ds: DataSource): Promise<string[]> {

@@ -94,8 +94,8 @@ describe('webhook deliveries API', () => {
         updated_at: expect.stringMatching(ISO),
         completed_at: at(1).toISOString(),
         attempts: [
-          { attempt: 1, started_at: at(2).toISOString(), duration_ms: 12, status_code: 503, response_body: 'busy', error_class: 'http', error: 'HTTP 503', success: false },
-          { attempt: 2, started_at: at(3).toISOString(), duration_ms: 12, status_code: null, response_body: null, error_class: 'timeout', error: 'no answer', success: false },
+          { attempt: 1, started_at: at(2).toISOString(), duration_ms: 12, status_code: 503, response_body: 'busy', error_class: 'http', error: 'HTTP 503', success: false, request: null },
+          { attempt: 2, started_at: at(3).toISOString(), duration_ms: 12, status_code: null, response_body: null, error_class: 'timeout', error: 'no answer', success: false, request: null },
         ],
       });
       expect(res.body.items[4].attempts).toEqual([expect.objectContaining({ attempt: 1, success: true, status_code: 200, duration_ms: 7 })]);
@@ -140,6 +140,35 @@ describe('webhook deliveries API', () => {
       const last = await partner.get(`?subscription_id=${sub.id}&limit=2&offset=4`).expect(200);
       expect([...ids(first), ...ids(rest), ...ids(last)]).toEqual(idsOf(4, 3, 2, 1, 0));
       expect(first.body.total).toBe(5);
+    });
+
+    it('pages by key with before: the deliveries after the given one, newest first, and the total of those', async () => {
+      const first = await partner.get(`?subscription_id=${sub.id}&limit=2`).expect(200);
+      const second = await partner.get(`?subscription_id=${sub.id}&limit=2&before=${rows[3].id}`).expect(200);
+      const last = await partner.get(`?subscription_id=${sub.id}&limit=2&before=${rows[1].id}`).expect(200);
+      expect([...ids(first), ...ids(second), ...ids(last)]).toEqual(idsOf(4, 3, 2, 1, 0));
+      expect([second.body.total, last.body.total]).toEqual([3, 1]);
+      expect(ids(await partner.get(`?subscription_id=${sub.id}&before=${rows[0].id}`).expect(200))).toEqual([]);
+    });
+
+    it('refuses before with offset, and a before that is not a delivery the caller can see (400)', async () => {
+      const both = await partner.get(`?subscription_id=${sub.id}&before=${rows[3].id}&offset=1`).expect(400);
+      expect(both.body).toMatchObject(errorEnvelope('VALIDATION_FAILED'));
+      expect(both.body.message).toBe('Invalid request: query.before and query.offset cannot be used together.');
+      const unknown = await partner.get(`?before=${randomUUID()}`).expect(400);
+      const foreign = await as('other').get(`?before=${rows[3].id}`).expect(400);
+      expect(foreign.body.message).toBe('Invalid request: query.before must be the id of a delivery you can see.');
+      expect(unknown.body.message).toBe(foreign.body.message);
+    });
+
+    it('filters by replayed: false leaves out the deliveries a redelivery was made of', async () => {
+      const replaySub = await newSubscription(tree.customers[0].id);
+      const [replayed, waiting] = await createDeliveries(t.dataSource, replaySub.id, 2, BASE, () => ({ state: DeliveryState.Failed }));
+      const copy = await createDelivery(t.dataSource, { subscriptionId: replaySub.id, eventId: replayed.eventId, redeliveryOf: replayed.id, createdAt: at(10) });
+      expect(ids(await partner.get(`?subscription_id=${replaySub.id}&success=false&replayed=false`).expect(200))).toEqual([waiting.id]);
+      expect(ids(await partner.get(`?subscription_id=${replaySub.id}&replayed=true`).expect(200))).toEqual([replayed.id]);
+      expect(ids(await partner.get(`?subscription_id=${replaySub.id}&replayed=false`).expect(200))).toEqual([copy.id, waiting.id]);
+      await partner.get(`?replayed=maybe`).expect(400);
     });
 
     it('reads one delivery with its attempts', async () => {

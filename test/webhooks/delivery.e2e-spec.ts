@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { TransactionRunner } from '../../src/database/transaction-runner.service';
-import { OutboxService } from '../../src/events/outbox.service';
 import { OrganizationKind } from '../../src/organizations/organization.entity';
 import { DeliveryErrorClass, WebhookDeliveryAttempt } from '../../src/webhooks/webhook-delivery-attempt.entity';
 import { DeliveryState, WebhookDelivery } from '../../src/webhooks/webhook-delivery.entity';
@@ -19,6 +17,7 @@ import { cyberAppAuth } from '../setup/protocol';
 import { createTestApp, TestApp } from '../setup/create-test-app';
 import { createOrganization, createTree, Tree } from '../factories/organizations';
 import { createDelivery, createSubscription } from '../factories/webhooks';
+import { emit, eventually } from '../setup/eventually';
 
 const ENV = {
   WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8,::1',
@@ -41,21 +40,6 @@ interface SubscriptionInput {
 
 const subscribe = (t: TestApp, { url, ...input }: SubscriptionInput): Promise<WebhookSubscription> =>
   createSubscription(t.dataSource, { ...input, payloadUrl: url });
-
-async function emit(t: TestApp, type: string, organizationId: string | null, data: Record<string, unknown> = {}): Promise<string> {
-  const event = await t.app.get(TransactionRunner).run((em) => t.app.get(OutboxService).record(em, { type, organizationId, data }));
-  return event.id;
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const deliveriesOf = (t: TestApp, subscriptionId: string) =>
   t.dataSource.getRepository(WebhookDelivery).find({ where: { subscriptionId }, order: { createdAt: 'ASC' } });
@@ -109,7 +93,8 @@ describe('webhook delivery', () => {
     // The bytes signed and sent are the stored payload, byte for byte.
     expect(got.body.toString('utf8')).toBe(delivery.payload);
     expect(await attemptsOf(t, delivery.id)).toEqual([
-      expect.objectContaining({ attempt: 1, statusCode: 200, success: true, errorClass: null, responseBody: 'ok' }),
+      // The request is kept as it went out: every header the receiver got, signatures included.
+      expect.objectContaining({ attempt: 1, statusCode: 200, success: true, errorClass: null, responseBody: 'ok', requestUrl: r.url, requestHeaders: { ...got.headers } }),
     ]);
   });
 

@@ -1,0 +1,42 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ActionsModule } from '../actions/actions.module';
+import { AuthModule } from '../auth/auth.module';
+import { consoleConfig } from '../config/console.config';
+import { s3EventsConfig } from '../config/s3-events.config';
+import { webhooksConfig } from '../config/webhooks.config';
+import { ConnectorModule } from '../connector/connector.module';
+import { S3EventsModule } from '../s3-events/s3-events.module';
+import { User } from '../users/user.entity';
+import { WebhooksModule } from '../webhooks/webhooks.module';
+import { ConsoleAssets } from './console-assets.service';
+import { ConsoleAuthGuard } from './console-auth.guard';
+import { ConsoleCookies } from './console-cookies.service';
+import { ConsoleExceptionFilter } from './console-exception.filter';
+import { ConsoleOverviewService } from './console-overview.service';
+import { ConsoleSession } from './console-session.entity';
+import { ConsoleSessions } from './console-sessions.service';
+import { ConsoleWebhooksController } from './console-webhooks.controller';
+import { ConsoleController } from './console.controller';
+
+/**
+ * The operator console under /console (docs/console.md): server-rendered pages over the same
+ * services as the APIs, signed in with the same credentials. Loaded unless CONSOLE_ENABLED=false.
+ */
+@Module({
+  imports: [
+    ConfigModule.forFeature(consoleConfig),
+    ConfigModule.forFeature(webhooksConfig),
+    ConfigModule.forFeature(s3EventsConfig),
+    TypeOrmModule.forFeature([ConsoleSession, User]),
+    AuthModule,
+    WebhooksModule,
+    ConnectorModule,
+    S3EventsModule,
+    ActionsModule,
+  ],
+  controllers: [ConsoleController, ConsoleWebhooksController],
+  providers: [ConsoleAssets, ConsoleCookies, ConsoleSessions, ConsoleAuthGuard, ConsoleExceptionFilter, ConsoleOverviewService],
+})
+export class ConsoleModule {}

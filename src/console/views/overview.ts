@@ -1,0 +1,58 @@
+import type { Overview } from '../console-overview.service';
+import { Html, html, Renderable } from '../html';
+import { excerpt, time } from './format';
+import { AssetUrls, page, Viewer } from './layout';
+
+/** A region console.js reloads in place every few seconds while the page is open (same id in the fresh page). */
+export function refreshing(id: string, label: string, body: Renderable): Html {
+  return html`<section id="${id}" data-refresh aria-labelledby="${id}-h">
+<h2 id="${id}-h">${label}</h2>
+${body}
+</section>`;
+}
+
+/** The same region, not refreshed. */
+export function section(id: string, label: string, body: Renderable): Html {
+  return html`<section id="${id}" aria-labelledby="${id}-h">
+<h2 id="${id}-h">${label}</h2>
+${body}
+</section>`;
+}
+
+/** When the page's data was read; refreshed with it. */
+export function asOf(at: string): Html {
+  return html`<p id="as-of" data-refresh class="muted small">As of ${time(at)}; the lists refresh every 5 seconds while the page is open.</p>`;
+}
+
+export function overviewPage(assets: AssetUrls, viewer: Viewer, o: Overview): Html {
+  const health = html`<dl class="facts">
+<dt>Organization</dt><dd>${o.organization ? html`${o.organization.name} <code>${o.organization.id}</code>` : viewer.caller.organizationId}</dd>
+<dt>Database</dt><dd>${o.database.type}: ${o.database.ok ? html`<span class="badge badge-succeeded">answering</span> in ${o.database.ms} ms` : html`<span class="badge badge-failed">not answering</span>`}</dd>
+${o.workers.map((w) => html`<dt>${w.name}</dt><dd>${w.enabled ? 'running in this process' : 'off in this process'}</dd>`)}
+</dl>`;
+  const queues = html`<div class="table-wrap"><table>
+<caption class="visually-hidden">Queue depths of your organization and the organizations below it</caption>
+<thead><tr><th scope="col">Queue</th><th scope="col">Counts</th></tr></thead>
+<tbody>${o.queues.map(
+    (q) => html`<tr><th scope="row">${q.href ? html`<a href="${q.href}">${q.name}</a>` : q.name}</th>
+<td><ul class="counts">${q.counts.map((c) => html`<li${c.alarm && c.count > 0 ? html` class="alarm"` : ''}><strong>${c.count}</strong> ${c.label}</li>`)}</ul></td></tr>`,
+  )}</tbody></table></div>`;
+  const failures =
+    o.failures.length === 0
+      ? html`<p>No failures.</p>`
+      : html`<div class="table-wrap"><table>
+<thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Error</th></tr></thead>
+<tbody>${o.failures.map(
+          (f) => html`<tr><td>${time(f.at)}</td><td>${f.href ? html`<a href="${f.href}">${f.kind}: ${f.what}</a>` : html`${f.kind}: ${f.what}`}</td><td>${excerpt(f.error, 200)}</td></tr>`,
+        )}</tbody></table></div>`;
+  return page({
+    title: 'Overview',
+    assets,
+    viewer,
+    section: 'overview',
+    body: html`${asOf(o.at)}
+${refreshing('health', 'Health', health)}
+${refreshing('queues', 'Queues', queues)}
+${refreshing('failures', 'Latest failures', failures)}`,
+  });
+}
