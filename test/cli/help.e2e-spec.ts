@@ -9,8 +9,9 @@ jest.setTimeout(600_000);
 
 /** Every npm script that runs a command line, what its `--help` must show. */
 const SCRIPTS: Array<[string, Array<string | RegExp>]> = [
-  ['cli', ['Usage: cli [options] [command]', /seed \[options\]/, /connector /, /migrate /, /user /, /webhooks /, /hooks /]],
+  ['cli', ['Usage: cli [options] [command]', /seed \[options\]/, /import-sample /, /connector /, /migrate /, /user /, /webhooks /, /hooks /]],
   ['seed', ['Usage: cli seed [options]', '-l, --login <login>', '-p, --password <password>', '--reset-password']],
+  ['import-sample', ['Usage: cli import-sample [options]', '--db <path>', '--connector <path>', '--dry-run', '--force']],
   ['migrate', ['Usage: cli migrate [options]', 'Apply pending database migrations']],
   ['user', ['Usage: cli user [options] [command]', 'add [options] <login>', 'passwd [options] <login>', 'remove <login>']],
   ['webhooks', ['Usage: cli webhooks [options] [command]', /redeliver /, /test /]],
