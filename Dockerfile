@@ -6,10 +6,16 @@
 #   install  npm ci with the toolchain the native modules may need (better-sqlite3 compiles from
 #            source when no prebuilt binary can be fetched; @node-rs/argon2 ships prebuilt ones)
 #   build    nest build
-#   prune    npm prune --omit=dev: the runtime dependencies only, native binaries kept
+#   prune    npm prune --omit=dev, then scripts/prune-runtime.js: the runtime dependencies only
+#            (without typescript/ts-node, which prune keeps as optional peers), native binaries
+#            kept, their sources and build objects dropped
 #   runtime  node:20-bookworm-slim without a compiler, as the unprivileged `node` user
 #
 #   docker build -t cyberapp-gateway .
+#   # another npm registry, and a CA bundle for an intercepting proxy (a secret of the npm ci step
+#   # only, never stored in a layer):
+#   docker build --build-arg NPM_REGISTRY="$(npm config get registry)" \
+#     --secret id=ca_certs,src=/etc/ssl/certs/ca-certificates.crt -t cyberapp-gateway .
 #   docker run -p 8080:8080 -v gateway-data:/app/data cyberapp-gateway            # SQLite on a volume
 #   docker run -p 8080:8080 -e DATABASE_URL=postgres://… cyberapp-gateway         # PostgreSQL
 #
@@ -29,7 +35,12 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# npm_config_nodedir: node-gyp compiles against this image's own Node headers (/usr/local/include/node)
+# instead of downloading them.
+ARG NPM_REGISTRY=https://registry.npmjs.org/
+RUN --mount=type=secret,id=ca_certs \
+    if [ -s /run/secrets/ca_certs ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca_certs; fi \
+ && npm_config_nodedir=/usr/local npm ci --no-audit --no-fund --registry="$NPM_REGISTRY"
 
 FROM install AS build
 COPY nest-cli.json tsconfig.json tsconfig.build.json ormconfig.ts ./
@@ -38,7 +49,9 @@ COPY src ./src
 RUN npm run build
 
 FROM build AS prune
-RUN npm prune --omit=dev --no-audit --no-fund
+COPY scripts/prune-runtime.js ./scripts/
+RUN npm prune --omit=dev --no-audit --no-fund \
+ && node scripts/prune-runtime.js
 
 FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="cyberapp-gateway" \
@@ -51,7 +64,7 @@ WORKDIR /app
 # Owned by root and read-only for the service; only the data directory is its own.
 COPY --from=prune /app/package.json ./
 COPY --from=prune /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=prune /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 # The SQLite database (the embedded default); unused with DATABASE_URL.
 VOLUME ["/app/data"]
