@@ -20,7 +20,7 @@
  * framework, the session cookie's absence and the network, without the console's work).
  *
  * Settings (environment): BENCH_CONSOLE_DELIVERIES (1000000), BENCH_REQUESTS (20), BENCH_WARMUP
- * (3), BENCH_DB (sqlite|postgres; unset: both), BENCH_DATABASE_URL
+ * (3), BENCH_DB (sqlite|postgres; unset: both), BENCH_KEEP (1: keep the SQLite file, to EXPLAIN), BENCH_DATABASE_URL
  * (postgres://postgres@127.0.0.1:5432/test), BENCH_GOAL_MS (200).
  */
 import 'reflect-metadata';
@@ -137,7 +137,7 @@ async function seed(db: 'sqlite' | 'postgres'): Promise<Seeded> {
     // Expressions over the row number `i`, per database.
     const sql = pg
       ? {
-          rows: `generate_series(0, ${n - 1}) AS g(i)`,
+          rows: `generate_series(0::bigint, ${n - 1}) AS g(i)`,
           id: (tag: string) => `lpad(to_hex(i), 8, '0') || '-0000-4000-${tag}000-' || lpad(to_hex(i), 12, '0')`,
           time: (base: string, plusMs: string) => `${base}::timestamptz + (${plusMs}) * interval '1 millisecond'`,
           state: `CASE WHEN i % 100 < 94 THEN 'succeeded' WHEN i % 100 < 99 THEN 'failed' ELSE 'pending' END`,
@@ -155,7 +155,7 @@ async function seed(db: 'sqlite' | 'postgres'): Promise<Seeded> {
     const base = pg ? `'${start.toISOString()}'` : `'${toSqliteDate(start)}'`;
     const created = sql.time(base, `i * ${stepMs}`);
     const tomorrowSql = pg ? `'${tomorrow.toISOString()}'::timestamptz` : `'${toSqliteDate(tomorrow)}'`;
-    const subscription = pg ? `'00000000-0000-4000-5000-' || lpad(to_hex(i % ${SUBSCRIPTIONS}), 12, '0')` : `printf('%08x-0000-4000-5000-%012x', i % ${SUBSCRIPTIONS}, i % ${SUBSCRIPTIONS})`;
+    const subscription = pg ? `lpad(to_hex(i % ${SUBSCRIPTIONS}), 8, '0') || '-0000-4000-5000-' || lpad(to_hex(i % ${SUBSCRIPTIONS}), 12, '0')` : `printf('%08x-0000-4000-5000-%012x', i % ${SUBSCRIPTIONS}, i % ${SUBSCRIPTIONS})`;
     const payload = pg
       ? `'{"event":"user.updated","id":"' || ${sql.id('e')} || '","data":{"login":"bench.user","name":"Bench User","email":"bench.user@bench.example","organization_id":"${partner}"}}'`
       : `'{"event":"user.updated","id":"' || ${sql.id('e')} || '","data":{"login":"bench.user","name":"Bench User","email":"bench.user@bench.example","organization_id":"${partner}"}}'`;
@@ -382,5 +382,6 @@ main()
   .finally(async () => {
     for (const child of children) child.kill('SIGKILL');
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-    rmSync(workDir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP === '1') console.log(`kept ${workDir} (BENCH_KEEP=1)`);
+    else rmSync(workDir, { recursive: true, force: true });
   });

@@ -19,6 +19,7 @@ import { findVisible, lockFor, ownerFor } from './action-lookup';
 import { Action, ActionState, OPEN_STATES } from './action.entity';
 import { LIMIT_DEFAULT, ListActionsQueryDto, SubmitActionDto } from './actions.dto';
 import { GroupCommit } from '../database/group-commit';
+import { queueFigures, QueueFigures } from '../common/state-counts';
 
 export interface ActionView {
   id: string;
@@ -83,6 +84,9 @@ export const EVENT_FAILED = 'action.failed';
 const EVENT_RESULT_MAX_CHARS = 65_536;
 /** Bound of the per-process action metadata cache (oldest dropped first; a miss costs one read). */
 const META_MAX = 100_000;
+
+/** The states the overview counts. */
+export const ACTION_QUEUE_STATES = [ActionState.Pending, ActionState.Sent, ActionState.Acknowledged, ActionState.Failed] as const;
 
 /**
  * The durable action ledger. An action is written (pending) before it is ever sent; every state
@@ -205,6 +209,12 @@ export class ActionLedgerService {
       throw new DomainError(ErrorCode.ValidationFailed, handlerId !== undefined ? `Handler ${handlerId} does not serve ${name}.` : `No handler serves ${name}.`);
     }
     return { capability, handlerId: chosen.h_id, parameters: chosen.a_parameters ? (JSON.parse(chosen.a_parameters) as Record<string, unknown>) : {} };
+  }
+
+  /** The overview's figures: open and failed actions, and actions submitted since `since`, each counted up to `cap`. */
+  async figures(caller: VerifiedCaller, since: Date, cap: number): Promise<QueueFigures<(typeof ACTION_QUEUE_STATES)[number]>> {
+    const visible = () => this.dataSource.manager.createQueryBuilder(Action, 'a').where(`a.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    return queueFigures(visible, 'a', ACTION_QUEUE_STATES, 'submitted_at', since, cap);
   }
 
   async list(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<{ items: ActionView[]; total: number }> {

@@ -1,16 +1,44 @@
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 
+/** A count that stopped at a ceiling: `count` rows, or at least that many when `capped`. */
+export interface CappedCount {
+  count: number;
+  capped: boolean;
+}
+
 /**
- * Rows of the query per value of its `state` column (`alias.state`), every state of `states`
- * present (0 when none); states not listed are left out.
+ * How many rows the query matches, counted up to `cap` and no further: the database stops at
+ * row `cap + 1`, so the cost is bounded however large the table grows (the console's overview
+ * with a million deliveries stored). Any select, order or limit of the query is replaced.
  */
-export async function countByState<S extends string>(qb: SelectQueryBuilder<ObjectLiteral>, alias: string, states: readonly S[]): Promise<Record<S, number>> {
-  const rows = await qb
-    .select(`${alias}.state`, 'state')
-    .addSelect('COUNT(*)', 'count')
-    .groupBy(`${alias}.state`)
-    .getRawMany<{ state: string; count: number | string }>();
-  const counts = Object.fromEntries(states.map((state) => [state, 0])) as Record<S, number>;
-  for (const row of rows) if ((states as readonly string[]).includes(row.state)) counts[row.state as S] = Number(row.count);
-  return counts;
+export async function countUpTo(qb: SelectQueryBuilder<ObjectLiteral>, cap: number): Promise<CappedCount> {
+  const [inner, parameters] = qb.clone().select('1', 'one').orderBy().limit(cap + 1).offset(undefined).getQueryAndParameters();
+  const rows = await qb.connection.query<Array<{ n: number | string }>>(`SELECT COUNT(*) AS n FROM (${inner}) capped`, parameters);
+  const n = Number(rows[0]?.n ?? 0);
+  return n > cap ? { count: cap, capped: true } : { count: n, capped: false };
+}
+
+/** A queue's figures for the overview: rows in each state asked for, and rows created since a time. */
+export interface QueueFigures<S extends string> {
+  byState: Record<S, CappedCount>;
+  created: CappedCount;
+}
+
+/**
+ * {@link countUpTo} for each state (`alias.state`) of a queue's visible rows, and for those created
+ * since `since` (`alias.<createdColumn>`): `visible` makes a fresh query of the rows the caller
+ * may see each time it is called.
+ */
+export async function queueFigures<S extends string>(
+  visible: () => SelectQueryBuilder<ObjectLiteral>,
+  alias: string,
+  states: readonly S[],
+  createdColumn: string,
+  since: Date,
+  cap: number,
+): Promise<QueueFigures<S>> {
+  const byState = {} as Record<S, CappedCount>;
+  for (const state of states) byState[state] = await countUpTo(visible().andWhere(`${alias}.state = :state`, { state }), cap);
+  const created = await countUpTo(visible().andWhere(`${alias}.${createdColumn} >= :since`, { since }), cap);
+  return { byState, created };
 }

@@ -27,6 +27,13 @@ class ConsoleEnv {
   /** `auto`: Secure when the request came over https (TLS here, or X-Forwarded-Proto from a TRUST_PROXY proxy). */
   @IsOptional() @IsIn(['auto', 'always', 'never'])
   CONSOLE_COOKIE_SECURE: 'auto' | 'always' | 'never' = 'auto';
+
+  /**
+   * The overview's counts stop here (shown as "10000+"): each reads at most this many index
+   * entries, so the page answers as fast with millions of rows stored as with none.
+   */
+  @IsOptional() @IsInt() @Min(10) @Max(1_000_000)
+  CONSOLE_OVERVIEW_COUNT_CAP: number = 10_000;
 }
 
 export const consoleConfig = registerAs('console', () => {
@@ -41,6 +48,7 @@ export const consoleConfig = registerAs('console', () => {
     maxMs: env.CONSOLE_SESSION_MAX_SECONDS * 1000,
     cookieSecrets: secrets,
     cookieSecure: env.CONSOLE_COOKIE_SECURE,
+    overviewCountCap: env.CONSOLE_OVERVIEW_COUNT_CAP,
   };
 });
 

@@ -33,6 +33,7 @@ export enum ConnectorItemState {
  */
 @Entity('connector_items')
 @Index('connector_items_due_idx', ['state', 'nextAttemptAt'])
+@Index('connector_items_organization_created_idx', ['organizationId', 'createdAt'])
 @Index('connector_items_idempotency_idx', ['organizationId', 'idempotencyKey'], { unique: true })
 export class ConnectorItem {
   @PrimaryColumn({ type: 'varchar', length: 36 })

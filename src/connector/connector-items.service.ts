@@ -6,7 +6,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
-import { countByState } from '../common/state-counts';
+import { queueFigures, QueueFigures } from '../common/state-counts';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { isConcurrencyConflict } from '../database/unique-violation';
@@ -199,6 +199,9 @@ function viewOf(item: ConnectorItem): ConnectorItemView {
   };
 }
 
+/** The states the overview counts. */
+export const ITEM_QUEUE_STATES = [ConnectorItemState.Pending, ConnectorItemState.Sending, ConnectorItemState.Failed] as const;
+
 /**
  * The intake queue of the connector: alerts and workloads the vendor's systems submit for one of
  * their organizations, stored once per (organization, idempotency key) and listed with their state.
@@ -351,9 +354,10 @@ export class ConnectorItemsService {
   }
 
   /** How many items of the caller's subtree are in each state (the console's overview). */
-  async countByState(caller: VerifiedCaller): Promise<Record<ConnectorItemState, number>> {
-    const qb = this.dataSource.manager.createQueryBuilder(ConnectorItem, 'i').where(`i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
-    return countByState(qb, 'i', Object.values(ConnectorItemState));
+  /** The overview's figures: items waiting, being sent and failed, and items created since `since`, each counted up to `cap`. */
+  async figures(caller: VerifiedCaller, since: Date, cap: number): Promise<QueueFigures<(typeof ITEM_QUEUE_STATES)[number]>> {
+    const visible = () => this.dataSource.manager.createQueryBuilder(ConnectorItem, 'i').where(`i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    return queueFigures(visible, 'i', ITEM_QUEUE_STATES, 'created_at', since, cap);
   }
 
   /** One item of the caller's subtree; another organization's item is as unknown as a missing one (404). */

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { ActionState } from '../actions/action.entity';
 import { ActionLedgerService } from '../actions/action-ledger.service';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { consoleConfig, ConsoleConfig } from '../config/console.config';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { ConnectorItemState } from '../connector/connector-item.entity';
@@ -12,16 +13,18 @@ import { ConnectorItemsService } from '../connector/connector-items.service';
 import { Organization } from '../organizations/organization.entity';
 import { S3InboxState } from '../s3-events/s3-inbox-record.entity';
 import { S3InboxService } from '../s3-events/s3-inbox.service';
-import { DeliveryState } from '../webhooks/webhook-delivery.entity';
 import { WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
+import { ListDeliveriesQueryDto } from '../webhooks/webhooks.dto';
+import type { CappedCount } from '../common/state-counts';
 
 const PING_TIMEOUT_MS = 2000;
 /** Failures of each kind read for the overview's "latest failures". */
 const LATEST = 5;
+/** The window of the "last hour" figures. */
+const WINDOW_MS = 3_600_000;
 
-export interface QueueCount {
+export interface QueueCount extends CappedCount {
   label: string;
-  count: number;
   /** Counts that need attention are shown as such when not 0. */
   alarm?: boolean;
 }
@@ -30,6 +33,8 @@ export interface QueueRow {
   name: string;
   href?: string;
   counts: QueueCount[];
+  /** What happened in the last hour. */
+  lastHour: QueueCount[];
 }
 
 export interface FailureRow {
@@ -46,13 +51,15 @@ export interface Overview {
   workers: Array<{ name: string; enabled: boolean }>;
   queues: QueueRow[];
   failures: FailureRow[];
+  cap: number;
   at: string;
 }
 
 /**
  * What the overview page shows, read through the same services as the APIs (each confines what
- * it reads to the caller's organization subtree): queue depths and the latest failures of
- * webhooks, connector items, the S3 inbox and actions, and this process's health.
+ * it reads to the caller's organization subtree): queue depths, the last hour's throughput and the
+ * latest failures of webhooks, connector items, the S3 inbox and actions, and this process's
+ * health. Counts stop at CONSOLE_OVERVIEW_COUNT_CAP (10,000).
  */
 @Injectable()
 export class ConsoleOverviewService {
@@ -64,55 +71,64 @@ export class ConsoleOverviewService {
     private readonly actions: ActionLedgerService,
     @Inject(webhooksConfig.KEY) private readonly webhooks: WebhooksConfig,
     @Inject(s3EventsConfig.KEY) private readonly s3: S3EventsConfig,
+    @Inject(consoleConfig.KEY) private readonly config: ConsoleConfig,
   ) {}
 
-  async read(caller: VerifiedCaller): Promise<Overview> {
+  async read(caller: VerifiedCaller, now = new Date()): Promise<Overview> {
     const database = await this.ping();
     const organization = await this.dataSource.manager.findOne(Organization, { select: { id: true, name: true }, where: { id: caller.organizationId } });
-    const [deliveries, deadLetters] = await Promise.all([
-      this.deliveries.counts(caller),
-      this.deliveries.list(caller, { success: false, replayed: false, limit: LATEST }),
-    ]);
-    const items = await this.connector.countByState(caller);
+    const since = new Date(now.getTime() - WINDOW_MS);
+    const cap = this.config.overviewCountCap;
+    const deliveries = await this.deliveries.depths(caller, since, cap);
+    const deadLetters = await this.deliveries.page(caller, Object.assign(new ListDeliveriesQueryDto(), { success: false, replayed: false, limit: LATEST }));
+    const items = await this.connector.figures(caller, since, cap);
     const failedItems = await this.connector.list(caller, { state: ConnectorItemState.Failed, limit: LATEST });
-    const inboxTotal = async (state: S3InboxState): Promise<number> => (await this.inbox.list(caller, { state, limit: '1' })).total;
+    const inbox = await this.inbox.figures(caller, since, cap);
     const failedInbox = await this.inbox.list(caller, { state: S3InboxState.Failed, limit: String(LATEST) });
-    const actionTotal = async (state: ActionState): Promise<number> => (await this.actions.list(caller, { state, limit: 1 })).total;
+    const actions = await this.actions.figures(caller, since, cap);
     const failedActions = await this.actions.list(caller, { state: ActionState.Failed, limit: LATEST });
     const queues: QueueRow[] = [
       {
         name: 'Webhook deliveries',
         href: '/console/webhooks',
         counts: [
-          { label: 'pending', count: deliveries.byState[DeliveryState.Pending] },
-          { label: 'being sent', count: deliveries.byState[DeliveryState.Delivering] },
-          { label: 'failed, not replayed', count: deliveries.deadLetters, alarm: true },
+          { label: 'pending', ...deliveries.pending },
+          { label: 'being sent', ...deliveries.delivering },
+          { label: 'failed, not replayed', ...deliveries.deadLetters, alarm: true },
+        ],
+        lastHour: [
+          { label: 'created', ...deliveries.created },
+          { label: 'succeeded', ...deliveries.succeeded },
+          { label: 'failed', ...deliveries.failed, alarm: true },
         ],
       },
       {
         name: 'Connector items',
         counts: [
-          { label: 'pending', count: items[ConnectorItemState.Pending] },
-          { label: 'being sent', count: items[ConnectorItemState.Sending] },
-          { label: 'failed', count: items[ConnectorItemState.Failed], alarm: true },
+          { label: 'pending', ...items.byState[ConnectorItemState.Pending] },
+          { label: 'being sent', ...items.byState[ConnectorItemState.Sending] },
+          { label: 'failed', ...items.byState[ConnectorItemState.Failed], alarm: true },
         ],
+        lastHour: [{ label: 'submitted', ...items.created }],
       },
       {
         name: 'S3 inbox',
         counts: [
-          { label: 'pending', count: await inboxTotal(S3InboxState.Pending) },
-          { label: 'processing', count: await inboxTotal(S3InboxState.Processing) },
-          { label: 'failed', count: failedInbox.total, alarm: true },
+          { label: 'pending', ...inbox.byState[S3InboxState.Pending] },
+          { label: 'processing', ...inbox.byState[S3InboxState.Processing] },
+          { label: 'failed', ...inbox.byState[S3InboxState.Failed], alarm: true },
         ],
+        lastHour: [{ label: 'received', ...inbox.created }],
       },
       {
         name: 'Actions',
         counts: [
-          { label: 'pending', count: await actionTotal(ActionState.Pending) },
-          { label: 'sent, not acknowledged', count: await actionTotal(ActionState.Sent) },
-          { label: 'acknowledged, no result yet', count: await actionTotal(ActionState.Acknowledged) },
-          { label: 'failed', count: failedActions.total, alarm: true },
+          { label: 'pending', ...actions.byState[ActionState.Pending] },
+          { label: 'sent, not acknowledged', ...actions.byState[ActionState.Sent] },
+          { label: 'acknowledged, no result yet', ...actions.byState[ActionState.Acknowledged] },
+          { label: 'failed', ...actions.byState[ActionState.Failed], alarm: true },
         ],
+        lastHour: [{ label: 'submitted', ...actions.created }],
       },
     ];
     const failures: FailureRow[] = [
@@ -138,7 +154,8 @@ export class ConsoleOverviewService {
       ],
       queues,
       failures,
-      at: new Date().toISOString(),
+      cap,
+      at: now.toISOString(),
     };
   }
 

@@ -18,6 +18,8 @@ import { CreateForm, DELIVERY_FILTERS, DeliveryFilter, EMPTY_CREATE_FORM, replay
 
 const PAGE_SIZE = 50;
 const SUBSCRIPTIONS_PAGE_SIZE = 100;
+/** Failed deliveries counted before a replay-since, at most (the page then says "more than"). */
+const REPLAY_COUNT_CAP = 100_000;
 
 /** Confirmations after a form, by the key in the URL it redirects to (never text from the request). */
 const NOTICES: Record<string, (n: number) => string> = {
@@ -107,7 +109,7 @@ export class ConsoleWebhooksController {
     if (!Object.prototype.hasOwnProperty.call(DELIVERY_FILTERS, state)) throw new DomainError(ErrorCode.ValidationFailed, `Unknown filter; choose one of ${Object.keys(DELIVERY_FILTERS).join(', ')}.`);
     const filter = state as DeliveryFilter;
     const before = queryText(query.before);
-    const deliveries = await this.deliveries.list(
+    const deliveries = await this.deliveries.page(
       viewer.caller,
       await validateDto(ListDeliveriesQueryDto, { subscription_id: subscription.id, before, limit: String(PAGE_SIZE), ...filterQuery(filter) }, 'query'),
     );
@@ -138,11 +140,8 @@ export class ConsoleWebhooksController {
     if (since === null) throw new DomainError(ErrorCode.ValidationFailed, 'Give the start as a date and time (UTC).');
     const until = new Date().toISOString();
     if (since > until) throw new DomainError(ErrorCode.ValidationFailed, 'The start is in the future.');
-    const { total } = await this.deliveries.list(
-      viewer.caller,
-      await validateDto(ListDeliveriesQueryDto, { subscription_id: subscription.id, success: 'false', replayed: 'false', since, until, limit: '1' }, 'query'),
-    );
-    sendPage(reply, 200, replayConfirmPage(this.assets.urls, viewer, { subscription, since, until, count: total, max: REDELIVER_FAILED_MAX }));
+    const { count, capped } = await this.deliveries.countDeadLetters(viewer.caller, subscription.id, { since, until }, REPLAY_COUNT_CAP);
+    sendPage(reply, 200, replayConfirmPage(this.assets.urls, viewer, { subscription, since, until, count, capped, max: REDELIVER_FAILED_MAX }));
   }
 
   /** Replays the dead letters of the range that was counted (its end fixed then: later failures are not included). */
@@ -173,7 +172,7 @@ export class ConsoleWebhooksController {
   async deadLetters(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Query() query: Record<string, unknown>): Promise<void> {
     const viewer = viewerOf(request);
     const before = queryText(query.before);
-    const result = await this.deliveries.list(
+    const result = await this.deliveries.page(
       viewer.caller,
       await validateDto(ListDeliveriesQueryDto, { success: 'false', replayed: 'false', before, limit: String(PAGE_SIZE) }, 'query'),
     );

@@ -10,6 +10,7 @@ import { S3ActionAttempt } from './s3-action-attempt.entity';
 import { S3InboxRecord, S3InboxState } from './s3-inbox-record.entity';
 import { S3InboxSignal } from './s3-inbox-signal.service';
 import { executeSql } from '../database/raw-sql';
+import { queueFigures, QueueFigures } from '../common/state-counts';
 import { intParam, isLookupId, S3SourcesService, stringParam } from './s3-sources.service';
 
 const RECORD_NOT_FOUND = 'S3 inbox record not found.';
@@ -94,6 +95,9 @@ function recordView(r: S3InboxRecord, attempts: S3ActionAttempt[]): InboxRecordV
   };
 }
 
+/** The states the overview counts. */
+export const INBOX_QUEUE_STATES = [S3InboxState.Pending, S3InboxState.Processing, S3InboxState.Failed] as const;
+
 /** The inbox API: records with their action outcomes, and replay. Confined like the sources. */
 @Injectable()
 export class S3InboxService {
@@ -128,6 +132,12 @@ export class S3InboxService {
     const [rows, total] = await qb.orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC').limit(limit).offset(offset).getManyAndCount();
     const attempts = rows.length === 0 ? [] : await em.find(S3ActionAttempt, { where: { inboxId: In(rows.map((r) => r.id)) }, order: { startedAt: 'ASC' } });
     return { items: rows.map((r) => recordView(r, attempts.filter((a) => a.inboxId === r.id))), total };
+  }
+
+  /** The overview's figures: records waiting, being processed and failed, and records created since `since`, each counted up to `cap`. */
+  async figures(caller: VerifiedCaller, since: Date, cap: number): Promise<QueueFigures<(typeof INBOX_QUEUE_STATES)[number]>> {
+    const visible = () => this.dataSource.manager.createQueryBuilder(S3InboxRecord, 'r').where(`r.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    return queueFigures(visible, 'r', INBOX_QUEUE_STATES, 'created_at', since, cap);
   }
 
   async get(caller: VerifiedCaller, id: string): Promise<InboxRecordView> {

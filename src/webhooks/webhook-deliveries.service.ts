@@ -12,7 +12,7 @@ import { WebhookKind, WebhookSubscription } from './webhook-subscription.entity'
 import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
 import { newRowId } from '../common/ids';
-import { countByState } from '../common/state-counts';
+import { CappedCount, countUpTo } from '../common/state-counts';
 
 const DELIVERY_NOT_FOUND = 'Webhook delivery not found.';
 
@@ -65,11 +65,16 @@ export interface DeliveryPage {
   total: number;
 }
 
-/** Deliveries of the visible subscriptions by state, and the dead letters among the failed. */
-export interface DeliveryCounts {
-  byState: Record<DeliveryState, number>;
+/** The overview's figures for the visible subscriptions, each counted up to a ceiling. */
+export interface DeliveryDepths {
+  pending: CappedCount;
+  delivering: CappedCount;
   /** Failed deliveries not redelivered yet. */
-  deadLetters: number;
+  deadLetters: CappedCount;
+  /** Deliveries created since the time given, and how those ended so far. */
+  created: CappedCount;
+  succeeded: CappedCount;
+  failed: CappedCount;
 }
 
 /** Failed deliveries redelivered at once by {@link WebhookDeliveriesService.redeliverFailed}, at most. */
@@ -156,10 +161,39 @@ export class WebhookDeliveriesService {
    */
   async list(caller: VerifiedCaller, query: ListDeliveriesQueryDto, kind = WebhookKind.Webhook): Promise<DeliveryPage> {
     const em = this.dataSource.manager;
+    const [rows, total] = await (await this.listQuery(em, caller, query, kind))
+      .limit(query.limit ?? DELIVERIES_LIMIT_DEFAULT)
+      .offset(query.offset ?? 0)
+      .getManyAndCount();
+    const attempts = await this.attemptsOf(em, rows.map((r) => r.id));
+    return { items: rows.map((r) => deliveryView(r, attempts.get(r.id) ?? [])), total };
+  }
+
+  /**
+   * One page of {@link list} without its total (the console): the rows and whether older ones
+   * follow, read by key alone, so that a page costs the same at any depth of a large history.
+   */
+  async page(caller: VerifiedCaller, query: ListDeliveriesQueryDto, kind = WebhookKind.Webhook): Promise<{ items: DeliveryView[]; more: boolean }> {
+    const em = this.dataSource.manager;
+    const limit = query.limit ?? DELIVERIES_LIMIT_DEFAULT;
+    const rows = await (await this.listQuery(em, caller, { ...query, offset: undefined }, kind)).limit(limit + 1).getMany();
+    const items = rows.slice(0, limit);
+    const attempts = await this.attemptsOf(em, items.map((r) => r.id));
+    return { items: items.map((r) => deliveryView(r, attempts.get(r.id) ?? [])), more: rows.length > limit };
+  }
+
+  /** Failed deliveries of a subscription not redelivered yet, created within the range, counted up to `cap`. */
+  async countDeadLetters(caller: VerifiedCaller, subscriptionId: string, range: { since?: string; until?: string }, cap: number, kind = WebhookKind.Webhook): Promise<CappedCount> {
+    const query = Object.assign(new ListDeliveriesQueryDto(), { subscription_id: subscriptionId, success: false, replayed: false, ...range });
+    return countUpTo(await this.listQuery(this.dataSource.manager, caller, query, kind), cap);
+  }
+
+  /** The visible deliveries that match a list query, newest first (the key `before` applied). */
+  private async listQuery(em: EntityManager, caller: VerifiedCaller, query: ListDeliveriesQueryDto, kind: WebhookKind): Promise<SelectQueryBuilder<WebhookDelivery>> {
     if (query.before !== undefined && query.offset !== undefined) {
       throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
     }
-    const qb = await this.visible(em, caller, query.subscription_id, kind);
+    const qb = await this.visible(em, caller, query.subscription_id, kind, query.state !== undefined || query.success !== undefined);
     applyFilters(qb, query, (name) => `d.${name}`);
     if (query.replayed !== undefined) qb.andWhere(query.replayed ? `NOT ${NOT_REPLAYED_SQL}` : NOT_REPLAYED_SQL);
     if (query.before !== undefined) {
@@ -170,25 +204,27 @@ export class WebhookDeliveriesService {
       // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
       qb.andWhere('(d.created_at, d.id) < (SELECT c.created_at, c.id FROM webhook_deliveries c WHERE c.id = :before)', { before: cursor.id });
     }
-    const [rows, total] = await qb
-      .orderBy('d.created_at', 'DESC')
-      .addOrderBy('d.id', 'DESC')
-      .limit(query.limit ?? DELIVERIES_LIMIT_DEFAULT)
-      .offset(query.offset ?? 0)
-      .getManyAndCount();
-    const attempts = await this.attemptsOf(em, rows.map((r) => r.id));
-    return { items: rows.map((r) => deliveryView(r, attempts.get(r.id) ?? [])), total };
+    return qb.orderBy('d.created_at', 'DESC').addOrderBy('d.id', 'DESC');
   }
 
-  /** How many deliveries of the visible subscriptions are in each state, and how many are dead letters. */
-  async counts(caller: VerifiedCaller, kind = WebhookKind.Webhook): Promise<DeliveryCounts> {
+  /**
+   * Queue depths and recent throughput of the visible subscriptions for the console's overview,
+   * each counted up to `cap` so that the cost stays bounded with millions of deliveries stored:
+   * waiting and being-sent rows come from their partial indexes, dead letters from the failed
+   * one, and the deliveries created since `since` from the subscription/time index.
+   */
+  async depths(caller: VerifiedCaller, since: Date, cap: number, kind = WebhookKind.Webhook): Promise<DeliveryDepths> {
     const em = this.dataSource.manager;
-    const byState = await countByState(await this.visible(em, caller, undefined, kind), 'd', Object.values(DeliveryState));
-    const deadLetters = await (await this.visible(em, caller, undefined, kind))
-      .andWhere(`d.state = '${DeliveryState.Failed}'`)
-      .andWhere(NOT_REPLAYED_SQL)
-      .getCount();
-    return { byState, deadLetters };
+    const inState = async (state: DeliveryState) => (await this.visible(em, caller, undefined, kind, true)).andWhere('d.state = :state', { state });
+    const recent = async () => (await this.visible(em, caller, undefined, kind)).andWhere('d.created_at >= :since', { since });
+    return {
+      pending: await countUpTo(await inState(DeliveryState.Pending), cap),
+      delivering: await countUpTo(await inState(DeliveryState.Delivering), cap),
+      deadLetters: await countUpTo((await inState(DeliveryState.Failed)).andWhere(NOT_REPLAYED_SQL), cap),
+      created: await countUpTo(await recent(), cap),
+      succeeded: await countUpTo((await recent()).andWhere('d.state = :state', { state: DeliveryState.Succeeded }), cap),
+      failed: await countUpTo((await recent()).andWhere('d.state = :state', { state: DeliveryState.Failed }), cap),
+    };
   }
 
   async get(caller: VerifiedCaller, id: string, kind = WebhookKind.Webhook): Promise<DeliveryView> {
@@ -284,14 +320,22 @@ export class WebhookDeliveriesService {
   }
 
   /** Deliveries (`d`) of one visible subscription (404 otherwise), or of every subscription the caller can see. */
-  private async visible(em: EntityManager, caller: VerifiedCaller, subscriptionId: string | undefined, kind: WebhookKind): Promise<SelectQueryBuilder<WebhookDelivery>> {
+  /**
+   * The deliveries of the subscriptions the caller can see (of one of them, when `subscriptionId` is
+   * given); `byState`: the query goes on to match a state, so that its partial index can lead.
+   */
+  private async visible(em: EntityManager, caller: VerifiedCaller, subscriptionId: string | undefined, kind: WebhookKind, byState = false): Promise<SelectQueryBuilder<WebhookDelivery>> {
     const qb = em.createQueryBuilder(WebhookDelivery, 'd');
     if (subscriptionId !== undefined) {
       const subscription = await this.subscriptions.findVisible(em, caller, subscriptionId, false, kind);
       return qb.where('d.subscription_id = :subscriptionId', { subscriptionId: subscription.id });
     }
+    // Two spellings of the same rule, for the planner: with a state to match, the row's partial
+    // index of that state is read in time order and each row's subscription checked (EXISTS);
+    // without one, each visible subscription's range of the subscription/time index (IN).
+    const visibleSubscription = `SELECT ws.id FROM webhook_subscriptions ws WHERE ws.kind = :kind AND ws.organization_id IN (${SUBTREE_IDS_SQL})`;
     return qb.where(
-      `d.subscription_id IN (SELECT ws.id FROM webhook_subscriptions ws WHERE ws.kind = :kind AND ws.organization_id IN (${SUBTREE_IDS_SQL}))`,
+      byState ? `EXISTS (${visibleSubscription} AND ws.id = d.subscription_id)` : `d.subscription_id IN (${visibleSubscription})`,
       { root: caller.organizationId, kind },
     );
   }

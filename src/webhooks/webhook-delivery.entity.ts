@@ -15,6 +15,8 @@ export enum DeliveryState {
 // should use them spell the state as a literal: SQLite cannot match a bound parameter to the WHERE.
 @Index('webhook_deliveries_pending_idx', ['subscriptionId', 'nextAttemptAt'], { where: "state = 'pending'" })
 @Index('webhook_deliveries_claimed_idx', ['lockedUntil'], { where: "state = 'delivering'" })
+@Index('webhook_deliveries_failed_idx', ['subscriptionId', 'createdAt', 'id'], { where: "state = 'failed'" })
+@Index('webhook_deliveries_failed_time_idx', ['createdAt', 'id'], { where: "state = 'failed'" })
 @Index('webhook_deliveries_event_idx', ['eventId'])
 export class WebhookDelivery {
   @PrimaryColumn({ type: 'varchar', length: 36 })

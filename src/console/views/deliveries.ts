@@ -1,10 +1,17 @@
-import type { AttemptView, DeliveryPage, DeliveryView } from '../../webhooks/webhook-deliveries.service';
+import type { AttemptView, DeliveryView } from '../../webhooks/webhook-deliveries.service';
 import { DeliveryState } from '../../webhooks/webhook-delivery.entity';
 import type { SubscriptionView } from '../../webhooks/webhook-subscriptions.service';
 import { Html, html, url } from '../html';
-import { badge, count, excerpt, shortId, time } from './format';
+import { badge, excerpt, shortId, time } from './format';
 import { actionButton, AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
+
+/** A page of deliveries as the console reads it: by key, without a total. */
+export interface DeliveryList {
+  items: DeliveryView[];
+  /** Older deliveries follow this page. */
+  more: boolean;
+}
 
 export interface DeliveryTableOptions {
   /** Subscription names by id, to show a column of them (lists across subscriptions). */
@@ -18,14 +25,14 @@ export interface DeliveryTableOptions {
   empty: string;
 }
 
-export function deliveryTable(viewer: Viewer, result: DeliveryPage, options: DeliveryTableOptions): Html {
+export function deliveryTable(viewer: Viewer, result: DeliveryList, options: DeliveryTableOptions): Html {
   const pager =
     options.older || options.newest
       ? html`<nav class="pager" aria-label="Pages">${options.newest ? html`<a href="${options.newest}">Newest</a>` : ''}${options.older ? html`<a href="${options.older}" rel="next">Older deliveries</a>` : ''}</nav>`
       : '';
   if (result.items.length === 0) return html`<p>${options.empty}</p>${pager}`;
   const names = options.subscriptions;
-  return html`<p class="muted small">${count(result.total, 'delivery', 'deliveries')}${options.newest ? ' from here on' : ''}, newest first.</p>
+  return html`<p class="muted small">${options.newest ? 'Older deliveries' : 'The latest deliveries'}, newest first.</p>
 <div class="table-wrap"><table class="deliveries">
 <thead><tr><th scope="col">Created</th>${names ? html`<th scope="col">Subscription</th>` : ''}<th scope="col">Event</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last result</th>${options.replay ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : ''}</tr></thead>
 <tbody>${result.items.map(
@@ -113,7 +120,7 @@ ${region('timeline', 'Attempts', timeline)}`,
 }
 
 export interface DeadLettersView {
-  result: DeliveryPage;
+  result: DeliveryList;
   subscriptions: Map<string, string>;
   before?: string;
   at: string;
@@ -122,7 +129,7 @@ export interface DeadLettersView {
 
 export function deadLettersPage(assets: AssetUrls, viewer: Viewer, view: DeadLettersView): Html {
   const last = view.result.items.at(-1);
-  const more = last !== undefined && view.result.total > view.result.items.length;
+  const more = last !== undefined && view.result.more;
   const table = deliveryTable(viewer, view.result, {
     subscriptions: view.subscriptions,
     replay: true,

@@ -1,4 +1,4 @@
-import type { Overview } from '../console-overview.service';
+import type { Overview, QueueCount } from '../console-overview.service';
 import { Html, html, Renderable } from '../html';
 import { excerpt, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
@@ -30,13 +30,17 @@ export function overviewPage(assets: AssetUrls, viewer: Viewer, o: Overview): Ht
 <dt>Database</dt><dd>${o.database.type}: ${o.database.ok ? html`<span class="badge badge-succeeded">answering</span> in ${o.database.ms} ms` : html`<span class="badge badge-failed">not answering</span>`}</dd>
 ${o.workers.map((w) => html`<dt>${w.name}</dt><dd>${w.enabled ? 'running in this process' : 'off in this process'}</dd>`)}
 </dl>`;
+  const counted = (c: QueueCount): Html =>
+    html`<li${c.alarm && c.count > 0 ? html` class="alarm"` : ''}><strong>${c.count.toLocaleString('en-US')}${c.capped ? '+' : ''}</strong> ${c.label}</li>`;
   const queues = html`<div class="table-wrap"><table>
-<caption class="visually-hidden">Queue depths of your organization and the organizations below it</caption>
-<thead><tr><th scope="col">Queue</th><th scope="col">Counts</th></tr></thead>
+<caption class="visually-hidden">Queue depths of your organization and the organizations below it, and what happened in the last hour</caption>
+<thead><tr><th scope="col">Queue</th><th scope="col">Now</th><th scope="col">Last hour</th></tr></thead>
 <tbody>${o.queues.map(
     (q) => html`<tr><th scope="row">${q.href ? html`<a href="${q.href}">${q.name}</a>` : q.name}</th>
-<td><ul class="counts">${q.counts.map((c) => html`<li${c.alarm && c.count > 0 ? html` class="alarm"` : ''}><strong>${c.count}</strong> ${c.label}</li>`)}</ul></td></tr>`,
-  )}</tbody></table></div>`;
+<td><ul class="counts">${q.counts.map(counted)}</ul></td>
+<td><ul class="counts">${q.lastHour.map(counted)}</ul></td></tr>`,
+  )}</tbody></table></div>
+<p class="muted small">Counts stop at ${o.cap.toLocaleString('en-US')} (shown as "${o.cap.toLocaleString('en-US')}+") so that this page stays fast with a long history; the lists have every row.</p>`;
   const failures =
     o.failures.length === 0
       ? html`<p>No failures.</p>`

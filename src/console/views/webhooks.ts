@@ -1,11 +1,10 @@
-import type { DeliveryPage } from '../../webhooks/webhook-deliveries.service';
 import { WebhookScope } from '../../webhooks/webhook-subscription.entity';
 import type { SubscriptionPage, SubscriptionView } from '../../webhooks/webhook-subscriptions.service';
 import { MAX_DESCRIPTION, MAX_NAME, MAX_SECRET, MAX_URL } from '../../webhooks/webhooks.dto';
 import { Html, html, url } from '../html';
 import { badge, count, shortId, time } from './format';
 import { actionButton, AssetUrls, csrfInput, page, Viewer } from './layout';
-import { deliveryTable } from './deliveries';
+import { DeliveryList, deliveryTable } from './deliveries';
 import { asOf, refreshing } from './overview';
 
 type Notice = { kind: 'ok' | 'error'; text: string } | null;
@@ -119,7 +118,7 @@ export const DELIVERY_FILTERS: Record<DeliveryFilter, string> = {
 
 export interface SubscriptionPageView {
   subscription: SubscriptionView;
-  deliveries: DeliveryPage;
+  deliveries: DeliveryList;
   filter: DeliveryFilter;
   before?: string;
   /** The replay form's default start (datetime-local, UTC). */
@@ -132,7 +131,7 @@ export function subscriptionPage(assets: AssetUrls, viewer: Viewer, view: Subscr
   const s = view.subscription;
   const filterQuery = view.filter === 'all' ? undefined : view.filter;
   const last = view.deliveries.items.at(-1);
-  const more = last !== undefined && view.deliveries.total > view.deliveries.items.length;
+  const more = last !== undefined && view.deliveries.more;
   const table = deliveryTable(viewer, view.deliveries, {
     older: more ? url('webhooks', s.id, { state: filterQuery, before: last.id }) : null,
     newest: view.before ? url('webhooks', s.id, { state: filterQuery }) : null,
@@ -184,6 +183,8 @@ export interface ReplayConfirmView {
   since: string;
   until: string;
   count: number;
+  /** The count stopped at its ceiling: at least `count` are waiting. */
+  capped: boolean;
   max: number;
 }
 
@@ -194,7 +195,7 @@ export function replayConfirmPage(assets: AssetUrls, viewer: Viewer, view: Repla
     view.count === 0
       ? html`<p>No failed delivery of <a href="${url('webhooks', s.id)}">${s.name}</a> created between ${time(view.since)} and ${time(view.until)} is waiting for a replay.</p>
 <p><a href="${url('webhooks', s.id)}">Back to the subscription</a></p>`
-      : html`<p><strong>${count(view.count, 'failed delivery', 'failed deliveries')}</strong> of <a href="${url('webhooks', s.id)}">${s.name}</a>, created between ${time(view.since)} and ${time(view.until)}, ${view.count === 1 ? 'has' : 'have'} not been replayed.${
+      : html`<p><strong>${view.capped ? 'More than ' : ''}${count(view.count, 'failed delivery', 'failed deliveries')}</strong> of <a href="${url('webhooks', s.id)}">${s.name}</a>, created between ${time(view.since)} and ${time(view.until)}, ${view.count === 1 && !view.capped ? 'has' : 'have'} not been replayed.${
           view.count > view.max ? html` At most ${view.max} are replayed at once, the oldest first; confirm again for the rest.` : ''
         }</p>
 <p>Each is delivered again as a new delivery: same event id, same body bytes, signed afresh, to ${html`<span class="break">${s.payload_url}</span>`}.</p>
