@@ -91,6 +91,7 @@ export class ConsoleOverviewService {
       },
       {
         name: 'Connector items',
+        href: '/console/connector',
         counts: [
           { label: 'pending', count: items[ConnectorItemState.Pending] },
           { label: 'being sent', count: items[ConnectorItemState.Sending] },
