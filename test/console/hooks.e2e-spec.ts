@@ -100,7 +100,7 @@ describe(`console approval hooks on ${TEST_DB}`, () => {
     expect(await rows(partner, '#decisions tbody tr')).toBe(1);
     await partner.goto('/console/hook-decisions?outcome=error');
     expect(await rows(partner, '#decisions tbody tr')).toBe(1);
-    expect(await partner.text('#decisions')).toContain('hook-error');
+    expect(await partner.text('#decisions tbody')).toMatch(/user\.create error http: vetoed by fail-closed/);
     await partner.goto('/console/hook-decisions?outcome=approved&operation=user.create');
     expect(await rows(partner, '#decisions tbody tr')).toBe(4);
     await partner.goto('/console/hook-decisions?operation=user.delete');

@@ -18,7 +18,7 @@ export const DECISION_FILTERS: Record<DecisionFilter, string> = {
 /** How a decision reads: approve, veto, or error (with what its failure policy made of it). */
 export function decisionOutcome(d: DecisionView): Html {
   if (d.policy_applied) {
-    return html`${badge('hook-error')} <span class="small">${d.error_class ?? 'error'}: ${d.outcome === 'approved' ? 'approved' : 'vetoed'} by ${d.failure_policy}</span>`;
+    return html`<span class="badge badge-hook-error">error</span> <span class="small">${d.error_class ?? 'error'}: ${d.outcome === 'approved' ? 'approved' : 'vetoed'} by ${d.failure_policy}</span>`;
   }
   return d.outcome === 'approved' ? badge('approved') : html`<span class="badge badge-rejected">vetoed</span>`;
 }
