@@ -5,7 +5,8 @@ import { MigrationInterface, QueryRunner, TableIndex } from 'typeorm';
  * (`created_at`, then `id`) and page by key:
  * - the decisions log across every hook the caller sees, newest first (the owner index serves one
  *   organization; a partner's or the vendor's view spans many);
- * - connector items newest first, overall, per state (the state filter) and per organization.
+ * - connector items newest first, overall and per state (the state filter), and their counts by
+ *   state over an organization subtree (a covering index: no table row is read).
  */
 export class ConsoleHooksConnector1733420000000 implements MigrationInterface {
   name = 'ConsoleHooksConnector1733420000000';
@@ -14,11 +15,11 @@ export class ConsoleHooksConnector1733420000000 implements MigrationInterface {
     await queryRunner.createIndex('hook_decisions', new TableIndex({ name: 'hook_decisions_created_idx', columnNames: ['created_at', 'id'] }));
     await queryRunner.createIndex('connector_items', new TableIndex({ name: 'connector_items_created_idx', columnNames: ['created_at', 'id'] }));
     await queryRunner.createIndex('connector_items', new TableIndex({ name: 'connector_items_state_created_idx', columnNames: ['state', 'created_at', 'id'] }));
-    await queryRunner.createIndex('connector_items', new TableIndex({ name: 'connector_items_organization_created_idx', columnNames: ['organization_id', 'created_at', 'id'] }));
+    await queryRunner.createIndex('connector_items', new TableIndex({ name: 'connector_items_organization_state_idx', columnNames: ['organization_id', 'state'] }));
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.dropIndex('connector_items', 'connector_items_organization_created_idx');
+    await queryRunner.dropIndex('connector_items', 'connector_items_organization_state_idx');
     await queryRunner.dropIndex('connector_items', 'connector_items_state_created_idx');
     await queryRunner.dropIndex('connector_items', 'connector_items_created_idx');
     await queryRunner.dropIndex('hook_decisions', 'hook_decisions_created_idx');

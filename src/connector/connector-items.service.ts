@@ -332,10 +332,9 @@ export class ConnectorItemsService {
     if (query.organization_id !== undefined) {
       qb.where('i.organization_id = :organizationId', { organizationId: query.organization_id });
     } else {
-      qb.where(
-        `i.organization_id IN (${SUBTREE_IDS_SQL})`,
-        { root: caller.organizationId },
-      );
+      // SQLite: the unary + keeps the planner off the organization indexes, which would read and sort
+      // every row of the subtree; it walks the newest-first index instead, stopping after a page.
+      qb.where(`${em.connection.options.type === 'postgres' ? '' : '+'}i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     }
     if (query.state !== undefined) qb.andWhere('i.state = :state', { state: query.state });
     if (query.kind !== undefined) qb.andWhere('i.kind = :kind', { kind: query.kind });
@@ -352,9 +351,14 @@ export class ConnectorItemsService {
     return { items: page.map(viewOf), next_before: rows.length > limit ? page[page.length - 1].id : null };
   }
 
-  /** How many items of the caller's subtree are in each state (the console's overview). */
-  async countByState(caller: VerifiedCaller): Promise<Record<ConnectorItemState, number>> {
+  /**
+   * How many items of the caller's subtree are in each state (the console's overview), or in each
+   * of `states` only (the others 0): the open states are a bounded queue, while sent and
+   * cancelled items are the whole history (see docs/console.md for what counting them costs).
+   */
+  async countByState(caller: VerifiedCaller, states?: readonly ConnectorItemState[]): Promise<Record<ConnectorItemState, number>> {
     const qb = this.dataSource.manager.createQueryBuilder(ConnectorItem, 'i').where(`i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    if (states !== undefined) qb.andWhere('i.state IN (:...states)', { states });
     return countByState(qb, 'i', Object.values(ConnectorItemState));
   }
 

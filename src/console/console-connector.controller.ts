@@ -11,7 +11,7 @@ import { ConsoleExceptionFilter } from './console-exception.filter';
 import { ConsoleRequest, queryText, redirect, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { url } from './html';
-import { connectorPage, itemPage, runsPage } from './views/connector';
+import { connectorPage, COUNTED_STATES, itemPage, runsPage } from './views/connector';
 
 const ITEMS_PAGE_SIZE = 50;
 const RUNS_PAGE_SIZE = 50;
@@ -50,8 +50,8 @@ export class ConsoleConnectorController {
     const before = queryText(query.before);
     const dto = await validateDto(ListItemsQueryDto, { state, before, limit: String(ITEMS_PAGE_SIZE) }, 'query');
     const result = await this.items.list(viewer.caller, dto);
-    // One GROUP BY over the caller's subtree (five states): see docs/console.md for its cost.
-    const counts = await this.items.countByState(viewer.caller);
+    // The open states only: their rows are the queue, not the history (docs/console.md).
+    const counts = await this.items.countByState(viewer.caller, COUNTED_STATES);
     const vendor = await this.runs.isVendor(viewer.caller);
     sendPage(
       reply,

@@ -85,7 +85,10 @@ export class HookDecisionsService {
     if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
       throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
     }
-    const qb = em.createQueryBuilder(HookDecision, 'd').where(`d.hook_organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    // SQLite: the unary + keeps the planner off the owner index, which would read and sort every
+    // decision of the subtree; it walks the newest-first index instead, stopping after a page.
+    const owner = `${em.connection.options.type === 'postgres' ? '' : '+'}d.hook_organization_id`;
+    const qb = em.createQueryBuilder(HookDecision, 'd').where(`${owner} IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     if (query.operation !== undefined) qb.andWhere('d.operation = :operation', { operation: query.operation });
     if (query.hook_id !== undefined) qb.andWhere('d.hook_id = :hookId', { hookId: query.hook_id });
     if (query.organization_id !== undefined) qb.andWhere('d.organization_id = :organizationId', { organizationId: query.organization_id });

@@ -11,6 +11,8 @@ type Notice = { kind: 'ok' | 'error'; text: string } | null;
 /** The states "send now" applies to. */
 const SENDABLE = new Set<string>([ConnectorItemState.Pending, ConnectorItemState.Failed]);
 export const ITEM_STATES = Object.values(ConnectorItemState);
+/** The states counted on the page: the queue. Sent and cancelled items are history, listed but not counted. */
+export const COUNTED_STATES: readonly ConnectorItemState[] = [ConnectorItemState.Pending, ConnectorItemState.Sending, ConnectorItemState.Failed];
 
 function pager(newest: string | null, older: string | null, olderLabel: string): Html | '' {
   if (!newest && !older) return '';
@@ -72,8 +74,10 @@ function itemTable(viewer: Viewer, view: ConnectorView): Html {
 }
 
 export function connectorPage(assets: AssetUrls, viewer: Viewer, view: ConnectorView): Html {
-  const counts = html`<ul class="counts">${ITEM_STATES.map(
-    (s) => html`<li${s === ConnectorItemState.Failed && view.counts[s] > 0 ? html` class="alarm"` : ''}><a href="${url('connector', { state: s })}"><strong>${view.counts[s]}</strong> ${s.replace(/_/g, ' ')}</a></li>`,
+  const counts = html`<ul class="counts">${ITEM_STATES.map((s) =>
+    COUNTED_STATES.includes(s)
+      ? html`<li${s === ConnectorItemState.Failed && view.counts[s] > 0 ? html` class="alarm"` : ''}><a href="${url('connector', { state: s })}"><strong>${view.counts[s]}</strong> ${s}</a></li>`
+      : html`<li><a href="${url('connector', { state: s })}">${s}</a></li>`,
   )}</ul>`;
   const filter = html`<form method="get" action="/console/connector" class="filter">
 <label for="state">Show</label> <select id="state" name="state"><option value="">All states</option>${ITEM_STATES.map(
