@@ -4,12 +4,13 @@ import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
+import { NoBody } from '../common/no-body.pipe';
 import { validateDto } from '../common/validate-dto';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { IntakeBatchDto, ListItemsQueryDto, parseIntakeBatch } from './connector-intake.dto';
 import { ConnectorItemDetailSchema, ConnectorItemPageSchema, IntakeResultSchema } from './connector-intake.schema';
-import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemsService, IntakeResultItem } from './connector-items.service';
+import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemsService, ConnectorItemView, IntakeResultItem } from './connector-items.service';
 
 /**
  * The intake API for the vendor's own systems: alerts and workloads for one of the caller's
@@ -52,6 +53,19 @@ export class ConnectorIntakeController {
   @ApiErrorResponses(403)
   async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<ConnectorItemPage> {
     return this.items.list(caller, await validateDto(ListItemsQueryDto, query, 'query'));
+  }
+
+  @Post(':id/send-now')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Send a pending or failed item now',
+    description: 'The item becomes pending and due at once, and a connector run is asked for. A failed item gets one more attempt (the attempt count goes on). 409 for an item being sent, sent or cancelled.',
+  })
+  @ApiParam({ name: 'id', description: 'Item id' })
+  @ApiOkResponse({ type: ConnectorItemDetailSchema, description: 'The item, pending and due now (without its body).' })
+  @ApiErrorResponses(404, 409)
+  sendNow(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<ConnectorItemView> {
+    return this.items.sendNow(caller, id);
   }
 
   @Get(':id')

@@ -263,3 +263,15 @@ export class ListItemsQueryDto {
   @IsOptional() @IsString() @Length(1, 64) @Validate(Printable)
   before?: string;
 }
+
+/** `GET /api/connector/runs`. */
+export class ListRunsQueryDto {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIST_LIMIT_MAX, default: LIST_LIMIT_DEFAULT })
+  @IsOptional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIST_LIMIT_MAX)
+  limit?: number;
+
+  /** Keyset cursor: the id of the last run of the previous page (`next_before`). */
+  @ApiPropertyOptional({ maxLength: 64, description: 'Keyset cursor: `next_before` of the previous page.' })
+  @IsOptional() @IsString() @Length(1, 64) @Validate(Printable)
+  before?: string;
+}

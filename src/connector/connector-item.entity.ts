@@ -35,6 +35,9 @@ export enum ConnectorItemState {
 @Index('connector_items_due_idx', ['state', 'nextAttemptAt'])
 @Index('connector_items_organization_created_idx', ['organizationId', 'createdAt'])
 @Index('connector_items_idempotency_idx', ['organizationId', 'idempotencyKey'], { unique: true })
+@Index('connector_items_created_idx', ['createdAt', 'id'])
+@Index('connector_items_state_created_idx', ['state', 'createdAt', 'id'])
+@Index('connector_items_organization_state_idx', ['organizationId', 'state'])
 export class ConnectorItem {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

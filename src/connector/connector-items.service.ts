@@ -23,6 +23,8 @@ const MAX_WRITE_ATTEMPTS = 5;
 const KEYS_PER_QUERY = 500;
 const ROWS_PER_INSERT = 200;
 const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
+/** The states "send now" takes an item from. */
+const SENDABLE_NOW = [ConnectorItemState.Pending, ConnectorItemState.Failed];
 
 /** One answer line of `POST /api/connector/items`, in the order of the request's items. */
 export interface IntakeResultItem {
@@ -333,10 +335,9 @@ export class ConnectorItemsService {
     if (query.organization_id !== undefined) {
       qb.where('i.organization_id = :organizationId', { organizationId: query.organization_id });
     } else {
-      qb.where(
-        `i.organization_id IN (${SUBTREE_IDS_SQL})`,
-        { root: caller.organizationId },
-      );
+      // SQLite: the unary + keeps the planner off the organization indexes, which would read and sort
+      // every row of the subtree; it walks the newest-first index instead, stopping after a page.
+      qb.where(`${em.connection.options.type === 'postgres' ? '' : '+'}i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     }
     if (query.state !== undefined) qb.andWhere('i.state = :state', { state: query.state });
     if (query.kind !== undefined) qb.andWhere('i.kind = :kind', { kind: query.kind });
@@ -353,7 +354,6 @@ export class ConnectorItemsService {
     return { items: page.map(viewOf), next_before: rows.length > limit ? page[page.length - 1].id : null };
   }
 
-  /** How many items of the caller's subtree are in each state (the console's overview). */
   /** The overview's figures: items waiting, being sent and failed, and items created since `since`, each counted up to `cap`. */
   async figures(caller: VerifiedCaller, since: Date, cap: number): Promise<QueueFigures<(typeof ITEM_QUEUE_STATES)[number]>> {
     const visible = () => this.dataSource.manager.createQueryBuilder(ConnectorItem, 'i').where(`i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
@@ -362,16 +362,48 @@ export class ConnectorItemsService {
 
   /** One item of the caller's subtree; another organization's item is as unknown as a missing one (404). */
   async get(caller: VerifiedCaller, id: string): Promise<ConnectorItemDetailView> {
-    const em = this.dataSource.manager;
-    const item = id.length <= 64 && !hasControlCharacters(id) ? await em.findOne(ConnectorItem, { where: { id } }) : null;
-    if (!item || !(await isVisibleOrganization(em, caller, item.organizationId))) {
-      throw new DomainError(ErrorCode.NotFound, 'Connector item not found.');
-    }
+    const item = await this.findVisible(this.dataSource.manager, caller, id);
     const view: ConnectorItemDetailView = viewOf(item);
     if (item.kind === ConnectorItemKind.Alert) view.alert = item.body as unknown as AlertBody;
     else if (item.kind === ConnectorItemKind.Workload) view.workload = item.body as unknown as WorkloadBody;
     else if (item.kind === ConnectorItemKind.AlertDismissal) view.alert_dismissal = { alert_key: (item.body as unknown as AlertDismissalBody).alert_key };
     else view.workload_removal = item.body as unknown as WorkloadRemovalBody;
     return view;
+  }
+
+  /**
+   * "Send now": a pending or failed item of the caller's subtree becomes pending and due at once,
+   * and a run is asked for (ConnectorTrigger). Its attempt count goes on (it numbers the claims),
+   * so a failed item gets one more attempt, and its retries only if CONNECTOR_MAX_ATTEMPTS is not
+   * reached yet; its last error stays until the next outcome replaces it. Another organization's
+   * item is 404; one being sent, sent or cancelled is 409.
+   */
+  async sendNow(caller: VerifiedCaller, id: string): Promise<ConnectorItemView> {
+    const item = await this.transactions.run(async (em) => {
+      const found = await this.findVisible(em, caller, id);
+      const now = new Date();
+      const changed = await em
+        .createQueryBuilder()
+        .update(ConnectorItem)
+        .set({ state: ConnectorItemState.Pending, nextAttemptAt: now, waitingReason: null, updatedAt: now })
+        .where('id = :id', { id: found.id })
+        .andWhere('state IN (:...states)', { states: SENDABLE_NOW })
+        .execute();
+      if (!changed.affected) {
+        const current = await em.findOne(ConnectorItem, { select: { id: true, state: true }, where: { id: found.id } });
+        throw new DomainError(ErrorCode.Conflict, `The item is ${current?.state ?? found.state}: only pending and failed items can be sent now.`);
+      }
+      return Object.assign(found, { state: ConnectorItemState.Pending, nextAttemptAt: now, waitingReason: null, updatedAt: now });
+    });
+    this.trigger.request({ reason: 'send-now', organizationId: item.organizationId, itemIds: [item.id] });
+    return viewOf(item);
+  }
+
+  private async findVisible(em: EntityManager, caller: VerifiedCaller, id: string): Promise<ConnectorItem> {
+    const item = id.length <= 64 && !hasControlCharacters(id) ? await em.findOne(ConnectorItem, { where: { id } }) : null;
+    if (!item || !(await isVisibleOrganization(em, caller, item.organizationId))) {
+      throw new DomainError(ErrorCode.NotFound, 'Connector item not found.');
+    }
+    return item;
   }
 }

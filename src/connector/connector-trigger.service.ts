@@ -3,8 +3,8 @@ import { Observable, Subject } from 'rxjs';
 
 /** Why a connector run was asked for ahead of its schedule. */
 export interface ConnectorRunRequest {
-  /** Who asked: the intake API (`send_now`) or, later, other callers. */
-  reason: 'intake';
+  /** Who asked: the intake API (`send_now`), or "send now" on one item (API or console). */
+  reason: 'intake' | 'send-now';
   organizationId: string;
   /** The items of the request (new ones and replays); the run sends whatever is due anyway. */
   itemIds: string[];

@@ -12,6 +12,8 @@ import { ConnectorItemsService } from './connector-items.service';
 import { ConnectorRun } from './connector-run.entity';
 import { ConnectorWorkload } from './connector-workload.entity';
 import { ConnectorRunner } from './connector-runner.service';
+import { ConnectorRunsController } from './connector-runs.controller';
+import { ConnectorRunsService } from './connector-runs.service';
 import { ConnectorTrigger } from './connector-trigger.service';
 import { ConnectorJob } from './connector.job';
 import { DemoGenerator } from './demo-generator.service';
@@ -19,8 +21,8 @@ import { DemoGenerator } from './demo-generator.service';
 /** Pushes the vendor's alerts and workloads to every mapped Acronis tenant (docs/architecture.md, flow 4). */
 @Module({
   imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun, ConnectorWorkload]), AuthModule, DatabaseModule, EventsModule],
-  controllers: [ConnectorIntakeController],
-  providers: [ConnectorItemsService, ConnectorTrigger, AcronisClient, DemoGenerator, ConnectorRunner, ConnectorJob],
-  exports: [ConnectorItemsService, ConnectorTrigger, ConnectorRunner],
+  controllers: [ConnectorIntakeController, ConnectorRunsController],
+  providers: [ConnectorItemsService, ConnectorRunsService, ConnectorTrigger, AcronisClient, DemoGenerator, ConnectorRunner, ConnectorJob],
+  exports: [ConnectorItemsService, ConnectorRunsService, ConnectorTrigger, ConnectorRunner],
 })
 export class ConnectorModule {}

@@ -104,6 +104,7 @@ export class ConsoleOverviewService {
       },
       {
         name: 'Connector items',
+        href: '/console/connector',
         counts: [
           { label: 'pending', ...items.byState[ConnectorItemState.Pending] },
           { label: 'being sent', ...items.byState[ConnectorItemState.Sending] },

@@ -18,6 +18,8 @@ import { ConsoleOverviewService } from './console-overview.service';
 import { ConsoleSession } from './console-session.entity';
 import { ConsoleSessions } from './console-sessions.service';
 import { ConsoleWebhooksController } from './console-webhooks.controller';
+import { ConsoleHooksController } from './console-hooks.controller';
+import { ConsoleConnectorController } from './console-connector.controller';
 import { ConsoleController } from './console.controller';
 
 /**
@@ -36,7 +38,7 @@ import { ConsoleController } from './console.controller';
     S3EventsModule,
     ActionsModule,
   ],
-  controllers: [ConsoleController, ConsoleWebhooksController],
+  controllers: [ConsoleController, ConsoleWebhooksController, ConsoleHooksController, ConsoleConnectorController],
   providers: [ConsoleAssets, ConsoleCookies, ConsoleSessions, ConsoleAuthGuard, ConsoleExceptionFilter, ConsoleOverviewService],
 })
 export class ConsoleModule {}

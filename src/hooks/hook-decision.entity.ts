@@ -5,6 +5,7 @@ import { HookDecisionOutcome, HookErrorClass, HookFailurePolicy, HookOperation }
 @Entity('hook_decisions')
 @Index('hook_decisions_owner_idx', ['hookOrganizationId', 'createdAt'])
 @Index('hook_decisions_hook_idx', ['hookId', 'createdAt'])
+@Index('hook_decisions_created_idx', ['createdAt', 'id'])
 export class HookDecision {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

@@ -5,7 +5,7 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { timeRangeOf } from '../webhooks/webhooks.dto';
-import { FOREIGN_ORGANIZATION } from '../webhooks/webhook-subscriptions.service';
+import { FOREIGN_ORGANIZATION, isLookupId } from '../webhooks/webhook-subscriptions.service';
 import { HookDecision } from './hook-decision.entity';
 import { DECISIONS_LIMIT_DEFAULT, ListDecisionsQueryDto } from './hooks.dto';
 
@@ -33,8 +33,13 @@ export interface DecisionView {
 
 export interface DecisionPage {
   items: DecisionView[];
-  total: number;
+  /** The decisions matching the query (from `before` on, when given); absent when not counted (the console's pages). */
+  total?: number;
+  /** Pass as `before` for the next page; null on the last page. */
+  next_before: string | null;
 }
+
+export const DECISION_NOT_FOUND = 'Decision not found.';
 
 export function decisionView(d: HookDecision): DecisionView {
   return {
@@ -67,26 +72,55 @@ export function decisionView(d: HookDecision): DecisionView {
 export class HookDecisionsService {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Newest first, with the filters of the query. */
-  async list(caller: VerifiedCaller, query: ListDecisionsQueryDto): Promise<DecisionPage> {
+  /**
+   * Newest first (`created_at`, then `id`), with the filters of the query; `before` (a visible
+   * decision's id, else 400) pages by key. `count: false` leaves `total` out (no COUNT over the log).
+   */
+  async list(caller: VerifiedCaller, query: ListDecisionsQueryDto, options: { count?: boolean } = {}): Promise<DecisionPage> {
     const em = this.dataSource.manager;
     const { since, until } = timeRangeOf(query);
+    if (query.before !== undefined && query.offset !== undefined) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
+    }
     if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
       throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
     }
-    const qb = em.createQueryBuilder(HookDecision, 'd').where(`d.hook_organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    // SQLite: the unary + keeps the planner off the owner index, which would read and sort every
+    // decision of the subtree; it walks the newest-first index instead, stopping after a page.
+    const owner = `${em.connection.options.type === 'postgres' ? '' : '+'}d.hook_organization_id`;
+    const qb = em.createQueryBuilder(HookDecision, 'd').where(`${owner} IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     if (query.operation !== undefined) qb.andWhere('d.operation = :operation', { operation: query.operation });
     if (query.hook_id !== undefined) qb.andWhere('d.hook_id = :hookId', { hookId: query.hook_id });
     if (query.organization_id !== undefined) qb.andWhere('d.organization_id = :organizationId', { organizationId: query.organization_id });
     if (query.outcome !== undefined) qb.andWhere('d.outcome = :outcome', { outcome: query.outcome });
+    if (query.policy_applied !== undefined) qb.andWhere('d.policy_applied = :policyApplied', { policyApplied: query.policy_applied });
     if (since) qb.andWhere('d.created_at >= :since', { since });
     if (until) qb.andWhere('d.created_at < :until', { until });
-    const [rows, total] = await qb
+    if (query.before !== undefined) {
+      const cursor = isLookupId(query.before) ? await em.findOne(HookDecision, { select: { id: true, hookOrganizationId: true }, where: { id: query.before } }) : null;
+      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.hookOrganizationId))) {
+        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before must be the id of a decision you can see.');
+      }
+      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
+      qb.andWhere('(d.created_at, d.id) < (SELECT c.created_at, c.id FROM hook_decisions c WHERE c.id = :before)', { before: cursor.id });
+    }
+    const limit = query.limit ?? DECISIONS_LIMIT_DEFAULT;
+    const total = options.count === false ? undefined : await qb.clone().getCount();
+    const rows = await qb
       .orderBy('d.created_at', 'DESC')
       .addOrderBy('d.id', 'DESC')
-      .limit(query.limit ?? DECISIONS_LIMIT_DEFAULT)
+      .limit(limit + 1)
       .offset(query.offset ?? 0)
-      .getManyAndCount();
-    return { items: rows.map(decisionView), total };
+      .getMany();
+    const page = rows.slice(0, limit);
+    return { items: page.map(decisionView), ...(total === undefined ? {} : { total }), next_before: rows.length > limit ? page[page.length - 1].id : null };
+  }
+
+  /** One decision of the caller's hooks; another organization's is as unknown as a missing one (404). */
+  async get(caller: VerifiedCaller, id: string): Promise<DecisionView> {
+    const em = this.dataSource.manager;
+    const decision = isLookupId(id) ? await em.findOneBy(HookDecision, { id }) : null;
+    if (!decision || !(await isVisibleOrganization(em, caller, decision.hookOrganizationId))) throw new DomainError(ErrorCode.NotFound, DECISION_NOT_FOUND);
+    return decisionView(decision);
   }
 }

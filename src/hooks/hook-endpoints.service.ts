@@ -152,6 +152,14 @@ export class HookEndpointsService {
     if (query.operation !== undefined) {
       qb.andWhere('s.id IN (SELECT h.id FROM hook_endpoints h WHERE h.operations LIKE :operation)', { operation: `%"${query.operation}"%` });
     }
+    if (query.before !== undefined) {
+      if (query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
+      const cursor = isLookupId(query.before) ? await em.findOne(WebhookSubscription, { select: { id: true, organizationId: true }, where: { id: query.before, kind: WebhookKind.Hook } }) : null;
+      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
+        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before must be the id of a hook you can see.');
+      }
+      qb.andWhere('(s.created_at, s.id) < (SELECT c.created_at, c.id FROM webhook_subscriptions c WHERE c.id = :before)', { before: cursor.id });
+    }
     const [rows, total] = await qb
       .orderBy('s.created_at', 'DESC')
       .addOrderBy('s.id', 'DESC')

@@ -11,7 +11,7 @@ import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
 import { ListDeliveriesQueryDto, RotateSecretDto } from '../webhooks/webhooks.dto';
-import { DecisionPage, HookDecisionsService } from './hook-decisions.service';
+import { DecisionPage, DecisionView, HookDecisionsService } from './hook-decisions.service';
 import { HOOK_NOT_FOUND, HookEndpointsService, HookPage, HookView, HookWithSecretView } from './hook-endpoints.service';
 import { CreateHookDto, ListDecisionsQueryDto, ListHooksQueryDto, parseHookUpdate, UpdateHookDto } from './hooks.dto';
 
@@ -76,6 +76,14 @@ export class HooksController {
   @ApiErrorResponses(403)
   async listDecisions(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DecisionPage> {
     return this.decisions.list(caller, await validateDto(ListDecisionsQueryDto, query, 'query'));
+  }
+
+  @Get('decisions/:decisionId')
+  @ApiOperation({ summary: "One pre-hook decision of the caller's hooks" })
+  @ApiParam({ name: 'decisionId' })
+  @ApiErrorResponses(404)
+  getDecision(@Param('decisionId') id: string, @Caller() caller: VerifiedCaller): Promise<DecisionView> {
+    return this.decisions.get(caller, id);
   }
 
   @Get('deliveries/:deliveryId')

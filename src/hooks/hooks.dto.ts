@@ -113,6 +113,11 @@ export class ListHooksQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMIT_MAX, default: HOOKS_LIMIT_DEFAULT })
   @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)
   limit?: number;
+
+  /** Keyset cursor: the id of the last hook of the previous page. */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last hook of the previous page (not with `offset`); the page holds the older ones and `total` counts them.' })
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  before?: string;
 }
 
 /** `GET /api/hooks/decisions`. */
@@ -144,4 +149,13 @@ export class ListDecisionsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMIT_MAX, default: DECISIONS_LIMIT_DEFAULT })
   @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)
   limit?: number;
+
+  @ApiPropertyOptional({ type: Boolean, description: 'true: only decisions made by a failure policy (the hook gave no valid answer: timeout, error status, malformed answer); false: only answered ones.' })
+  @Optional() @QueryBoolean() @IsBoolean({ message: 'policy_applied must be true or false' })
+  policy_applied?: boolean;
+
+  /** Keyset cursor: the id of the last decision of the previous page. */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last decision of the previous page (or `next_before`; not with `offset`); the page holds the older ones and `total` counts them.' })
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  before?: string;
 }

@@ -20,6 +20,6 @@ import { HooksController } from './hooks.controller';
   imports: [ConfigModule.forFeature(hooksConfig), ConfigModule.forFeature(webhooksConfig), AuthModule, DatabaseModule, WebhooksModule],
   controllers: [HooksController],
   providers: [HookApprovalsService, HookEndpointsService, HookDecisionsService],
-  exports: [HookApprovalsService],
+  exports: [HookApprovalsService, HookEndpointsService, HookDecisionsService],
 })
 export class HooksModule {}

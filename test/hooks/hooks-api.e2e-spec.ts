@@ -235,11 +235,54 @@ describe('hooks API (/api/hooks)', () => {
       expect((await partner.get('/decisions?operation=user.delete').expect(200)).body.total).toBe(0);
       expect((await partner.get('/decisions?limit=1&offset=2').expect(200)).body.items[0].work_id).toBe('w-0');
       expect((await partner.get(`/decisions?since=${new Date(Date.now() + 60_000).toISOString()}`).expect(200)).body.total).toBe(0);
-      expect((await other.get('/decisions').expect(200)).body).toEqual({ items: [], total: 0 });
+      expect((await other.get('/decisions').expect(200)).body).toEqual({ items: [], total: 0, next_before: null });
 
       // The log outlives the hook.
       await partner.delete(`/${approving.id}`).expect(204);
       expect((await partner.get('/decisions').expect(200)).body.total).toBe(3);
+    });
+
+    it('pages the decisions by key (before), reads one by id, and filters those a failure policy decided', async () => {
+      await partner.post('', minimal({ phase: 'pre', failure_policy: 'fail-open' })).expect(201);
+      hook.answer((_d, i) => (i === 2 ? { status: 500, body: 'down' } : approve(`k-${i}`)));
+      for (const login of ['k1', 'k2', 'k3', 'k4']) {
+        await callback(t, { login: 'partner', password: tree.password }, 'user_write', { login, name: login, email: `${login}@example.com` }, { tenantId: tenant }).expect(200);
+      }
+      const all = (await partner.get('/decisions').expect(200)).body as { items: Json[]; total: number; next_before: string | null };
+      expect(all).toMatchObject({ total: 4, next_before: null });
+      const ids = all.items.map((d) => d.id as string);
+
+      const first = (await partner.get('/decisions?limit=3').expect(200)).body;
+      expect(first.items.map((d: Json) => d.id)).toEqual(ids.slice(0, 3));
+      expect(first.next_before).toBe(ids[2]);
+      const second = (await partner.get(`/decisions?limit=3&before=${first.next_before}`).expect(200)).body;
+      expect(second).toEqual({ items: [all.items[3]], total: 1, next_before: null });
+
+      const failed = (await partner.get('/decisions?policy_applied=true').expect(200)).body;
+      expect(failed.items).toHaveLength(1);
+      expect(failed.items[0]).toMatchObject({ outcome: 'approved', approved: null, policy_applied: true, error_class: 'http', status_code: 500, work_id: null });
+      expect((await partner.get('/decisions?policy_applied=false').expect(200)).body.total).toBe(3);
+
+      expect((await partner.get(`/decisions/${ids[0]}`).expect(200)).body).toEqual(all.items[0]);
+      for (const [label, res, status] of [
+        ["another organization's decision", await other.get(`/decisions/${ids[0]}`), 404],
+        ['an unknown decision', await partner.get(`/decisions/${randomUUID()}`), 404],
+        ["another organization's decision as the cursor", await other.get(`/decisions?before=${ids[0]}`), 400],
+        ['before with offset', await partner.get(`/decisions?before=${ids[0]}&offset=1`), 400],
+        ['a policy_applied that is not a boolean', await partner.get('/decisions?policy_applied=maybe'), 400],
+      ] as const) {
+        expect({ label, status: res.status }).toEqual({ label, status });
+      }
+    });
+
+    it('pages the hooks by key (before)', async () => {
+      const created: string[] = [];
+      for (let i = 0; i < 3; i++) created.push((await partner.post('', minimal({ name: `h${i}` })).expect(201)).body.id as string);
+      const all = (await partner.get('').expect(200)).body as { items: Json[]; total: number };
+      expect(all.items.map((h) => h.id)).toEqual([...created].reverse());
+      const older = (await partner.get(`?before=${all.items[0].id as string}`).expect(200)).body;
+      expect(older).toEqual({ items: all.items.slice(1), total: 2 });
+      expect((await other.get(`?before=${created[0]}`).expect(400)).body.message).toBe('Invalid request: query.before must be the id of a hook you can see.');
     });
   });
 });
