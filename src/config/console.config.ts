@@ -29,11 +29,11 @@ class ConsoleEnv {
   CONSOLE_COOKIE_SECURE: 'auto' | 'always' | 'never' = 'auto';
 
   /**
-   * The overview's counts stop here (shown as "10000+"): each reads at most this many index
+   * The overview's counts stop here (shown as "1000+"): each reads at most this many index
    * entries, so the page answers as fast with millions of rows stored as with none.
    */
   @IsOptional() @IsInt() @Min(10) @Max(1_000_000)
-  CONSOLE_OVERVIEW_COUNT_CAP: number = 10_000;
+  CONSOLE_OVERVIEW_COUNT_CAP: number = 1000;
 }
 
 export const consoleConfig = registerAs('console', () => {

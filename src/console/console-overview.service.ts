@@ -59,7 +59,7 @@ export interface Overview {
  * What the overview page shows, read through the same services as the APIs (each confines what
  * it reads to the caller's organization subtree): queue depths, the last hour's throughput and the
  * latest failures of webhooks, connector items, the S3 inbox and actions, and this process's
- * health. Counts stop at CONSOLE_OVERVIEW_COUNT_CAP (10,000).
+ * health. Counts stop at CONSOLE_OVERVIEW_COUNT_CAP (1,000).
  */
 @Injectable()
 export class ConsoleOverviewService {

@@ -80,8 +80,8 @@ export interface DeliveryDepths {
 /** Failed deliveries redelivered at once by {@link WebhookDeliveriesService.redeliverFailed}, at most. */
 export const REDELIVER_FAILED_MAX = 1000;
 
-/** A delivery no redelivery was made of (`d` is the delivery; the event index finds its copies). */
-const NOT_REPLAYED_SQL = 'NOT EXISTS (SELECT 1 FROM webhook_deliveries r WHERE r.event_id = d.event_id AND r.redelivery_of = d.id)';
+/** A delivery no redelivery was made of (`d` is the delivery; the partial index of redeliveries finds its copies). */
+const NOT_REPLAYED_SQL = 'NOT EXISTS (SELECT 1 FROM webhook_deliveries r WHERE r.redelivery_of = d.id)';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 

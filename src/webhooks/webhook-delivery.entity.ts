@@ -17,6 +17,7 @@ export enum DeliveryState {
 @Index('webhook_deliveries_claimed_idx', ['lockedUntil'], { where: "state = 'delivering'" })
 @Index('webhook_deliveries_failed_idx', ['subscriptionId', 'createdAt', 'id'], { where: "state = 'failed'" })
 @Index('webhook_deliveries_failed_time_idx', ['createdAt', 'id'], { where: "state = 'failed'" })
+@Index('webhook_deliveries_redelivery_idx', ['redeliveryOf'], { where: 'redelivery_of IS NOT NULL' })
 @Index('webhook_deliveries_event_idx', ['eventId'])
 export class WebhookDelivery {
   @PrimaryColumn({ type: 'varchar', length: 36 })
