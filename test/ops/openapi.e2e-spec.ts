@@ -212,6 +212,10 @@ async function probeSecurity(t: TestApp, doc: OpenApiDocument, credentials: Cred
   expect(failures).toEqual([]);
 }
 
+// The probes send a few hundred requests (every route, with and without each credential): on a
+// loaded 2-core machine that takes longer than the default 30 s.
+jest.setTimeout(120_000);
+
 describe('OpenAPI document', () => {
   describe('enabled (the default; tests run with CALLBACK_JWT=off and no METRICS_TOKEN)', () => {
     let t: TestApp;
