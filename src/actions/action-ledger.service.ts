@@ -2,20 +2,20 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
-import { DataSource, EntityManager, In, LessThanOrEqual, MoreThan } from 'typeorm';
+import { DataSource, EntityManager, In, LessThanOrEqual, MoreThan, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { actionsConfig, ActionsConfig } from '../config/actions.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
-import { SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { ActionApplicability } from './action-applicability.entity';
 import { ActionCapability } from './action-capability.entity';
 import { ActionConnectionRegistry } from './action-connection-registry.service';
 import type { ActionResult } from './action-frames';
 import { ActionHandler } from './action-handler.entity';
-import { findVisible, lockFor, ownerFor } from './action-lookup';
+import { findVisible, isLookupId, lockFor, ownerFor } from './action-lookup';
 import { Action, ActionState, OPEN_STATES } from './action.entity';
 import { LIMIT_DEFAULT, ListActionsQueryDto, SubmitActionDto } from './actions.dto';
 import { GroupCommit } from '../database/group-commit';
@@ -207,20 +207,44 @@ export class ActionLedgerService {
     return { capability, handlerId: chosen.h_id, parameters: chosen.a_parameters ? (JSON.parse(chosen.a_parameters) as Record<string, unknown>) : {} };
   }
 
+  /**
+   * Newest first (`submitted_at`, then `id`), with the filters of the query and its total. `before`
+   * (a visible action's id, else 400) pages by key: the actions after it in that order.
+   */
   async list(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<{ items: ActionView[]; total: number }> {
+    const [rows, total] = await (await this.filtered(caller, query))
+      .limit(query.limit ?? LIMIT_DEFAULT)
+      .offset(query.offset ?? 0)
+      .getManyAndCount();
+    return { items: rows.map(actionView), total };
+  }
+
+  /** One page by key, as {@link list} without `offset` and without a total (no count over a large ledger): `more` says whether older ones follow. */
+  async page(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<{ items: ActionView[]; more: boolean }> {
+    if (query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: page by before, not offset.');
+    const limit = query.limit ?? LIMIT_DEFAULT;
+    const rows = await (await this.filtered(caller, query)).limit(limit + 1).getMany();
+    return { items: rows.slice(0, limit).map(actionView), more: rows.length > limit };
+  }
+
+  private async filtered(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<SelectQueryBuilder<Action>> {
+    if (query.before !== undefined && query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before and offset cannot be used together.');
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(Action, 'a');
     if (query.organization_id !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, query.organization_id) });
     else qb.where(`a.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     if (query.handler_id !== undefined) qb.andWhere('a.handler_id = :handlerId', { handlerId: query.handler_id });
     if (query.state !== undefined) qb.andWhere('a.state = :state', { state: query.state });
-    const [rows, total] = await qb
-      .orderBy('a.submitted_at', 'DESC')
-      .addOrderBy('a.id', 'DESC')
-      .limit(query.limit ?? LIMIT_DEFAULT)
-      .offset(query.offset ?? 0)
-      .getManyAndCount();
-    return { items: rows.map(actionView), total };
+    if (query.capability !== undefined) qb.andWhere('a.capability = :capability', { capability: query.capability });
+    if (query.before !== undefined) {
+      const cursor = isLookupId(query.before) ? await em.findOne(Action, { select: { id: true, organizationId: true }, where: { id: query.before } }) : null;
+      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
+        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of an action you can see.');
+      }
+      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
+      qb.andWhere('(a.submitted_at, a.id) < (SELECT c.submitted_at, c.id FROM actions c WHERE c.id = :before)', { before: cursor.id });
+    }
+    return qb.orderBy('a.submitted_at', 'DESC').addOrderBy('a.id', 'DESC');
   }
 
   async get(caller: VerifiedCaller, id: string): Promise<ActionView> {
