@@ -19,6 +19,8 @@ import { ConsoleSession } from './console-session.entity';
 import { ConsoleSessions } from './console-sessions.service';
 import { ConsoleWebhooksController } from './console-webhooks.controller';
 import { ConsoleController } from './console.controller';
+import { ConsoleS3Controller } from './console-s3.controller';
+import { ConsoleActionsController } from './console-actions.controller';
 
 /**
  * The operator console under /console (docs/console.md): server-rendered pages over the same
@@ -36,7 +38,7 @@ import { ConsoleController } from './console.controller';
     S3EventsModule,
     ActionsModule,
   ],
-  controllers: [ConsoleController, ConsoleWebhooksController],
+  controllers: [ConsoleController, ConsoleWebhooksController, ConsoleS3Controller, ConsoleActionsController],
   providers: [ConsoleAssets, ConsoleCookies, ConsoleSessions, ConsoleAuthGuard, ConsoleExceptionFilter, ConsoleOverviewService],
 })
 export class ConsoleModule {}

@@ -14,7 +14,9 @@ export interface Viewer {
   csrfToken: string;
 }
 
-export type Section = 'overview' | 'webhooks' | 'dead-letters' | null;
+export type Section = 'overview' | 'webhooks' | 'dead-letters' | null
+  | 's3'
+  | 'actions';
 
 export interface PageOptions {
   title: string;
@@ -30,6 +32,8 @@ const NAV: Array<{ section: Exclude<Section, null>; href: string; label: string 
   { section: 'overview', href: '/console', label: 'Overview' },
   { section: 'webhooks', href: '/console/webhooks', label: 'Webhooks' },
   { section: 'dead-letters', href: '/console/dead-letters', label: 'Dead letters' },
+  { section: 's3', href: '/console/s3-sources', label: 'S3 sources' },
+  { section: 'actions', href: '/console/actions', label: 'Actions' },
 ];
 
 /** The hidden field with the session's synchronizer token: in every form that changes something. */
