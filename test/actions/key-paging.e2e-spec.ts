@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Action, ActionState } from '../../src/actions/action.entity';
 import { createHandlerSetup } from '../factories/actions';
 import { cyberAppAuth } from '../setup/protocol';
@@ -20,7 +19,7 @@ describe('actions API: key paging', () => {
       await t.dataSource.manager.insert(Action, {
         id: randomUUID(), organizationId, handlerId, capability, parameters: {}, timeoutMs: 60_000, state, sendCount: 1, result: null, resultCode: null,
         submittedBy: 'test', submittedAt: at, sentAt: at, ackedAt: null, completedAt: at, expiresAt: new Date(at.getTime() + 60_000),
-      } as QueryDeepPartialEntity<Action>);
+      });
     }
   };
 

@@ -4,7 +4,6 @@ import request from 'supertest';
 import type { TestApp } from '../setup/create-test-app';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { S3InboxRecord, S3InboxState } from '../../src/s3-events/s3-inbox-record.entity';
 
 /** The recorder command action (test/fixtures/s3-recorder.sh), run by this shell (argv[0], the allow-listed executable). */
@@ -144,6 +143,6 @@ export async function createInboxRecords(
       nextAttemptAt: at, lockedUntil: null, lastError: state === S3InboxState.Failed ? 'simulated' : null, createdAt: at, updatedAt: at, completedAt: state === S3InboxState.Pending ? null : at,
     };
   });
-  for (let i = 0; i < rows.length; i += 200) await ds.manager.insert(S3InboxRecord, rows.slice(i, i + 200) as QueryDeepPartialEntity<S3InboxRecord>[]);
+  for (let i = 0; i < rows.length; i += 200) await ds.manager.insert(S3InboxRecord, rows.slice(i, i + 200));
   return ids;
 }
