@@ -137,7 +137,7 @@ async function seed(db: 'sqlite' | 'postgres'): Promise<Seeded> {
           bool: (expr: string) => `CASE WHEN ${expr} THEN 1 ELSE 0 END`,
           with: `WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < ${n - 1}) `,
         };
-    const created = sql.time(`i * ${stepMs}`);
+    const created = sql.time(`${pg ? 'i::bigint' : 'i'} * ${stepMs}`);
     await ds.transaction(async (em) => {
       await em.query(
         `${sql.with}INSERT INTO s3_inbox (id, source_id, organization_id, bucket, object_key, event_name, etag, sequencer, seq_sort, size, dedupe_key, record, state,
@@ -152,7 +152,7 @@ async function seed(db: 'sqlite' | 'postgres'): Promise<Seeded> {
          SELECT ${sql.id('2')}, '${partner}', '${HANDLER_ID}', CASE WHEN i % 10 = 0 THEN 'Reboot' ELSE 'ExecuteCommand' END, '{"Command":"uptime"}', 60000,
                 CASE WHEN i % 50 = 7 THEN 'expired' ELSE 'completed' END, 1,
                 CASE WHEN i % 50 = 7 THEN NULL ELSE '{"code":200,"message":"ok"}' END, CASE WHEN i % 50 = 7 THEN NULL ELSE 200 END,
-                'bench', ${created}, ${created}, ${created}, ${created}, ${sql.time(`i * ${stepMs} + 60000`)}
+                'bench', ${created}, ${created}, ${created}, ${created}, ${sql.time(`${pg ? 'i::bigint' : 'i'} * ${stepMs} + 60000`)}
          FROM ${sql.rows}`,
       );
     });
