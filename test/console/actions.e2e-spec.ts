@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { In } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ActionHandler } from '../../src/actions/action-handler.entity';
 import { Action, ActionState } from '../../src/actions/action.entity';
@@ -141,10 +142,13 @@ describe(`console action pages on ${TEST_DB}`, () => {
   });
 
   it('pages the ledger by key and filters it by state, capability and handler', async () => {
-    const old = await insertActions(t, setup, 55, new Date(Date.now() - 3_600_000), ActionState.Completed);
+    const base = Date.now() - 3_600_000;
+    const old = await insertActions(t, setup, 55, new Date(base), ActionState.Completed);
     const expired = await insertActions(t, setup, 2, new Date(Date.now() - 7_200_000), ActionState.Expired, 'Reboot');
-    const all = await t.dataSource.getRepository(Action).find({ where: { organizationId: tree.partner.id }, order: { submittedAt: 'DESC', id: 'DESC' } });
-    expect(all).toHaveLength(58);
+    // The customer's actions fall between the partner's: the ledger merges the organizations of the subtree.
+    await insertActions(t, customerSetup, 5, new Date(base + 20), ActionState.Completed);
+    const all = await t.dataSource.getRepository(Action).find({ where: { organizationId: In([tree.partner.id, tree.customers[0].id]) }, order: { submittedAt: 'DESC', id: 'DESC' } });
+    expect(all.length).toBeGreaterThan(60);
     const rows = () => partner.evaluate(() => Array.from(document.querySelectorAll('#ledger tbody a[href^="/console/actions/"], section[aria-label="Actions"] tbody a[href^="/console/actions/"]')).map((a) => a.getAttribute('href')));
 
     await partner.goto('/console/actions');
@@ -163,7 +167,8 @@ describe(`console action pages on ${TEST_DB}`, () => {
     await partner.goto('/console/actions?capability=Nothing');
     expect(await partner.text('#ledger')).toContain('No actions match.');
     await partner.goto(`/console/actions?handler=${customerSetup.handler.id}`);
-    expect(await partner.text('#ledger')).toContain('No actions match.');
+    expect(await rows()).toEqual(all.filter((a) => a.handlerId === customerSetup.handler.id).map((a) => `/console/actions/${a.id}`));
+    expect(await partner.text('main')).toContain(`Only the actions of handler ${customerSetup.handler.name}.`);
     expect(old).toHaveLength(55);
 
     const bad = await partner.goto('/console/actions?state=lost');
@@ -182,7 +187,9 @@ describe(`console action pages on ${TEST_DB}`, () => {
     await customer.goto('/console/action-handlers');
     expect(await customer.evaluate(() => Array.from(document.querySelectorAll('#handlers tbody tr')).map((tr) => tr.id))).toEqual([`handler-${customerSetup.handler.id}`]);
     await customer.goto('/console/actions');
-    expect(await customer.evaluate(() => Array.from(document.querySelectorAll('#ledger tbody a')).map((a) => a.getAttribute('href')))).toEqual([`/console/actions/${own.id}`]);
+    const customerActions = await t.dataSource.getRepository(Action).find({ where: { organizationId: tree.customers[0].id }, order: { submittedAt: 'DESC', id: 'DESC' } });
+    expect(customerActions.map((a) => a.id)).toContain(own.id);
+    expect(await customer.evaluate(() => Array.from(document.querySelectorAll('#ledger tbody a')).map((a) => a.getAttribute('href')))).toEqual(customerActions.map((a) => `/console/actions/${a.id}`));
     await customer.screenshot('actions-customer');
     for (const path of [`/console/actions/${partnerAction.id}`, `/console/actions/${foreign.id}`, '/console/actions/00000000-0000-4000-8000-000000000000']) {
       const res = await customer.goto(path);
