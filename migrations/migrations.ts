@@ -10,6 +10,7 @@ import { MirroredEnablement1733100000000 } from './1733100000000-MirroredEnablem
 import { ConnectorSync1733200000000 } from './1733200000000-ConnectorSync';
 import { ConsoleSessions1733300000000 } from './1733300000000-ConsoleSessions';
 import { ConsoleHooksConnector1733420000000 } from './1733420000000-ConsoleHooksConnector';
+import { ConsoleS3ActionsPages1733430000000 } from './1733430000000-ConsoleS3ActionsPages';
 import { ConsoleOverviewIndexes1733440000000 } from './1733440000000-ConsoleOverviewIndexes';
 
 /** Every migration in order; one set for SQLite and PostgreSQL. */
@@ -26,5 +27,6 @@ export const MIGRATIONS = [
   ConnectorSync1733200000000,
   ConsoleSessions1733300000000,
   ConsoleHooksConnector1733420000000,
+  ConsoleS3ActionsPages1733430000000,
   ConsoleOverviewIndexes1733440000000,
 ];

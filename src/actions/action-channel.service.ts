@@ -54,6 +54,8 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
   private pingTimer: NodeJS.Timeout | null = null;
   private loop: Promise<void> | null = null;
   private stopping = false;
+  /** `last_seen_at` writes under way: shutdown waits for them before the database closes. */
+  private readonly seenWrites = new Set<Promise<void>>();
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -103,6 +105,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
     while (Date.now() < deadline && open.some((c) => c.ws.readyState !== WebSocket.CLOSED)) await sleep(20);
     for (const c of open) c.ws.terminate();
     this.wss.close();
+    await Promise.all([...this.seenWrites]);
   }
 
   /** Upgrades on our path only; the token is checked before the upgrade, the 401 frame sent after it. */
@@ -141,6 +144,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
       }
       const connection: ActionConnection = { ws, handler, alive: true };
       this.connections.add(connection);
+      this.markSeen([handler.id]);
       const peer = peerOf(request);
       this.logger.log(
         { event: 'action_handler.connected', handlerId: handler.id, handlerName: handler.name, organizationId: handler.organizationId, ...peer, connections: this.connections.ofHandler(handler.id).length },
@@ -163,6 +167,7 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
   private left(connection: ActionConnection, peer: Peer, code: number, closeReason: string): void {
     this.connections.remove(connection);
     const { handler } = connection;
+    this.markSeen([handler.id]);
     const reason = connection.leaving ?? (code === CLOSE_ABNORMAL ? 'connection lost (no close frame)' : 'closed by the handler');
     const lost = code === CLOSE_ABNORMAL || connection.leaving?.startsWith('connection error') === true || connection.leaving === MISSED_PONG;
     const fields = {
@@ -320,7 +325,18 @@ export class ActionChannelService implements OnApplicationBootstrap, BeforeAppli
     }
   }
 
+  /** `last_seen_at` of these handlers, in the background: a failed write is logged, never a reason to drop a connection. */
+  private markSeen(ids: string[]): void {
+    const write = this.handlers
+      .seen(ids)
+      .catch((error: unknown) => this.logger.warn(`Recording when handlers were last seen failed: ${String(error)}`))
+      .finally(() => this.seenWrites.delete(write));
+    this.seenWrites.add(write);
+  }
+
+  /** Pings every connection, closes those that missed the last one, and records the others as seen (one write a round). */
   private ping(): void {
+    this.markSeen([...new Set(this.connections.all().filter((c) => c.alive).map((c) => c.handler.id))]);
     for (const c of this.connections.all()) {
       if (!c.alive) {
         c.leaving = MISSED_PONG;

@@ -26,4 +26,8 @@ export class ActionHandler {
 
   @Column({ name: 'revoked_at', type: Date, nullable: true })
   revokedAt!: Date | null;
+
+  /** When the channel last heard from it: set on connect and leave, and at each ping round while connected. */
+  @Column({ name: 'last_seen_at', type: Date, nullable: true })
+  lastSeenAt!: Date | null;
 }

@@ -23,7 +23,10 @@ export interface HandlerView {
   created_by: string | null;
   created_at: string;
   revoked_at: string | null;
+  /** Whether it has a WebSocket connection to the replica that answers (other replicas are not asked). */
   connected: boolean;
+  /** When the channel last heard from it (connect, leave, each ping round while connected); null if never. */
+  last_seen_at: string | null;
 }
 
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
@@ -55,6 +58,7 @@ export class ActionHandlersService {
         createdBy: caller.userId,
         createdAt: new Date(),
         revokedAt: null,
+        lastSeenAt: null,
       });
       try {
         await em.insert(ActionHandler, { ...handler });
@@ -100,6 +104,13 @@ export class ActionHandlersService {
     return this.dataSource.manager.findOne(ActionHandler, { where: { tokenHash: hashToken(token), revokedAt: IsNull() } });
   }
 
+  /** Records that the channel heard from these handlers now: one statement for all of them. */
+  async seen(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const at = new Date();
+    await this.transactions.run((em) => em.createQueryBuilder().update(ActionHandler).set({ lastSeenAt: at }).where('id IN (:...ids)', { ids }).execute());
+  }
+
   /** Of these handler ids, those revoked since (another replica may have revoked them). */
   async revokedAmong(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
@@ -121,5 +132,6 @@ export function handlerView(h: ActionHandler, connected: (id: string) => boolean
     created_at: h.createdAt.toISOString(),
     revoked_at: h.revokedAt ? h.revokedAt.toISOString() : null,
     connected: connected(h.id),
+    last_seen_at: h.lastSeenAt ? h.lastSeenAt.toISOString() : null,
   };
 }

@@ -2,20 +2,20 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
-import { DataSource, EntityManager, In, LessThanOrEqual, MoreThan } from 'typeorm';
+import { DataSource, EntityManager, In, LessThanOrEqual, MoreThan, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { actionsConfig, ActionsConfig } from '../config/actions.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
-import { SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { isVisibleOrganization, SUBTREE_IDS_SQL, subtreeIds } from '../organizations/organization-visibility';
 import { ActionApplicability } from './action-applicability.entity';
 import { ActionCapability } from './action-capability.entity';
 import { ActionConnectionRegistry } from './action-connection-registry.service';
 import type { ActionResult } from './action-frames';
 import { ActionHandler } from './action-handler.entity';
-import { findVisible, lockFor, ownerFor } from './action-lookup';
+import { findVisible, isLookupId, lockFor, ownerFor } from './action-lookup';
 import { Action, ActionState, OPEN_STATES } from './action.entity';
 import { LIMIT_DEFAULT, ListActionsQueryDto, SubmitActionDto } from './actions.dto';
 import { GroupCommit } from '../database/group-commit';
@@ -82,6 +82,8 @@ export const EVENT_EXPIRED = 'action.expired';
 export const EVENT_FAILED = 'action.failed';
 /** Results up to this size are copied into their `action.completed` event. */
 const EVENT_RESULT_MAX_CHARS = 65_536;
+/** Subtrees up to this many organizations are paged one organization at a time (see ActionLedgerService.page). */
+const PAGE_PER_ORGANIZATION_MAX = 50;
 /** Bound of the per-process action metadata cache (oldest dropped first; a miss costs one read). */
 const META_MAX = 100_000;
 
@@ -217,20 +219,67 @@ export class ActionLedgerService {
     return queueFigures(visible, 'a', ACTION_QUEUE_STATES, 'submitted_at', since, cap);
   }
 
+  /**
+   * Newest first (`submitted_at`, then `id`), with the filters of the query and its total. `before`
+   * (a visible action's id, else 400) pages by key: the actions after it in that order.
+   */
   async list(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<{ items: ActionView[]; total: number }> {
-    const em = this.dataSource.manager;
-    const qb = em.createQueryBuilder(Action, 'a');
-    if (query.organization_id !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, query.organization_id) });
-    else qb.where(`a.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
-    if (query.handler_id !== undefined) qb.andWhere('a.handler_id = :handlerId', { handlerId: query.handler_id });
-    if (query.state !== undefined) qb.andWhere('a.state = :state', { state: query.state });
-    const [rows, total] = await qb
-      .orderBy('a.submitted_at', 'DESC')
-      .addOrderBy('a.id', 'DESC')
+    const [rows, total] = await (await this.filtered(caller, query))
       .limit(query.limit ?? LIMIT_DEFAULT)
       .offset(query.offset ?? 0)
       .getManyAndCount();
     return { items: rows.map(actionView), total };
+  }
+
+  /**
+   * One page by key, as {@link list} without `offset` and without a total (no count over a large
+   * ledger): `more` says whether older ones follow. Over a subtree of at most
+   * {@link PAGE_PER_ORGANIZATION_MAX} organizations, each organization's newest rows are read on
+   * its own index range and merged here: one `IN (subtree) ORDER BY` would sort every action of the
+   * subtree to find the newest few.
+   */
+  async page(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<{ items: ActionView[]; more: boolean }> {
+    if (query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: page by before, not offset.');
+    const limit = query.limit ?? LIMIT_DEFAULT;
+    const subtree = query.organization_id === undefined ? await subtreeIds(this.dataSource.manager, caller.organizationId) : [];
+    let rows: Action[];
+    if (subtree.length > 0 && subtree.length <= PAGE_PER_ORGANIZATION_MAX) {
+      if (query.before !== undefined) await this.checkCursor(caller, query.before);
+      const parts = [];
+      for (const organizationId of subtree) parts.push(await (await this.filtered(caller, query, organizationId)).limit(limit + 1).getMany());
+      rows = parts.flat().sort((a, b) => b.submittedAt.getTime() - a.submittedAt.getTime() || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0));
+    } else {
+      rows = await (await this.filtered(caller, query)).limit(limit + 1).getMany();
+    }
+    return { items: rows.slice(0, limit).map(actionView), more: rows.length > limit };
+  }
+
+  /** A `before` must be an action the caller can see (400 otherwise, unknown ones alike). */
+  private async checkCursor(caller: VerifiedCaller, before: string): Promise<void> {
+    const em = this.dataSource.manager;
+    const cursor = isLookupId(before) ? await em.findOne(Action, { select: { id: true, organizationId: true }, where: { id: before } }) : null;
+    if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of an action you can see.');
+    }
+  }
+
+  /** The query's actions, newest first; `within`: one organization of the caller's subtree (already known to be), instead of the query's scope. */
+  private async filtered(caller: VerifiedCaller, query: ListActionsQueryDto, within?: string): Promise<SelectQueryBuilder<Action>> {
+    if (query.before !== undefined && query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before and offset cannot be used together.');
+    const em = this.dataSource.manager;
+    const qb = em.createQueryBuilder(Action, 'a');
+    if (within !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: within });
+    else if (query.organization_id !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, query.organization_id) });
+    else qb.where(`a.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    if (query.handler_id !== undefined) qb.andWhere('a.handler_id = :handlerId', { handlerId: query.handler_id });
+    if (query.state !== undefined) qb.andWhere('a.state = :state', { state: query.state });
+    if (query.capability !== undefined) qb.andWhere('a.capability = :capability', { capability: query.capability });
+    if (query.before !== undefined) {
+      if (within === undefined) await this.checkCursor(caller, query.before);
+      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
+      qb.andWhere('(a.submitted_at, a.id) < (SELECT c.submitted_at, c.id FROM actions c WHERE c.id = :before)', { before: query.before });
+    }
+    return qb.orderBy('a.submitted_at', 'DESC').addOrderBy('a.id', 'DESC');
   }
 
   async get(caller: VerifiedCaller, id: string): Promise<ActionView> {

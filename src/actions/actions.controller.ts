@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
@@ -31,7 +31,8 @@ export class ActionsController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List actions, newest first' })
+  @ApiOperation({ summary: 'List actions, newest first', description: 'Filters: organization_id, handler_id, state, capability; limit; page by key with before (or by offset).' })
+  @ApiQuery({ type: ListActionsQueryDto })
   @ApiErrorResponses(403)
   async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: ActionView[]; total: number }> {
     return this.ledger.list(caller, await validateDto(ListActionsQueryDto, query, 'query'));

@@ -120,11 +120,19 @@ export class ListActionsQueryDto {
   @Optional() @IsIn(Object.values(ActionState), { message: `state must be one of: ${Object.values(ActionState).join(', ')}` })
   state?: ActionState;
 
+  @ApiPropertyOptional({ description: 'Only actions of this capability (by name).' })
+  @Optional() @IsString() @Length(1, MAX_NAME) @Validate(Printable)
+  capability?: string;
+
+  @ApiPropertyOptional({ description: 'The id of the last action of the previous page: the actions after it, newest first (stays right while actions arrive). Not with offset.' })
+  @Optional() @IsString() @Length(1, 64) @Validate(Printable)
+  before?: string;
+
   @ApiPropertyOptional({ default: LIMIT_DEFAULT, maximum: LIMIT_MAX })
   @Optional() @Type(() => Number) @IsInt() @Min(1) @Max(LIMIT_MAX)
   limit?: number;
 
-  @ApiPropertyOptional({ default: 0 })
+  @ApiPropertyOptional({ default: 0, description: 'Actions to skip (kept for older clients; prefer before).' })
   @Optional() @Type(() => Number) @IsInt() @Min(0) @Max(1_000_000)
   offset?: number;
 }

@@ -34,6 +34,6 @@ import { ActionsController } from './actions.controller';
     ActionHandlerTokenGuard,
     ActionSubmitHandler,
   ],
-  exports: [ActionLedgerService],
+  exports: [ActionLedgerService, ActionHandlersService, ActionConnectionRegistry],
 })
 export class ActionsModule {}

@@ -84,9 +84,9 @@ export class ConsoleOverviewService {
     const items = await this.connector.figures(caller, since, cap);
     const failedItems = await this.connector.list(caller, { state: ConnectorItemState.Failed, limit: LATEST });
     const inbox = await this.inbox.figures(caller, since, cap);
-    const failedInbox = await this.inbox.list(caller, { state: S3InboxState.Failed, limit: String(LATEST) });
+    const failedInbox = await this.inbox.page(caller, { state: S3InboxState.Failed, limit: String(LATEST) });
     const actions = await this.actions.figures(caller, since, cap);
-    const failedActions = await this.actions.list(caller, { state: ActionState.Failed, limit: LATEST });
+    const failedActions = await this.actions.page(caller, { state: ActionState.Failed, limit: LATEST });
     const queues: QueueRow[] = [
       {
         name: 'Webhook deliveries',
@@ -114,6 +114,7 @@ export class ConsoleOverviewService {
       },
       {
         name: 'S3 inbox',
+        href: '/console/s3-sources',
         counts: [
           { label: 'pending', ...inbox.byState[S3InboxState.Pending] },
           { label: 'processing', ...inbox.byState[S3InboxState.Processing] },
@@ -123,6 +124,7 @@ export class ConsoleOverviewService {
       },
       {
         name: 'Actions',
+        href: '/console/actions',
         counts: [
           { label: 'pending', ...actions.byState[ActionState.Pending] },
           { label: 'sent, not acknowledged', ...actions.byState[ActionState.Sent] },
@@ -140,9 +142,9 @@ export class ConsoleOverviewService {
         error: d.last_error,
         href: `/console/deliveries/${encodeURIComponent(d.id)}`,
       })),
-      ...failedItems.items.map((i) => ({ kind: 'Connector item', at: i.updated_at, what: i.kind, error: i.last_error })),
-      ...failedInbox.items.map((r) => ({ kind: 'S3 inbox record', at: r.completed_at ?? r.updated_at, what: `${r.event_name} ${r.bucket}/${r.key}`, error: r.last_error })),
-      ...failedActions.items.map((a) => ({ kind: 'Action', at: a.completed_at ?? a.submitted_at, what: a.capability, error: a.result_code === null ? null : `result code ${a.result_code}` })),
+      ...failedItems.items.map((i) => ({ kind: 'Connector item', at: i.updated_at, what: i.kind, error: i.last_error, href: `/console/connector/items/${encodeURIComponent(i.id)}` })),
+      ...failedInbox.items.map((r) => ({ kind: 'S3 inbox record', at: r.completed_at ?? r.updated_at, what: `${r.event_name} ${r.bucket}/${r.key}`, error: r.last_error, href: `/console/s3-records/${encodeURIComponent(r.id)}` })),
+      ...failedActions.items.map((a) => ({ kind: 'Action', at: a.completed_at ?? a.submitted_at, what: a.capability, error: a.result_code === null ? null : `result code ${a.result_code}`, href: `/console/actions/${encodeURIComponent(a.id)}` })),
     ]
       .sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0))
       .slice(0, 2 * LATEST);

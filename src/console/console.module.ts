@@ -21,6 +21,8 @@ import { ConsoleWebhooksController } from './console-webhooks.controller';
 import { ConsoleHooksController } from './console-hooks.controller';
 import { ConsoleConnectorController } from './console-connector.controller';
 import { ConsoleController } from './console.controller';
+import { ConsoleS3Controller } from './console-s3.controller';
+import { ConsoleActionsController } from './console-actions.controller';
 
 /**
  * The operator console under /console (docs/console.md): server-rendered pages over the same
@@ -38,7 +40,7 @@ import { ConsoleController } from './console.controller';
     S3EventsModule,
     ActionsModule,
   ],
-  controllers: [ConsoleController, ConsoleWebhooksController, ConsoleHooksController, ConsoleConnectorController],
+  controllers: [ConsoleController, ConsoleWebhooksController, ConsoleHooksController, ConsoleConnectorController, ConsoleS3Controller, ConsoleActionsController],
   providers: [ConsoleAssets, ConsoleCookies, ConsoleSessions, ConsoleAuthGuard, ConsoleExceptionFilter, ConsoleOverviewService],
 })
 export class ConsoleModule {}

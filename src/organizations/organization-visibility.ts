@@ -12,6 +12,13 @@ export const SUBTREE_IDS_SQL = `WITH RECURSIVE subtree(id) AS (
   )
   SELECT id FROM subtree`;
 
+/** The ids of the organization and of every organization below it ({@link SUBTREE_IDS_SQL} run on its own). */
+export async function subtreeIds(em: EntityManager, root: string): Promise<string[]> {
+  const [sql, params] = em.connection.driver.escapeQueryWithParameters(SUBTREE_IDS_SQL, { root }, {});
+  const rows: Array<{ id: string }> = await em.query(sql, params);
+  return rows.map((r) => r.id);
+}
+
 /** The organization and its ancestors, from it up to the top, as `up(id, parent_id)` (parameter `organization`). */
 const UP_SQL = `WITH RECURSIVE up(id, parent_id) AS (
     SELECT id, parent_id FROM organizations WHERE id = :organization

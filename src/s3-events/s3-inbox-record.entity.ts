@@ -15,6 +15,7 @@ export enum S3InboxState {
 @Index('s3_inbox_object_idx', ['sourceId', 'bucket', 'objectKey', 'seqSort'])
 @Index('s3_inbox_source_idx', ['sourceId', 'createdAt'])
 @Index('s3_inbox_organization_created_idx', ['organizationId', 'createdAt'])
+@Index('s3_inbox_source_state_idx', ['sourceId', 'state', 'createdAt'])
 export class S3InboxRecord {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;

@@ -1,11 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
+import { S3InboxState } from './s3-inbox-record.entity';
 import { InboxRecordView, S3InboxService } from './s3-inbox.service';
 
 /** The inbox of object events under `/api/s3-events/inbox`: records with their action outcomes, and replay. */
@@ -18,7 +19,13 @@ export class S3InboxController {
   constructor(private readonly inbox: S3InboxService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List inbox records, newest first', description: 'Filters: source_id, state, bucket; limit, offset.' })
+  @ApiOperation({ summary: 'List inbox records, newest first', description: 'Filters: source_id, state, bucket; limit; page by key with before (or by offset).' })
+  @ApiQuery({ name: 'source_id', required: false, description: 'Only this source' })
+  @ApiQuery({ name: 'state', required: false, enum: S3InboxState })
+  @ApiQuery({ name: 'bucket', required: false })
+  @ApiQuery({ name: 'limit', required: false, description: '1 to 500 (default 100)' })
+  @ApiQuery({ name: 'before', required: false, description: 'The id of the last record of the previous page: the records after it, newest first. Not with offset.' })
+  @ApiQuery({ name: 'offset', required: false, description: 'Records to skip (kept for older clients; prefer before, which stays right while records arrive)' })
   @ApiErrorResponses(404)
   list(@Query() query: Record<string, unknown>, @Caller() caller: VerifiedCaller): Promise<{ items: InboxRecordView[]; total: number }> {
     return this.inbox.list(caller, query);

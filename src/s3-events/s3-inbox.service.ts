@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In } from 'typeorm';
+import { DataSource, In, SelectQueryBuilder } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
@@ -108,9 +108,32 @@ export class S3InboxService {
     private readonly signal: S3InboxSignal,
   ) {}
 
+  /**
+   * Newest first (`created_at`, then `id`), with the filters of the query and its total. `before` (a
+   * visible record's id, else 400) pages by key: the records after it in that order.
+   */
   async list(caller: VerifiedCaller, query: Record<string, unknown>): Promise<{ items: InboxRecordView[]; total: number }> {
     const limit = intParam(query.limit, 'limit', 1, 500) ?? 100;
     const offset = intParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    const qb = await this.filtered(caller, query);
+    const [rows, total] = await qb.limit(limit).offset(offset).getManyAndCount();
+    return { items: await this.withAttempts(rows), total };
+  }
+
+  /**
+   * One page by key, as {@link list} without `offset` and without a total (no count over a large
+   * inbox): `more` says whether older records follow the last one.
+   */
+  async page(caller: VerifiedCaller, query: Record<string, unknown>): Promise<{ items: InboxRecordView[]; more: boolean }> {
+    if (query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: page by before, not offset.');
+    const limit = intParam(query.limit, 'limit', 1, 500) ?? 100;
+    const rows = await (await this.filtered(caller, query)).limit(limit + 1).getMany();
+    return { items: await this.withAttempts(rows.slice(0, limit)), more: rows.length > limit };
+  }
+
+  /** The visible records matching the query's filters and cursor, newest first (400 for a bad filter). */
+  private async filtered(caller: VerifiedCaller, query: Record<string, unknown>): Promise<SelectQueryBuilder<S3InboxRecord>> {
+    if (query.before !== undefined && query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before and offset cannot be used together.');
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(S3InboxRecord, 'r').where(`r.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     if (query.source_id !== undefined) {
@@ -129,9 +152,21 @@ export class S3InboxService {
       if (bucket.length === 0 || bucket.length > 255 || hasControlCharacters(bucket)) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: bucket must be a bucket name.');
       qb.andWhere('r.bucket = :bucket', { bucket });
     }
-    const [rows, total] = await qb.orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC').limit(limit).offset(offset).getManyAndCount();
-    const attempts = rows.length === 0 ? [] : await em.find(S3ActionAttempt, { where: { inboxId: In(rows.map((r) => r.id)) }, order: { startedAt: 'ASC' } });
-    return { items: rows.map((r) => recordView(r, attempts.filter((a) => a.inboxId === r.id))), total };
+    if (query.before !== undefined) {
+      const before = stringParam(query.before, 'before');
+      const cursor = isLookupId(before) ? await em.findOne(S3InboxRecord, { select: { id: true, organizationId: true }, where: { id: before } }) : null;
+      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
+        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of an inbox record you can see.');
+      }
+      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
+      qb.andWhere('(r.created_at, r.id) < (SELECT c.created_at, c.id FROM s3_inbox c WHERE c.id = :before)', { before: cursor.id });
+    }
+    return qb.orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC');
+  }
+
+  private async withAttempts(rows: S3InboxRecord[]): Promise<InboxRecordView[]> {
+    const attempts = rows.length === 0 ? [] : await this.dataSource.manager.find(S3ActionAttempt, { where: { inboxId: In(rows.map((r) => r.id)) }, order: { startedAt: 'ASC' } });
+    return rows.map((r) => recordView(r, attempts.filter((a) => a.inboxId === r.id)));
   }
 
   /** The overview's figures: records waiting, being processed and failed, and records created since `since`, each counted up to `cap`. */

@@ -13,7 +13,9 @@ import { parseNotification, ParsedRecord } from './s3-notification.parser';
 import { confirmationSignature } from './s3-signature';
 import { hashToken, isTokenShaped } from './s3-source-token';
 import { TOKEN_PLACEHOLDER } from './s3-sources.dto';
-import { placeholders, selectSql } from '../database/raw-sql';
+import { executeSql, placeholders, selectSql } from '../database/raw-sql';
+import { newRowId } from '../common/ids';
+import { CONFIRMATIONS_KEPT, S3SourceConfirmation } from './s3-source-confirmation.entity';
 
 const UNKNOWN_SOURCE = 'Unknown S3 event source.';
 const INSERT_CHUNK = 200;
@@ -38,7 +40,7 @@ export class S3IntakeService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    transactions: TransactionRunner,
+    private readonly transactions: TransactionRunner,
     private readonly signal: S3InboxSignal,
     @Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig,
   ) {
@@ -56,12 +58,26 @@ export class S3IntakeService {
         throw new DomainError(ErrorCode.Conflict, 'This source has no public_url configured: the confirmation cannot be signed. Set it first.');
       }
       const signature = confirmationSignature(message.fields, source.publicUrl.split(TOKEN_PLACEHOLDER).join(token));
+      await this.recordConfirmation(source, message.bucket, message.fields.TopicArn, message.fields.Timestamp);
       // The source's id, never its token (the path's only credential).
       this.logger.log({ sourceId: source.id, bucket: message.bucket }, `S3 event source ${source.id}: subscription confirmed for bucket ${message.bucket}`);
       return { signature };
     }
     for (const record of message.records) this.checkBucket(source, record.bucket);
     return this.store(source, message.records);
+  }
+
+  /** Keeps the confirmation (never its Token), and only the newest {@link CONFIRMATIONS_KEPT} of the source. */
+  private async recordConfirmation(source: S3EventSource, bucket: string, topicArn: string, timestamp: string): Promise<void> {
+    await this.transactions.run(async (em) => {
+      await em.insert(S3SourceConfirmation, { id: newRowId(), sourceId: source.id, bucket, topicArn, messageTimestamp: timestamp, confirmedAt: new Date() });
+      await executeSql(
+        em,
+        `DELETE FROM s3_source_confirmations WHERE source_id = ? AND id NOT IN
+           (SELECT id FROM s3_source_confirmations WHERE source_id = ? ORDER BY confirmed_at DESC, id DESC LIMIT ${CONFIRMATIONS_KEPT})`,
+        [source.id, source.id],
+      );
+    });
   }
 
   private checkBucket(source: S3EventSource, bucket: string): void {

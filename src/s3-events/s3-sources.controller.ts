@@ -1,12 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
-import { S3SourcesService, SourceView, SourceWithTokenView } from './s3-sources.service';
+import { ConfirmationView, S3SourcesService, SourceView, SourceWithTokenView } from './s3-sources.service';
 
 /**
  * S3 event sources under `/api/s3-events/sources`, with the callbacks' credentials and the
@@ -30,7 +30,11 @@ export class S3SourcesController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List visible sources, newest first' })
+  @ApiOperation({ summary: 'List visible sources, newest first', description: 'Filters: organization_id; limit; page by key with before (or by offset).' })
+  @ApiQuery({ name: 'organization_id', required: false, description: 'Only this organization (yours or one below it)' })
+  @ApiQuery({ name: 'limit', required: false, description: '1 to 500 (default 100)' })
+  @ApiQuery({ name: 'before', required: false, description: 'The id of the last source of the previous page: the sources after it, newest first. Not with offset.' })
+  @ApiQuery({ name: 'offset', required: false, description: 'Sources to skip (kept for older clients; prefer before)' })
   @ApiErrorResponses(403)
   list(@Query() query: Record<string, unknown>, @Caller() caller: VerifiedCaller): Promise<{ items: SourceView[]; total: number }> {
     return this.sources.list(caller, query);
@@ -41,6 +45,14 @@ export class S3SourcesController {
   @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<SourceView> {
     return this.sources.get(caller, id);
+  }
+
+  @Get(':id/confirmations')
+  @ApiOperation({ summary: "The source's subscription confirmations, newest first", description: 'Each SubscriptionConfirmation the intake answered: bucket, TopicArn, its Timestamp, when. The newest 100 are kept; never the Token.' })
+  @ApiParam({ name: 'id', description: 'Source id' })
+  @ApiErrorResponses(404)
+  confirmations(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<{ items: ConfirmationView[] }> {
+    return this.sources.confirmations(caller, id);
   }
 
   @Patch(':id')

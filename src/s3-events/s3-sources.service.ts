@@ -6,11 +6,13 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
+import { fromDbDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
 import { UrlPolicy } from '../webhooks/url-policy';
 import type { S3Action } from './s3-action.types';
 import { S3EventSource } from './s3-event-source.entity';
+import { CONFIRMATIONS_KEPT, S3SourceConfirmation } from './s3-source-confirmation.entity';
 import { generateToken, hashToken, intakePath } from './s3-source-token';
 import { endpointsOf, parseCreate, parseUpdate, TOKEN_PLACEHOLDER } from './s3-sources.dto';
 
@@ -34,6 +36,17 @@ export interface SourceView {
   created_by: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** A SubscriptionConfirmation the intake answered (never its Token). */
+export interface ConfirmationView {
+  id: string;
+  source_id: string;
+  bucket: string;
+  topic_arn: string;
+  /** The message's Timestamp, as the bucket sent it. */
+  message_timestamp: string;
+  confirmed_at: string;
 }
 
 /** The answers of create and rotate-token: the only ones with the token and the path it opens. */
@@ -120,9 +133,14 @@ export class S3SourcesService {
     return { ...sourceView(row), token, intake_path: intakePath(token) };
   }
 
+  /**
+   * Newest first (`created_at`, then `id`); `before` (a visible source's id, else 400) pages by key:
+   * the sources after it in that order. `offset` is kept for existing callers; not with `before`.
+   */
   async list(caller: VerifiedCaller, query: Record<string, unknown>): Promise<{ items: SourceView[]; total: number }> {
     const limit = intParam(query.limit, 'limit', 1, LIST_LIMIT_MAX) ?? 100;
     const offset = intParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    if (query.before !== undefined && query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before and offset cannot be used together.');
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(S3EventSource, 's');
     if (query.organization_id !== undefined) {
@@ -132,12 +150,50 @@ export class S3SourcesService {
     } else {
       qb.where(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     }
+    if (query.before !== undefined) {
+      const before = stringParam(query.before, 'before');
+      const cursor = isLookupId(before) ? await em.findOne(S3EventSource, { select: { id: true, organizationId: true }, where: { id: before } }) : null;
+      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
+        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of a source you can see.');
+      }
+      qb.andWhere('(s.created_at, s.id) < (SELECT c.created_at, c.id FROM s3_event_sources c WHERE c.id = :before)', { before: cursor.id });
+    }
     const [rows, total] = await qb.orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC').limit(limit).offset(offset).getManyAndCount();
     return { items: rows.map(sourceView), total };
   }
 
   async get(caller: VerifiedCaller, id: string): Promise<SourceView> {
     return sourceView(await this.findVisible(this.dataSource.manager, caller, id));
+  }
+
+  /** The source's subscription confirmations, newest first (the newest {@link CONFIRMATIONS_KEPT} are kept). */
+  async confirmations(caller: VerifiedCaller, id: string): Promise<{ items: ConfirmationView[] }> {
+    const em = this.dataSource.manager;
+    const source = await this.findVisible(em, caller, id);
+    const rows = await em.find(S3SourceConfirmation, { where: { sourceId: source.id }, order: { confirmedAt: 'DESC', id: 'DESC' }, take: CONFIRMATIONS_KEPT });
+    return {
+      items: rows.map((c) => ({
+        id: c.id,
+        source_id: c.sourceId,
+        bucket: c.bucket,
+        topic_arn: c.topicArn,
+        message_timestamp: c.messageTimestamp,
+        confirmed_at: c.confirmedAt.toISOString(),
+      })),
+    };
+  }
+
+  /** When each of these sources last confirmed a subscription (for a list; sources without one are left out). */
+  async lastConfirmed(sourceIds: string[]): Promise<Map<string, string>> {
+    if (sourceIds.length === 0) return new Map();
+    const rows = await this.dataSource.manager
+      .createQueryBuilder(S3SourceConfirmation, 'c')
+      .select('c.source_id', 'source_id')
+      .addSelect('MAX(c.confirmed_at)', 'at')
+      .where('c.source_id IN (:...ids)', { ids: sourceIds })
+      .groupBy('c.source_id')
+      .getRawMany<{ source_id: string; at: string | Date }>();
+    return new Map(rows.map((r) => [r.source_id, fromDbDate(r.at).toISOString()]));
   }
 
   async update(caller: VerifiedCaller, id: string, body: unknown): Promise<SourceView> {

@@ -24,6 +24,7 @@ export async function createActionHandler(ds: DataSource, organizationId: string
     createdBy: null,
     createdAt: new Date(),
     revokedAt: null,
+    lastSeenAt: null,
   });
   await ds.manager.insert(ActionHandler, { ...handler });
   return { handler, token };

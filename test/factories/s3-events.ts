@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import request from 'supertest';
 import type { TestApp } from '../setup/create-test-app';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { S3InboxRecord, S3InboxState } from '../../src/s3-events/s3-inbox-record.entity';
 
 /** The recorder command action (test/fixtures/s3-recorder.sh), run by this shell (argv[0], the allow-listed executable). */
 export const RECORDER = resolve(__dirname, '../fixtures/s3-recorder.sh');
@@ -115,4 +118,31 @@ export async function until<T>(read: () => Promise<T> | T, done: (value: T) => b
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(value)?.slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * `n` inbox records of a source inserted directly (as the intake stores them), one a millisecond
+ * from `start` on, all in `state`; oldest first. Their ids.
+ */
+export async function createInboxRecords(
+  ds: DataSource,
+  source: { id: string; organizationId: string },
+  n: number,
+  start: Date,
+  state: S3InboxState = S3InboxState.Done,
+): Promise<string[]> {
+  const ids: string[] = [];
+  const rows = Array.from({ length: n }, (_, i) => {
+    const at = new Date(start.getTime() + i);
+    const id = randomUUID();
+    ids.push(id);
+    return {
+      id, sourceId: source.id, organizationId: source.organizationId, bucket: 'bucketA', objectKey: `bulk/${i}.txt`, eventName: 's3:ObjectCreated:Put',
+      etag: null, sequencer: String(i + 1), seqSort: (i + 1).toString(16).padStart(32, '0'), size: '1', dedupeKey: randomUUID().replace(/-/g, '').repeat(2),
+      record: '{}', state, attempts: state === S3InboxState.Pending ? 0 : 1, attemptBase: 0, emitted: true, forced: false, actionsDone: [] as number[],
+      nextAttemptAt: at, lockedUntil: null, lastError: state === S3InboxState.Failed ? 'simulated' : null, createdAt: at, updatedAt: at, completedAt: state === S3InboxState.Pending ? null : at,
+    };
+  });
+  for (let i = 0; i < rows.length; i += 200) await ds.manager.insert(S3InboxRecord, rows.slice(i, i + 200));
+  return ids;
 }

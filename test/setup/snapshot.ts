@@ -17,6 +17,8 @@ async function tablesOf(ds: DataSource): Promise<string[]> {
 
 /** Bookkeeping of background workers, not data a request may change: left out of snapshots. */
 const IGNORED: Record<string, string[]> = { events: ['dispatched_at'] };
+/** When a handler was last seen: the action channel writes it at every ping round on its own. */
+IGNORED.action_handlers = ['last_seen_at'];
 
 /** Every row of the domain tables, ordered: compare two snapshots to prove nothing changed. */
 export async function snapshot(ds: DataSource): Promise<Record<string, unknown[]>> {

@@ -14,7 +14,7 @@ export interface Viewer {
   csrfToken: string;
 }
 
-export type Section = 'overview' | 'webhooks' | 'dead-letters' | 'hooks' | 'connector' | null;
+export type Section = 'overview' | 'webhooks' | 'dead-letters' | 'hooks' | 'connector' | 's3' | 'actions' | null;
 
 export interface PageOptions {
   title: string;
@@ -32,6 +32,8 @@ const NAV: Array<{ section: Exclude<Section, null>; href: string; label: string 
   { section: 'dead-letters', href: '/console/dead-letters', label: 'Dead letters' },
   { section: 'hooks', href: '/console/hooks', label: 'Approval hooks' },
   { section: 'connector', href: '/console/connector', label: 'Connector' },
+  { section: 's3', href: '/console/s3-sources', label: 'S3 sources' },
+  { section: 'actions', href: '/console/actions', label: 'Actions' },
 ];
 
 /** The hidden field with the session's synchronizer token: in every form that changes something. */
