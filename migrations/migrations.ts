@@ -11,6 +11,7 @@ import { ConnectorSync1733200000000 } from './1733200000000-ConnectorSync';
 import { ConsoleSessions1733300000000 } from './1733300000000-ConsoleSessions';
 import { ConsoleHooksConnector1733420000000 } from './1733420000000-ConsoleHooksConnector';
 import { ConsoleOverviewIndexes1733440000000 } from './1733440000000-ConsoleOverviewIndexes';
+import { WebhookEndpointHealth1733410000000 } from './1733410000000-WebhookEndpointHealth';
 
 /** Every migration in order; one set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   ConsoleSessions1733300000000,
   ConsoleHooksConnector1733420000000,
   ConsoleOverviewIndexes1733440000000,
+  WebhookEndpointHealth1733410000000,
 ];

@@ -187,6 +187,11 @@ export class ListSubscriptionsQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: OFFSET_MAX, default: 0 })
   @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
   offset?: number;
+
+  /** Keyset cursor: the id of the last subscription of the previous page; the page holds the older ones. */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last subscription of the previous page (not with `offset`); `total` then counts the older ones.' })
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  before?: string;
 }
 
 /** The delivery filters shared by listing and bulk deletion. */
