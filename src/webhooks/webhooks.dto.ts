@@ -226,6 +226,11 @@ export class ListDeliveriesQueryDto extends DeliveryFilterQueryDto {
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   subscription_id?: string;
 
+  /** Only the deliveries of this event (its first delivery and every redelivery, to every subscription). */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Only the deliveries of this event id, to every subscription you can see (redeliveries included).' })
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  event_id?: string;
+
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMIT_MAX, default: DELIVERIES_LIMIT_DEFAULT })
   @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)
   limit?: number;
