@@ -12,6 +12,7 @@ import { ConsoleSessions1733300000000 } from './1733300000000-ConsoleSessions';
 import { ConsoleHooksConnector1733420000000 } from './1733420000000-ConsoleHooksConnector';
 import { ConsoleS3ActionsPages1733430000000 } from './1733430000000-ConsoleS3ActionsPages';
 import { ConsoleOverviewIndexes1733440000000 } from './1733440000000-ConsoleOverviewIndexes';
+import { WebhookEndpointHealth1733410000000 } from './1733410000000-WebhookEndpointHealth';
 
 /** Every migration in order; one set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   ConsoleHooksConnector1733420000000,
   ConsoleS3ActionsPages1733430000000,
   ConsoleOverviewIndexes1733440000000,
+  WebhookEndpointHealth1733410000000,
 ];

@@ -74,6 +74,13 @@ class WebhooksEnv {
   @IsOptional() @IsInt() @Min(0) @Max(600_000)
   WEBHOOKS_SHUTDOWN_GRACE_MS: number = 5000;
 
+  /**
+   * Hours a subscription may fail every attempt (none succeeding) before the gateway disables it,
+   * with a `webhook.subscription.disabled` event; 0: never. Default 5 days.
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(24 * 365)
+  WEBHOOKS_AUTO_DISABLE_AFTER_HOURS: number = 120;
+
   /** Milliseconds between polls for due deliveries and undispatched events when nothing woke the worker. */
   @IsOptional() @IsInt() @Min(10) @Max(60_000)
   WEBHOOKS_POLL_MS: number = 1000;
@@ -98,6 +105,7 @@ export const webhooksConfig = registerAs('webhooks', () => {
     responseBodyLimit: env.WEBHOOKS_RESPONSE_BODY_LIMIT,
     pollMs: env.WEBHOOKS_POLL_MS,
     shutdownGraceMs: env.WEBHOOKS_SHUTDOWN_GRACE_MS,
+    autoDisableAfterMs: env.WEBHOOKS_AUTO_DISABLE_AFTER_HOURS * 3_600_000,
   };
 });
 

@@ -15,6 +15,9 @@ import { url } from './html';
 import { count, parseInstant } from './views/format';
 import { deadLettersPage, deliveryPage } from './views/deliveries';
 import { CreateForm, DELIVERY_FILTERS, DeliveryFilter, EMPTY_CREATE_FORM, replayConfirmPage, secretPage, subscriptionPage, webhooksPage } from './views/webhooks';
+import { EditForm, editFormOf, editPage, testPage } from './views/webhook-forms';
+import { eventPage } from './views/events';
+import type { SubscriptionView } from '../webhooks/webhook-subscriptions.service';
 
 const PAGE_SIZE = 50;
 const SUBSCRIPTIONS_PAGE_SIZE = 100;
@@ -26,6 +29,8 @@ const NOTICES: Record<string, (n: number) => string> = {
   enabled: () => 'The subscription is enabled.',
   disabled: () => 'The subscription is disabled: nothing is delivered to it until it is enabled again.',
   replayed: () => 'Replay queued: this is the new delivery, sent as soon as the worker picks it up.',
+  saved: () => 'The subscription is saved.',
+  unchanged: () => 'Nothing was changed.',
   'replayed-many': (n) => `${count(n, 'failed delivery', 'failed deliveries')} queued for replay.`,
   'replayed-more': (n) => `${count(n, 'failed delivery', 'failed deliveries')} queued for replay; more are left: count them again to replay the rest.`,
 };
@@ -66,6 +71,30 @@ function createBody(body: unknown): { form: CreateForm; dto: Record<string, unkn
 }
 
 /**
+ * The edit form's fields as the API's PATCH body: only those that differ from the subscription
+ * (an empty description clears it), plus any `organization_id` sent, which the API refuses.
+ */
+function editBody(body: unknown, current: SubscriptionView): { form: EditForm; dto: Record<string, unknown> } {
+  const text = (name: string): string => field(body, name) ?? '';
+  const form: EditForm = {
+    name: text('name'),
+    payload_url: text('payload_url'),
+    description: text('description'),
+    scope: text('scope'),
+    ssl_verification: field(body, 'ssl_verification') === 'on',
+  };
+  const dto: Record<string, unknown> = {};
+  if (form.name !== current.name) dto.name = form.name;
+  if (form.payload_url !== current.payload_url) dto.payload_url = form.payload_url;
+  if (form.description !== (current.description ?? '')) dto.description = form.description === '' ? null : form.description;
+  if (form.scope !== String(current.scope)) dto.scope = form.scope;
+  if (form.ssl_verification !== current.ssl_verification) dto.ssl_verification = form.ssl_verification;
+  const owner = field(body, 'organization_id');
+  if (owner !== undefined) dto.organization_id = owner;
+  return { form, dto };
+}
+
+/**
  * The console's webhook pages. Everything goes through the services of the webhooks API
  * (WebhookSubscriptionsService, WebhookDeliveriesService) with the signed-in user as the caller:
  * the same organization scoping (another organization's ids are 404, a foreign owner 403), the
@@ -84,8 +113,7 @@ export class ConsoleWebhooksController {
 
   @Get('webhooks')
   async list(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Query() query: Record<string, unknown>): Promise<void> {
-    const q = await validateDto(ListSubscriptionsQueryDto, { offset: queryText(query.offset), limit: String(SUBSCRIPTIONS_PAGE_SIZE) }, 'query');
-    await this.showList(request, reply, 200, q.offset ?? 0, EMPTY_CREATE_FORM, null, noticeOf(query));
+    await this.showList(request, reply, 200, queryText(query.before), EMPTY_CREATE_FORM, null, noticeOf(query));
   }
 
   @Post('webhooks')
@@ -97,7 +125,7 @@ export class ConsoleWebhooksController {
     } catch (error) {
       // Shown with the form filled in as it was sent (not the secret).
       if (!(error instanceof DomainError) || (error.code !== ErrorCode.ValidationFailed && error.code !== ErrorCode.Forbidden)) throw error;
-      await this.showList(request, reply, error.status, 0, form, error.message, null);
+      await this.showList(request, reply, error.status, undefined, form, error.message, null);
     }
   }
 
@@ -183,9 +211,71 @@ export class ConsoleWebhooksController {
     sendPage(reply, 200, deadLettersPage(this.assets.urls, viewer, { result, subscriptions: names, before, at: new Date().toISOString(), notice: noticeOf(query) }));
   }
 
-  private async showList(request: ConsoleRequest, reply: FastifyReply, status: number, offset: number, form: CreateForm, error: string | null, notice: { kind: 'ok'; text: string } | null): Promise<void> {
+  /** The subscriptions newest first, by key: `before` is the last id of the previous page. */
+  private async showList(request: ConsoleRequest, reply: FastifyReply, status: number, before: string | undefined, form: CreateForm, error: string | null, notice: { kind: 'ok'; text: string } | null): Promise<void> {
     const viewer = viewerOf(request);
-    const result = await this.subscriptions.list(viewer.caller, { offset, limit: SUBSCRIPTIONS_PAGE_SIZE });
-    sendPage(reply, status, webhooksPage(this.assets.urls, viewer, { result, offset, limit: SUBSCRIPTIONS_PAGE_SIZE, form, error, notice, at: new Date().toISOString() }));
+    const result = await this.subscriptions.page(viewer.caller, await validateDto(ListSubscriptionsQueryDto, { before, limit: String(SUBSCRIPTIONS_PAGE_SIZE) }, 'query'));
+    sendPage(reply, status, webhooksPage(this.assets.urls, viewer, { result, before, form, error, notice, at: new Date().toISOString() }));
+  }
+
+  @Get('webhooks/:id/edit')
+  async editForm(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    const viewer = viewerOf(request);
+    const subscription = await this.subscriptions.get(viewer.caller, id);
+    sendPage(reply, 200, editPage(this.assets.urls, viewer, { subscription, form: editFormOf(subscription), error: null }));
+  }
+
+  /**
+   * Saves the fields that changed through the API's service and validation (parseUpdate, then
+   * WebhookSubscriptionsService.update): a refused change shows the form again with the message,
+   * and nothing is stored. A field the form does not have (`organization_id`) goes to the same
+   * validation, which refuses it.
+   */
+  @Post('webhooks/:id/edit')
+  async edit(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Body() body: unknown): Promise<void> {
+    const viewer = viewerOf(request);
+    const current = await this.subscriptions.get(viewer.caller, id);
+    const { form, dto } = editBody(body, current);
+    if (Object.keys(dto).length === 0) {
+      redirect(reply, url('webhooks', current.id, { notice: 'unchanged' }));
+      return;
+    }
+    try {
+      const updated = await this.subscriptions.update(viewer.caller, current.id, await parseUpdate(dto));
+      redirect(reply, url('webhooks', updated.id, { notice: 'saved' }));
+    } catch (error) {
+      if (!(error instanceof DomainError) || (error.code !== ErrorCode.ValidationFailed && error.code !== ErrorCode.Forbidden && error.code !== ErrorCode.Conflict)) throw error;
+      sendPage(reply, error.status, editPage(this.assets.urls, viewer, { subscription: current, form, error: error.message }));
+    }
+  }
+
+  @Get('webhooks/:id/test')
+  async testForm(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    const viewer = viewerOf(request);
+    sendPage(reply, 200, testPage(this.assets.urls, viewer, { subscription: await this.subscriptions.get(viewer.caller, id), result: null }));
+  }
+
+  /** Sends a TEST.WEBHOOK event now with the worker's sender and signer (WebhookSubscriptionsService.test) and shows the answer. */
+  @Post('webhooks/:id/test')
+  async test(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    const viewer = viewerOf(request);
+    const subscription = await this.subscriptions.get(viewer.caller, id);
+    const result = await this.subscriptions.test(viewer.caller, subscription.id, undefined);
+    sendPage(reply, 200, testPage(this.assets.urls, viewer, { subscription, result }));
+  }
+
+  /** Every visible delivery of one event (to each subscription, replays included), each with its attempts. */
+  @Get('events/:eventId')
+  async event(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Param('eventId') eventId: string, @Query() query: Record<string, unknown>): Promise<void> {
+    const viewer = viewerOf(request);
+    const before = queryText(query.before);
+    const result = await this.deliveries.page(viewer.caller, await validateDto(ListDeliveriesQueryDto, { event_id: eventId, before, limit: String(PAGE_SIZE) }, 'query'));
+    // An event none of whose deliveries the caller can see is as unknown as a missing one.
+    if (result.items.length === 0 && before === undefined) throw new DomainError(ErrorCode.NotFound, 'Event not found.');
+    const names = new Map<string, string>();
+    for (const subscriptionId of new Set(result.items.map((d) => d.subscription_id))) {
+      names.set(subscriptionId, (await this.subscriptions.get(viewer.caller, subscriptionId)).name);
+    }
+    sendPage(reply, 200, eventPage(this.assets.urls, viewer, { eventId, result, subscriptions: names, before, at: new Date().toISOString() }));
   }
 }

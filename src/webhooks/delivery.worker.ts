@@ -537,8 +537,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (result.gone) {
         await executeSql(
           em,
-          `UPDATE webhook_subscriptions SET enabled = ?, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = ?`,
-          [false, `the receiver answered 410 Gone at ${now.toISOString()}`, now, delivery.subscriptionId, true],
+          `UPDATE webhook_subscriptions SET enabled = ?, disabled_reason = ?, disabled_at = ?, updated_at = ? WHERE id = ? AND enabled = ?`,
+          [false, `the receiver answered 410 Gone at ${now.toISOString()}`, now, now, delivery.subscriptionId, true],
         );
       }
     }
@@ -552,7 +552,46 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         slice.flat(),
       );
     }
+    await this.recordHealth(em, rows.filter((row) => applied.has(row.delivery.id)));
     return earliestRetry;
+  }
+
+  /**
+   * Endpoint health (WebhookHealthJob): a subscription whose latest attempt of the batch succeeded
+   * is not failing; one whose latest failed is failing since its first failure after its last
+   * success, or since earlier when it already was. Two statements a batch at most, whatever its size.
+   */
+  private async recordHealth(em: EntityManager, rows: OutcomeRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const bySubscription = new Map<string, OutcomeRow[]>();
+    for (const row of rows) {
+      const list = bySubscription.get(row.delivery.subscriptionId);
+      if (list) list.push(row);
+      else bySubscription.set(row.delivery.subscriptionId, [row]);
+    }
+    const succeeded: string[] = [];
+    const failing: string[] = [];
+    let failingFrom: number | null = null;
+    for (const [subscriptionId, list] of bySubscription) {
+      const ordered = list.length === 1 ? list : [...list].sort((a, b) => a.result.startedAt.getTime() - b.result.startedAt.getTime());
+      let lastSuccess = -1;
+      ordered.forEach((row, i) => {
+        if (row.result.success) lastSuccess = i;
+      });
+      if (lastSuccess >= 0) succeeded.push(subscriptionId);
+      const firstFailure = ordered[lastSuccess + 1];
+      if (firstFailure === undefined) continue;
+      failing.push(subscriptionId);
+      failingFrom = Math.min(failingFrom ?? Infinity, firstFailure.result.startedAt.getTime());
+    }
+    const list = (ids: string[]): string => ids.map(() => '?').join(', ');
+    // Conditional on the column, so that a healthy subscription's row is read, not written.
+    if (succeeded.length > 0) {
+      await executeSql(em, `UPDATE webhook_subscriptions SET failing_since = NULL WHERE id IN (${list(succeeded)}) AND failing_since IS NOT NULL`, succeeded);
+    }
+    if (failing.length > 0 && failingFrom !== null) {
+      await executeSql(em, `UPDATE webhook_subscriptions SET failing_since = ? WHERE id IN (${list(failing)}) AND failing_since IS NULL`, [new Date(failingFrom), ...failing]);
+    }
   }
 
   /**
@@ -668,12 +707,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
               .map(
                 (sub, i) =>
                   `SELECT * FROM (SELECT id, subscription_id, next_attempt_at FROM webhook_deliveries
-                     WHERE subscription_id = ? AND state = '${DeliveryState.Pending}' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ${Math.min(free, shareLeft(sub.id))}) p${i}`,
+                     WHERE subscription_id = ? AND state = '${DeliveryState.Pending}' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ${Math.min(free, shareLeft(sub.id))}) p${i}`,
               )
               .join(' UNION ALL '),
             subscriptions.flatMap((sub) => [sub.id, now]),
           );
-    pending.sort((x, y) => fromDbDate(x.next_attempt_at).getTime() - fromDbDate(y.next_attempt_at).getTime());
+    // Ties by id (UUIDv7, in creation order): a re-enabled subscription's held deliveries, due at
+    // their creation time (WebhookSubscriptionsService.update), go out in the order they were made.
+    pending.sort((x, y) => fromDbDate(x.next_attempt_at).getTime() - fromDbDate(y.next_attempt_at).getTime() || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     const candidates = [...expired, ...pending];
     const room = new Map<string, number>();
     const chosen: string[] = [];
@@ -696,6 +737,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       [DeliveryState.Delivering, new Date(now.getTime() + this.claimTtlMs), now, ...chosen, DeliveryState.Pending, now, DeliveryState.Delivering, now],
     );
     const claimedAt = Date.now();
+    // In the order chosen (RETURNING has none): they start in this order.
+    const rank = new Map(chosen.map((id, i) => [id, i]));
+    rows.sort((x, y) => (rank.get(x.id) ?? 0) - (rank.get(y.id) ?? 0));
     const claimed = rows.map(
       (r): Claimed => ({
         claimedAt,

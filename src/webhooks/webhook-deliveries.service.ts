@@ -195,6 +195,7 @@ export class WebhookDeliveriesService {
     }
     const qb = await this.visible(em, caller, query.subscription_id, kind, query.state !== undefined || query.success !== undefined);
     applyFilters(qb, query, (name) => `d.${name}`);
+    if (query.event_id !== undefined) qb.andWhere('d.event_id = :eventId', { eventId: query.event_id });
     if (query.replayed !== undefined) qb.andWhere(query.replayed ? `NOT ${NOT_REPLAYED_SQL}` : NOT_REPLAYED_SQL);
     if (query.before !== undefined) {
       const cursor = isLookupId(query.before) ? await em.findOne(WebhookDelivery, { select: { id: true, subscriptionId: true }, where: { id: query.before } }) : null;

@@ -81,6 +81,17 @@ export class WebhookSubscription {
   @Column({ name: 'disabled_reason', type: 'varchar', length: 255, nullable: true })
   disabledReason!: string | null;
 
+  /** When it was last disabled (by a user or by the gateway); null while enabled. */
+  @Column({ name: 'disabled_at', type: Date, nullable: true })
+  disabledAt!: Date | null;
+
+  /**
+   * The start of its current run of failed attempts (none succeeded since), set and cleared by the
+   * delivery worker; WebhookHealthJob disables it once this is WEBHOOKS_AUTO_DISABLE_AFTER_HOURS old.
+   */
+  @Column({ name: 'failing_since', type: Date, nullable: true })
+  failingSince!: Date | null;
+
   @Column({ type: 'varchar', length: 16 })
   scope!: WebhookScope;
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, FindOneOptions, IsNull } from 'typeorm';
+import { DataSource, EntityManager, FindOneOptions, IsNull, SelectQueryBuilder } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
@@ -11,7 +11,10 @@ import { HookApprovalsService } from '../hooks/hook-approvals.service';
 import { HookOperation } from '../hooks/hook-operation';
 import { Organization } from '../organizations/organization.entity';
 import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { executeSql } from '../database/raw-sql';
+import { DeliverySignal } from './delivery-signal.service';
 import { UrlPolicy } from './url-policy';
+import { DeliveryState } from './webhook-delivery.entity';
 import { generateSecret } from './webhook-signer';
 import { WebhookSender } from './webhook-sender.service';
 import { WebhookFilter, WebhookKind, WebhookScope, WebhookSubscription } from './webhook-subscription.entity';
@@ -43,6 +46,10 @@ export interface SubscriptionView {
   ssl_verification: boolean;
   enabled: boolean;
   disabled_reason: string | null;
+  /** When it was disabled (by a user or by the gateway); null while enabled. */
+  disabled_at: string | null;
+  /** Every attempt has failed since then (none succeeded); null when the latest attempt succeeded. */
+  failing_since: string | null;
   scope: WebhookScope;
   filters: WebhookFilter[];
   created_by: string | null;
@@ -80,6 +87,8 @@ export function subscriptionView(s: WebhookSubscription): SubscriptionView {
     ssl_verification: s.sslVerification,
     enabled: s.enabled,
     disabled_reason: s.disabledReason,
+    disabled_at: s.disabledAt ? s.disabledAt.toISOString() : null,
+    failing_since: s.failingSince ? s.failingSince.toISOString() : null,
     scope: s.scope,
     filters: s.filters.map((f) => ({ mode: f.mode, match: f.match, value: f.value })),
     created_by: s.createdBy,
@@ -133,6 +142,7 @@ export class WebhookSubscriptionsService {
     @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly hooks: HookApprovalsService,
+    private readonly signal: DeliverySignal,
   ) {
     this.urls = new UrlPolicy(config.allowedPrivate);
   }
@@ -158,6 +168,8 @@ export class WebhookSubscriptionsService {
       sslVerification,
       enabled: dto.enabled ?? true,
       disabledReason: null,
+      disabledAt: dto.enabled === false ? now : null,
+      failingSince: null,
       scope,
       filters: filtersOf(dto.filters ?? []),
       kind: WebhookKind.Webhook,
@@ -177,9 +189,30 @@ export class WebhookSubscriptionsService {
     return withSecret(row);
   }
 
-  /** Subscriptions of one organization of the caller's subtree, or of all of them, newest first. */
+  /**
+   * Subscriptions of one organization of the caller's subtree, or of all of them, newest first
+   * (`created_at`, then `id`); `before` (a visible subscription's id, else 400) pages by key.
+   */
   async list(caller: VerifiedCaller, query: ListSubscriptionsQueryDto): Promise<SubscriptionPage> {
+    const [rows, total] = await (await this.listQuery(caller, query))
+      .limit(query.limit ?? SUBSCRIPTIONS_LIMIT_DEFAULT)
+      .offset(query.offset ?? 0)
+      .getManyAndCount();
+    return { items: rows.map(subscriptionView), total };
+  }
+
+  /** One page of {@link list} by key, without its total (the console): the rows, and whether older ones follow. */
+  async page(caller: VerifiedCaller, query: ListSubscriptionsQueryDto): Promise<{ items: SubscriptionView[]; more: boolean }> {
+    const limit = query.limit ?? SUBSCRIPTIONS_LIMIT_DEFAULT;
+    const rows = await (await this.listQuery(caller, { ...query, offset: undefined })).limit(limit + 1).getMany();
+    return { items: rows.slice(0, limit).map(subscriptionView), more: rows.length > limit };
+  }
+
+  private async listQuery(caller: VerifiedCaller, query: ListSubscriptionsQueryDto): Promise<SelectQueryBuilder<WebhookSubscription>> {
     const em = this.dataSource.manager;
+    if (query.before !== undefined && query.offset !== undefined) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
+    }
     if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
       throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
     }
@@ -187,13 +220,15 @@ export class WebhookSubscriptionsService {
     if (query.organization_id !== undefined) qb.andWhere('s.organization_id = :organizationId', { organizationId: query.organization_id });
     else qb.andWhere(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
     if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
-    const [rows, total] = await qb
-      .orderBy('s.created_at', 'DESC')
-      .addOrderBy('s.id', 'DESC')
-      .limit(query.limit ?? SUBSCRIPTIONS_LIMIT_DEFAULT)
-      .offset(query.offset ?? 0)
-      .getManyAndCount();
-    return { items: rows.map(subscriptionView), total };
+    if (query.before !== undefined) {
+      const cursor = isLookupId(query.before) ? await em.findOne(WebhookSubscription, { select: { id: true, organizationId: true }, where: { id: query.before, kind: WebhookKind.Webhook } }) : null;
+      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
+        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before must be the id of a subscription you can see.');
+      }
+      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
+      qb.andWhere('(s.created_at, s.id) < (SELECT c.created_at, c.id FROM webhook_subscriptions c WHERE c.id = :before)', { before: cursor.id });
+    }
+    return qb.orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC');
   }
 
   async get(caller: VerifiedCaller, id: string): Promise<SubscriptionView> {
@@ -207,7 +242,8 @@ export class WebhookSubscriptionsService {
     if (dto.scope !== undefined) await this.checkOwner(this.dataSource.manager, caller, current.organizationId, dto.scope);
     if (urlChanged) await this.urls.checkUrl(target.url, target.ssl);
     const request = { operation: HookOperation.WebhookUpdate, organizationId: current.organizationId, authId: caller.login, input: { id, ...hookInput(dto) } };
-    return this.hooks.guard(request, async (em) => {
+    let resumed = false;
+    const view = await this.hooks.guard(request, async (em) => {
       const row = await this.findVisible(em, caller, id, true);
       if (urlChanged && (row.payloadUrl !== current.payloadUrl || row.sslVerification !== current.sslVerification)) {
         // What was checked above is no longer what would be stored.
@@ -220,13 +256,29 @@ export class WebhookSubscriptionsService {
       if (dto.description !== undefined) changes.description = dto.description;
       if (urlChanged) Object.assign(changes, { payloadUrl: target.url, sslVerification: target.ssl });
       if (dto.secret !== undefined) Object.assign(changes, { secret: dto.secret, previousSecret: null, previousSecretExpiresAt: null });
-      // Enabling clears why the gateway disabled it; disabling by hand has no reason to record.
-      if (dto.enabled !== undefined) Object.assign(changes, { enabled: dto.enabled, disabledReason: null });
+      // Enabling clears why and when it was disabled, and its health; disabling by hand has no reason to record.
+      if (dto.enabled === true) Object.assign(changes, { enabled: true, disabledReason: null, disabledAt: null, failingSince: null });
+      if (dto.enabled === false) Object.assign(changes, { enabled: false, disabledReason: null, disabledAt: row.enabled ? now : row.disabledAt });
       if (dto.scope !== undefined) changes.scope = dto.scope;
       if (dto.filters !== undefined) changes.filters = filtersOf(dto.filters);
       await em.update(WebhookSubscription, { id }, changes);
+      if (dto.enabled === true && !row.enabled) {
+        await this.resumeHeld(em, id);
+        resumed = true;
+      }
       return subscriptionView(Object.assign(row, changes));
     }, () => ({ subscription_id: id }));
+    if (resumed) this.signal.deliveriesCommitted();
+    return view;
+  }
+
+  /**
+   * A subscription enabled again: the pending deliveries held while it was disabled are due at
+   * their creation time, so that the worker (which takes the earliest due first, ties by id) sends
+   * them now, oldest first, instead of at the retry times they had when it was disabled.
+   */
+  private async resumeHeld(em: EntityManager, id: string): Promise<void> {
+    await executeSql(em, `UPDATE webhook_deliveries SET next_attempt_at = created_at WHERE subscription_id = ? AND state = '${DeliveryState.Pending}'`, [id]);
   }
 
   /** Deletes the subscription; its deliveries and their attempts go with it (foreign keys, on delete cascade). */

@@ -46,7 +46,7 @@ import { SubscriptionPageSchema, SubscriptionSchema, SubscriptionWithSecretSchem
  * - An unknown body field, at any depth (`filters[].vaule`), is a 400 naming it, unlike on the
  *   callbacks: a typo must not change the meaning (`scpoe` would create a Local subscription, a
  *   misspelt `secret` get a generated one). Lists are newest first (`created_at`, then `id`) with
- *   `limit`/`offset` and the `total` that matches.
+ *   `limit` and `before` (the last id of the previous page: by key) or `offset`, with the `total` that matches.
  * - The test delivery sends `TEST.WEBHOOK` with a random event id, signed with the current secret
  *   and the previous one while it overlaps, `User-Agent: CS-Hookshot/<creator or organization>`;
  *   it stores nothing, also works on a disabled subscription, and answers 200 whatever the receiver

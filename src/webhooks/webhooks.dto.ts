@@ -187,6 +187,11 @@ export class ListSubscriptionsQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: OFFSET_MAX, default: 0 })
   @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
   offset?: number;
+
+  /** Keyset cursor: the id of the last subscription of the previous page; the page holds the older ones. */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last subscription of the previous page (not with `offset`); `total` then counts the older ones.' })
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  before?: string;
 }
 
 /** The delivery filters shared by listing and bulk deletion. */
@@ -220,6 +225,11 @@ export class ListDeliveriesQueryDto extends DeliveryFilterQueryDto {
   @ApiPropertyOptional({ maxLength: MAX_ID })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   subscription_id?: string;
+
+  /** Only the deliveries of this event (its first delivery and every redelivery, to every subscription). */
+  @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Only the deliveries of this event id, to every subscription you can see (redeliveries included).' })
+  @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
+  event_id?: string;
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMIT_MAX, default: DELIVERIES_LIMIT_DEFAULT })
   @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)

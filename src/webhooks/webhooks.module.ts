@@ -11,6 +11,7 @@ import { DeliveryWorker } from './delivery.worker';
 import { WebhookDeliveriesController } from './webhook-deliveries.controller';
 import { WebhookDeliveriesService } from './webhook-deliveries.service';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
+import { WebhookHealthJob } from './webhook-health.job';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { WebhookDelivery } from './webhook-delivery.entity';
 import { WebhookRetentionJob } from './webhook-retention.job';
@@ -34,7 +35,7 @@ import { WebhooksController } from './webhooks.controller';
   ],
   // Deliveries first: `/api/webhooks/deliveries` is a static path next to `/api/webhooks/:id`.
   controllers: [WebhookDeliveriesController, WebhooksController],
-  providers: [DeliverySignal, WebhookSender, WebhookDispatcher, DeliveryWorker, WebhookSubscriptionsService, WebhookDeliveriesService, WebhookRetentionJob],
+  providers: [DeliverySignal, WebhookSender, WebhookDispatcher, DeliveryWorker, WebhookSubscriptionsService, WebhookDeliveriesService, WebhookRetentionJob, WebhookHealthJob],
   exports: [DeliverySignal, WebhookSender, WebhookSubscriptionsService, WebhookDeliveriesService],
 })
 export class WebhooksModule {}

@@ -31,8 +31,14 @@ export class SubscriptionSchema {
   @ApiProperty()
   enabled!: boolean;
 
-  @ApiProperty({ type: String, nullable: true, description: 'Why the gateway disabled it (a 410 from the receiver); null when a user did.' })
+  @ApiProperty({ type: String, nullable: true, description: 'Why the gateway disabled it (a 410 from the receiver, or every attempt failing for WEBHOOKS_AUTO_DISABLE_AFTER_HOURS); null when a user did.' })
   disabled_reason!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it was disabled; null while enabled.' })
+  disabled_at!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'Every attempt has failed since then; null when the latest attempt succeeded (or none was made).' })
+  failing_since!: string | null;
 
   @ApiProperty({ enum: WebhookScope, enumName: 'WebhookScope' })
   scope!: WebhookScope;
@@ -66,7 +72,7 @@ export class SubscriptionPageSchema {
   @ApiProperty({ type: () => SubscriptionSchema, isArray: true, description: 'Newest first.' })
   items!: SubscriptionSchema[];
 
-  @ApiProperty({ description: 'How many match, across pages.' })
+  @ApiProperty({ description: 'How many match, across pages (with `before`: how many are older).' })
   total!: number;
 }
 

@@ -79,6 +79,8 @@ describe('webhook subscriptions API', () => {
         ssl_verification: true,
         enabled: true,
         disabled_reason: null,
+        disabled_at: null,
+        failing_since: null,
         scope: 'Local',
         filters: [],
         created_by: tree.partnerUser.id,

@@ -26,6 +26,7 @@ function webhooksConfig(overrides: Partial<WebhooksConfig> = {}): WebhooksConfig
     responseBodyLimit: 64,
     pollMs: 1000,
     shutdownGraceMs: 5000,
+    autoDisableAfterMs: 120 * 3_600_000,
     ...overrides,
   };
 }

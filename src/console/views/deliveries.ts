@@ -90,7 +90,7 @@ export function deliveryPage(assets: AssetUrls, viewer: Viewer, view: DeliveryPa
   const summary = html`<dl class="facts">
 <dt>State</dt><dd>${badge(d.state)}</dd>
 <dt>Subscription</dt><dd><a href="${url('webhooks', s.id)}">${s.name}</a></dd>
-<dt>Event</dt><dd>${d.event_type} <code>${d.event_id}</code></dd>
+<dt>Event</dt><dd>${d.event_type} <code>${d.event_id}</code><br><a href="${url('events', d.event_id)}">Every delivery of this event</a></dd>
 <dt>Created</dt><dd>${time(d.created_at)}</dd>
 <dt>Attempts</dt><dd>${d.attempt_count}</dd>
 ${d.state === DeliveryState.Pending ? html`<dt>Next attempt</dt><dd>${time(d.next_attempt_at)}</dd>` : ''}

@@ -1,11 +1,11 @@
 import { WebhookScope } from '../../webhooks/webhook-subscription.entity';
-import type { SubscriptionPage, SubscriptionView } from '../../webhooks/webhook-subscriptions.service';
+import type { SubscriptionView } from '../../webhooks/webhook-subscriptions.service';
 import { MAX_DESCRIPTION, MAX_NAME, MAX_SECRET, MAX_URL } from '../../webhooks/webhooks.dto';
 import { Html, html, url } from '../html';
 import { badge, count, shortId, time } from './format';
 import { actionButton, AssetUrls, csrfInput, page, Viewer } from './layout';
 import { DeliveryList, deliveryTable } from './deliveries';
-import { asOf, refreshing } from './overview';
+import { asOf, refreshing, section } from './overview';
 
 type Notice = { kind: 'ok' | 'error'; text: string } | null;
 
@@ -22,8 +22,25 @@ export interface CreateForm {
 
 export const EMPTY_CREATE_FORM: CreateForm = { name: '', payload_url: '', description: '', organization_id: '', scope: WebhookScope.Local, ssl_verification: true, enabled: true };
 
-function subscriptionState(s: SubscriptionView): Html {
-  return s.enabled ? badge('enabled') : html`${badge('disabled')}${s.disabled_reason ? html`<br><span class="small">${s.disabled_reason}</span>` : ''}`;
+/** Enabled, failing (every attempt since a time), disabled by a user, or disabled by the gateway (with why). */
+export function subscriptionState(s: SubscriptionView): Html {
+  if (s.enabled) return s.failing_since ? html`${badge('enabled')} ${badge('failing')}<br><span class="small">every attempt since ${time(s.failing_since)}</span>` : badge('enabled');
+  return s.disabled_reason ? html`${badge('auto-disabled')}<br><span class="small">${s.disabled_reason}</span>` : badge('disabled');
+}
+
+/**
+ * The banner of a subscription the gateway disabled (a 410, or every attempt failing for
+ * WEBHOOKS_AUTO_DISABLE_AFTER_HOURS): why, since when, and what enabling it does.
+ */
+export function disabledBanner(viewer: Viewer, s: SubscriptionView): Html {
+  if (s.enabled || !s.disabled_reason) return html``;
+  return html`<section class="banner" role="alert" aria-labelledby="banner-h">
+<h2 id="banner-h">Disabled by the gateway${s.disabled_at ? html` on ${time(s.disabled_at)}` : ''}</h2>
+<p>${s.disabled_reason}.</p>
+<p>Nothing is sent to it meanwhile: its pending deliveries are held, and new events are not queued for it. Fix the receiver (send a test to check it), then enable it: the held deliveries go out at once, the oldest first.</p>
+<div class="actions">${actionButton(viewer, url('webhooks', s.id, 'enabled'), 'Enable again', { fields: { enabled: 'true' }, className: 'primary' })}
+<a href="${url('webhooks', s.id, 'test')}">Send a test</a></div>
+</section>`;
 }
 
 function createForm(viewer: Viewer, form: CreateForm, error: string | null): Html {
@@ -49,9 +66,9 @@ ${csrfInput(viewer)}
 }
 
 export interface WebhooksView {
-  result: SubscriptionPage;
-  offset: number;
-  limit: number;
+  result: { items: SubscriptionView[]; more: boolean };
+  /** The key of this page (the last subscription of the previous one); undefined on the first. */
+  before?: string;
   form: CreateForm;
   error: string | null;
   notice?: Notice;
@@ -59,21 +76,21 @@ export interface WebhooksView {
 }
 
 export function webhooksPage(assets: AssetUrls, viewer: Viewer, view: WebhooksView): Html {
-  const { result, offset, limit } = view;
+  const { result, before } = view;
   const table =
     result.items.length === 0
-      ? html`<p>No subscriptions yet.</p>`
-      : html`<p class="muted small">${count(result.total, 'subscription', 'subscriptions')} of your organization and those below it, newest first.</p>
+      ? html`<p>${before ? 'No older subscriptions.' : 'No subscriptions yet.'}</p>`
+      : html`<p class="muted small">${before ? 'Older subscriptions' : 'Subscriptions'} of your organization and those below it, newest first.</p>
 <div class="table-wrap"><table>
 <thead><tr><th scope="col">Name</th><th scope="col">Payload URL</th><th scope="col">Owner</th><th scope="col">Scope</th><th scope="col">State</th><th scope="col">Created</th></tr></thead>
 <tbody>${result.items.map(
           (s) => html`<tr><td><a href="${url('webhooks', s.id)}">${s.name}</a></td><td class="break">${s.payload_url}</td><td>${shortId(s.organization_id)}</td><td>${s.scope}</td><td>${subscriptionState(s)}</td><td>${time(s.created_at)}</td></tr>`,
         )}</tbody></table></div>`;
+  const last = result.items.at(-1);
+  const older = result.more && last !== undefined ? url('webhooks', { before: last.id }) : null;
   const pager =
-    offset > 0 || offset + result.items.length < result.total
-      ? html`<nav class="pager" aria-label="Pages">${offset > 0 ? html`<a href="${url('webhooks', { offset: String(Math.max(0, offset - limit)) })}">Newer</a>` : ''}${
-          offset + result.items.length < result.total ? html`<a href="${url('webhooks', { offset: String(offset + limit) })}" rel="next">Older</a>` : ''
-        }</nav>`
+    before || older
+      ? html`<nav class="pager" aria-label="Pages">${before ? html`<a href="${url('webhooks')}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">Older subscriptions</a>` : ''}</nav>`
       : '';
   return page({
     title: 'Webhooks',
@@ -81,8 +98,8 @@ export function webhooksPage(assets: AssetUrls, viewer: Viewer, view: WebhooksVi
     viewer,
     section: 'webhooks',
     notice: view.notice ?? null,
-    body: html`${asOf(view.at)}
-${refreshing('subscriptions', 'Subscriptions', html`${table}${pager}`)}
+    body: html`${before ? '' : asOf(view.at)}
+${before ? section('subscriptions', 'Subscriptions', html`${table}${pager}`) : refreshing('subscriptions', 'Subscriptions', html`${table}${pager}`)}
 ${createForm(viewer, view.form, view.error)}`,
   });
 }
@@ -149,6 +166,8 @@ ${s.description ? html`<dt>Description</dt><dd>${s.description}</dd>` : ''}
 <dt>Created</dt><dd>${time(s.created_at)}</dd>
 </dl>`;
   const actions = html`<div class="actions">
+<a href="${url('webhooks', s.id, 'edit')}">Edit</a>
+<a href="${url('webhooks', s.id, 'test')}">Send a test</a>
 ${actionButton(viewer, url('webhooks', s.id, 'enabled'), s.enabled ? 'Disable' : 'Enable', { fields: { enabled: s.enabled ? 'false' : 'true' } })}
 ${actionButton(viewer, url('webhooks', s.id, 'rotate-secret'), 'Rotate secret', { confirm: 'Rotate the secret? The new one is shown once; the previous one keeps signing for the overlap.' })}
 </div>`;
@@ -168,6 +187,7 @@ ${actionButton(viewer, url('webhooks', s.id, 'rotate-secret'), 'Rotate secret', 
     section: 'webhooks',
     notice: view.notice ?? null,
     body: html`<p><a href="/console/webhooks">All subscriptions</a></p>
+${disabledBanner(viewer, s)}
 ${details}
 ${actions}
 ${replay}
