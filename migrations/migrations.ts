@@ -9,6 +9,7 @@ import { WebhookDeliveriesPartialIndexes1733000000000 } from './1733000000000-We
 import { MirroredEnablement1733100000000 } from './1733100000000-MirroredEnablement';
 import { ConnectorSync1733200000000 } from './1733200000000-ConnectorSync';
 import { ConsoleSessions1733300000000 } from './1733300000000-ConsoleSessions';
+import { AuditTrail1733400000000 } from './1733400000000-AuditTrail';
 
 /** Every migration in order; one set for SQLite and PostgreSQL. */
-export const MIGRATIONS = [InitialSchema1732400000000, ConnectorSchema1732500000000, WebhooksSchema1732600000000, WebhookDeliveriesSubscriptionDueIndex1732650000000, HooksSchema1732700000000, S3EventsSchema1732800000000, ActionsSchema1732900000000, WebhookDeliveriesPartialIndexes1733000000000, MirroredEnablement1733100000000, ConnectorSync1733200000000, ConsoleSessions1733300000000];
+export const MIGRATIONS = [InitialSchema1732400000000, ConnectorSchema1732500000000, WebhooksSchema1732600000000, WebhookDeliveriesSubscriptionDueIndex1732650000000, HooksSchema1732700000000, S3EventsSchema1732800000000, ActionsSchema1732900000000, WebhookDeliveriesPartialIndexes1733000000000, MirroredEnablement1733100000000, ConnectorSync1733200000000, ConsoleSessions1733300000000, AuditTrail1733400000000];
