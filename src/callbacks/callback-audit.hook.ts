@@ -66,7 +66,7 @@ export class CallbackAuditHook implements OnApplicationBootstrap {
       return payload;
     });
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      if (isCallback(request)) this.recordAnswered(request as AuditedRequest, reply);
+      if (isCallback(request)) this.recordAnswered(request, reply);
       done();
     });
   }

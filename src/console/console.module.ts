@@ -18,6 +18,7 @@ import { ConsoleOverviewService } from './console-overview.service';
 import { ConsoleSession } from './console-session.entity';
 import { ConsoleSessions } from './console-sessions.service';
 import { ConsoleWebhooksController } from './console-webhooks.controller';
+import { ConsoleActivityController } from './console-activity.controller';
 import { ConsoleController } from './console.controller';
 
 /**
@@ -36,7 +37,7 @@ import { ConsoleController } from './console.controller';
     S3EventsModule,
     ActionsModule,
   ],
-  controllers: [ConsoleController, ConsoleWebhooksController],
+  controllers: [ConsoleController, ConsoleWebhooksController, ConsoleActivityController],
   providers: [ConsoleAssets, ConsoleCookies, ConsoleSessions, ConsoleAuthGuard, ConsoleExceptionFilter, ConsoleOverviewService],
 })
 export class ConsoleModule {}

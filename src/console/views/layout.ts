@@ -14,7 +14,7 @@ export interface Viewer {
   csrfToken: string;
 }
 
-export type Section = 'overview' | 'webhooks' | 'dead-letters' | null;
+export type Section = 'overview' | 'webhooks' | 'dead-letters' | 'activity' | null;
 
 export interface PageOptions {
   title: string;
@@ -30,6 +30,7 @@ const NAV: Array<{ section: Exclude<Section, null>; href: string; label: string 
   { section: 'overview', href: '/console', label: 'Overview' },
   { section: 'webhooks', href: '/console/webhooks', label: 'Webhooks' },
   { section: 'dead-letters', href: '/console/dead-letters', label: 'Dead letters' },
+  { section: 'activity', href: '/console/activity', label: 'Activity' },
 ];
 
 /** The hidden field with the session's synchronizer token: in every form that changes something. */
