@@ -129,6 +129,17 @@ describe('audit trail API', () => {
       // The search finds the event's records by its id, and the delivery's by its id.
       expect((await list({ q: event.id as string })).items.map((r) => r.kind).sort()).toEqual(['delivery', 'delivery.attempt', 'delivery.attempt', 'event']);
       expect((await list({ q: delivery.id as string, kind: 'delivery.attempt', outcome: 'failed' })).items).toHaveLength(1);
+      // A replay is a new delivery caused by the one it copies, by whoever asked for it.
+      const replay = await request(t.server).post(`/api/webhooks/deliveries/${delivery.id as string}/redeliver`).set('X-CyberApp-Auth', partnerAuth).expect(202);
+      await receiver.waitFor(3);
+      const below = await eventually(
+        async () => (await get(`/api/audit/${delivery.id as string}`).expect(200)).body as Chain,
+        (c) => c.caused.filter((r) => r.kind === 'delivery.attempt').length === 3,
+      );
+      expect(below.caused.find((r) => r.id === replay.body.id)).toEqual(
+        expect.objectContaining({ kind: 'delivery', cause_id: delivery.id, actor: 'partner', detail: { subscription_id: subscription.id, replay_of: delivery.id } }),
+      );
+      expect(below.caused.filter((r) => r.cause_id === replay.body.id)).toEqual([expect.objectContaining({ kind: 'delivery.attempt', outcome: 'ok' })]);
     } finally {
       await receiver.close();
     }
