@@ -121,20 +121,8 @@ export class AuditService implements BeforeApplicationShutdown {
   /** Buffers the record for the next group commit (no transaction needed, nothing awaited). */
   later(entry: AuditEntry): void {
     this.pending.push(rowOf(entry));
-    if (this.flushing) {
-      if (this.pending.length >= BATCH) this.wake?.();
-      return;
-    }
-    this.flushing = new Promise<void>((resolve) => {
-      this.wake = resolve;
-      setTimeout(resolve, GATHER_MS).unref();
-    }).then(() => this.drain());
-  }
-
-  /** Writes what is buffered now rather than at the end of the gathering time; resolves when it is committed. */
-  async flushNow(): Promise<void> {
-    this.wake?.();
-    await this.flush();
+    if (this.pending.length >= BATCH) this.wake?.();
+    this.schedule();
   }
 
   /** Writes what is buffered; resolves when it is committed (tests, shutdown). */
@@ -142,23 +130,44 @@ export class AuditService implements BeforeApplicationShutdown {
     while (this.flushing) await this.flushing;
   }
 
+  /** Writes what is buffered now rather than at the end of the gathering time; resolves when it is committed. */
+  async flushNow(): Promise<void> {
+    while (this.flushing) {
+      this.wake?.();
+      await this.flushing;
+    }
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
     await this.flushNow();
   }
 
-  private async drain(): Promise<void> {
+  /**
+   * One gathering, then one transaction; what arrived meanwhile waits for the next gathering (not
+   * for the end of the transaction only: on PostgreSQL a transaction takes milliseconds, and
+   * writing at once what arrived during it would make batches of one or two again).
+   */
+  private schedule(): void {
+    if (this.flushing) return;
+    this.flushing = new Promise<void>((resolve) => {
+      this.wake = resolve;
+      if (this.pending.length >= BATCH) resolve();
+      else setTimeout(resolve, GATHER_MS).unref();
+    })
+      .then(() => this.writeBatch())
+      .finally(() => {
+        this.flushing = null;
+        if (this.pending.length > 0) this.schedule();
+      });
+  }
+
+  private async writeBatch(): Promise<void> {
     this.wake = null;
+    const batch = this.pending.splice(0, BATCH);
     try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, BATCH);
-        try {
-          await this.transactions.run((em) => this.insert(em, batch), { asyncCommit: true });
-        } catch (error) {
-          this.logger.error({ err: error }, `${batch.length} audit records not written`);
-        }
-      }
-    } finally {
-      this.flushing = null;
+      await this.transactions.run((em) => this.insert(em, batch), { asyncCommit: true });
+    } catch (error) {
+      this.logger.error({ err: error }, `${batch.length} audit records not written`);
     }
   }
 
