@@ -9,10 +9,11 @@ import { WebhookDeliveriesPartialIndexes1733000000000 } from './1733000000000-We
 import { MirroredEnablement1733100000000 } from './1733100000000-MirroredEnablement';
 import { ConnectorSync1733200000000 } from './1733200000000-ConnectorSync';
 import { ConsoleSessions1733300000000 } from './1733300000000-ConsoleSessions';
+import { AuditTrail1733400000000 } from './1733400000000-AuditTrail';
+import { WebhookEndpointHealth1733410000000 } from './1733410000000-WebhookEndpointHealth';
 import { ConsoleHooksConnector1733420000000 } from './1733420000000-ConsoleHooksConnector';
 import { ConsoleS3ActionsPages1733430000000 } from './1733430000000-ConsoleS3ActionsPages';
 import { ConsoleOverviewIndexes1733440000000 } from './1733440000000-ConsoleOverviewIndexes';
-import { WebhookEndpointHealth1733410000000 } from './1733410000000-WebhookEndpointHealth';
 
 /** Every migration in order; one set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -27,8 +28,9 @@ export const MIGRATIONS = [
   MirroredEnablement1733100000000,
   ConnectorSync1733200000000,
   ConsoleSessions1733300000000,
+  AuditTrail1733400000000,
+  WebhookEndpointHealth1733410000000,
   ConsoleHooksConnector1733420000000,
   ConsoleS3ActionsPages1733430000000,
   ConsoleOverviewIndexes1733440000000,
-  WebhookEndpointHealth1733410000000,
 ];

@@ -12,6 +12,7 @@ import { drainRequestBody } from './common/drain-request';
 import { inspectJson } from './common/json-guard';
 import { ProtocolExceptionFilter, sendError } from './common/protocol-exception.filter';
 import { appConfig } from './config/app.config';
+import { auditConfig } from './config/audit.config';
 import { consoleConfig } from './config/console.config';
 import { loadEnvFile } from './config/env-file';
 import { authConfig, AuthConfig } from './config/auth.config';
@@ -62,6 +63,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   actionsConfig();
   metricsConfig();
   consoleConfig();
+  auditConfig();
   const openApi = openApiConfig();
   const https = config.tls ? { cert: readTlsFile('TLS_CERT_FILE', config.tls.certFile), key: readTlsFile('TLS_KEY_FILE', config.tls.keyFile) } : undefined;
   // A database that does not answer ends the boot after DATABASE_CONNECT_TIMEOUT_MS, in one line.

@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { ActionsModule } from './actions/actions.module';
 import { AppController } from './app.controller';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CallbacksModule } from './callbacks/callbacks.module';
 import { ConnectorModule } from './connector/connector.module';
@@ -50,6 +51,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         DatabaseModule,
         EventsModule,
+        AuditModule,
         HealthModule,
         AuthModule,
         OrganizationsModule,

@@ -1,4 +1,5 @@
-import { Body, Controller, Headers, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
@@ -6,6 +7,7 @@ import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { parseCyberAppExtra } from '../auth/cyberapp-auth.parser';
 import { PlatformJwtGuard } from '../auth/platform-jwt.guard';
 import { CYBERAPP_AUTH_SCHEME, PLATFORM_JWT_SCHEME } from '../openapi';
+import { callbackAuditOf } from './callback-audit.hook';
 import { ApiErrorResponses, CallbackRequestSchema, CallbackResponseSchema } from './callback-envelope.schema';
 import { CallbackResponse, CallbackService } from './callback.service';
 
@@ -35,7 +37,9 @@ export class CallbackController {
     @Body() body: unknown,
     @Caller() caller: VerifiedCaller,
     @Headers('x-cyberapp-extra') extra: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<CallbackResponse> {
-    return this.callbacks.dispatch(body, caller, parseCyberAppExtra(extra));
+    return this.callbacks.dispatch(body, caller, parseCyberAppExtra(extra), callbackAuditOf(request, reply));
   }
 }

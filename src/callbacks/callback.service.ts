@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, LessThan, MoreThanOrEqual } from 'typeorm';
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditService } from '../audit/audit.service';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateDto } from '../common/validate-dto';
@@ -10,6 +12,8 @@ import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { datacenterUrlProblem, normalizeDatacenterUrl } from '../connector/datacenter-policy';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { TransactionRunner } from '../database/transaction-runner.service';
+import { OutboxService } from '../events/outbox.service';
+import type { CallbackAudit } from './callback-audit.hook';
 import { requestTypeName } from './callback-cti';
 import { CallbackEnvelope, parseEnvelope } from './callback-envelope';
 import type { CallbackResponse } from './callback-example';
@@ -36,9 +40,12 @@ export class CallbackService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(callbacksConfig.KEY) private readonly config: CallbacksConfig,
     @Inject(connectorConfig.KEY) private readonly connector: ConnectorConfig,
+    private readonly audit: AuditService,
+    private readonly outbox: OutboxService,
   ) {}
 
-  async dispatch(body: unknown, caller: VerifiedCaller, extra: Record<string, unknown>): Promise<CallbackResponse> {
+  /** `audit`: the request's audit state (CallbackAuditHook records what the write's own transaction did not). */
+  async dispatch(body: unknown, caller: VerifiedCaller, extra: Record<string, unknown>, audit?: CallbackAudit): Promise<CallbackResponse> {
     const envelope = parseEnvelope(body);
     // Checked for every callback, here rather than in the handlers that store it: a data center
     // outside the allow-list never comes from the platform, and the connector sends its secret to
@@ -75,7 +82,7 @@ export class CallbackService {
       const result = await callback.handler.handle({ ...base, em: this.dataSource.manager, afterCommit: (task) => task() });
       return this.respond(callback, envelope.request_id, result);
     }
-    return this.runWrite(callback, base, envelope);
+    return this.runWrite(callback, base, envelope, audit);
   }
 
   private respond(callback: RegisteredCallback, requestId: string, payload: CallbackResult): CallbackResponse {
@@ -88,6 +95,7 @@ export class CallbackService {
     callback: RegisteredCallback,
     base: Omit<CallbackInvocation<unknown>, 'em' | 'afterCommit'>,
     envelope: CallbackEnvelope,
+    audit: CallbackAudit | undefined,
   ): Promise<CallbackResponse> {
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([envelope.type, envelope.context, envelope.payload ?? null]))
@@ -102,17 +110,41 @@ export class CallbackService {
     // anything else runs again on the now-committed state, a few times at most.
     for (let attempt = 1; ; attempt++) {
       const afterCommit: Array<() => void> = [];
+      let recorded = false;
       try {
         const response = await this.transactions.run(async (em) => {
+          recorded = false;
           const stored = await this.replay(em, key, base.caller, fingerprint);
           if (stored) return stored;
           // The stored answer expired (or was swept) since the check above: this is a new request, and the hooks decide first.
           if (callback.handler.approve && !approval) throw new ApprovalNeeded();
+          // The callback's audit record commits with its change; the events it records name it as their cause.
+          const recordId = this.audit.newId();
+          this.outbox.setCause(em, recordId);
           const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task), approval: approval ?? undefined });
           const fresh = this.respond(callback, envelope.request_id, result);
           await em.insert(CallbackRequest, { ...key, userId: base.caller.userId, fingerprint, response: JSON.stringify(fresh) });
+          await this.audit.record(em, [
+            {
+              id: recordId,
+              kind: AuditKind.Callback,
+              name: callback.callbackId,
+              outcome: AuditOutcome.Ok,
+              code: '200',
+              organizationId: base.caller.organizationId,
+              tenantId: base.context.tenantId,
+              actor: base.caller.login,
+              requestId: envelope.request_id,
+              durationMs: audit?.elapsed() ?? null,
+            },
+          ]);
+          recorded = true;
           return fresh;
         });
+        if (audit) {
+          audit.recorded = recorded;
+          audit.replayed = !recorded;
+        }
         afterCommit.forEach((task) => task());
         approval?.committed();
         return response;
@@ -124,7 +156,10 @@ export class CallbackService {
         // Whatever failed (e.g. "login exists" because the platform's retry raced the original on
         // PostgreSQL), an identical request that committed meanwhile is the answer.
         const stored = await this.replay(this.dataSource.manager, key, base.caller, fingerprint);
-        if (stored) return stored;
+        if (stored) {
+          if (audit) audit.replayed = true;
+          return stored;
+        }
         if (!isConcurrencyConflict(error)) {
           await approval?.failed(error);
           throw error;

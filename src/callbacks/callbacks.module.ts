@@ -4,15 +4,17 @@ import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
 import { connectorConfig } from '../config/connector.config';
 import { DatabaseModule } from '../database/database.module';
+import { EventsModule } from '../events/events.module';
+import { CallbackAuditHook } from './callback-audit.hook';
 import { CallbackController } from './callback.controller';
 import { CallbackRegistry } from './callback-registry.service';
 import { CallbackService } from './callback.service';
 import { IdempotencySweepJob } from './idempotency-sweep.job';
 
 @Module({
-  imports: [DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuthModule, DatabaseModule],
+  imports: [DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuthModule, DatabaseModule, EventsModule],
   controllers: [CallbackController],
-  providers: [CallbackRegistry, CallbackService, IdempotencySweepJob],
+  providers: [CallbackRegistry, CallbackService, IdempotencySweepJob, CallbackAuditHook],
   exports: [CallbackRegistry],
 })
 export class CallbacksModule {}

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { ConnectorModule } from '../connector/connector.module';
 import { appConfig } from '../config/app.config';
@@ -38,6 +39,7 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
     }),
     AuthModule,
     DatabaseModule,
+    AuditModule,
     ConnectorModule,
     UsersModule,
     WebhooksModule,

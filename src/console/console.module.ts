@@ -20,6 +20,7 @@ import { ConsoleSessions } from './console-sessions.service';
 import { ConsoleWebhooksController } from './console-webhooks.controller';
 import { ConsoleHooksController } from './console-hooks.controller';
 import { ConsoleConnectorController } from './console-connector.controller';
+import { ConsoleActivityController } from './console-activity.controller';
 import { ConsoleController } from './console.controller';
 import { ConsoleS3Controller } from './console-s3.controller';
 import { ConsoleActionsController } from './console-actions.controller';
@@ -40,7 +41,7 @@ import { ConsoleActionsController } from './console-actions.controller';
     S3EventsModule,
     ActionsModule,
   ],
-  controllers: [ConsoleController, ConsoleWebhooksController, ConsoleHooksController, ConsoleConnectorController, ConsoleS3Controller, ConsoleActionsController],
+  controllers: [ConsoleController, ConsoleActivityController, ConsoleWebhooksController, ConsoleHooksController, ConsoleConnectorController, ConsoleS3Controller, ConsoleActionsController],
   providers: [ConsoleAssets, ConsoleCookies, ConsoleSessions, ConsoleAuthGuard, ConsoleExceptionFilter, ConsoleOverviewService],
 })
 export class ConsoleModule {}

@@ -1,4 +1,5 @@
 import { ACTIONS_ENTITIES } from '../actions/actions.entities';
+import { AuditRecord } from '../audit/audit-record.entity';
 import { CallbackRequest } from '../callbacks/callback-request.entity';
 import { ConsoleSession } from '../console/console-session.entity';
 import { ConnectorItem } from '../connector/connector-item.entity';
@@ -17,4 +18,4 @@ import { WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
 
 /** Every entity, listed once for the app's and the migration CLI's DataSource. */
-export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent, ConnectorItem, ConnectorRun, ConnectorWorkload, Lease, WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt, ...HOOKS_ENTITIES, ...S3_EVENTS_ENTITIES, ...ACTIONS_ENTITIES, ...MIRRORING_ENTITIES, ConsoleSession];
+export const ENTITIES = [Organization, User, OrganizationMapping, CallbackRequest, DomainEvent, ConnectorItem, ConnectorRun, ConnectorWorkload, Lease, WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt, ...HOOKS_ENTITIES, ...S3_EVENTS_ENTITIES, ...ACTIONS_ENTITIES, ...MIRRORING_ENTITIES, ConsoleSession, AuditRecord];

@@ -20,6 +20,10 @@ export class DomainEvent {
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
 
+  /** The audit record of what recorded the event (a callback's), linked by the dispatcher's record of the event. */
+  @Column({ name: 'cause_id', type: 'varchar', length: 36, nullable: true })
+  causeId!: string | null;
+
   /** When the dispatcher fanned it out to the matching subscriptions' deliveries; null until then. */
   @Column({ name: 'dispatched_at', type: Date, nullable: true })
   dispatchedAt!: Date | null;

@@ -24,14 +24,28 @@ export interface NewEvent {
 export class OutboxService implements EntitySubscriberInterface {
   readonly committed$ = new Subject<void>();
   private readonly uncommitted = new WeakSet<QueryRunner>();
+  private readonly causes = new WeakMap<QueryRunner, string>();
 
   constructor(@InjectDataSource() dataSource: DataSource) {
     dataSource.subscribers.push(this);
   }
 
+  /**
+   * Names the audit record of the work running in `em`'s transaction (a callback's): the events
+   * recorded in it carry it as their cause, for the audit trail's chain (src/audit).
+   */
+  setCause(em: EntityManager, auditRecordId: string): void {
+    if (em.queryRunner) this.causes.set(em.queryRunner, auditRecordId);
+  }
+
+  /** The audit record named by {@link setCause} for `em`'s transaction, if any. */
+  causeOf(em: EntityManager): string | null {
+    return (em.queryRunner?.isTransactionActive && this.causes.get(em.queryRunner)) || null;
+  }
+
   async record(em: EntityManager, event: NewEvent): Promise<DomainEvent> {
     // Set here, not by the database default, which has only second precision on SQLite.
-    const row = em.create(DomainEvent, { id: newRowId(), ...event, createdAt: new Date(), dispatchedAt: null });
+    const row = em.create(DomainEvent, { id: newRowId(), ...event, causeId: this.causeOf(em), createdAt: new Date(), dispatchedAt: null });
     // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
     await em.insert(DomainEvent, row as QueryDeepPartialEntity<DomainEvent>);
     const runner = em.queryRunner;
@@ -42,12 +56,16 @@ export class OutboxService implements EntitySubscriberInterface {
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
     // A savepoint's release is reported as a commit too; only the outermost one makes events visible.
+    if (!event.queryRunner.isTransactionActive) this.causes.delete(event.queryRunner);
     if (event.queryRunner.isTransactionActive || !this.uncommitted.has(event.queryRunner)) return;
     this.uncommitted.delete(event.queryRunner);
     this.committed$.next();
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
-    if (!event.queryRunner.isTransactionActive) this.uncommitted.delete(event.queryRunner);
+    if (!event.queryRunner.isTransactionActive) {
+      this.uncommitted.delete(event.queryRunner);
+      this.causes.delete(event.queryRunner);
+    }
   }
 }

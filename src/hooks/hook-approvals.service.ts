@@ -2,9 +2,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
+import { OutboxService } from '../events/outbox.service';
 import { DeliverySignal } from '../webhooks/delivery-signal.service';
 import { secretsOf } from '../webhooks/delivery.worker';
 import { pendingDelivery, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
@@ -69,6 +72,8 @@ export class HookApprovalsService {
     private readonly sender: WebhookSender,
     private readonly signal: DeliverySignal,
     @Inject(webhooksConfig.KEY) private readonly webhooks: WebhooksConfig,
+    private readonly audit: AuditService,
+    private readonly outbox: OutboxService,
   ) {}
 
   /**
@@ -108,7 +113,26 @@ export class HookApprovalsService {
 
   async recordDecisions(em: EntityManager, decisions: HookDecision[]): Promise<void> {
     // Copies: TypeORM writes generated values back into the objects it was given.
-    if (decisions.length > 0) await em.insert(HookDecision, decisions.map((d) => ({ ...d })));
+    if (decisions.length === 0) return;
+    await em.insert(HookDecision, decisions.map((d) => ({ ...d })));
+    // The audit trail (src/audit): read by the hook's owner, as the decision log is; caused by the operation's record, if any.
+    const causeId = this.outbox.causeOf(em);
+    await this.audit.record(
+      em,
+      decisions.map((d) => ({
+        at: d.createdAt,
+        kind: AuditKind.HookDecision,
+        name: d.operation,
+        outcome: d.outcome === HookDecisionOutcome.Approved ? AuditOutcome.Ok : AuditOutcome.Failed,
+        code: d.errorClass ?? d.outcome,
+        organizationId: d.hookOrganizationId,
+        actor: d.authId,
+        workId: d.workId,
+        causeId,
+        durationMs: d.latencyMs,
+        detail: { hook_id: d.hookId, decision_id: d.id, policy_applied: d.policyApplied },
+      })),
+    );
   }
 
   /** Records the post-hooks of the operation in `em`'s transaction; returns how many. */
@@ -136,6 +160,25 @@ export class HookApprovalsService {
         return pendingDelivery({ id: newRowId(), subscriptionId: p.hookId, eventId, eventType, organizationId: request.organizationId, payload, redeliveryOf: null }, now);
       });
     if (rows.length > 0) await em.insert(WebhookDelivery, rows);
+    const workIds = approval.postHooks.filter((p) => live.has(p.hookId)).map((p) => p.workId);
+    const causeId = this.outbox.causeOf(em);
+    await this.audit.record(
+      em,
+      rows.map((d, i) => ({
+        id: d.id,
+        at: now,
+        kind: AuditKind.Delivery,
+        name: d.eventType,
+        outcome: AuditOutcome.Ok,
+        code: d.state,
+        organizationId: live.get(d.subscriptionId) ?? null,
+        eventId: d.eventId,
+        deliveryId: d.id,
+        workId: workIds[i] ?? null,
+        causeId,
+        detail: { subscription_id: d.subscriptionId, post_hook: true },
+      })),
+    );
     return rows.length;
   }
 
@@ -184,15 +227,16 @@ export class HookApprovalsService {
    * commit anyway: taking it at the read only moves it a statement earlier. SQLite runs one
    * transaction at a time.
    */
-  private async liveEndpoints(em: EntityManager, ids: string[]): Promise<Set<string>> {
+  /** The live (enabled) hooks among `ids`, each with its owner organization. */
+  private async liveEndpoints(em: EntityManager, ids: string[]): Promise<Map<string, string>> {
     const lock = em.connection.options.type === 'postgres' ? ' FOR KEY SHARE' : '';
     const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-      `SELECT id FROM webhook_subscriptions WHERE id IN (:...ids) AND kind = :kind AND enabled = TRUE${lock}`,
+      `SELECT id, organization_id FROM webhook_subscriptions WHERE id IN (:...ids) AND kind = :kind AND enabled = TRUE${lock}`,
       { ids, kind: WebhookKind.Hook },
       {},
     );
-    const rows: Array<{ id: string }> = await em.query(sql, params);
-    return new Set(rows.map((r) => r.id));
+    const rows: Array<{ id: string; organization_id: string }> = await em.query(sql, params);
+    return new Map(rows.map((r) => [r.id, r.organization_id]));
   }
 
   private async endpointsFor(em: EntityManager, operation: HookOperation, organizationId: string): Promise<EndpointRow[]> {

@@ -4,6 +4,7 @@ import { AuthModule } from '../auth/auth.module';
 import { hooksConfig } from '../config/hooks.config';
 import { webhooksConfig } from '../config/webhooks.config';
 import { DatabaseModule } from '../database/database.module';
+import { EventsModule } from '../events/events.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { HookApprovalsService } from './hook-approvals.service';
 import { HookDecisionsService } from './hook-decisions.service';
@@ -17,7 +18,7 @@ import { HooksController } from './hooks.controller';
  */
 @Global()
 @Module({
-  imports: [ConfigModule.forFeature(hooksConfig), ConfigModule.forFeature(webhooksConfig), AuthModule, DatabaseModule, WebhooksModule],
+  imports: [ConfigModule.forFeature(hooksConfig), ConfigModule.forFeature(webhooksConfig), AuthModule, DatabaseModule, EventsModule, WebhooksModule],
   controllers: [HooksController],
   providers: [HookApprovalsService, HookEndpointsService, HookDecisionsService],
   exports: [HookApprovalsService, HookEndpointsService, HookDecisionsService],

@@ -3,6 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { merge, Subscription } from 'rxjs';
 import { DataSource, EntityManager } from 'typeorm';
 import { backoffDelayMs } from '../common/backoff';
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditEntry, AuditService } from '../audit/audit.service';
 import { Wakeup } from '../common/wakeup';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { fromDbDate, toSqliteDate } from '../database/raw-dates';
@@ -44,6 +46,8 @@ interface Claimed {
   eventType: string;
   payload: string;
   attempts: number;
+  /** The subscription's owner: who may read the attempt's audit record. */
+  organizationId?: string | null;
 }
 
 interface ClaimedRow {
@@ -150,6 +154,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly sender: WebhookSender,
     private readonly signal: DeliverySignal,
     @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
+    private readonly audit: AuditService,
     @Optional() private readonly metrics?: MetricsService,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
@@ -512,6 +517,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     });
     const applied = await this.updateBatch(em, rows, now);
     const attempts: unknown[][] = [];
+    const audited: AuditEntry[] = [];
     for (const row of rows) {
       const { delivery, result } = row;
       if (!applied.has(delivery.id)) {
@@ -534,6 +540,20 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         result.request.url,
         JSON.stringify(result.request.headers),
       ]);
+      // The attempt's audit record (src/audit), caused by the delivery's (whose id is the delivery's).
+      audited.push({
+        at: now,
+        kind: AuditKind.DeliveryAttempt,
+        name: delivery.eventType,
+        outcome: result.success ? AuditOutcome.Ok : AuditOutcome.Failed,
+        code: result.status !== null ? String(result.status) : result.errorClass,
+        organizationId: delivery.organizationId ?? null,
+        eventId: delivery.eventId,
+        deliveryId: delivery.id,
+        causeId: delivery.id,
+        durationMs: result.durationMs,
+        detail: { attempt: delivery.attempts, state: row.state },
+      });
       if (result.gone) {
         await executeSql(
           em,
@@ -553,6 +573,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       );
     }
     await this.recordHealth(em, rows.filter((row) => applied.has(row.delivery.id)));
+    await this.audit.record(em, audited);
     return earliestRetry;
   }
 
@@ -762,6 +783,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
             ids,
           );
     const claim = { claimed, targets: new Map(targets.map((t) => [t.id, t])) };
+    for (const c of claimed) c.organizationId = claim.targets.get(c.subscriptionId)?.organization_id ?? null;
     hold(claim);
     return claim;
   }

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In, SelectQueryBuilder, WhereExpressionBuilder } from 'typeorm';
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditService } from '../audit/audit.service';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { TransactionRunner } from '../database/transaction-runner.service';
@@ -153,6 +155,7 @@ export class WebhookDeliveriesService {
     private readonly subscriptions: WebhookSubscriptionsService,
     private readonly signal: DeliverySignal,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -276,9 +279,10 @@ export class WebhookDeliveriesService {
   async redeliver(caller: VerifiedCaller, id: string, kind = WebhookKind.Webhook): Promise<DeliveryView> {
     const row = await this.transactions.run(async (em) => {
       const original = await this.findVisible(em, caller, id, false, kind);
-      await this.enabledSubscription(em, caller, original.subscriptionId, kind);
+      const subscription = await this.enabledSubscription(em, caller, original.subscriptionId, kind);
       const copy = copyOf(original, new Date());
       await em.insert(WebhookDelivery, { ...copy });
+      await this.recordReplays(em, caller, subscription, [copy]);
       return copy;
     });
     this.signal.deliveriesCommitted();
@@ -305,10 +309,32 @@ export class WebhookDeliveriesService {
       const now = new Date();
       const copies = originals.slice(0, REDELIVER_FAILED_MAX).map((original) => copyOf(original, now));
       for (let i = 0; i < copies.length; i += 100) await em.insert(WebhookDelivery, copies.slice(i, i + 100).map((c) => ({ ...c })));
+      await this.recordReplays(em, caller, subscription, copies);
       return { redelivered: copies.length, more: originals.length > REDELIVER_FAILED_MAX };
     });
     if (result.redelivered > 0) this.signal.deliveriesCommitted();
     return result;
+  }
+
+  /** The audit records of replays (src/audit): each caused by the record of the delivery it copies (whose id is that delivery's). */
+  private recordReplays(em: EntityManager, caller: VerifiedCaller, subscription: WebhookSubscription, copies: WebhookDelivery[]): Promise<void> {
+    return this.audit.record(
+      em,
+      copies.map((c) => ({
+        id: c.id,
+        at: c.createdAt,
+        kind: AuditKind.Delivery,
+        name: c.eventType,
+        outcome: AuditOutcome.Ok,
+        code: c.state,
+        organizationId: subscription.organizationId,
+        actor: caller.login,
+        eventId: c.eventId,
+        deliveryId: c.id,
+        causeId: c.redeliveryOf,
+        detail: { subscription_id: c.subscriptionId, replay_of: c.redeliveryOf },
+      })),
+    );
   }
 
   /** The visible subscription, locked, or 409 when it is disabled: a delivery to it would never go out. */

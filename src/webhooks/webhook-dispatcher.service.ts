@@ -2,6 +2,8 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { InjectDataSource } from '@nestjs/typeorm';
 import { merge, Subscription } from 'rxjs';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditEntry, AuditService } from '../audit/audit.service';
 import { Wakeup } from '../common/wakeup';
 import { fromDbDate, toSqliteDate } from '../database/raw-dates';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
@@ -26,6 +28,7 @@ interface EventRow {
   organization_id: string | null;
   data: string;
   created_at: Date | string;
+  cause_id: string | null;
 }
 
 interface SubscriptionRow {
@@ -67,6 +70,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     private readonly outbox: OutboxService,
     private readonly signal: DeliverySignal,
     @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
+    private readonly audit: AuditService,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
   }
@@ -105,13 +109,33 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     const { events, deliveries } = await this.transactions.run(async (em) => {
       const rows: EventRow[] = await em.query(
         this.postgres
-          ? `SELECT id, type, organization_id, data, created_at FROM events WHERE dispatched_at IS NULL
+          ? `SELECT id, type, organization_id, data, created_at, cause_id FROM events WHERE dispatched_at IS NULL
               ORDER BY created_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`
-          : `SELECT id, type, organization_id, data, created_at FROM events WHERE dispatched_at IS NULL
+          : `SELECT id, type, organization_id, data, created_at, cause_id FROM events WHERE dispatched_at IS NULL
               ORDER BY created_at LIMIT ${BATCH}`,
       );
       if (rows.length === 0) return { events: 0, deliveries: 0 };
-      const created = await this.fanOut(em, rows);
+      const made: AuditEntry[] = [];
+      const created = await this.fanOut(em, rows, made);
+      // The audit trail (src/audit), in the fan-out's transaction: each event's record (its id is the
+      // event's; its cause, the record of what recorded it), then each delivery's (the delivery's id).
+      const fannedOut = new Map<string, number>();
+      for (const d of made) fannedOut.set(d.eventId as string, (fannedOut.get(d.eventId as string) ?? 0) + 1);
+      await this.audit.record(em, [
+        ...rows.map((e): AuditEntry => ({
+          id: e.id,
+          at: fromDbDate(e.created_at),
+          kind: AuditKind.Event,
+          name: e.type,
+          outcome: AuditOutcome.Ok,
+          code: null,
+          organizationId: e.organization_id,
+          eventId: e.id,
+          causeId: e.cause_id,
+          detail: { deliveries: fannedOut.get(e.id) ?? 0 },
+        })),
+        ...made,
+      ]);
       const now = new Date();
       const ids = rows.map((r) => r.id);
       if (this.postgres) {
@@ -130,7 +154,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     return events;
   }
 
-  private async fanOut(em: EntityManager, events: EventRow[]): Promise<number> {
+  /** Writes the deliveries of the matching subscriptions; adds each one's audit record to `made`. */
+  private async fanOut(em: EntityManager, events: EventRow[], made: AuditEntry[]): Promise<number> {
     const subscriptions: SubscriptionRow[] = await em.query(
       // Hook endpoints (kind 'hook') get only their post-hooks, written by HooksModule; never events.
       `SELECT id, organization_id, scope, filters FROM webhook_subscriptions WHERE enabled = ${this.postgres ? 'TRUE' : '1'} AND kind = '${WebhookKind.Webhook}'`,
@@ -155,7 +180,21 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
           createdAt: fromDbDate(event.created_at),
           data: JSON.parse(event.data) as unknown,
         });
-        values.push([newRowId(), s.id, event.id, event.type, event.organization_id, payload, DeliveryState.Pending, 0, now, now, now]);
+        const id = newRowId();
+        values.push([id, s.id, event.id, event.type, event.organization_id, payload, DeliveryState.Pending, 0, now, now, now]);
+        made.push({
+          id,
+          at: now,
+          kind: AuditKind.Delivery,
+          name: event.type,
+          outcome: AuditOutcome.Ok,
+          code: DeliveryState.Pending,
+          organizationId: s.organization_id,
+          eventId: event.id,
+          deliveryId: id,
+          causeId: event.id,
+          detail: { subscription_id: s.id },
+        });
       }
     }
     if (values.length === 0) return 0;

@@ -14,7 +14,7 @@ export interface Viewer {
   csrfToken: string;
 }
 
-export type Section = 'overview' | 'webhooks' | 'dead-letters' | 'hooks' | 'connector' | 's3' | 'actions' | null;
+export type Section = 'overview' | 'activity' | 'webhooks' | 'dead-letters' | 'hooks' | 'connector' | 's3' | 'actions' | null;
 
 export interface PageOptions {
   title: string;
@@ -28,6 +28,7 @@ export interface PageOptions {
 
 const NAV: Array<{ section: Exclude<Section, null>; href: string; label: string }> = [
   { section: 'overview', href: '/console', label: 'Overview' },
+  { section: 'activity', href: '/console/activity', label: 'Activity' },
   { section: 'webhooks', href: '/console/webhooks', label: 'Webhooks' },
   { section: 'dead-letters', href: '/console/dead-letters', label: 'Dead letters' },
   { section: 'hooks', href: '/console/hooks', label: 'Approval hooks' },

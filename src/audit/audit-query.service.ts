@@ -1,0 +1,197 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { fromDbDate } from '../database/raw-dates';
+import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { idFloor, isRecordId } from './audit-ids';
+import { AuditKind, AuditOutcome } from './audit-record.entity';
+import { AUDIT_LIMIT_DEFAULT, ListAuditQueryDto } from './audit.dto';
+
+/** A record as the API shows it. */
+export interface AuditRecordView {
+  id: string;
+  at: string;
+  kind: AuditKind;
+  name: string | null;
+  outcome: AuditOutcome;
+  code: string | null;
+  organization_id: string | null;
+  tenant_id: string | null;
+  actor: string | null;
+  request_id: string | null;
+  event_id: string | null;
+  delivery_id: string | null;
+  work_id: string | null;
+  action_id: string | null;
+  cause_id: string | null;
+  duration_ms: number | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface AuditPage {
+  items: AuditRecordView[];
+  /** The `before` of the next (older) page; null when this one is the last. */
+  next_before: string | null;
+}
+
+export interface AuditChain {
+  record: AuditRecordView;
+  /** Its cause, that one's cause, and so on: nearest first. */
+  caused_by: AuditRecordView[];
+  /** What it caused, and what those caused, oldest first. */
+  caused: AuditRecordView[];
+}
+
+interface RecordRow {
+  id: string;
+  at: Date | string;
+  kind: AuditKind;
+  name: string | null;
+  outcome: AuditOutcome;
+  code: string | null;
+  organization_id: string | null;
+  tenant_id: string | null;
+  actor: string | null;
+  request_id: string | null;
+  event_id: string | null;
+  delivery_id: string | null;
+  work_id: string | null;
+  action_id: string | null;
+  cause_id: string | null;
+  duration_ms: number | string | null;
+  detail: string | null;
+}
+
+const NOT_FOUND = 'Audit record not found.';
+/** How far a chain is followed up, and how many records it shows below (a fan-out to many subscriptions stops there). */
+const MAX_CAUSES = 16;
+const MAX_DEPTH = 6;
+const MAX_CAUSED = 500;
+const SEARCHED = ['request_id', 'event_id', 'work_id', 'action_id', 'delivery_id', 'id'];
+
+function viewOf(r: RecordRow): AuditRecordView {
+  return {
+    id: r.id,
+    at: fromDbDate(r.at).toISOString(),
+    kind: r.kind,
+    name: r.name,
+    outcome: r.outcome,
+    code: r.code,
+    organization_id: r.organization_id,
+    tenant_id: r.tenant_id,
+    actor: r.actor,
+    request_id: r.request_id,
+    event_id: r.event_id,
+    delivery_id: r.delivery_id,
+    work_id: r.work_id,
+    action_id: r.action_id,
+    cause_id: r.cause_id,
+    duration_ms: r.duration_ms === null ? null : Number(r.duration_ms),
+    detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
+  };
+}
+
+/**
+ * Reads the audit trail for a caller: the records of its organization and of every organization
+ * below it (the same subtree rule as every API, organization-visibility.ts); another
+ * organization's record is "not found". Newest first, paged by key (the id, a UUIDv7), never counted.
+ */
+@Injectable()
+export class AuditQueryService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async list(caller: VerifiedCaller, query: ListAuditQueryDto): Promise<AuditPage> {
+    const em = this.dataSource.manager;
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (query.organization_id !== undefined) {
+      if (!(await isVisibleOrganization(em, caller, query.organization_id))) throw new DomainError(ErrorCode.NotFound, 'Organization not found.');
+      where.push('r.organization_id = :organization');
+      params.organization = query.organization_id;
+    } else {
+      where.push(`r.organization_id IN (${SUBTREE_IDS_SQL})`);
+      params.root = caller.organizationId;
+    }
+    if (query.kind !== undefined) {
+      where.push('r.kind = :kind');
+      params.kind = query.kind;
+    }
+    // A literal, not a parameter: the failures' partial index is used only for the very condition it was made with.
+    if (query.outcome !== undefined) where.push(`r.outcome = '${query.outcome === AuditOutcome.Failed ? AuditOutcome.Failed : AuditOutcome.Ok}'`);
+    if (query.tenant_id !== undefined) {
+      where.push('r.tenant_id = :tenant');
+      params.tenant = query.tenant_id;
+    }
+    const from = query.from === undefined ? null : new Date(query.from);
+    const to = query.to === undefined ? null : new Date(query.to);
+    if (from && to && from > to) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.from must not be after query.to.');
+    // Ids are UUIDv7: a time bound is a key bound (audit-ids.ts).
+    if (from) {
+      where.push('r.id >= :from');
+      params.from = idFloor(from);
+    }
+    if (to) {
+      where.push('r.id < :to');
+      params.to = idFloor(to);
+    }
+    if (query.before !== undefined) {
+      where.push('r.id < :before');
+      params.before = query.before;
+    }
+    if (query.q !== undefined) {
+      where.push(`(${SEARCHED.map((c) => `r.${c} = :q`).join(' OR ')})`);
+      params.q = query.q;
+    }
+    const limit = query.limit ?? AUDIT_LIMIT_DEFAULT;
+    const rows = await this.select(em, `SELECT r.* FROM audit_records r WHERE ${where.join(' AND ')} ORDER BY r.id DESC LIMIT ${limit + 1}`, params);
+    const items = rows.slice(0, limit).map(viewOf);
+    return { items, next_before: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+  }
+
+  /** The record with what caused it and what it caused, each as far as the caller can see. */
+  async get(caller: VerifiedCaller, id: string): Promise<AuditChain> {
+    const em = this.dataSource.manager;
+    const [row] = isRecordId(id) ? await this.visible(em, caller, [id]) : [];
+    if (!row) throw new DomainError(ErrorCode.NotFound, NOT_FOUND);
+    const up: RecordRow[] = [];
+    for (let cause = row.cause_id; cause !== null && up.length < MAX_CAUSES; ) {
+      const [parent] = await this.select(em, 'SELECT r.* FROM audit_records r WHERE r.id = :id', { id: cause });
+      if (!parent) break;
+      up.push(parent);
+      cause = parent.cause_id;
+    }
+    const down: RecordRow[] = [];
+    let frontier = [row.id];
+    for (let depth = 0; depth < MAX_DEPTH && frontier.length > 0 && down.length < MAX_CAUSED; depth++) {
+      const children = await this.select(
+        em,
+        `SELECT r.* FROM audit_records r WHERE r.cause_id IN (:...frontier) ORDER BY r.id LIMIT ${MAX_CAUSED - down.length}`,
+        { frontier },
+      );
+      down.push(...children);
+      frontier = children.map((c) => c.id);
+    }
+    const seen = new Set((await this.visible(em, caller, [...up, ...down].map((r) => r.id))).map((r) => r.id));
+    return {
+      record: viewOf(row),
+      caused_by: up.filter((r) => seen.has(r.id)).map(viewOf),
+      caused: down.filter((r) => seen.has(r.id)).sort((a, b) => (a.id < b.id ? -1 : 1)).map(viewOf),
+    };
+  }
+
+  /** The records among `ids` that the caller may see. */
+  private async visible(em: EntityManager, caller: VerifiedCaller, ids: string[]): Promise<RecordRow[]> {
+    if (ids.length === 0) return [];
+    return this.select(em, `SELECT r.* FROM audit_records r WHERE r.id IN (:...ids) AND r.organization_id IN (${SUBTREE_IDS_SQL})`, {
+      ids,
+      root: caller.organizationId,
+    });
+  }
+
+  private select(em: EntityManager, sql: string, params: Record<string, unknown>): Promise<RecordRow[]> {
+    const [text, values] = em.connection.driver.escapeQueryWithParameters(sql, params, {});
+    return em.query(text, values);
+  }
+}
