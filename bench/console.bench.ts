@@ -77,6 +77,8 @@ interface Seeded {
   deliveryId: string;
   failedDeliveryId: string;
   deepDeliveryId: string;
+  /** The event of `deliveryId`. */
+  eventId: string;
   rows: Record<string, number>;
   seedSeconds: number;
 }
@@ -204,6 +206,7 @@ async function seed(db: 'sqlite' | 'postgres'): Promise<Seeded> {
       env,
       subscriptionId: jsId('5', 0),
       deliveryId: jsId('d', last - 5 * 20),
+      eventId: jsId('e', last - 5 * 20),
       failedDeliveryId: jsId('d', Math.floor((n - 200) / 100) * 100 + 95),
       deepDeliveryId: jsId('d', Math.floor(n / 2 / SUBSCRIPTIONS) * SUBSCRIPTIONS),
       rows,
@@ -355,6 +358,11 @@ async function runDatabase(db: 'sqlite' | 'postgres'): Promise<boolean> {
       { name: 'hook decisions', path: '/console/hook-decisions', expect: null },
       { name: 'connector items', path: '/console/connector', expect: null },
       { name: 'connector runs', path: '/console/connector/runs', expect: null },
+      { name: 'activity (audit trail)', path: '/console/activity', expect: null },
+      { name: 'event timeline', path: `/console/events/${seeded.eventId}`, expect: /Attempt|attempt/ },
+      { name: 'S3 sources', path: '/console/s3-sources', expect: null },
+      { name: 'actions', path: '/console/actions', expect: null },
+      { name: 'action handlers', path: '/console/action-handlers', expect: null },
     ];
     const baseline = await timePage(port, cookie, '/health/live', null);
     console.log(`\n${'page'.padEnd(40)}${'p50 ms'.padStart(8)}${'p95 ms'.padStart(8)}${'max ms'.padStart(8)}  goal: max <= ${settings.goalMs} ms`);
