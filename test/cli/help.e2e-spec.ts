@@ -23,30 +23,44 @@ const SCRIPTS: Array<[string, Array<string | RegExp>]> = [
   ],
 ];
 
-/** The longest `npm run <script> -- --help` may take, npm's own start included. */
+/**
+ * The longest `npm run <script> -- --help` may take on a quiet machine, npm's own start included.
+ * Measured against a same-run baseline, npm starting and doing nothing else (`npm pkg get name`),
+ * so that a loaded machine slows both: what the command adds to npm's start must stay under
+ * HELP_OWN_BUDGET_MS, or twice npm's start when that is longer. On a quiet machine npm starts in
+ * about 200 ms and the help adds well under 100 ms; a help that boots Nest or ts-node adds seconds.
+ */
 const HELP_BUDGET_MS = 1500;
+const HELP_OWN_BUDGET_MS = HELP_BUDGET_MS - 300;
 
 /** Settings under which a command would touch a database: help must not. */
 function untouchableDatabase(dir: string, pgPort: number): Record<string, string> {
   return { SQLITE_PATH: join(dir, 'not-created', 'gateway.db'), DATABASE_URL: `postgres://nobody@127.0.0.1:${pgPort}/none`, DATABASE_CONNECT_TIMEOUT_MS: '5000' };
 }
 
-/** `npm run -s <script> -- args…`, timed. */
-async function npmRun(script: string, args: string[], env: Record<string, string>): Promise<Awaited<ReturnType<typeof runProcess>> & { ms: number }> {
+/** `npm <args…>`, timed. */
+async function npmCommand(args: string[], env: Record<string, string>): Promise<Awaited<ReturnType<typeof runProcess>> & { ms: number }> {
   const started = process.hrtime.bigint();
-  const outcome = await runProcess('npm', ['run', '-s', script, '--', ...args], env);
+  const outcome = await runProcess('npm', args, env);
   return { ...outcome, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+}
+
+/** `npm run -s <script> -- args…`, timed. */
+function npmRun(script: string, args: string[], env: Record<string, string>): ReturnType<typeof npmCommand> {
+  return npmCommand(['run', '-s', script, '--', ...args], env);
 }
 
 /**
  * The command lines as their users run them: `npm run <script>` runs the compiled code once
  * `npm run build` has made it, and `--help` answers from the help text stored by the build, in
- * well under 1.5 s, without opening any database.
+ * well under 1.5 s on a quiet machine, without opening any database.
  */
 describe('npm run <command> -- --help, after npm run build', () => {
   let dir: string;
   let env: Record<string, string>;
   const measured: Record<string, number> = {};
+  /** npm starting and doing nothing else, best of 3: the same-run baseline. */
+  let npmStartMs = Infinity;
 
   beforeAll(async () => {
     const build = await runProcess('npm', ['run', '-s', 'build'], {}, 540_000);
@@ -54,14 +68,15 @@ describe('npm run <command> -- --help, after npm run build', () => {
     expect(existsSync(join(ROOT_DIR, 'dist/src/cli/cli-help.json'))).toBe(true);
     dir = mkdtempSync(join(tmpdir(), 'gateway-help-'));
     env = untouchableDatabase(dir, await freePort());
+    for (let i = 0; i < 3; i++) npmStartMs = Math.min(npmStartMs, (await npmCommand(['pkg', 'get', 'name'], env)).ms);
   });
 
   afterAll(() => {
-    process.stdout.write(`--help times (best of 3, ms): ${JSON.stringify(measured)}\n`);
+    process.stdout.write(`--help times (best of 3, ms): ${JSON.stringify(measured)}; npm's own start (npm pkg get name): ${Math.round(npmStartMs)} ms\n`);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each(SCRIPTS)('npm run %s -- --help shows its options within 1.5 s', async (script, expected) => {
+  it.each(SCRIPTS)('npm run %s -- --help shows its options fast (1.5 s on a quiet machine, against npm\'s own start)', async (script, expected) => {
     let best = Infinity;
     for (let i = 0; i < 3; i++) {
       const run = await npmRun(script, ['--help'], env);
@@ -70,7 +85,7 @@ describe('npm run <command> -- --help, after npm run build', () => {
       best = Math.min(best, run.ms);
     }
     measured[script] = Math.round(best);
-    expect(best).toBeLessThan(HELP_BUDGET_MS);
+    expect(best - npmStartMs).toBeLessThan(Math.max(HELP_OWN_BUDGET_MS, 2 * npmStartMs));
     expect(existsSync(join(dir, 'not-created'))).toBe(false);
   });
 
