@@ -120,12 +120,16 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   });
-  fastify.addHook('onSend', async (request, reply, payload) => {
+  // Hooks on every request are callback-style: an async hook costs each answer a promise and a tick.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
     // An answer before the body was read (413, 415, 404…) reaches a client still writing it only
     // if the rest is read first: closing on unread data resets the connection under the client.
-    if (!request.raw.complete) await drainRequestBody(request.raw, config.bodyDrainLimit);
-    return payload;
+    if (request.raw.complete) return done(null, payload);
+    drainRequestBody(request.raw, config.bodyDrainLimit).then(
+      () => done(null, payload),
+      (error: Error) => done(error),
+    );
   });
   // S3 bucket notifiers post JSON but may label it text/plain (AWS SNS does; VK's docs do not say):
   // the S3 intake route takes that too, parsed as JSON. Every other route refuses it (below).
@@ -136,10 +140,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
       done(new DomainError(ErrorCode.MalformedRequest, 'Body is not valid JSON.'), undefined);
     }
   });
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     (request.raw as IncomingMessage & { id?: string }).id = request.id;
     void reply.header('x-request-id', request.id);
-    if (closing) throw new DomainError(ErrorCode.Unavailable, 'The service is shutting down.');
+    if (closing) return done(new DomainError(ErrorCode.Unavailable, 'The service is shutting down.'));
     // Every body this service takes is JSON, and the console's forms (Nest's urlencoded parser; a
     // repeated field becomes an array, which the console reads as absent); anything else is refused before it is parsed.
     const hasBody = request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0';
@@ -149,8 +153,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
       (TEXT_TYPE.test(type) && request.url.startsWith(S3_INTAKE_PREFIX)) ||
       (FORM_TYPE.test(type) && request.url.startsWith(CONSOLE_PREFIX));
     if ((hasBody || request.headers['transfer-encoding'] !== undefined) && !accepted) {
-      throw new DomainError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json.');
+      return done(new DomainError(ErrorCode.UnsupportedMediaType, 'Content-Type must be application/json.'));
     }
+    done();
   });
   // After parsing, before any guard or handler: bodies too deep to walk safely, or with NULs.
   fastify.addHook('preValidation', (request, _reply, done) => {

@@ -1,3 +1,5 @@
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditService } from '../audit/audit.service';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
@@ -109,8 +111,23 @@ export class ActionLedgerService {
     private readonly connections: ActionConnectionRegistry,
     @Inject(actionsConfig.KEY) private readonly config: ActionsConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
   ) {
     this.channelWrites = new GroupCommit(transactions);
+  }
+
+  /** The action's audit record (docs/audit.md), in the transaction that changes it. */
+  private recordAudit(
+    em: EntityManager,
+    action: Pick<Action, 'id' | 'organizationId' | 'capability'>,
+    code: 'submitted' | 'completed' | 'refused' | 'expired',
+    detail: Record<string, unknown>,
+    actor: string | null = null,
+  ): Promise<void> {
+    const failed = code === 'refused' || code === 'expired';
+    return this.audit.record(em, [
+      { kind: AuditKind.Action, name: action.capability, outcome: failed ? AuditOutcome.Failed : AuditOutcome.Ok, code, organizationId: action.organizationId, actionId: action.id, actor, detail },
+    ]);
   }
 
   /** Submits through the API: validated, written, and handed to the channel once committed. */
@@ -139,9 +156,10 @@ export class ActionLedgerService {
     return action;
   }
 
-  private insert(em: EntityManager, action: Action): Promise<unknown> {
+  private async insert(em: EntityManager, action: Action): Promise<void> {
     // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
-    return em.insert(Action, { ...action, parameters: { ...action.parameters } } as QueryDeepPartialEntity<Action>);
+    await em.insert(Action, { ...action, parameters: { ...action.parameters } } as QueryDeepPartialEntity<Action>);
+    await this.recordAudit(em, action, 'submitted', { handler_id: action.handlerId }, action.submittedBy);
   }
 
   /** The checked, not yet written action. */
@@ -389,6 +407,7 @@ export class ActionLedgerService {
         action = open;
       }
       action ??= await em.findOneOrFail(Action, { select: { organizationId: true, capability: true }, where: { id } });
+      await this.recordAudit(em, { id, ...action }, 'completed', { handler_id: handlerId, result_code: result.code });
       await this.outbox.record(em, {
         type: EVENT_COMPLETED,
         organizationId: action.organizationId,
@@ -420,6 +439,7 @@ export class ActionLedgerService {
       if (typeof action === 'string') return action;
       const result = JSON.stringify({ code, message });
       await em.update(Action, { id }, { state: ActionState.Failed, result, resultCode: code, completedAt: new Date() });
+      await this.recordAudit(em, action, 'refused', { handler_id: handlerId, result_code: code });
       await this.outbox.record(em, {
         type: EVENT_FAILED,
         organizationId: action.organizationId,
@@ -473,6 +493,7 @@ export class ActionLedgerService {
       .where('id = :id AND state IN (:...open)', { id: action.id, open: OPEN_STATES })
       .execute();
     if ((result.affected ?? 0) !== 1) return false;
+    await this.recordAudit(em, action, 'expired', { handler_id: action.handlerId, last_state: action.state, send_count: action.sendCount });
     await this.outbox.record(em, {
       type: EVENT_EXPIRED,
       organizationId: action.organizationId,

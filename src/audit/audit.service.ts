@@ -37,6 +37,26 @@ const PG_TYPES = ['varchar', 'timestamptz', 'varchar', 'varchar', 'varchar', 'va
 const SQLITE_INSERT = `INSERT INTO audit_records (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
 const PG_INSERT = `INSERT INTO audit_records (${COLUMNS.join(', ')})
   SELECT * FROM unnest(${PG_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')}) ON CONFLICT DO NOTHING`;
+/**
+ * PostgreSQL: an INSERT of audit records, for a data-modifying CTE that writes them in the same
+ * statement as the work they record: `$first` is an array of keys, one per record, followed by
+ * the records' columns as arrays (see {@link pgAuditParameters}); a record is written only when
+ * its key is an `id` that the CTE named `cte` returned (the rows the statement really changed).
+ */
+export function pgAuditInsertOf(cte: string, first: number): string {
+  return `INSERT INTO audit_records (${COLUMNS.join(', ')})
+    SELECT ${COLUMNS.map((column) => `a.${column}`).join(', ')}
+      FROM unnest($${first}::varchar[], ${PG_TYPES.map((type, i) => `$${first + i + 1}::${type}[]`).join(', ')}) AS a(audit_key, ${COLUMNS.join(', ')})
+      JOIN ${cte} ON ${cte}.id = a.audit_key
+    ON CONFLICT DO NOTHING`;
+}
+
+/** The parameters of {@link pgAuditInsertOf}: the keys, then one array per column. */
+export function pgAuditParameters(records: ReadonlyArray<{ key: string; entry: AuditEntry }>): unknown[] {
+  const rows = records.map(({ entry }) => rowOf(entry));
+  return [records.map(({ key }) => key), ...COLUMNS.map((_, c) => rows.map((row) => row[c]))];
+}
+
 /** Records written per transaction by the buffer. */
 const BATCH = 500;
 /**

@@ -7,10 +7,10 @@ import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
 import { AuditEntry, AuditService } from '../audit/audit.service';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { parseCyberAppAuth } from '../auth/cyberapp-auth.parser';
+import type { AnsweredRequest } from '../common/protocol-exception.filter';
 import { CallbackRegistry } from './callback-registry.service';
 
 const CALLBACK_ROUTE = '/callback';
-const ERROR_CODE = /"code":"([A-Z_]{1,64})"/;
 
 /** What the callback's own transaction did about its audit record (set by CallbackService). */
 export interface CallbackAudit {
@@ -22,7 +22,7 @@ export interface CallbackAudit {
   replayed: boolean;
 }
 
-export type AuditedRequest = FastifyRequest & { caller?: VerifiedCaller; callbackAudit?: CallbackAudit; callbackErrorCode?: string };
+export type AuditedRequest = AnsweredRequest & { caller?: VerifiedCaller; callbackAudit?: CallbackAudit };
 
 /** The request's audit state, made on first use. */
 export function callbackAuditOf(request: FastifyRequest, reply: FastifyReply): CallbackAudit {
@@ -58,13 +58,6 @@ export class CallbackAuditHook implements OnApplicationBootstrap {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
     if (!fastify) return;
     const isCallback = (request: FastifyRequest) => request.routeOptions.url === CALLBACK_ROUTE && request.method === 'POST';
-    fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-      // The error envelope's code, for refusals only (a few per thousand answers).
-      if (reply.statusCode >= 400 && typeof payload === 'string' && isCallback(request)) {
-        (request as AuditedRequest).callbackErrorCode = ERROR_CODE.exec(payload)?.[1];
-      }
-      return payload;
-    });
     fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       if (isCallback(request)) this.recordAnswered(request, reply);
       done();
@@ -84,7 +77,7 @@ export class CallbackAuditHook implements OnApplicationBootstrap {
       kind: AuditKind.Callback,
       name: typeof raw === 'string' ? (this.registry.get(raw)?.callbackId ?? raw) : null,
       outcome: failed ? AuditOutcome.Failed : AuditOutcome.Ok,
-      code: failed ? (request.callbackErrorCode ?? String(status)) : String(status),
+      code: failed ? (request.errorCode ?? String(status)) : String(status),
       organizationId: caller?.organizationId ?? null,
       tenantId: typeof context?.tenant_id === 'string' ? context.tenant_id : null,
       actor: caller?.login ?? null,

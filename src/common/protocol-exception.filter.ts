@@ -26,8 +26,12 @@ function loggable(error: unknown): unknown {
   return Object.assign(new Error(error.message), rest, { name: error.name, stack: error.stack });
 }
 
+/** The error envelope's code a request was answered with (the audit trail records it), set by {@link sendError}. */
+export type AnsweredRequest = FastifyRequest & { errorCode?: string };
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, exception: unknown, logger: Pick<Logger, 'error'>): void {
   const rendered = renderError(exception, request.body);
+  (request as AnsweredRequest).errorCode = rendered.body.code;
   if (rendered.status >= 500) {
     logger.error({ err: loggable(exception), reqId: request.id }, 'Unhandled error while serving a request');
   }

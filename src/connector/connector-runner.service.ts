@@ -6,6 +6,8 @@ import { debounceTime, Subscription } from 'rxjs';
 import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditEntry, AuditService, pgAuditInsertOf, pgAuditParameters } from '../audit/audit.service';
 import { backoffDelayMs } from '../common/backoff';
 import { Wakeup } from '../common/wakeup';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
@@ -71,12 +73,15 @@ const OUTCOME_COLUMNS = [
  * claimed with that attempt number are updated; RETURNING says which. The text is constant
  * whatever the batch holds, so it is prepared once per connection (OUTCOME_STATEMENT).
  */
-const OUTCOME_BATCH_SQL = `UPDATE connector_items AS i
+const OUTCOME_BATCH_SQL = `WITH applied AS (
+  UPDATE connector_items AS i
     SET ${OUTCOME_COLUMNS.map(([property, column, type]) => `${column} = CASE WHEN v.o ? '${property}' THEN (v.o->>'${property}')::${type} ELSE i.${column} END`).join(',\n        ')},
         updated_at = CURRENT_TIMESTAMP
    FROM (SELECT e.o->>'id' AS id, (e.o->>'claim')::integer AS claim, e.o FROM jsonb_array_elements($1::jsonb) AS e(o)) AS v
   WHERE i.id = v.id AND i.state = '${ConnectorItemState.Sending}' AND i.attempts = v.claim
-  RETURNING i.id`;
+  RETURNING i.id
+), audited AS (${pgAuditInsertOf('applied', 2)})
+SELECT id FROM applied`;
 /** The name OUTCOME_BATCH_SQL is prepared under on each pooled connection. */
 const OUTCOME_STATEMENT = 'connector_outcome_batch';
 
@@ -163,6 +168,8 @@ interface OutcomeWrite {
   item: ClaimedItem;
   outcome: DeliveryOutcome;
   at: Date;
+  /** How long the push took (its audit record's duration). */
+  durationMs: number;
 }
 
 interface PendingWrite extends OutcomeWrite {
@@ -248,6 +255,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     private readonly demo: DemoGenerator,
     private readonly trigger: ConnectorTrigger,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
     this.rowWrites = new GroupCommit(transactions);
@@ -750,6 +758,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   /** Pushes one claimed item and records the outcome. Never rejects. */
   private async deliver(item: ClaimedItem, tally: Tally): Promise<void> {
     let outcome: DeliveryOutcome;
+    const started = performance.now();
     try {
       outcome = await this.perform(item);
     } catch (error) {
@@ -758,7 +767,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
       outcome = { kind: 'retry', status: null, error: messageOf(error), retryAfterMs: null };
     }
     try {
-      if (await this.record(item, outcome)) this.count(item, outcome, tally);
+      if (await this.record(item, outcome, performance.now() - started)) this.count(item, outcome, tally);
       else this.logger.warn(`connector item ${item.id}: claim lost before its outcome was recorded (another runner owns it now)`);
     } catch (error) {
       // Left `sending`: its claim expires and the item is sent again, which is what a crash here would do too.
@@ -1100,9 +1109,9 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
    * then, once it is durable, every outcome that finished meanwhile. On SQLite a write is one
    * transaction (a group commit: one sync for all of them), on PostgreSQL one statement.
    */
-  private record(item: ClaimedItem, outcome: DeliveryOutcome): Promise<boolean> {
+  private record(item: ClaimedItem, outcome: DeliveryOutcome, durationMs: number): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.writes.push({ item, outcome, at: new Date(), resolve, reject });
+      this.writes.push({ item, outcome, at: new Date(), durationMs, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void (this.postgres ? this.flushPostgres() : this.flush()));
@@ -1122,6 +1131,13 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
               const changes = this.changesFor(write.item, write.outcome, write.at);
               results.push({ applied: await this.apply(em, write.item, changes), changes });
             }
+            await this.audit.record(
+              em,
+              batch.flatMap((write, index) => {
+                const entry = results[index].applied ? this.auditOf(write, results[index].changes) : null;
+                return entry ? [entry] : [];
+              }),
+            );
             return results;
           });
           batch.forEach((write, index) => this.settle(write, applied[index].applied, applied[index].changes));
@@ -1179,16 +1195,46 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
       rows.map(({ write, changes }) => ({ ...changes, id: write.item.id, claim: write.item.attempts })),
       storable,
     );
+    const audited = pgAuditParameters(
+      rows.flatMap(({ write, changes }) => {
+        const entry = this.auditOf(write, changes);
+        return entry ? [{ key: write.item.id, entry }] : [];
+      }),
+    );
     const pool = (this.dataSource.driver as PostgresDriver).master as Pool;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await pool.query<{ id: string }>({ name: OUTCOME_STATEMENT, text: OUTCOME_BATCH_SQL, values: [payload] });
+        const result = await pool.query<{ id: string }>({ name: OUTCOME_STATEMENT, text: OUTCOME_BATCH_SQL, values: [payload, ...audited] });
         return new Set(result.rows.map((row) => row.id));
       } catch (error) {
         if (!isConcurrencyConflict(error) || attempt >= OUTCOME_WRITE_ATTEMPTS) throw error;
         await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
       }
     }
+  }
+
+  /**
+   * The audit record of a push (docs/audit.md): every request the item's attempt made to the API,
+   * sent, unchanged or failed; none when nothing was attempted (deferred, not mapped). Written
+   * with the outcome, in its transaction (SQLite) or its statement (PostgreSQL).
+   */
+  private auditOf(write: OutcomeWrite, changes: Partial<ConnectorItem>): AuditEntry | null {
+    const { item, outcome } = write;
+    if (outcome.kind === 'defer' || outcome.kind === 'unmapped') return null;
+    const ok = outcome.kind === 'sent' || outcome.kind === 'noop';
+    const status = outcome.kind === 'noop' || outcome.kind === 'refused' ? null : outcome.status;
+    return {
+      at: write.at,
+      kind: AuditKind.ConnectorPush,
+      name: item.kind,
+      outcome: ok ? AuditOutcome.Ok : AuditOutcome.Failed,
+      code: status !== null ? String(status) : outcome.kind === 'retry' ? 'network' : outcome.kind,
+      organizationId: item.organizationId,
+      tenantId: item.tenantId,
+      workId: item.id,
+      durationMs: write.durationMs,
+      detail: { attempt: item.attempts, state: changes.state ?? null },
+    };
   }
 
   /** Resolves a write, noting a retry this pass should send as soon as it comes due. */

@@ -1,3 +1,5 @@
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditService } from '../audit/audit.service';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
@@ -107,6 +109,7 @@ export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationS
     private readonly runner: S3ActionRunner,
     private readonly signal: S3InboxSignal,
     @Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig,
+    private readonly audit: AuditService,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
   }
@@ -293,6 +296,21 @@ export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationS
         ]),
       );
     }
+    // One record per action run, with the run's own record (docs/audit.md).
+    await this.audit.record(
+      em,
+      outcomes.map(({ index, action, result }) => ({
+        at: result.startedAt,
+        kind: AuditKind.S3Action,
+        name: action.type,
+        outcome: result.success ? AuditOutcome.Ok : AuditOutcome.Failed,
+        code: result.success ? 'ok' : result.exitCode !== null ? `exit ${result.exitCode}` : 'error',
+        organizationId: record.organizationId,
+        workId: record.id,
+        durationMs: result.durationMs,
+        detail: { action_index: index, attempt: record.attempts, state },
+      })),
+    );
     if (state === S3InboxState.Pending) this.scheduleWake(next.getTime());
   }
 

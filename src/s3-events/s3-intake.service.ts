@@ -1,3 +1,5 @@
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditService } from '../audit/audit.service';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
@@ -43,6 +45,7 @@ export class S3IntakeService {
     private readonly transactions: TransactionRunner,
     private readonly signal: S3InboxSignal,
     @Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig,
+    private readonly audit: AuditService,
   ) {
     this.writes = new GroupCommit(transactions);
   }
@@ -95,13 +98,27 @@ export class S3IntakeService {
           randomUUID(), source.id, source.organizationId, r.bucket, r.key, r.eventName, r.etag, r.sequencer, r.seqSort, r.size,
           r.dedupeKey, r.raw, S3InboxState.Pending, '[]', now, now, now,
         ]);
-        const rows = await selectSql<{ id: string }>(
+        const rows = await selectSql<{ id: string; bucket: string; event_name: string }>(
           em,
           `INSERT INTO s3_inbox (${INBOX_COLUMNS.join(', ')}) VALUES ${placeholders(chunk.length, INBOX_COLUMNS.length)}
-             ON CONFLICT (source_id, dedupe_key) DO NOTHING RETURNING id`,
+             ON CONFLICT (source_id, dedupe_key) DO NOTHING RETURNING id, bucket, event_name`,
           params,
         );
         count += rows.length;
+        // One record per notification taken in (a duplicate takes nothing, so records nothing), with it.
+        await this.audit.record(
+          em,
+          rows.map((row) => ({
+            at: now,
+            kind: AuditKind.S3Record,
+            name: row.event_name,
+            outcome: AuditOutcome.Ok,
+            code: 'stored',
+            organizationId: source.organizationId,
+            workId: row.id,
+            detail: { source_id: source.id, bucket: row.bucket },
+          })),
+        );
       }
       return count;
     });

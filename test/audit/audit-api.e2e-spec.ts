@@ -145,6 +145,20 @@ describe('audit trail API', () => {
     }
   });
 
+  it('records the error code of a callback refused before its handler (bad JSON, wrong media type)', async () => {
+    const post = () => request(t.server).post('/callback').set('X-CyberApp-Auth', partnerAuth);
+    const malformed = await post().set('content-type', 'application/json').send('{"context":').expect(400);
+    const wrongType = await post().set('content-type', 'text/csv').send('a,b').expect(415);
+    const rows = await eventually(allRows, (r) => r.length === 2);
+    expect(rows.map((r) => [r.code, r.outcome]).sort()).toEqual(
+      [
+        [malformed.body.code, 'failed'],
+        [wrongType.body.code, 'failed'],
+      ].sort(),
+    );
+    expect([malformed.body.code, wrongType.body.code]).toEqual(['MALFORMED_REQUEST', 'UNSUPPORTED_MEDIA_TYPE']);
+  });
+
   it('filters by kind, outcome, organization, tenant and time, and pages by key', async () => {
     for (let i = 0; i < 5; i++) await callback(t, partner(), 'users_read', {}, { tenantId: tenant }).expect(200);
     const refused = await callback(t, partner(), 'user_write', { login: '' }, { tenantId: tenant }).expect(400);
