@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -7,6 +8,7 @@ import { ActionsModule } from './actions/actions.module';
 import { AppController } from './app.controller';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { ApiValidationPipe } from './common/api-validation.pipe';
 import { CallbacksModule } from './callbacks/callbacks.module';
 import { ConnectorModule } from './connector/connector.module';
 import { ConsoleModule } from './console/console.module';
@@ -69,6 +71,7 @@ export class AppModule {
         ...(consoleConfig().enabled ? [ConsoleModule] : []),
       ],
       controllers: [AppController],
+      providers: [{ provide: APP_PIPE, useClass: ApiValidationPipe }],
     };
   }
 }
