@@ -18,7 +18,7 @@ import { callbacksConfig } from './config/callbacks.config';
 import { consoleConfig } from './config/console.config';
 import { databaseConfig, DatabaseConfig } from './config/database.config';
 import { loggerOptions } from './config/logger.options';
-import { buildDataSourceOptions } from './database/data-source-options';
+import { nestDataSourceOptions } from './database/data-source-options';
 import { DatabaseModule } from './database/database.module';
 import { EnablementModule } from './enablement/enablement.module';
 import { EventsModule } from './events/events.module';
@@ -46,9 +46,7 @@ export class AppModule {
         LoggerModule.forRootAsync({ inject: [appConfig.KEY], useFactory: loggerOptions }),
         TypeOrmModule.forRootAsync({
           inject: [databaseConfig.KEY],
-          // No retries: createApp has waited for the database (DATABASE_CONNECT_TIMEOUT_MS) already,
-          // and a failure here (a migration's) is not one that retrying fixes.
-          useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: db.migrationsRun, toRetry: () => false }),
+          useFactory: (db: DatabaseConfig) => nestDataSourceOptions(db, db.migrationsRun),
         }),
         ScheduleModule.forRoot(),
         DatabaseModule,
