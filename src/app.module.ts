@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '@nestjs/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -7,6 +8,7 @@ import { ActionsModule } from './actions/actions.module';
 import { AppController } from './app.controller';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { ApiValidationPipe } from './common/api-validation.pipe';
 import { CallbacksModule } from './callbacks/callbacks.module';
 import { ConnectorModule } from './connector/connector.module';
 import { ConsoleModule } from './console/console.module';
@@ -16,7 +18,7 @@ import { callbacksConfig } from './config/callbacks.config';
 import { consoleConfig } from './config/console.config';
 import { databaseConfig, DatabaseConfig } from './config/database.config';
 import { loggerOptions } from './config/logger.options';
-import { buildDataSourceOptions } from './database/data-source-options';
+import { nestDataSourceOptions } from './database/data-source-options';
 import { DatabaseModule } from './database/database.module';
 import { EnablementModule } from './enablement/enablement.module';
 import { EventsModule } from './events/events.module';
@@ -44,9 +46,7 @@ export class AppModule {
         LoggerModule.forRootAsync({ inject: [appConfig.KEY], useFactory: loggerOptions }),
         TypeOrmModule.forRootAsync({
           inject: [databaseConfig.KEY],
-          // No retries: createApp has waited for the database (DATABASE_CONNECT_TIMEOUT_MS) already,
-          // and a failure here (a migration's) is not one that retrying fixes.
-          useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: db.migrationsRun, toRetry: () => false }),
+          useFactory: (db: DatabaseConfig) => nestDataSourceOptions(db, db.migrationsRun),
         }),
         ScheduleModule.forRoot(),
         DatabaseModule,
@@ -69,6 +69,7 @@ export class AppModule {
         ...(consoleConfig().enabled ? [ConsoleModule] : []),
       ],
       controllers: [AppController],
+      providers: [{ provide: APP_PIPE, useClass: ApiValidationPipe }],
     };
   }
 }

@@ -5,7 +5,6 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
-import { validateApiBody, validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { ActionCatalogService, ApplicabilityView, CapabilityView } from './action-catalog.service';
 import { ActionConnectionRegistry } from './action-connection-registry.service';
@@ -35,14 +34,14 @@ export class ActionConfigController {
   @Post('capabilities')
   @ApiOperation({ summary: 'Create a capability' })
   @ApiErrorResponses(403, 409)
-  async createCapability(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
-    return this.catalog.createCapability(caller, await validateApiBody(CreateCapabilityDto, body));
+  createCapability(@Body() body: CreateCapabilityDto, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
+    return this.catalog.createCapability(caller, body);
   }
 
   @Get('capabilities')
   @ApiOperation({ summary: 'List capabilities' })
-  async listCapabilities(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: CapabilityView[] }> {
-    return this.catalog.listCapabilities(caller, (await validateDto(OrganizationQueryDto, query, 'query')).organization_id);
+  listCapabilities(@Query() query: OrganizationQueryDto, @Caller() caller: VerifiedCaller): Promise<{ items: CapabilityView[] }> {
+    return this.catalog.listCapabilities(caller, query.organization_id);
   }
 
   @Get('capabilities/:id')
@@ -54,8 +53,8 @@ export class ActionConfigController {
   @Patch('capabilities/:id')
   @ApiOperation({ summary: 'Change a capability (description, parameter names); the name stays' })
   @ApiErrorResponses(404)
-  async updateCapability(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
-    return this.catalog.updateCapability(caller, id, await validateApiBody(UpdateCapabilityDto, body));
+  updateCapability(@Param('id') id: string, @Body() body: UpdateCapabilityDto, @Caller() caller: VerifiedCaller): Promise<CapabilityView> {
+    return this.catalog.updateCapability(caller, id, body);
   }
 
   @Delete('capabilities/:id')
@@ -68,13 +67,13 @@ export class ActionConfigController {
   @Post('applicabilities')
   @ApiOperation({ summary: 'Let a handler serve a capability' })
   @ApiErrorResponses(404, 409)
-  async createApplicability(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<ApplicabilityView> {
-    return this.catalog.createApplicability(caller, await validateApiBody(CreateApplicabilityDto, body));
+  createApplicability(@Body() body: CreateApplicabilityDto, @Caller() caller: VerifiedCaller): Promise<ApplicabilityView> {
+    return this.catalog.createApplicability(caller, body);
   }
 
   @Get('applicabilities')
-  async listApplicabilities(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: ApplicabilityView[] }> {
-    return this.catalog.listApplicabilities(caller, (await validateDto(OrganizationQueryDto, query, 'query')).organization_id);
+  listApplicabilities(@Query() query: OrganizationQueryDto, @Caller() caller: VerifiedCaller): Promise<{ items: ApplicabilityView[] }> {
+    return this.catalog.listApplicabilities(caller, query.organization_id);
   }
 
   @Delete('applicabilities/:id')
@@ -87,13 +86,13 @@ export class ActionConfigController {
   @Post('handlers')
   @ApiOperation({ summary: 'Issue a handler credential', description: 'Answers the token once.' })
   @ApiErrorResponses(403, 409)
-  async createHandler(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HandlerView & { token: string }> {
-    return this.handlers.create(caller, await validateApiBody(CreateHandlerDto, body), this.connected);
+  createHandler(@Body() body: CreateHandlerDto, @Caller() caller: VerifiedCaller): Promise<HandlerView & { token: string }> {
+    return this.handlers.create(caller, body, this.connected);
   }
 
   @Get('handlers')
-  async listHandlers(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: HandlerView[] }> {
-    return this.handlers.list(caller, (await validateDto(OrganizationQueryDto, query, 'query')).organization_id, this.connected);
+  listHandlers(@Query() query: OrganizationQueryDto, @Caller() caller: VerifiedCaller): Promise<{ items: HandlerView[] }> {
+    return this.handlers.list(caller, query.organization_id, this.connected);
   }
 
   @Get('handlers/:id')

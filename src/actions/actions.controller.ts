@@ -1,10 +1,9 @@
 import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
-import { validateApiBody, validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { ActionLedgerService, ActionView } from './action-ledger.service';
 import { ListActionsQueryDto, SubmitActionDto } from './actions.dto';
@@ -26,16 +25,15 @@ export class ActionsController {
   @Post()
   @ApiOperation({ summary: 'Submit an action', description: 'Mandatory parameters of the capability must be present; unknown ones are refused (400).' })
   @ApiErrorResponses(403, 404)
-  async submit(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<ActionView> {
-    return this.ledger.submit(caller, await validateApiBody(SubmitActionDto, body));
+  submit(@Body() body: SubmitActionDto, @Caller() caller: VerifiedCaller): Promise<ActionView> {
+    return this.ledger.submit(caller, body);
   }
 
   @Get()
   @ApiOperation({ summary: 'List actions, newest first', description: 'Filters: organization_id, handler_id, state, capability; limit; page by key with before (or by offset).' })
-  @ApiQuery({ type: ListActionsQueryDto })
   @ApiErrorResponses(403)
-  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: ActionView[]; total: number }> {
-    return this.ledger.list(caller, await validateDto(ListActionsQueryDto, query, 'query'));
+  list(@Query() query: ListActionsQueryDto, @Caller() caller: VerifiedCaller): Promise<{ items: ActionView[]; total: number }> {
+    return this.ledger.list(caller, query);
   }
 
   @Get(':id')

@@ -16,13 +16,18 @@ import { ActionHandlersService } from './action-handlers.service';
 import { ActionLedgerService } from './action-ledger.service';
 import { ActionSubmitHandler } from './action-submit.handler';
 import { ActionsController } from './actions.controller';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ActionApplicability } from './action-applicability.entity';
+import { ActionCapability } from './action-capability.entity';
+import { ActionHandler } from './action-handler.entity';
+import { Action } from './action.entity';
 
 /**
  * WebSocket action channel (issue 9, docs/protocols.md, action channel): handler credentials, capabilities and
  * applicabilities, the durable action ledger, the `/api/action-ws/1.0` endpoint and the APIs.
  */
 @Module({
-  imports: [ConfigModule.forFeature(actionsConfig), AuthModule, DatabaseModule, EventsModule, OrganizationsModule, TenantMappingModule],
+  imports: [TypeOrmModule.forFeature([ActionHandler, ActionCapability, ActionApplicability, Action]), ConfigModule.forFeature(actionsConfig), AuthModule, DatabaseModule, EventsModule, OrganizationsModule, TenantMappingModule],
   // The static configuration paths are registered before `/api/actions/:id`.
   controllers: [ActionConfigController, ActionsController, ActionHandlerApiController],
   providers: [

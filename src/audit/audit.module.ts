@@ -7,6 +7,8 @@ import { AuditController } from './audit.controller';
 import { AuditQueryService } from './audit-query.service';
 import { AuditRetentionJob } from './audit-retention.job';
 import { AuditService } from './audit.service';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditRecord } from './audit-record.entity';
 
 /**
  * The audit trail (docs/audit.md): the writer every recording module uses, the API
@@ -16,7 +18,7 @@ import { AuditService } from './audit.service';
  */
 @Global()
 @Module({
-  imports: [ConfigModule.forFeature(auditConfig), AuthModule, DatabaseModule],
+  imports: [TypeOrmModule.forFeature([AuditRecord]), ConfigModule.forFeature(auditConfig), AuthModule, DatabaseModule],
   controllers: [AuditController],
   providers: [AuditService, AuditQueryService, AuditRetentionJob],
   exports: [AuditService, AuditQueryService],

@@ -10,9 +10,11 @@ import { CallbackController } from './callback.controller';
 import { CallbackRegistry } from './callback-registry.service';
 import { CallbackService } from './callback.service';
 import { IdempotencySweepJob } from './idempotency-sweep.job';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CallbackRequest } from './callback-request.entity';
 
 @Module({
-  imports: [DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuthModule, DatabaseModule, EventsModule],
+  imports: [TypeOrmModule.forFeature([CallbackRequest]), DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuthModule, DatabaseModule, EventsModule],
   controllers: [CallbackController],
   providers: [CallbackRegistry, CallbackService, IdempotencySweepJob, CallbackAuditHook],
   exports: [CallbackRegistry],

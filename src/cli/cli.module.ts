@@ -8,7 +8,7 @@ import { appConfig } from '../config/app.config';
 import { authConfig } from '../config/auth.config';
 import { connectorConfig } from '../config/connector.config';
 import { databaseConfig, DatabaseConfig } from '../config/database.config';
-import { buildDataSourceOptions } from '../database/data-source-options';
+import { nestDataSourceOptions } from '../database/data-source-options';
 import { DatabaseModule } from '../database/database.module';
 import { ConnectorRunCommand } from './connector-run.command';
 import { ConnectorCommand } from './connector.command';
@@ -34,8 +34,7 @@ import { WebhooksModule } from '../webhooks/webhooks.module';
     ConfigModule.forRoot({ isGlobal: true, cache: true, ignoreEnvFile: true, load: [appConfig, databaseConfig, authConfig, connectorConfig] }),
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
-      // One attempt: cli.ts has waited for the database (DATABASE_CONNECT_TIMEOUT_MS) already.
-      useFactory: (db: DatabaseConfig) => ({ ...buildDataSourceOptions(db), migrationsRun: true, toRetry: () => false }),
+      useFactory: (db: DatabaseConfig) => nestDataSourceOptions(db, true),
     }),
     AuthModule,
     DatabaseModule,

@@ -13,12 +13,13 @@ export function fieldName(name: string): string {
 
 const join = (path: string, name: string): string => (path ? `${path}.${name}` : name);
 
-function flatten(errors: ValidationError[], path: string): string[] {
+/** One message per field: `name must be a string`, `filters.1.value: …`, `unknown field scpoe`. */
+export function validationMessages(errors: ValidationError[], path: string): string[] {
   return errors.flatMap((e) => {
     if (e.constraints?.[WHITELIST_CONSTRAINT] !== undefined) return [`unknown field ${join(path, fieldName(e.property))}`];
     const at = join(path, e.property);
     const own = Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? `${path ? path + '.' : ''}${m}` : `${at}: ${m}`));
-    return [...own, ...flatten(e.children ?? [], at)];
+    return [...own, ...validationMessages(e.children ?? [], at)];
   });
 }
 
@@ -30,7 +31,7 @@ async function run<T extends object>(schema: new () => T, value: unknown, path: 
   // forbidUnknownValues would reject decorator-less DTOs such as users_read's `{}`; the object check above covers it.
   const errors = await validate(instance, { whitelist: true, forbidNonWhitelisted: unknownFields === 'refuse', forbidUnknownValues: false });
   if (errors.length > 0) {
-    throw new DomainError(code, `Invalid request: ${flatten(errors, path).join('; ')}.`);
+    throw new DomainError(code, `Invalid request: ${validationMessages(errors, path).join('; ')}.`);
   }
   return instance;
 }

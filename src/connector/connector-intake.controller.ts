@@ -1,11 +1,10 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
-import { validateDto } from '../common/validate-dto';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { IntakeBatchDto, ListItemsQueryDto, parseIntakeBatch } from './connector-intake.dto';
@@ -48,11 +47,10 @@ export class ConnectorIntakeController {
 
   @Get()
   @ApiOperation({ summary: "The caller's items, newest first" })
-  @ApiQuery({ type: ListItemsQueryDto })
   @ApiOkResponse({ type: ConnectorItemPageSchema })
   @ApiErrorResponses(403)
-  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<ConnectorItemPage> {
-    return this.items.list(caller, await validateDto(ListItemsQueryDto, query, 'query'));
+  list(@Query() query: ListItemsQueryDto, @Caller() caller: VerifiedCaller): Promise<ConnectorItemPage> {
+    return this.items.list(caller, query);
   }
 
   @Post(':id/send-now')

@@ -1,10 +1,9 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
-import { validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { ListRunsQueryDto } from './connector-intake.dto';
 import { ConnectorRunPage, ConnectorRunsService } from './connector-runs.service';
@@ -26,9 +25,8 @@ export class ConnectorRunsController {
     summary: 'The connector runs, newest first (root organization only)',
     description: 'Each run with its trigger, status, start, end, duration and counts (sent, failed, skipped). `next_before` pages.',
   })
-  @ApiQuery({ type: ListRunsQueryDto })
   @ApiErrorResponses(404)
-  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<ConnectorRunPage> {
-    return this.runs.list(caller, await validateDto(ListRunsQueryDto, query, 'query'));
+  list(@Query() query: ListRunsQueryDto, @Caller() caller: VerifiedCaller): Promise<ConnectorRunPage> {
+    return this.runs.list(caller, query);
   }
 }

@@ -17,7 +17,7 @@ import { deadLettersPage, deliveryPage } from './views/deliveries';
 import { CreateForm, DELIVERY_FILTERS, DeliveryFilter, EMPTY_CREATE_FORM, replayConfirmPage, secretPage, subscriptionPage, webhooksPage } from './views/webhooks';
 import { EditForm, editFormOf, editPage, testPage } from './views/webhook-forms';
 import { eventPage } from './views/events';
-import type { SubscriptionView } from '../webhooks/webhook-subscriptions.service';
+import type { SubscriptionView } from '../webhooks/webhooks.views';
 
 const PAGE_SIZE = 50;
 const SUBSCRIPTIONS_PAGE_SIZE = 100;

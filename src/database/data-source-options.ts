@@ -1,9 +1,16 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/database.config';
-import { ENTITIES } from './entities';
 import { MIGRATIONS } from '../../migrations/migrations';
+
+/**
+ * Every entity file, for the DataSources built outside Nest (the migration CLI, tests, benchmarks).
+ * The app and the CLI tools register none here: each module names its own entities with
+ * `TypeOrmModule.forFeature`, collected by `autoLoadEntities` ({@link nestDataSourceOptions}).
+ */
+const ENTITY_FILES = join(__dirname, '..', '**', '*.entity.{ts,js}');
 
 /**
  * The one place that turns database config into TypeORM options: used by the app's
@@ -11,7 +18,7 @@ import { MIGRATIONS } from '../../migrations/migrations';
  */
 export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOptions {
   const common = {
-    entities: ENTITIES,
+    entities: [ENTITY_FILES] as string[],
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,
@@ -42,4 +49,11 @@ export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOption
     // every page missed is a read() on the event loop. This bounds the cache, it does not reserve it.
     prepareDatabase: (db: { pragma: (source: string) => unknown }) => void db.pragma(`cache_size = -${config.sqliteCacheMiB * 1024}`),
   };
+}
+
+/** For `TypeOrmModule.forRootAsync`: the entities are those the imported modules register. */
+export function nestDataSourceOptions(config: DatabaseConfig, migrationsRun: boolean): TypeOrmModuleOptions {
+  // No retries: the caller has waited for the database (DATABASE_CONNECT_TIMEOUT_MS) already,
+  // and a failure here (a migration's) is not one that retrying fixes.
+  return { ...buildDataSourceOptions(config), entities: [], autoLoadEntities: true, migrationsRun, toRetry: () => false };
 }

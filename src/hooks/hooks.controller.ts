@@ -1,19 +1,19 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { validateApiBody, validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
-import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
+import { WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
+import { DeliveryPage, DeliveryView } from '../webhooks/webhooks.views';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
 import { ListDeliveriesQueryDto, RotateSecretDto } from '../webhooks/webhooks.dto';
 import { DecisionPage, DecisionView, HookDecisionsService } from './hook-decisions.service';
 import { HOOK_NOT_FOUND, HookEndpointsService, HookPage, HookView, HookWithSecretView } from './hook-endpoints.service';
-import { CreateHookDto, ListDecisionsQueryDto, ListHooksQueryDto, parseHookUpdate, UpdateHookDto } from './hooks.dto';
+import { assertHookChanges, CreateHookDto, ListDecisionsQueryDto, ListHooksQueryDto, UpdateHookDto } from './hooks.dto';
 
 const DELIVERY_NOT_FOUND = 'Hook delivery not found.';
 
@@ -55,27 +55,24 @@ export class HooksController {
 
   @Post()
   @ApiOperation({ summary: 'Register a hook endpoint' })
-  @ApiBody({ type: CreateHookDto })
   @ApiCreatedResponse({ description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
   @ApiErrorResponses(403)
-  async create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
-    return this.hooks.create(caller, await validateApiBody(CreateHookDto, body));
+  create(@Body() body: CreateHookDto, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
+    return this.hooks.create(caller, body);
   }
 
   @Get()
   @ApiOperation({ summary: 'List visible hook endpoints, newest first' })
-  @ApiQuery({ type: ListHooksQueryDto })
   @ApiErrorResponses(403)
-  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<HookPage> {
-    return this.hooks.list(caller, await validateDto(ListHooksQueryDto, query, 'query'));
+  list(@Query() query: ListHooksQueryDto, @Caller() caller: VerifiedCaller): Promise<HookPage> {
+    return this.hooks.list(caller, query);
   }
 
   @Get('decisions')
   @ApiOperation({ summary: "The pre-hook decisions of the caller's hooks, newest first" })
-  @ApiQuery({ type: ListDecisionsQueryDto })
   @ApiErrorResponses(403)
-  async listDecisions(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DecisionPage> {
-    return this.decisions.list(caller, await validateDto(ListDecisionsQueryDto, query, 'query'));
+  listDecisions(@Query() query: ListDecisionsQueryDto, @Caller() caller: VerifiedCaller): Promise<DecisionPage> {
+    return this.decisions.list(caller, query);
   }
 
   @Get('decisions/:decisionId')
@@ -115,10 +112,9 @@ export class HooksController {
   @Patch(':id')
   @ApiOperation({ summary: 'Change a hook endpoint', description: 'Any field of create but `organization_id` (400), at least one.' })
   @ApiParam({ name: 'id' })
-  @ApiBody({ type: UpdateHookDto })
   @ApiErrorResponses(404)
-  async update(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HookView> {
-    return this.hooks.update(caller, id, await parseHookUpdate(body));
+  update(@Param('id') id: string, @Body() body: UpdateHookDto, @Caller() caller: VerifiedCaller): Promise<HookView> {
+    return this.hooks.update(caller, id, assertHookChanges(body));
   }
 
   @Delete(':id')
@@ -137,18 +133,15 @@ export class HooksController {
   @ApiParam({ name: 'id' })
   @ApiBody({ type: RotateSecretDto, required: false })
   @ApiErrorResponses(404)
-  async rotateSecret(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
-    const dto = await validateApiBody(RotateSecretDto, body === undefined ? {} : body);
-    return this.hooks.rotateSecret(caller, id, dto.secret);
+  rotateSecret(@Param('id') id: string, @Body() body: RotateSecretDto, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
+    return this.hooks.rotateSecret(caller, id, body.secret);
   }
 
   @Get(':id/deliveries')
   @ApiOperation({ summary: "The hook's post-hook deliveries with their attempts, newest first" })
   @ApiParam({ name: 'id' })
-  @ApiQuery({ type: ListDeliveriesQueryDto })
   @ApiErrorResponses(404)
-  async listDeliveries(@Param('id') id: string, @Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
-    const dto = await validateDto(ListDeliveriesQueryDto, query, 'query');
-    return hookNotFound(this.deliveries.list(caller, Object.assign(dto, { subscription_id: id }), WebhookKind.Hook), HOOK_NOT_FOUND);
+  listDeliveries(@Param('id') id: string, @Query() query: ListDeliveriesQueryDto, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
+    return hookNotFound(this.deliveries.list(caller, Object.assign(query, { subscription_id: id }), WebhookKind.Hook), HOOK_NOT_FOUND);
   }
 }

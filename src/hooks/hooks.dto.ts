@@ -1,9 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsString, Length, Max, Min, Validate, ValidateIf } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, Equals, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsString, Length, Max, Min, Validate, ValidateIf } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Printable } from '../common/printable';
-import { validateApiBody } from '../common/validate-dto';
 import { LIMIT_MAX, MAX_ID, MAX_NAME, MAX_SECRET, MAX_URL, OFFSET_MAX } from '../webhooks/webhooks.dto';
 import { HOOK_OPERATIONS, HookDecisionOutcome, HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
 
@@ -75,15 +74,17 @@ export class UpdateHookDto extends HookFieldsDto {
   @Optional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(HOOK_OPERATIONS.length) @ArrayUnique()
   @IsIn(HOOK_OPERATIONS, { each: true, message: oneOf('each of operations', HOOK_OPERATIONS) })
   operations?: HookOperation[];
+
+  /** Ownership does not move: refused rather than ignored. */
+  @ApiHideProperty()
+  @Optional() @Equals(undefined, { message: 'organization_id cannot be changed; register a hook in the other organization instead' })
+  organization_id?: never;
 }
 
 const UPDATE_FIELDS = ['name', 'url', 'secret', 'operations', 'phase', 'timeout_ms', 'failure_policy', 'ssl_verification', 'enabled'] as const;
 
-export async function parseHookUpdate(body: unknown): Promise<UpdateHookDto> {
-  if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'organization_id' in body) {
-    throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: organization_id cannot be changed; register a hook in the other organization instead.');
-  }
-  const dto = await validateApiBody(UpdateHookDto, body);
+/** A PATCH must change something: a body without any known field is a 400. */
+export function assertHookChanges(dto: UpdateHookDto): UpdateHookDto {
   if (!UPDATE_FIELDS.some((field) => dto[field] !== undefined)) {
     throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the body must change at least one of ${UPDATE_FIELDS.join(', ')}.`);
   }

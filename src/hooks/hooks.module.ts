@@ -10,6 +10,9 @@ import { HookApprovalsService } from './hook-approvals.service';
 import { HookDecisionsService } from './hook-decisions.service';
 import { HookEndpointsService } from './hook-endpoints.service';
 import { HooksController } from './hooks.controller';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { HookDecision } from './hook-decision.entity';
+import { HookEndpoint } from './hook-endpoint.entity';
 
 /**
  * Approval pre-/post-hooks (issue 7). Global, so that the modules whose operations are hooked
@@ -18,7 +21,7 @@ import { HooksController } from './hooks.controller';
  */
 @Global()
 @Module({
-  imports: [ConfigModule.forFeature(hooksConfig), ConfigModule.forFeature(webhooksConfig), AuthModule, DatabaseModule, EventsModule, WebhooksModule],
+  imports: [TypeOrmModule.forFeature([HookEndpoint, HookDecision]), ConfigModule.forFeature(hooksConfig), ConfigModule.forFeature(webhooksConfig), AuthModule, DatabaseModule, EventsModule, WebhooksModule],
   controllers: [HooksController],
   providers: [HookApprovalsService, HookEndpointsService, HookDecisionsService],
   exports: [HookApprovalsService, HookEndpointsService, HookDecisionsService],

@@ -8,10 +8,13 @@ import { MirroringService } from './mirroring.service';
 import { PartnerMirroringEnableHandler } from './partner-mirroring-enable.handler';
 import { PartnerMirroringGetStateHandler } from './partner-mirroring-get-state.handler';
 import { PartnerMirroringResetHandler } from './partner-mirroring-reset.handler';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MirroredCustomer } from './mirrored-customer.entity';
+import { MirroredPartner } from './mirrored-partner.entity';
 
 /** Mirrored enablement: the five mirroring callbacks of the Acronis guide. */
 @Module({
-  imports: [OrganizationsModule, TenantMappingModule, EventsModule],
+  imports: [TypeOrmModule.forFeature([MirroredPartner, MirroredCustomer]), OrganizationsModule, TenantMappingModule, EventsModule],
   providers: [
     MirroringService,
     PartnerMirroringGetStateHandler,

@@ -6,7 +6,10 @@ import { s3EventsConfig } from '../config/s3-events.config';
 import { DatabaseModule } from '../database/database.module';
 import { EventsModule } from '../events/events.module';
 import { S3ActionRunner } from './s3-action-runner.service';
-import { S3_EVENTS_ENTITIES } from './s3-events.entities';
+import { S3ActionAttempt } from './s3-action-attempt.entity';
+import { S3EventSource } from './s3-event-source.entity';
+import { S3InboxRecord } from './s3-inbox-record.entity';
+import { S3SourceConfirmation } from './s3-source-confirmation.entity';
 import { S3InboxController } from './s3-inbox.controller';
 import { S3InboxSignal } from './s3-inbox-signal.service';
 import { S3InboxService } from './s3-inbox.service';
@@ -22,7 +25,7 @@ import { S3SourcesService } from './s3-sources.service';
  * and the API under /api/s3-events.
  */
 @Module({
-  imports: [ConfigModule.forFeature(s3EventsConfig), TypeOrmModule.forFeature(S3_EVENTS_ENTITIES), AuthModule, DatabaseModule, EventsModule],
+  imports: [ConfigModule.forFeature(s3EventsConfig), TypeOrmModule.forFeature([S3EventSource, S3InboxRecord, S3ActionAttempt, S3SourceConfirmation]), AuthModule, DatabaseModule, EventsModule],
   controllers: [S3IntakeController, S3SourcesController, S3InboxController],
   providers: [S3InboxSignal, S3ActionRunner, S3SourcesService, S3IntakeService, S3InboxService, S3InboxWorker],
   exports: [S3SourcesService, S3InboxService],

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { OrganizationMapping } from './organization-mapping.entity';
 import { EventsModule } from '../events/events.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { TenantMappingReadHandler } from './tenant-mapping-read.handler';
@@ -7,7 +9,7 @@ import { TenantMappingWriteHandler } from './tenant-mapping-write.handler';
 import { TopologyReadHandler } from './topology-read.handler';
 
 @Module({
-  imports: [OrganizationsModule, EventsModule],
+  imports: [TypeOrmModule.forFeature([OrganizationMapping]), OrganizationsModule, EventsModule],
   providers: [TenantMappingService, TopologyReadHandler, TenantMappingReadHandler, TenantMappingWriteHandler],
   exports: [TenantMappingService],
 })

@@ -5,11 +5,10 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
-import { validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
-import { DeliveryPage, DeliveryView, WebhookDeliveriesService } from './webhook-deliveries.service';
+import { WebhookDeliveriesService } from './webhook-deliveries.service';
 import { DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, parseBulkDelete } from './webhooks.dto';
-import { DeletedCountSchema, DeliveryPageSchema, DeliverySchema } from './webhooks.schema';
+import { DeletedCount, DeliveryPage, DeliveryView } from './webhooks.views';
 
 /**
  * Webhook deliveries (docs/architecture.md, flow 2, API) under `/api/webhooks/deliveries`, same credentials, scope and
@@ -42,27 +41,27 @@ export class WebhookDeliveriesController {
 
   @Get()
   @ApiOperation({ summary: 'The delivery log, newest first, with every attempt' })
-  @ApiQuery({ type: ListDeliveriesQueryDto })
-  @ApiOkResponse({ type: DeliveryPageSchema })
+  @ApiOkResponse({ type: DeliveryPage })
   @ApiErrorResponses(404)
-  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
-    return this.deliveries.list(caller, await validateDto(ListDeliveriesQueryDto, query, 'query'));
+  list(@Query() query: ListDeliveriesQueryDto, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
+    return this.deliveries.list(caller, query);
   }
 
   /** 200 `{deleted}`: the subscription's deliveries that match, except those being sent. */
   @Delete()
   @ApiOperation({ summary: "Delete a subscription's deliveries that match (never one being sent)", description: 'Unknown query parameters are a 400.' })
   @ApiQuery({ type: DeleteDeliveriesQueryDto })
-  @ApiOkResponse({ type: DeletedCountSchema })
+  @ApiOkResponse({ type: DeletedCount })
   @ApiErrorResponses(404)
-  async removeMany(@Query() query: unknown, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<{ deleted: number }> {
+  // Not a typed @Query: unknown parameters are refused here, before the filters are validated.
+  async removeMany(@Query() query: Record<string, unknown>, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<DeletedCount> {
     return this.deliveries.removeMany(caller, await parseBulkDelete(query));
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Read a delivery with its attempts' })
   @ApiParam({ name: 'id', description: 'Delivery id' })
-  @ApiOkResponse({ type: DeliverySchema })
+  @ApiOkResponse({ type: DeliveryView })
   @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
     return this.deliveries.get(caller, id);
@@ -83,7 +82,7 @@ export class WebhookDeliveriesController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Deliver the same event again (same id, same bytes)' })
   @ApiParam({ name: 'id', description: 'Delivery id' })
-  @ApiAcceptedResponse({ type: DeliverySchema, description: 'The new delivery, pending and due now.' })
+  @ApiAcceptedResponse({ type: DeliveryView, description: 'The new delivery, pending and due now.' })
   @ApiErrorResponses(404, 409)
   redeliver(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
     return this.deliveries.redeliver(caller, id);

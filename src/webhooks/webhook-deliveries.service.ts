@@ -15,57 +15,9 @@ import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subs
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
 import { newRowId } from '../common/ids';
 import { CappedCount, countUpTo } from '../common/state-counts';
+import { AttemptView, DeliveryPage, DeliveryView } from './webhooks.views';
 
 const DELIVERY_NOT_FOUND = 'Webhook delivery not found.';
-
-/** The exact request of an attempt: POST to `url` with these headers, the delivery's `payload` as body. */
-export interface AttemptRequestView {
-  method: 'POST';
-  url: string;
-  headers: Record<string, string>;
-}
-
-/** One attempt of a delivery as the API shows it. */
-export interface AttemptView {
-  attempt: number;
-  started_at: string;
-  duration_ms: number;
-  status_code: number | null;
-  response_body: string | null;
-  error_class: string | null;
-  error: string | null;
-  success: boolean;
-  /** Null for attempts recorded before requests were kept. */
-  request: AttemptRequestView | null;
-}
-
-/**
- * A delivery as the API shows it, with its attempts, oldest first. `attempt_count` is the number
- * of attempts started (`attempts` is the list); `payload` is the exact text every attempt sends.
- */
-export interface DeliveryView {
-  id: string;
-  subscription_id: string;
-  event_id: string;
-  event_type: string;
-  organization_id: string | null;
-  payload: string;
-  state: DeliveryState;
-  attempt_count: number;
-  next_attempt_at: string;
-  last_status: number | null;
-  last_error: string | null;
-  redelivery_of: string | null;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-  attempts: AttemptView[];
-}
-
-export interface DeliveryPage {
-  items: DeliveryView[];
-  total: number;
-}
 
 /** The overview's figures for the visible subscriptions, each counted up to a ceiling. */
 export interface DeliveryDepths {

@@ -27,6 +27,7 @@ import {
   UpdateSubscriptionDto,
   WebhookFilterDto,
 } from './webhooks.dto';
+import { SubscriptionPage, SubscriptionView, SubscriptionWithSecretView, TestDeliveryView } from './webhooks.views';
 
 export const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
 const SUBSCRIPTION_NOT_FOUND = 'Webhook subscription not found.';
@@ -35,47 +36,6 @@ const GLOBAL_REFUSED =
 /** The body of a test delivery when the caller gives none (CloudStack's). */
 export const TEST_PAYLOAD = { CloudStack: 'works!' };
 export const TEST_EVENT_TYPE = 'TEST.WEBHOOK';
-
-/** A subscription as the API shows it: snake_case, ISO 8601 UTC timestamps, never the secret itself. */
-export interface SubscriptionView {
-  id: string;
-  organization_id: string;
-  name: string;
-  description: string | null;
-  payload_url: string;
-  ssl_verification: boolean;
-  enabled: boolean;
-  disabled_reason: string | null;
-  /** When it was disabled (by a user or by the gateway); null while enabled. */
-  disabled_at: string | null;
-  /** Every attempt has failed since then (none succeeded); null when the latest attempt succeeded. */
-  failing_since: string | null;
-  scope: WebhookScope;
-  filters: WebhookFilter[];
-  created_by: string | null;
-  created_at: string;
-  updated_at: string;
-  has_secret: boolean;
-  previous_secret_expires_at: string | null;
-}
-
-/** The answers of create and rotate-secret, the only ones that show the secret. */
-export type SubscriptionWithSecretView = SubscriptionView & { secret: string };
-
-export interface SubscriptionPage {
-  items: SubscriptionView[];
-  total: number;
-}
-
-/** `POST /api/webhooks/:id/test`: what the receiver answered. */
-export interface TestDeliveryView {
-  success: boolean;
-  status: number | null;
-  response_body: string | null;
-  error_class: string | null;
-  error: string | null;
-  duration_ms: number;
-}
 
 export function subscriptionView(s: WebhookSubscription): SubscriptionView {
   return {

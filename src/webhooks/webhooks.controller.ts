@@ -1,21 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
-import { validateApiBody, validateDto } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
-import {
-  SubscriptionPage,
-  SubscriptionView,
-  SubscriptionWithSecretView,
-  TestDeliveryView,
-  WebhookSubscriptionsService,
-} from './webhook-subscriptions.service';
-import { CreateSubscriptionDto, ListSubscriptionsQueryDto, parseUpdate, RotateSecretDto, TestDeliveryDto, UpdateSubscriptionDto } from './webhooks.dto';
-import { SubscriptionPageSchema, SubscriptionSchema, SubscriptionWithSecretSchema, TestDeliverySchema } from './webhooks.schema';
+import { WebhookSubscriptionsService } from './webhook-subscriptions.service';
+import { assertChanges, CreateSubscriptionDto, ListSubscriptionsQueryDto, RotateSecretDto, TestDeliveryDto, UpdateSubscriptionDto } from './webhooks.dto';
+import { SubscriptionPage, SubscriptionView, SubscriptionWithSecretView, TestDeliveryView } from './webhooks.views';
 
 /**
  * Webhook subscriptions (docs/architecture.md, flow 2, API): CloudStack's webhook model on our organization tree,
@@ -69,26 +63,24 @@ export class WebhooksController {
 
   @Post()
   @ApiOperation({ summary: 'Create a subscription' })
-  @ApiBody({ type: CreateSubscriptionDto })
-  @ApiCreatedResponse({ type: SubscriptionWithSecretSchema, description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
+  @ApiCreatedResponse({ type: SubscriptionWithSecretView, description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
   @ApiErrorResponses(403)
-  async create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
-    return this.subscriptions.create(caller, await validateApiBody(CreateSubscriptionDto, body));
+  create(@Body() body: CreateSubscriptionDto, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
+    return this.subscriptions.create(caller, body);
   }
 
   @Get()
   @ApiOperation({ summary: 'List visible subscriptions, newest first' })
-  @ApiQuery({ type: ListSubscriptionsQueryDto })
-  @ApiOkResponse({ type: SubscriptionPageSchema })
+  @ApiOkResponse({ type: SubscriptionPage })
   @ApiErrorResponses(403)
-  async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionPage> {
-    return this.subscriptions.list(caller, await validateDto(ListSubscriptionsQueryDto, query, 'query'));
+  list(@Query() query: ListSubscriptionsQueryDto, @Caller() caller: VerifiedCaller): Promise<SubscriptionPage> {
+    return this.subscriptions.list(caller, query);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Read a subscription' })
   @ApiParam({ name: 'id', description: 'Subscription id' })
-  @ApiOkResponse({ type: SubscriptionSchema })
+  @ApiOkResponse({ type: SubscriptionView })
   @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<SubscriptionView> {
     return this.subscriptions.get(caller, id);
@@ -97,11 +89,10 @@ export class WebhooksController {
   @Patch(':id')
   @ApiOperation({ summary: 'Change a subscription', description: 'Any field of create but `organization_id` (400), at least one.' })
   @ApiParam({ name: 'id', description: 'Subscription id' })
-  @ApiBody({ type: UpdateSubscriptionDto })
-  @ApiOkResponse({ type: SubscriptionSchema })
+  @ApiOkResponse({ type: SubscriptionView })
   @ApiErrorResponses(403, 404)
-  async update(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionView> {
-    return this.subscriptions.update(caller, id, await parseUpdate(body));
+  update(@Param('id') id: string, @Body() body: UpdateSubscriptionDto, @Caller() caller: VerifiedCaller): Promise<SubscriptionView> {
+    return this.subscriptions.update(caller, id, assertChanges(body));
   }
 
   @Delete(':id')
@@ -120,11 +111,10 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Rotate the secret', description: 'The previous secret keeps signing for WEBHOOKS_ROTATION_OVERLAP_HOURS.' })
   @ApiParam({ name: 'id', description: 'Subscription id' })
   @ApiBody({ type: RotateSecretDto, required: false })
-  @ApiOkResponse({ type: SubscriptionWithSecretSchema })
+  @ApiOkResponse({ type: SubscriptionWithSecretView })
   @ApiErrorResponses(404)
-  async rotateSecret(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
-    // No body at all means "generate one"; an explicit non-object body (`null`, `[]`) is a 400.
-    return this.subscriptions.rotateSecret(caller, id, await validateApiBody(RotateSecretDto, body === undefined ? {} : body));
+  rotateSecret(@Param('id') id: string, @Body() body: RotateSecretDto, @Caller() caller: VerifiedCaller): Promise<SubscriptionWithSecretView> {
+    return this.subscriptions.rotateSecret(caller, id, body);
   }
 
   /** 200 with the receiver's answer; nothing is stored. */
@@ -133,12 +123,10 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Send a TEST.WEBHOOK delivery now', description: 'Stores nothing; answers 200 whatever the receiver said (`success` tells).' })
   @ApiParam({ name: 'id', description: 'Subscription id' })
   @ApiBody({ type: TestDeliveryDto, required: false })
-  @ApiOkResponse({ type: TestDeliverySchema })
+  @ApiOkResponse({ type: TestDeliveryView })
   @ApiErrorResponses(404)
-  async test(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<TestDeliveryView> {
-    await validateApiBody(TestDeliveryDto, body === undefined ? {} : body);
+  test(@Param('id') id: string, @Body() _body: TestDeliveryDto, @Req() request: FastifyRequest, @Caller() caller: VerifiedCaller): Promise<TestDeliveryView> {
     // The payload as parsed from the request, not class-transformer's copy of it: it is sent as is.
-    const payload = (body as { payload?: Record<string, unknown> } | undefined)?.payload;
-    return this.subscriptions.test(caller, id, payload);
+    return this.subscriptions.test(caller, id, (request.body as Partial<TestDeliveryDto> | undefined)?.payload);
   }
 }

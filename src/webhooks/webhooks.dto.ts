@@ -1,7 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  Equals,
   IsArray,
   IsBoolean,
   IsIn,
@@ -136,23 +137,26 @@ export class UpdateSubscriptionDto extends SubscriptionFieldsDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: MAX_URL })
   @Optional() @IsString() @Length(1, MAX_URL) @Validate(Printable)
   payload_url?: string;
+
+  /** Ownership does not move: refused rather than ignored, so a client that tries learns it did not happen. */
+  @ApiHideProperty()
+  @Optional() @Equals(undefined, { message: 'organization_id cannot be changed; create a subscription in the other organization instead' })
+  organization_id?: never;
 }
 
 const UPDATE_FIELDS = ['name', 'description', 'payload_url', 'secret', 'ssl_verification', 'enabled', 'scope', 'filters'] as const;
 
-/**
- * Validates a PATCH body. Ownership cannot move (`organization_id` is refused rather than ignored,
- * so a client that tries learns it did not happen), and a body without any known field is a 400.
- */
-export async function parseUpdate(body: unknown): Promise<UpdateSubscriptionDto> {
-  if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'organization_id' in body) {
-    throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: organization_id cannot be changed; create a subscription in the other organization instead.');
-  }
-  const dto = await validateApiBody(UpdateSubscriptionDto, body);
+/** A PATCH must change something: a body without any known field is a 400. */
+export function assertChanges(dto: UpdateSubscriptionDto): UpdateSubscriptionDto {
   if (!UPDATE_FIELDS.some((field) => dto[field] !== undefined)) {
     throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the body must change at least one of ${UPDATE_FIELDS.join(', ')}.`);
   }
   return dto;
+}
+
+/** Validates a PATCH body outside a route (the console's forms): as the API's pipe does, then {@link assertChanges}. */
+export async function parseUpdate(body: unknown): Promise<UpdateSubscriptionDto> {
+  return assertChanges(await validateApiBody(UpdateSubscriptionDto, body));
 }
 
 /** `POST /api/webhooks/:id/rotate-secret`: the new secret, or a generated one. */

@@ -1,6 +1,6 @@
-import type { AttemptView, DeliveryView } from '../../webhooks/webhook-deliveries.service';
+import type { AttemptView, DeliveryView } from '../../webhooks/webhooks.views';
 import { DeliveryState } from '../../webhooks/webhook-delivery.entity';
-import type { SubscriptionView } from '../../webhooks/webhook-subscriptions.service';
+import type { SubscriptionView } from '../../webhooks/webhooks.views';
 import { Html, html, url } from '../html';
 import { badge, excerpt, shortId, time } from './format';
 import { actionButton, AssetUrls, page, Viewer } from './layout';

@@ -1,4 +1,4 @@
-import type { AttemptView, DeliveryView } from '../../webhooks/webhook-deliveries.service';
+import type { AttemptView, DeliveryView } from '../../webhooks/webhooks.views';
 import { DeliveryState } from '../../webhooks/webhook-delivery.entity';
 import { Html, html, url } from '../html';
 import { DeliveryList } from './deliveries';

@@ -1,5 +1,5 @@
 import { WebhookScope } from '../../webhooks/webhook-subscription.entity';
-import type { SubscriptionView } from '../../webhooks/webhook-subscriptions.service';
+import type { SubscriptionView } from '../../webhooks/webhooks.views';
 import { MAX_DESCRIPTION, MAX_NAME, MAX_SECRET, MAX_URL } from '../../webhooks/webhooks.dto';
 import { Html, html, url } from '../html';
 import { badge, count, shortId, time } from './format';

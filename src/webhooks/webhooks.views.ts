@@ -5,11 +5,11 @@ import { WebhookScope } from './webhook-subscription.entity';
 import { WebhookFilterDto } from './webhooks.dto';
 
 /*
- * Documentation-only classes: the OpenAPI shapes of the webhooks API's answers (the services
- * build them as the interfaces `SubscriptionView`, `DeliveryView`, …). Timestamps are ISO 8601 UTC.
+ * The webhooks API's answers: the types the services build and the OpenAPI schemas in one.
+ * snake_case, timestamps ISO 8601 UTC.
  */
 
-export class SubscriptionSchema {
+export class SubscriptionView {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -63,20 +63,20 @@ export class SubscriptionSchema {
 }
 
 /** The answers of create and rotate-secret. */
-export class SubscriptionWithSecretSchema extends SubscriptionSchema {
+export class SubscriptionWithSecretView extends SubscriptionView {
   @ApiProperty({ example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' })
   secret!: string;
 }
 
-export class SubscriptionPageSchema {
-  @ApiProperty({ type: () => SubscriptionSchema, isArray: true, description: 'Newest first.' })
-  items!: SubscriptionSchema[];
+export class SubscriptionPage {
+  @ApiProperty({ type: () => SubscriptionView, isArray: true, description: 'Newest first.' })
+  items!: SubscriptionView[];
 
   @ApiProperty({ description: 'How many match, across pages (with `before`: how many are older).' })
   total!: number;
 }
 
-export class TestDeliverySchema {
+export class TestDeliveryView {
   @ApiProperty({ description: 'Whether the receiver accepted it (2xx, or 200 with WEBHOOKS_SUCCESS_200_ONLY).' })
   success!: boolean;
 
@@ -96,7 +96,7 @@ export class TestDeliverySchema {
   duration_ms!: number;
 }
 
-export class AttemptRequestSchema {
+export class AttemptRequestView {
   @ApiProperty({ enum: ['POST'] })
   method!: 'POST';
 
@@ -111,7 +111,7 @@ export class AttemptRequestSchema {
   headers!: Record<string, string>;
 }
 
-export class DeliveryAttemptSchema {
+export class AttemptView {
   @ApiProperty({ description: '1 for the first attempt.' })
   attempt!: number;
 
@@ -136,11 +136,11 @@ export class DeliveryAttemptSchema {
   @ApiProperty()
   success!: boolean;
 
-  @ApiProperty({ type: () => AttemptRequestSchema, nullable: true, description: 'The exact request sent; null for attempts recorded before requests were kept.' })
-  request!: AttemptRequestSchema | null;
+  @ApiProperty({ type: () => AttemptRequestView, nullable: true, description: 'The exact request sent; null for attempts recorded before requests were kept.' })
+  request!: AttemptRequestView | null;
 }
 
-export class DeliverySchema {
+export class DeliveryView {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -186,19 +186,19 @@ export class DeliverySchema {
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   completed_at!: string | null;
 
-  @ApiProperty({ type: () => DeliveryAttemptSchema, isArray: true, description: 'Oldest first.' })
-  attempts!: DeliveryAttemptSchema[];
+  @ApiProperty({ type: () => AttemptView, isArray: true, description: 'Oldest first.' })
+  attempts!: AttemptView[];
 }
 
-export class DeliveryPageSchema {
-  @ApiProperty({ type: () => DeliverySchema, isArray: true, description: 'Newest first.' })
-  items!: DeliverySchema[];
+export class DeliveryPage {
+  @ApiProperty({ type: () => DeliveryView, isArray: true, description: 'Newest first.' })
+  items!: DeliveryView[];
 
   @ApiProperty()
   total!: number;
 }
 
-export class DeletedCountSchema {
+export class DeletedCount {
   @ApiProperty()
   deleted!: number;
 }
