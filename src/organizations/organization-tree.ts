@@ -117,7 +117,7 @@ export interface NewestAcrossSubtree<T> {
 export async function newestAcrossSubtree<T extends ObjectLiteral>(qb: SelectQueryBuilder<T>, options: NewestAcrossSubtree<T>): Promise<T[]> {
   const { root, organizationColumn, timeColumn, timeProperty, limit } = options;
   const alias = qb.alias;
-  const newest = <Q extends SelectQueryBuilder<T>>(q: Q): Q => q.orderBy(timeColumn, 'DESC').addOrderBy(`${alias}.id`, 'DESC').limit(limit) as Q;
+  const newest = (q: SelectQueryBuilder<T>): SelectQueryBuilder<T> => q.orderBy(timeColumn, 'DESC').addOrderBy(`${alias}.id`, 'DESC').limit(limit);
   if (qb.connection.options.type === 'postgres') {
     const perOrganization = newest(qb.clone().select(`${alias}.id`, 'id').andWhere(`${organizationColumn} = subtree_member.id`));
     return newest(

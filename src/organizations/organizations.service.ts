@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { OutboxService } from '../events/outbox.service';
 import type { EntityManager } from 'typeorm';
 import { Organization, OrganizationKind } from './organization.entity';
-import { inSubtree, subtreeIds } from './organization-tree';
+import { ancestryOf, inSubtree, subtreeIds } from './organization-tree';
 
 interface OrganizationRow {
   id: string;
@@ -12,7 +13,14 @@ interface OrganizationRow {
 
 /** Hierarchy queries on the organization tree, for modules that inject it (the SQL is organization-tree.ts's). */
 @Injectable()
-export class OrganizationsService {
+export class OrganizationsService implements OnModuleInit {
+  constructor(private readonly outbox: OutboxService) {}
+
+  /** Events carry the ids of the organizations they concern, the tree's answer when they are written (src/events knows no domain module). */
+  onModuleInit(): void {
+    this.outbox.useOrganizations(ancestryOf);
+  }
+
   /** The organization and every organization below it, at any depth. */
   async subtree(em: EntityManager, rootId: string): Promise<Organization[]> {
     const below = inSubtree('o.id', rootId);
