@@ -14,7 +14,6 @@ export class EventOrganizationIds1733450000000 implements MigrationInterface {
     // Plain ALTER TABLE on both databases: TypeORM's addColumn rebuilds a SQLite table.
     await queryRunner.query(`ALTER TABLE events ADD COLUMN organization_ids text NOT NULL DEFAULT '[]'`);
     const organizations = (await queryRunner.query('SELECT id, parent_id FROM organizations')) as Array<{ id: string; parent_id: string | null }>;
-    if (organizations.length === 0) return;
     const parentOf = new Map(organizations.map((o) => [o.id, o.parent_id]));
     const postgres = queryRunner.connection.driver.options.type === 'postgres';
     await queryRunner.query(`CREATE TEMPORARY TABLE event_organization_chains (id varchar(36) PRIMARY KEY, ids text NOT NULL)`);
@@ -33,6 +32,8 @@ export class EventOrganizationIds1733450000000 implements MigrationInterface {
         WHERE organization_id IN (SELECT id FROM event_organization_chains)`,
     );
     await queryRunner.query('DROP TABLE event_organization_chains');
+    // An organization no longer in the tree: its events concern it alone (as the outbox writes them). Ids hold no quotes.
+    await queryRunner.query(`UPDATE events SET organization_ids = '["' || organization_id || '"]' WHERE organization_id IS NOT NULL AND organization_ids = '[]'`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
