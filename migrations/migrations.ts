@@ -14,6 +14,7 @@ import { WebhookEndpointHealth1733410000000 } from './1733410000000-WebhookEndpo
 import { ConsoleHooksConnector1733420000000 } from './1733420000000-ConsoleHooksConnector';
 import { ConsoleS3ActionsPages1733430000000 } from './1733430000000-ConsoleS3ActionsPages';
 import { ConsoleOverviewIndexes1733440000000 } from './1733440000000-ConsoleOverviewIndexes';
+import { EventOrganizationIds1733450000000 } from './1733450000000-EventOrganizationIds';
 
 /** Every migration in order; one set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   ConsoleHooksConnector1733420000000,
   ConsoleS3ActionsPages1733430000000,
   ConsoleOverviewIndexes1733440000000,
+  EventOrganizationIds1733450000000,
 ];

@@ -8,7 +8,7 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isUniqueViolation } from '../database/unique-violation';
-import { SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { confineToSubtree } from '../organizations/organization-tree';
 import { ActionApplicability } from './action-applicability.entity';
 import { ActionCapability } from './action-capability.entity';
 import { ActionHandler } from './action-handler.entity';
@@ -108,7 +108,7 @@ export class ActionCatalogService {
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(ActionCapability, 'c');
     if (organizationId !== undefined) qb.where('c.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, organizationId) });
-    else qb.where(`c.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    else confineToSubtree(qb, 'c.organization_id', caller.organizationId);
     const rows = await qb.orderBy('c.name', 'ASC').addOrderBy('c.id', 'ASC').getMany();
     return { items: rows.map(capabilityView) };
   }
@@ -177,7 +177,7 @@ export class ActionCatalogService {
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(ActionApplicability, 'a').innerJoin(ActionCapability, 'c', 'c.id = a.capability_id').addSelect('c.name', 'capability_name');
     if (organizationId !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, organizationId) });
-    else qb.where(`a.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    else confineToSubtree(qb, 'a.organization_id', caller.organizationId);
     const { entities, raw } = await qb.orderBy('a.created_at', 'ASC').addOrderBy('a.id', 'ASC').getRawAndEntities<{ capability_name: string }>();
     return { items: entities.map((a, i) => applicabilityView(a, raw[i].capability_name)) };
   }

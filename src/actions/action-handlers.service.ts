@@ -7,7 +7,7 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { isUniqueViolation } from '../database/unique-violation';
-import { SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { confineToSubtree } from '../organizations/organization-tree';
 import { ActionHandler } from './action-handler.entity';
 import { findVisible, ownerFor } from './action-lookup';
 import { CreateHandlerDto } from './actions.dto';
@@ -75,7 +75,7 @@ export class ActionHandlersService {
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(ActionHandler, 'h');
     if (organizationId !== undefined) qb.where('h.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, organizationId) });
-    else qb.where(`h.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    else confineToSubtree(qb, 'h.organization_id', caller.organizationId);
     const rows = await qb.orderBy('h.created_at', 'DESC').addOrderBy('h.id', 'DESC').getMany();
     return { items: rows.map((r) => handlerView(r, connected)) };
   }

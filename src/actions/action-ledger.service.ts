@@ -11,7 +11,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { actionsConfig, ActionsConfig } from '../config/actions.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
-import { isVisibleOrganization, SUBTREE_IDS_SQL, subtreeIds } from '../organizations/organization-visibility';
+import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree } from '../organizations/organization-tree';
 import { ActionApplicability } from './action-applicability.entity';
 import { ActionCapability } from './action-capability.entity';
 import { ActionConnectionRegistry } from './action-connection-registry.service';
@@ -84,8 +84,6 @@ export const EVENT_EXPIRED = 'action.expired';
 export const EVENT_FAILED = 'action.failed';
 /** Results up to this size are copied into their `action.completed` event. */
 const EVENT_RESULT_MAX_CHARS = 65_536;
-/** Subtrees up to this many organizations are paged one organization at a time (see ActionLedgerService.page). */
-const PAGE_PER_ORGANIZATION_MAX = 50;
 /** Bound of the per-process action metadata cache (oldest dropped first; a miss costs one read). */
 const META_MAX = 100_000;
 
@@ -233,7 +231,7 @@ export class ActionLedgerService {
 
   /** The overview's figures: open and failed actions, and actions submitted since `since`, each counted up to `cap`. */
   async figures(caller: VerifiedCaller, since: Date, cap: number): Promise<QueueFigures<(typeof ACTION_QUEUE_STATES)[number]>> {
-    const visible = () => this.dataSource.manager.createQueryBuilder(Action, 'a').where(`a.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    const visible = () => confineToSubtree(this.dataSource.manager.createQueryBuilder(Action, 'a'), 'a.organization_id', caller.organizationId);
     return queueFigures(visible, 'a', ACTION_QUEUE_STATES, 'submitted_at', since, cap);
   }
 
@@ -251,24 +249,23 @@ export class ActionLedgerService {
 
   /**
    * One page by key, as {@link list} without `offset` and without a total (no count over a large
-   * ledger): `more` says whether older ones follow. Over a subtree of at most
-   * {@link PAGE_PER_ORGANIZATION_MAX} organizations, each organization's newest rows are read on
-   * its own index range and merged here: one `IN (subtree) ORDER BY` would sort every action of the
-   * subtree to find the newest few.
+   * ledger): `more` says whether older ones follow. Across the subtree, each organization's newest
+   * actions are read on its own index range and merged (newestAcrossSubtree): one
+   * `IN (subtree) ORDER BY` would sort every action of the subtree to find the newest few.
    */
   async page(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<{ items: ActionView[]; more: boolean }> {
     if (query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: page by before, not offset.');
     const limit = query.limit ?? LIMIT_DEFAULT;
-    const subtree = query.organization_id === undefined ? await subtreeIds(this.dataSource.manager, caller.organizationId) : [];
-    let rows: Action[];
-    if (subtree.length > 0 && subtree.length <= PAGE_PER_ORGANIZATION_MAX) {
-      if (query.before !== undefined) await this.checkCursor(caller, query.before);
-      const parts = [];
-      for (const organizationId of subtree) parts.push(await (await this.filtered(caller, query, organizationId)).limit(limit + 1).getMany());
-      rows = parts.flat().sort((a, b) => b.submittedAt.getTime() - a.submittedAt.getTime() || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0));
-    } else {
-      rows = await (await this.filtered(caller, query)).limit(limit + 1).getMany();
-    }
+    const rows =
+      query.organization_id !== undefined
+        ? await (await this.filtered(caller, query)).limit(limit + 1).getMany()
+        : await newestAcrossSubtree(await this.filtered(caller, query, false), {
+            root: caller.organizationId,
+            organizationColumn: 'a.organization_id',
+            timeColumn: 'a.submitted_at',
+            timeProperty: 'submittedAt',
+            limit: limit + 1,
+          });
     return { items: rows.slice(0, limit).map(actionView), more: rows.length > limit };
   }
 
@@ -281,19 +278,18 @@ export class ActionLedgerService {
     }
   }
 
-  /** The query's actions, newest first; `within`: one organization of the caller's subtree (already known to be), instead of the query's scope. */
-  private async filtered(caller: VerifiedCaller, query: ListActionsQueryDto, within?: string): Promise<SelectQueryBuilder<Action>> {
+  /** The query's actions, newest first; without `confine`, no subtree condition unless the query names an organization (newestAcrossSubtree adds its own). */
+  private async filtered(caller: VerifiedCaller, query: ListActionsQueryDto, confine = true): Promise<SelectQueryBuilder<Action>> {
     if (query.before !== undefined && query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before and offset cannot be used together.');
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(Action, 'a');
-    if (within !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: within });
-    else if (query.organization_id !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, query.organization_id) });
-    else qb.where(`a.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    if (query.organization_id !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, query.organization_id) });
+    else if (confine) confineToSubtree(qb, 'a.organization_id', caller.organizationId);
     if (query.handler_id !== undefined) qb.andWhere('a.handler_id = :handlerId', { handlerId: query.handler_id });
     if (query.state !== undefined) qb.andWhere('a.state = :state', { state: query.state });
     if (query.capability !== undefined) qb.andWhere('a.capability = :capability', { capability: query.capability });
     if (query.before !== undefined) {
-      if (within === undefined) await this.checkCursor(caller, query.before);
+      await this.checkCursor(caller, query.before);
       // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
       qb.andWhere('(a.submitted_at, a.id) < (SELECT c.submitted_at, c.id FROM actions c WHERE c.id = :before)', { before: query.before });
     }

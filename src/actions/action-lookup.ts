@@ -2,7 +2,7 @@ import type { EntityManager, FindOneOptions } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
-import { isVisibleOrganization } from '../organizations/organization-visibility';
+import { isVisibleOrganization } from '../organizations/organization-tree';
 
 export const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
 

@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { fromDbDate } from '../database/raw-dates';
-import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { Condition, inSubtree, isVisibleOrganization } from '../organizations/organization-tree';
 import { idFloor, isRecordId } from './audit-ids';
 import { AuditKind, AuditOutcome } from './audit-record.entity';
 import { AUDIT_LIMIT_DEFAULT, ListAuditQueryDto } from './audit.dto';
@@ -44,25 +44,12 @@ export interface AuditChain {
   caused: AuditRecordView[];
 }
 
-interface RecordRow {
-  id: string;
+/** A record as the database returns it: the view's columns, the time, duration and detail not decoded yet. */
+type RecordRow = Omit<AuditRecordView, 'at' | 'duration_ms' | 'detail'> & {
   at: Date | string;
-  kind: AuditKind;
-  name: string | null;
-  outcome: AuditOutcome;
-  code: string | null;
-  organization_id: string | null;
-  tenant_id: string | null;
-  actor: string | null;
-  request_id: string | null;
-  event_id: string | null;
-  delivery_id: string | null;
-  work_id: string | null;
-  action_id: string | null;
-  cause_id: string | null;
   duration_ms: number | string | null;
   detail: string | null;
-}
+};
 
 const NOT_FOUND = 'Audit record not found.';
 /** How far a chain is followed up, and how many records it shows below (a fan-out to many subscriptions stops there). */
@@ -95,7 +82,7 @@ function viewOf(r: RecordRow): AuditRecordView {
 
 /**
  * Reads the audit trail for a caller: the records of its organization and of every organization
- * below it (the same subtree rule as every API, organization-visibility.ts); another
+ * below it (the same subtree rule as every API, src/organizations/organization-tree.ts); another
  * organization's record is "not found". Newest first, paged by key (the id, a UUIDv7), never counted.
  */
 @Injectable()
@@ -104,16 +91,10 @@ export class AuditQueryService {
 
   async list(caller: VerifiedCaller, query: ListAuditQueryDto): Promise<AuditPage> {
     const em = this.dataSource.manager;
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    if (query.organization_id !== undefined) {
-      if (!(await isVisibleOrganization(em, caller, query.organization_id))) throw new DomainError(ErrorCode.NotFound, 'Organization not found.');
-      where.push('r.organization_id = :organization');
-      params.organization = query.organization_id;
-    } else {
-      where.push(`r.organization_id IN (${SUBTREE_IDS_SQL})`);
-      params.root = caller.organizationId;
-    }
+    if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) throw new DomainError(ErrorCode.NotFound, 'Organization not found.');
+    const scope = this.scope(caller, query.organization_id);
+    const where: string[] = [scope.sql];
+    const params: Record<string, unknown> = { ...scope.params };
     if (query.kind !== undefined) {
       where.push('r.kind = :kind');
       params.kind = query.kind;
@@ -184,10 +165,13 @@ export class AuditQueryService {
   /** The records among `ids` that the caller may see. */
   private async visible(em: EntityManager, caller: VerifiedCaller, ids: string[]): Promise<RecordRow[]> {
     if (ids.length === 0) return [];
-    return this.select(em, `SELECT r.* FROM audit_records r WHERE r.id IN (:...ids) AND r.organization_id IN (${SUBTREE_IDS_SQL})`, {
-      ids,
-      root: caller.organizationId,
-    });
+    const scope = this.scope(caller);
+    return this.select(em, `SELECT r.* FROM audit_records r WHERE r.id IN (:...ids) AND ${scope.sql}`, { ids, ...scope.params });
+  }
+
+  /** The records a caller reads: its subtree's, or one organization's of it (already known to be visible). */
+  private scope(caller: VerifiedCaller, organizationId?: string): Condition {
+    return organizationId === undefined ? inSubtree('r.organization_id', caller.organizationId) : { sql: 'r.organization_id = :organization', params: { organization: organizationId } };
   }
 
   private select(em: EntityManager, sql: string, params: Record<string, unknown>): Promise<RecordRow[]> {

@@ -2,7 +2,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Command, CommandRunner, Help, Option, SubCommand } from 'nest-commander';
 import { DataSource } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
-import { topOrganizationOf } from '../organizations/organization-visibility';
+import { topOrganizationOf } from '../organizations/organization-tree';
 import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';

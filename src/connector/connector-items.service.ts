@@ -8,7 +8,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
 import { queueFigures, QueueFigures } from '../common/state-counts';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree } from '../organizations/organization-tree';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import type { AlertBody, AlertDismissalBody, ItemBody, WorkloadBody, WorkloadRemovalBody } from './acronis-api.types';
 import { IntakeBatchDto, IntakeItemDto, LIST_LIMIT_DEFAULT, ListItemsQueryDto } from './connector-intake.dto';
@@ -332,13 +332,7 @@ export class ConnectorItemsService {
       throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
     }
     const qb = em.createQueryBuilder(ConnectorItem, 'i');
-    if (query.organization_id !== undefined) {
-      qb.where('i.organization_id = :organizationId', { organizationId: query.organization_id });
-    } else {
-      // SQLite: the unary + keeps the planner off the organization indexes, which would read and sort
-      // every row of the subtree; it walks the newest-first index instead, stopping after a page.
-      qb.where(`${em.connection.options.type === 'postgres' ? '' : '+'}i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
-    }
+    if (query.organization_id !== undefined) qb.where('i.organization_id = :organizationId', { organizationId: query.organization_id });
     if (query.state !== undefined) qb.andWhere('i.state = :state', { state: query.state });
     if (query.kind !== undefined) qb.andWhere('i.kind = :kind', { kind: query.kind });
     if (query.before !== undefined) {
@@ -349,14 +343,17 @@ export class ConnectorItemsService {
       // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
       qb.andWhere('(i.created_at, i.id) < (SELECT c.created_at, c.id FROM connector_items c WHERE c.id = :before)', { before: cursor.id });
     }
-    const rows = await qb.orderBy('i.created_at', 'DESC').addOrderBy('i.id', 'DESC').limit(limit + 1).getMany();
+    const rows =
+      query.organization_id !== undefined
+        ? await qb.orderBy('i.created_at', 'DESC').addOrderBy('i.id', 'DESC').limit(limit + 1).getMany()
+        : await newestAcrossSubtree(qb, { root: caller.organizationId, organizationColumn: 'i.organization_id', timeColumn: 'i.created_at', timeProperty: 'createdAt', limit: limit + 1 });
     const page = rows.slice(0, limit);
     return { items: page.map(viewOf), next_before: rows.length > limit ? page[page.length - 1].id : null };
   }
 
   /** The overview's figures: items waiting, being sent and failed, and items created since `since`, each counted up to `cap`. */
   async figures(caller: VerifiedCaller, since: Date, cap: number): Promise<QueueFigures<(typeof ITEM_QUEUE_STATES)[number]>> {
-    const visible = () => this.dataSource.manager.createQueryBuilder(ConnectorItem, 'i').where(`i.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    const visible = () => confineToSubtree(this.dataSource.manager.createQueryBuilder(ConnectorItem, 'i'), 'i.organization_id', caller.organizationId);
     return queueFigures(visible, 'i', ITEM_QUEUE_STATES, 'created_at', since, cap);
   }
 

@@ -14,6 +14,13 @@ export class DomainEvent {
   @Column({ name: 'organization_id', type: 'varchar', length: 36, nullable: true })
   organizationId!: string | null;
 
+  /**
+   * The organizations the event concerns: its own first, then its ancestors up to the top (the
+   * outbox asks the organization tree's owner when it writes the event); empty without an organization.
+   */
+  @Column({ name: 'organization_ids', type: 'simple-json', default: '[]' })
+  organizationIds!: string[];
+
   @Column({ type: 'simple-json' })
   data!: Record<string, unknown>;
 

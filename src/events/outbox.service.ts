@@ -7,6 +7,13 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { DomainEvent } from './event.entity';
 import { newRowId } from '../common/ids';
 
+/**
+ * The organizations an event of `organizationId` concerns: it first, then its ancestors up to the
+ * top. Provided at start-up by the organization tree's owner (src/organizations), so that the
+ * outbox and the delivery core import no domain module.
+ */
+export type EventOrganizations = (em: EntityManager, organizationId: string) => Promise<string[]>;
+
 export interface NewEvent {
   type: string;
   organizationId: string | null;
@@ -25,9 +32,15 @@ export class OutboxService implements EntitySubscriberInterface {
   readonly committed$ = new Subject<void>();
   private readonly uncommitted = new WeakSet<QueryRunner>();
   private readonly causes = new WeakMap<QueryRunner, string>();
+  private organizationsOf: EventOrganizations | null = null;
 
   constructor(@InjectDataSource() dataSource: DataSource) {
     dataSource.subscribers.push(this);
+  }
+
+  /** Called once at start-up by the organization tree's owner: see {@link EventOrganizations}. */
+  useOrganizations(organizationsOf: EventOrganizations): void {
+    this.organizationsOf = organizationsOf;
   }
 
   /**
@@ -45,13 +58,21 @@ export class OutboxService implements EntitySubscriberInterface {
 
   async record(em: EntityManager, event: NewEvent): Promise<DomainEvent> {
     // Set here, not by the database default, which has only second precision on SQLite.
-    const row = em.create(DomainEvent, { id: newRowId(), ...event, causeId: this.causeOf(em), createdAt: new Date(), dispatchedAt: null });
+    const organizationIds = event.organizationId === null ? [] : await this.concerned(em, event.organizationId);
+    const row = em.create(DomainEvent, { id: newRowId(), ...event, organizationIds, causeId: this.causeOf(em), createdAt: new Date(), dispatchedAt: null });
     // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
     await em.insert(DomainEvent, row as QueryDeepPartialEntity<DomainEvent>);
     const runner = em.queryRunner;
     if (runner?.isTransactionActive) this.uncommitted.add(runner);
     else setImmediate(() => this.committed$.next());
     return row;
+  }
+
+  private async concerned(em: EntityManager, organizationId: string): Promise<string[]> {
+    if (!this.organizationsOf) throw new Error('The outbox records an event of an organization, but no module provides the organization tree (OrganizationsModule).');
+    const ids = await this.organizationsOf(em, organizationId);
+    // An organization not (yet) in the tree: the event still concerns it, as subscriptions of its id match.
+    return ids.length > 0 ? ids : [organizationId];
   }
 
   afterTransactionCommit(event: TransactionCommitEvent): void {

@@ -8,6 +8,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
+import { inAncestry } from '../organizations/organization-tree';
 import { DeliverySignal } from '../webhooks/delivery-signal.service';
 import { secretsOf } from '../webhooks/delivery.worker';
 import { pendingDelivery, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
@@ -35,16 +36,11 @@ export interface EndpointRow {
   failure_policy: HookFailurePolicy;
 }
 
-/** The hook endpoints of an organization and of its ancestors (parameter `organization`), enabled ones only. */
-const ENDPOINTS_SQL = `WITH RECURSIVE up(id, parent_id) AS (
-    SELECT id, parent_id FROM organizations WHERE id = :organization
-    UNION
-    SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
-  )
-  SELECT s.id, s.organization_id, s.created_by, s.payload_url, s.secret, s.previous_secret, s.previous_secret_expires_at,
+/** The enabled hook endpoints whose owner passes `owner` (the organization and its ancestors, below). */
+const endpointsSql = (owner: string): string => `SELECT s.id, s.organization_id, s.created_by, s.payload_url, s.secret, s.previous_secret, s.previous_secret_expires_at,
          s.ssl_verification, h.operations, h.phase, h.timeout_ms, h.failure_policy
     FROM webhook_subscriptions s JOIN hook_endpoints h ON h.id = s.id
-   WHERE s.kind = :kind AND s.enabled = TRUE AND s.organization_id IN (SELECT id FROM up)
+   WHERE s.kind = :kind AND s.enabled = TRUE AND ${owner}
    ORDER BY s.created_at, s.id`;
 
 /** What one operation's pre-hooks decided, in order of registration. */
@@ -240,7 +236,8 @@ export class HookApprovalsService {
   }
 
   private async endpointsFor(em: EntityManager, operation: HookOperation, organizationId: string): Promise<EndpointRow[]> {
-    const [sql, params] = em.connection.driver.escapeQueryWithParameters(ENDPOINTS_SQL, { organization: organizationId, kind: WebhookKind.Hook }, {});
+    const owner = inAncestry('s.organization_id', organizationId);
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(endpointsSql(owner.sql), { ...owner.params, kind: WebhookKind.Hook }, {});
     const rows: EndpointRow[] = await em.query(sql, params);
     return rows.filter((r) => (JSON.parse(r.operations) as string[]).includes(operation));
   }

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree } from '../organizations/organization-tree';
 import { timeRangeOf } from '../webhooks/webhooks.dto';
 import { FOREIGN_ORGANIZATION, isLookupId } from '../webhooks/webhook-subscriptions.service';
 import { HookDecision } from './hook-decision.entity';
@@ -85,10 +85,8 @@ export class HookDecisionsService {
     if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
       throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
     }
-    // SQLite: the unary + keeps the planner off the owner index, which would read and sort every
-    // decision of the subtree; it walks the newest-first index instead, stopping after a page.
-    const owner = `${em.connection.options.type === 'postgres' ? '' : '+'}d.hook_organization_id`;
-    const qb = em.createQueryBuilder(HookDecision, 'd').where(`${owner} IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    // The subtree condition is added by the count and the page below: the page reads each organization's newest decisions.
+    const qb = em.createQueryBuilder(HookDecision, 'd');
     if (query.operation !== undefined) qb.andWhere('d.operation = :operation', { operation: query.operation });
     if (query.hook_id !== undefined) qb.andWhere('d.hook_id = :hookId', { hookId: query.hook_id });
     if (query.organization_id !== undefined) qb.andWhere('d.organization_id = :organizationId', { organizationId: query.organization_id });
@@ -105,13 +103,13 @@ export class HookDecisionsService {
       qb.andWhere('(d.created_at, d.id) < (SELECT c.created_at, c.id FROM hook_decisions c WHERE c.id = :before)', { before: cursor.id });
     }
     const limit = query.limit ?? DECISIONS_LIMIT_DEFAULT;
-    const total = options.count === false ? undefined : await qb.clone().getCount();
-    const rows = await qb
-      .orderBy('d.created_at', 'DESC')
-      .addOrderBy('d.id', 'DESC')
-      .limit(limit + 1)
-      .offset(query.offset ?? 0)
-      .getMany();
+    const owner = 'd.hook_organization_id';
+    const total = options.count === false ? undefined : await confineToSubtree(qb.clone(), owner, caller.organizationId).getCount();
+    // One hook's decisions are one range of the hook index already; offsets page the plain way.
+    const rows =
+      query.offset || query.hook_id !== undefined
+        ? await confineToSubtree(qb, owner, caller.organizationId).orderBy('d.created_at', 'DESC').addOrderBy('d.id', 'DESC').limit(limit + 1).offset(query.offset).getMany()
+        : await newestAcrossSubtree(qb, { root: caller.organizationId, organizationColumn: owner, timeColumn: 'd.created_at', timeProperty: 'createdAt', limit: limit + 1 });
     const page = rows.slice(0, limit);
     return { items: page.map(decisionView), ...(total === undefined ? {} : { total }), next_before: rows.length > limit ? page[page.length - 1].id : null };
   }

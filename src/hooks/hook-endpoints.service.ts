@@ -7,7 +7,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { hooksConfig, HooksConfig } from '../config/hooks.config';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
 import { UrlPolicy } from '../webhooks/url-policy';
 import { generateSecret } from '../webhooks/webhook-signer';
 import { WebhookKind, WebhookScope, WebhookSubscription } from '../webhooks/webhook-subscription.entity';
@@ -146,7 +146,7 @@ export class HookEndpointsService {
     }
     const qb = em.createQueryBuilder(WebhookSubscription, 's').where('s.kind = :kind', { kind: WebhookKind.Hook });
     if (query.organization_id !== undefined) qb.andWhere('s.organization_id = :organizationId', { organizationId: query.organization_id });
-    else qb.andWhere(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    else confineToSubtree(qb, 's.organization_id', caller.organizationId);
     if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
     // Operations are a short JSON list: matched on the quoted name, which no other operation contains.
     if (query.operation !== undefined) {

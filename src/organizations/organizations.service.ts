@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { OutboxService } from '../events/outbox.service';
 import type { EntityManager } from 'typeorm';
 import { Organization, OrganizationKind } from './organization.entity';
+import { ancestryOf, inSubtree, subtreeIds } from './organization-tree';
 
 interface OrganizationRow {
   id: string;
@@ -9,27 +11,26 @@ interface OrganizationRow {
   parent_id: string | null;
 }
 
-/** Hierarchy queries on the organization tree (a recursive CTE that runs on SQLite and PostgreSQL). */
+/** Hierarchy queries on the organization tree, for modules that inject it (the SQL is organization-tree.ts's). */
 @Injectable()
-export class OrganizationsService {
+export class OrganizationsService implements OnModuleInit {
+  constructor(private readonly outbox: OutboxService) {}
+
+  /** Events carry the ids of the organizations they concern, the tree's answer when they are written (src/events knows no domain module). */
+  onModuleInit(): void {
+    this.outbox.useOrganizations(ancestryOf);
+  }
+
   /** The organization and every organization below it, at any depth. */
   async subtree(em: EntityManager, rootId: string): Promise<Organization[]> {
-    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-      `WITH RECURSIVE subtree(id) AS (
-         SELECT id FROM organizations WHERE id = :root
-         UNION
-         SELECT o.id FROM organizations o JOIN subtree s ON o.parent_id = s.id
-       )
-       SELECT o.id, o.name, o.kind, o.parent_id FROM organizations o JOIN subtree s ON s.id = o.id`,
-      { root: rootId },
-      {},
-    );
+    const below = inSubtree('o.id', rootId);
+    const [sql, params] = em.connection.driver.escapeQueryWithParameters(`SELECT o.id, o.name, o.kind, o.parent_id FROM organizations o WHERE ${below.sql}`, below.params, {});
     const rows: OrganizationRow[] = await em.query(sql, params);
     return rows.map((r) => Object.assign(new Organization(), { id: r.id, name: r.name, kind: r.kind, parentId: r.parent_id }));
   }
 
   async subtreeIds(em: EntityManager, rootId: string): Promise<Set<string>> {
-    return new Set((await this.subtree(em, rootId)).map((o) => o.id));
+    return new Set(await subtreeIds(em, rootId));
   }
 
   /** CUSTOMER organizations at any depth below the root, ordered by name then id. */

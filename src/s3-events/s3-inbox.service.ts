@@ -5,7 +5,7 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
 import { S3ActionAttempt } from './s3-action-attempt.entity';
 import { S3InboxRecord, S3InboxState } from './s3-inbox-record.entity';
 import { S3InboxSignal } from './s3-inbox-signal.service';
@@ -135,7 +135,7 @@ export class S3InboxService {
   private async filtered(caller: VerifiedCaller, query: Record<string, unknown>): Promise<SelectQueryBuilder<S3InboxRecord>> {
     if (query.before !== undefined && query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before and offset cannot be used together.');
     const em = this.dataSource.manager;
-    const qb = em.createQueryBuilder(S3InboxRecord, 'r').where(`r.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    const qb = confineToSubtree(em.createQueryBuilder(S3InboxRecord, 'r'), 'r.organization_id', caller.organizationId);
     if (query.source_id !== undefined) {
       const source = await this.sources.findVisible(em, caller, stringParam(query.source_id, 'source_id'));
       qb.andWhere('r.source_id = :sourceId', { sourceId: source.id });
@@ -171,7 +171,7 @@ export class S3InboxService {
 
   /** The overview's figures: records waiting, being processed and failed, and records created since `since`, each counted up to `cap`. */
   async figures(caller: VerifiedCaller, since: Date, cap: number): Promise<QueueFigures<(typeof INBOX_QUEUE_STATES)[number]>> {
-    const visible = () => this.dataSource.manager.createQueryBuilder(S3InboxRecord, 'r').where(`r.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    const visible = () => confineToSubtree(this.dataSource.manager.createQueryBuilder(S3InboxRecord, 'r'), 'r.organization_id', caller.organizationId);
     return queueFigures(visible, 'r', INBOX_QUEUE_STATES, 'created_at', since, cap);
   }
 

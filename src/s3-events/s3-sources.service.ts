@@ -8,7 +8,7 @@ import { hasControlCharacters } from '../common/printable';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
 import { fromDbDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
 import { UrlPolicy } from '../webhooks/url-policy';
 import type { S3Action } from './s3-action.types';
 import { S3EventSource } from './s3-event-source.entity';
@@ -148,7 +148,7 @@ export class S3SourcesService {
       if (!isLookupId(organizationId) || !(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
       qb.where('s.organization_id = :organizationId', { organizationId });
     } else {
-      qb.where(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+      confineToSubtree(qb, 's.organization_id', caller.organizationId);
     }
     if (query.before !== undefined) {
       const before = stringParam(query.before, 'before');

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { ancestryCte } from '../organizations/organization-tree';
 import { OrganizationMapping } from './organization-mapping.entity';
 
 /** Where a custom callback acts: the organization mapped to `context.tenant_id`. */
@@ -27,12 +28,7 @@ export class TenantMappingService {
    */
   async resolveTarget(em: EntityManager, caller: VerifiedCaller, acronisTenantId: string): Promise<TargetOrganization | null> {
     const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-      `WITH RECURSIVE up(id, parent_id) AS (
-         SELECT o.id, o.parent_id FROM organizations_mapping m JOIN organizations o ON o.id = m.organization_id
-          WHERE m.acronis_tenant_id = :tenant
-         UNION
-         SELECT o.id, o.parent_id FROM organizations o JOIN up ON o.id = up.parent_id
-       )
+      `${ancestryCte('SELECT o.id, o.parent_id FROM organizations_mapping m JOIN organizations o ON o.id = m.organization_id WHERE m.acronis_tenant_id = :tenant')}
        SELECT m.organization_id AS organization_id,
               CASE WHEN EXISTS (SELECT 1 FROM up WHERE up.id = :caller) THEN 1 ELSE 0 END AS allowed
          FROM organizations_mapping m WHERE m.acronis_tenant_id = :tenant`,

@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { isUniqueViolation } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
+import { inSubtree } from '../organizations/organization-tree';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { User } from './user.entity';
@@ -24,17 +25,13 @@ export class UsersService {
 
   /** Users of the organization and of its descendants that are mapped to a tenant, in one query. */
   async listVisible(em: EntityManager, organizationId: string): Promise<UserSummary[]> {
+    const below = inSubtree('m.organization_id', organizationId);
     const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-      `WITH RECURSIVE below(id) AS (
-         SELECT id FROM organizations WHERE parent_id = :org
-         UNION
-         SELECT o.id FROM organizations o JOIN below b ON o.parent_id = b.id
-       )
-       SELECT u.id, u.name, u.email FROM users u
+      `SELECT u.id, u.name, u.email FROM users u
         WHERE u.organization_id = :org
-           OR u.organization_id IN (SELECT b.id FROM below b JOIN organizations_mapping m ON m.organization_id = b.id)
+           OR u.organization_id IN (SELECT m.organization_id FROM organizations_mapping m WHERE ${below.sql})
         ORDER BY u.name, u.id`,
-      { org: organizationId },
+      { org: organizationId, ...below.params },
       {},
     );
     return em.query(sql, params);

@@ -9,7 +9,7 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { DeliveryState, pendingDelivery, WebhookDelivery } from './webhook-delivery.entity';
-import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { inSubtree, isVisibleOrganization } from '../organizations/organization-tree';
 import { WebhookKind, WebhookSubscription } from './webhook-subscription.entity';
 import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
@@ -312,10 +312,11 @@ export class WebhookDeliveriesService {
     // Two spellings of the same rule, for the planner: with a state to match, the row's partial
     // index of that state is read in time order and each row's subscription checked (EXISTS);
     // without one, each visible subscription's range of the subscription/time index (IN).
-    const visibleSubscription = `SELECT ws.id FROM webhook_subscriptions ws WHERE ws.kind = :kind AND ws.organization_id IN (${SUBTREE_IDS_SQL})`;
+    const owner = inSubtree('ws.organization_id', caller.organizationId);
+    const visibleSubscription = `SELECT ws.id FROM webhook_subscriptions ws WHERE ws.kind = :kind AND ${owner.sql}`;
     return qb.where(
       byState ? `EXISTS (${visibleSubscription} AND ws.id = d.subscription_id)` : `d.subscription_id IN (${visibleSubscription})`,
-      { root: caller.organizationId, kind },
+      { ...owner.params, kind },
     );
   }
 

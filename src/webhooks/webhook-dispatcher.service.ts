@@ -26,6 +26,8 @@ interface EventRow {
   id: string;
   type: string;
   organization_id: string | null;
+  /** JSON: the organization and its ancestors (DomainEvent.organizationIds). */
+  organization_ids: string;
   data: string;
   created_at: Date | string;
   cause_id: string | null;
@@ -109,9 +111,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     const { events, deliveries } = await this.transactions.run(async (em) => {
       const rows: EventRow[] = await em.query(
         this.postgres
-          ? `SELECT id, type, organization_id, data, created_at, cause_id FROM events WHERE dispatched_at IS NULL
+          ? `SELECT id, type, organization_id, organization_ids, data, created_at, cause_id FROM events WHERE dispatched_at IS NULL
               ORDER BY created_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`
-          : `SELECT id, type, organization_id, data, created_at, cause_id FROM events WHERE dispatched_at IS NULL
+          : `SELECT id, type, organization_id, organization_ids, data, created_at, cause_id FROM events WHERE dispatched_at IS NULL
               ORDER BY created_at LIMIT ${BATCH}`,
       );
       if (rows.length === 0) return { events: 0, deliveries: 0 };
@@ -162,11 +164,12 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     );
     if (subscriptions.length === 0) return 0;
     const filters = new Map(subscriptions.map((s) => [s.id, JSON.parse(s.filters) as WebhookFilter[]]));
-    const ancestors = await this.ancestorsOf(em, [...new Set(events.map((e) => e.organization_id).filter((id): id is string => id !== null))]);
     const now = new Date();
     const values: unknown[][] = [];
     for (const event of events) {
-      const chain = event.organization_id === null ? null : (ancestors.get(event.organization_id) ?? new Set([event.organization_id]));
+      // The organizations the event concerns, written with it (its own and its ancestors): matched on ids, no tree read here.
+      const concerned = JSON.parse(event.organization_ids) as string[];
+      const chain = event.organization_id === null ? null : new Set(concerned.length > 0 ? concerned : [event.organization_id]);
       let payload: string | null = null;
       for (const s of subscriptions) {
         const inScope =
@@ -222,29 +225,6 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       );
     }
     return values.length;
-  }
-
-  /** Each organization with itself and all its ancestors, in one recursive query. */
-  private async ancestorsOf(em: EntityManager, ids: string[]): Promise<Map<string, Set<string>>> {
-    const chains = new Map<string, Set<string>>();
-    if (ids.length === 0) return chains;
-    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-      `WITH RECURSIVE chain(start, id, parent_id) AS (
-         SELECT id, id, parent_id FROM organizations WHERE id IN (:...ids)
-         UNION ALL
-         SELECT c.start, o.id, o.parent_id FROM organizations o JOIN chain c ON o.id = c.parent_id
-       )
-       SELECT start, id FROM chain`,
-      { ids },
-      {},
-    );
-    const rows: Array<{ start: string; id: string }> = await em.query(sql, params);
-    for (const row of rows) {
-      let chain = chains.get(row.start);
-      if (!chain) chains.set(row.start, (chain = new Set()));
-      chain.add(row.id);
-    }
-    return chains;
   }
 }
 

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 
 const SECRET_PREFIX = 'whsec_';
 
@@ -22,12 +23,15 @@ export function csSignature(secret: string, body: Buffer): string {
   return createHmac('sha256', secret).update(body).digest('base64');
 }
 
-/** One Standard Webhooks signature: `v1,` + base64(HMAC-SHA256(key, "{msgId}.{timestampSec}.{body}")). */
+/**
+ * One Standard Webhooks signature, `v1,` + base64(HMAC-SHA256(key, "{msgId}.{timestampSec}.{body}")),
+ * computed by the reference implementation (the `standardwebhooks` package) so that the wire
+ * format is its own. The key is handed over as bytes in its raw mode: the package's raw mode
+ * reads a string secret one UTF-16 unit a byte, which would garble a non-ASCII secret. The
+ * package signs the body as a string (UTF-8 decoded): our bodies are JSON we encoded in UTF-8.
+ */
 export function standardSignature(secret: string, msgId: string, timestampSec: number, body: Buffer): string {
-  return (
-    'v1,' +
-    createHmac('sha256', standardWebhooksKey(secret)).update(`${msgId}.${timestampSec}.`).update(body).digest('base64')
-  );
+  return new Webhook(standardWebhooksKey(secret), { format: 'raw' }).sign(msgId, new Date(timestampSec * 1000), body);
 }
 
 /** What {@link deliveryHeaders} needs to build the headers of one attempt. */

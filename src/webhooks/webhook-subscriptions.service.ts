@@ -10,7 +10,7 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { HookApprovalsService } from '../hooks/hook-approvals.service';
 import { HookOperation } from '../hooks/hook-operation';
 import { Organization } from '../organizations/organization.entity';
-import { isVisibleOrganization, SUBTREE_IDS_SQL } from '../organizations/organization-visibility';
+import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
 import { executeSql } from '../database/raw-sql';
 import { DeliverySignal } from './delivery-signal.service';
 import { UrlPolicy } from './url-policy';
@@ -178,7 +178,7 @@ export class WebhookSubscriptionsService {
     }
     const qb = em.createQueryBuilder(WebhookSubscription, 's').where('s.kind = :kind', { kind: WebhookKind.Webhook });
     if (query.organization_id !== undefined) qb.andWhere('s.organization_id = :organizationId', { organizationId: query.organization_id });
-    else qb.andWhere(`s.organization_id IN (${SUBTREE_IDS_SQL})`, { root: caller.organizationId });
+    else confineToSubtree(qb, 's.organization_id', caller.organizationId);
     if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
     if (query.before !== undefined) {
       const cursor = isLookupId(query.before) ? await em.findOne(WebhookSubscription, { select: { id: true, organizationId: true }, where: { id: query.before, kind: WebhookKind.Webhook } }) : null;
