@@ -26,6 +26,9 @@ const MAX_WRITE_ATTEMPTS = 5;
 
 export type { CallbackResponse } from './callback-example';
 
+/** A callback's invocation before the service adds its connection, its after-commit queue and its report. */
+type InvocationBase = Omit<CallbackInvocation<unknown>, 'em' | 'afterCommit' | 'report'>;
+
 /** Thrown inside a write's transaction when its hooks have not been asked yet: they are asked outside it, then it runs again. */
 class ApprovalNeeded extends Error {}
 
@@ -95,7 +98,7 @@ export class CallbackService {
 
   private async runWrite(
     callback: RegisteredCallback,
-    base: Omit<CallbackInvocation<unknown>, 'em' | 'afterCommit' | 'report'>,
+    base: InvocationBase,
     envelope: CallbackEnvelope,
     audit: CallbackAudit | undefined,
   ): Promise<CallbackResponse> {
@@ -182,7 +185,7 @@ export class CallbackService {
   private async approve(
     callback: RegisteredCallback,
     operation: string,
-    base: Omit<CallbackInvocation<unknown>, 'em' | 'afterCommit' | 'report'>,
+    base: InvocationBase,
   ): Promise<WriteApproval> {
     const organizationId = callback.handler.approvalOrganization
       ? await callback.handler.approvalOrganization({ ...base, em: this.dataSource.manager })

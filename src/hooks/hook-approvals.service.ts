@@ -10,7 +10,7 @@ import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
 import { secretsOf } from '../webhooks/delivery.worker';
-import { PostHookData } from '../webhooks/post-hook-deliveries';
+import type { PostHookData } from '../webhooks/post-hook-deliveries';
 import { WebhookSender } from '../webhooks/webhook-sender.service';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
 import { cleanText, judgeAnswer, MAX_REASON } from './hook-answer';
