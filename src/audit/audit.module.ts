@@ -12,7 +12,7 @@ import { AuditRecord } from './audit-record.entity';
 
 /**
  * The audit trail (docs/audit.md): the writer every recording module uses, the API
- * `/api/audit` and the retention sweep. Global, like HooksModule, so that the modules whose work
+ * `/api/audit` and the retention sweep. Global, so that the modules whose work
  * is recorded reach AuditService without importing this module; it depends on the database
  * helpers and the auth guard only, so nothing it imports imports it back.
  */

@@ -31,6 +31,12 @@ export interface CallbackHandlerOptions {
   /** Writes run in one transaction and answer a repeated request_id with the stored response. */
   write?: boolean;
   /**
+   * Write callbacks only: the operation the approval gate (approval hooks, src/hooks) is asked
+   * about before the transaction, e.g. `user.create`; the handler reports what it did with
+   * `report`. Without it, the gate is never asked.
+   */
+  approval?: string;
+  /**
    * A request payload and its answer, for the OpenAPI document (`POST /callback`'s examples, one
    * per callback); test/ops/openapi.e2e-spec.ts sends each one to the app and checks the answer.
    */
@@ -56,25 +62,12 @@ export interface CallbackInvocation<P = undefined> {
   em: EntityManager;
   /** Runs after the transaction commits (e.g. dropping cached credentials). */
   afterCommit(task: () => void): void;
-  /** What the handler's `approve` returned (approval hooks); report success through it in the transaction. */
-  approval?: WriteApproval;
-}
-
-/**
- * An operation approved before its write transaction (approval pre-hooks, src/hooks), told how the
- * write ended so that its post-hooks go out.
- */
-export interface WriteApproval {
-  /** Inside the write's transaction, once the change is made: records the post-hooks with it. */
-  succeeded(em: EntityManager, result: Record<string, unknown>): Promise<void>;
-  /** After that transaction committed. */
-  committed(): void;
-  /** After the write failed for good (rolled back): records the post-hooks of the failure. Never throws. */
-  failed(error: unknown): Promise<void>;
+  /** Callbacks declaring `approval`: what the operation did, for its post-hooks (the last report counts). */
+  report(result: Record<string, unknown>): void;
 }
 
 /** A write callback before its transaction: reads on the default connection, no changes. */
-export type PreWriteInvocation<P> = Omit<CallbackInvocation<P>, 'afterCommit' | 'approval'>;
+export type PreWriteInvocation<P> = Omit<CallbackInvocation<P>, 'afterCommit' | 'report'>;
 
 /**
  * What a handler answers: the response payload, or undefined for no-content responses. An array
@@ -84,10 +77,11 @@ export type CallbackResult = Record<string, unknown> | unknown[] | undefined;
 
 export interface CallbackHandlerContract<P = undefined> {
   /**
-   * Write callbacks only: runs before the transaction (outside it, so a slow hook holds no lock)
-   * and may veto by throwing; what it returns reaches `handle` as `approval`.
+   * Callbacks declaring `approval` only: runs before the approval gate is asked (outside the
+   * transaction, so that a request that cannot succeed asks no hook) and answers the organization
+   * the operation is for. Without it, the caller's.
    */
-  approve?(invocation: PreWriteInvocation<P>): Promise<WriteApproval | null>;
+  approvalOrganization?(invocation: PreWriteInvocation<P>): Promise<string>;
   handle(invocation: CallbackInvocation<P>): Promise<CallbackResult>;
 }
 

@@ -21,6 +21,8 @@ export interface RegisteredCallback {
   /** The callback takes a payload object (possibly with no rules to check). */
   requiresObjectPayload: boolean;
   write: boolean;
+  /** The operation the approval gate is asked about (write callbacks only). */
+  approval?: string;
   /** The handler's example request payload and answer (see `examples()`). */
   example: CallbackExample;
   handler: CallbackHandlerContract<unknown>;
@@ -71,6 +73,9 @@ export class CallbackRegistry implements OnModuleInit {
     if (existing) {
       throw new Error(`Duplicate callback handler for ${callbackId}: ${existing.handler.constructor.name} and ${name}`);
     }
+    if (options.approval !== undefined && !options.write) {
+      throw new Error(`${name} declares the approval operation ${options.approval} but is not a write callback`);
+    }
     const requestName = expand(options.requestType ?? (options.payload ? options.id : EMPTY_REQUEST));
     this.byName.set(key, {
       callbackId,
@@ -82,6 +87,7 @@ export class CallbackRegistry implements OnModuleInit {
       payload: options.payload && hasRules(options.payload) ? options.payload : undefined,
       requiresObjectPayload: options.payload !== undefined,
       write: options.write ?? false,
+      approval: options.approval,
       example: options.example,
       handler,
     });

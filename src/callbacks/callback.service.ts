@@ -13,6 +13,7 @@ import { datacenterUrlProblem, normalizeDatacenterUrl } from '../connector/datac
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
+import { APPROVAL_GATE, ApprovalGate, approvalInput, WriteApproval } from './approval-gate';
 import type { CallbackAudit } from './callback-audit.hook';
 import { requestTypeName } from './callback-cti';
 import { CallbackEnvelope, parseEnvelope } from './callback-envelope';
@@ -24,6 +25,9 @@ import { CallbackRequest } from './callback-request.entity';
 const MAX_WRITE_ATTEMPTS = 5;
 
 export type { CallbackResponse } from './callback-example';
+
+/** A callback's invocation before the service adds its connection, its after-commit queue and its report. */
+type InvocationBase = Omit<CallbackInvocation<unknown>, 'em' | 'afterCommit' | 'report'>;
 
 /** Thrown inside a write's transaction when its hooks have not been asked yet: they are asked outside it, then it runs again. */
 class ApprovalNeeded extends Error {}
@@ -42,6 +46,7 @@ export class CallbackService {
     @Inject(connectorConfig.KEY) private readonly connector: ConnectorConfig,
     private readonly audit: AuditService,
     private readonly outbox: OutboxService,
+    @Inject(APPROVAL_GATE) private readonly gate: ApprovalGate,
   ) {}
 
   /** `audit`: the request's audit state (CallbackAuditHook records what the write's own transaction did not). */
@@ -79,7 +84,7 @@ export class CallbackService {
       extra,
     };
     if (!callback.write) {
-      const result = await callback.handler.handle({ ...base, em: this.dataSource.manager, afterCommit: (task) => task() });
+      const result = await callback.handler.handle({ ...base, em: this.dataSource.manager, afterCommit: (task) => task(), report: () => undefined });
       return this.respond(callback, envelope.request_id, result);
     }
     return this.runWrite(callback, base, envelope, audit);
@@ -93,7 +98,7 @@ export class CallbackService {
 
   private async runWrite(
     callback: RegisteredCallback,
-    base: Omit<CallbackInvocation<unknown>, 'em' | 'afterCommit'>,
+    base: InvocationBase,
     envelope: CallbackEnvelope,
     audit: CallbackAudit | undefined,
   ): Promise<CallbackResponse> {
@@ -104,7 +109,7 @@ export class CallbackService {
     // A repeat of a request answered within the idempotency window replays that answer below,
     // without asking the hooks again; anything else is asked first.
     const answered = await this.dataSource.manager.exists(CallbackRequest, { where: { ...key, createdAt: MoreThanOrEqual(this.windowStart()) } });
-    let approval = callback.handler.approve && !answered ? await callback.handler.approve({ ...base, em: this.dataSource.manager }) : null;
+    let approval = callback.approval !== undefined && !answered ? await this.approve(callback, callback.approval, base) : null;
     // A unique violation (or deadlock) means a concurrent request committed first (PostgreSQL runs write
     // transactions concurrently): a duplicate of this very request answers as that one did;
     // anything else runs again on the now-committed state, a few times at most.
@@ -117,11 +122,14 @@ export class CallbackService {
           const stored = await this.replay(em, key, base.caller, fingerprint);
           if (stored) return stored;
           // The stored answer expired (or was swept) since the check above: this is a new request, and the hooks decide first.
-          if (callback.handler.approve && !approval) throw new ApprovalNeeded();
+          if (callback.approval !== undefined && !approval) throw new ApprovalNeeded();
           // The callback's audit record commits with its change; the events it records name it as their cause.
           const recordId = this.audit.newId();
           this.outbox.setCause(em, recordId);
-          const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task), approval: approval ?? undefined });
+          let reported: Record<string, unknown> = {};
+          const result = await callback.handler.handle({ ...base, em, afterCommit: (task) => afterCommit.push(task), report: (r) => (reported = r) });
+          // The post-hooks (an outbox event) and the decisions commit with the change, or not at all.
+          await approval?.succeeded(em, reported);
           const fresh = this.respond(callback, envelope.request_id, result);
           await em.insert(CallbackRequest, { ...key, userId: base.caller.userId, fingerprint, response: JSON.stringify(fresh) });
           await this.audit.record(em, [
@@ -146,11 +154,10 @@ export class CallbackService {
           audit.replayed = !recorded;
         }
         afterCommit.forEach((task) => task());
-        approval?.committed();
         return response;
       } catch (error) {
-        if (error instanceof ApprovalNeeded && callback.handler.approve) {
-          approval = await callback.handler.approve({ ...base, em: this.dataSource.manager });
+        if (error instanceof ApprovalNeeded && callback.approval !== undefined) {
+          approval = await this.approve(callback, callback.approval, base);
           continue;
         }
         // Whatever failed (e.g. "login exists" because the platform's retry raced the original on
@@ -172,6 +179,18 @@ export class CallbackService {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
       }
     }
+  }
+
+  /** Asks the gate about the callback's declared operation (after the handler's own checks, which may refuse first). */
+  private async approve(
+    callback: RegisteredCallback,
+    operation: string,
+    base: InvocationBase,
+  ): Promise<WriteApproval> {
+    const organizationId = callback.handler.approvalOrganization
+      ? await callback.handler.approvalOrganization({ ...base, em: this.dataSource.manager })
+      : base.caller.organizationId;
+    return this.gate.approve({ operation, organizationId, authId: base.caller.login, input: approvalInput(base.payload) });
   }
 
   private async replay(

@@ -5,6 +5,7 @@ import { AuthModule } from '../auth/auth.module';
 import { connectorConfig } from '../config/connector.config';
 import { DatabaseModule } from '../database/database.module';
 import { EventsModule } from '../events/events.module';
+import { HookApprovalsModule } from '../hooks/hook-approvals.module';
 import { CallbackAuditHook } from './callback-audit.hook';
 import { CallbackController } from './callback.controller';
 import { CallbackRegistry } from './callback-registry.service';
@@ -14,7 +15,8 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CallbackRequest } from './callback-request.entity';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([CallbackRequest]), DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuthModule, DatabaseModule, EventsModule],
+  // The approval gate (APPROVAL_GATE) is the hooks' (src/hooks); the callback service knows only its interface.
+  imports: [TypeOrmModule.forFeature([CallbackRequest]), DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuthModule, DatabaseModule, EventsModule, HookApprovalsModule],
   controllers: [CallbackController],
   providers: [CallbackRegistry, CallbackService, IdempotencySweepJob, CallbackAuditHook],
   exports: [CallbackRegistry],

@@ -7,6 +7,7 @@ import { consoleConfig } from '../config/console.config';
 import { s3EventsConfig } from '../config/s3-events.config';
 import { webhooksConfig } from '../config/webhooks.config';
 import { ConnectorModule } from '../connector/connector.module';
+import { HooksModule } from '../hooks/hooks.module';
 import { S3EventsModule } from '../s3-events/s3-events.module';
 import { User } from '../users/user.entity';
 import { WebhooksModule } from '../webhooks/webhooks.module';
@@ -37,6 +38,7 @@ import { ConsoleActionsController } from './console-actions.controller';
     TypeOrmModule.forFeature([ConsoleSession, User]),
     AuthModule,
     WebhooksModule,
+    HooksModule,
     ConnectorModule,
     S3EventsModule,
     ActionsModule,

@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
-import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
+import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, NO_CONTENT_RESPONSE } from '../callbacks/callback-handler.decorator';
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { OutboxService } from '../events/outbox.service';
-import { HookApprovalsService } from '../hooks/hook-approvals.service';
 import { HookOperation } from '../hooks/hook-operation';
-import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 
@@ -15,6 +13,7 @@ import { OrganizationMapping } from '../tenant-mapping/organization-mapping.enti
   method: EnablementMethod.MappedPartner,
   responseType: NO_CONTENT_RESPONSE,
   write: true,
+  approval: HookOperation.EnablementReset,
   example: { summary: "Remove the mappings of the caller's organization and of every organization below it" },
 })
 @Injectable()
@@ -22,15 +21,9 @@ export class EnablementResetHandler implements CallbackHandlerContract {
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly outbox: OutboxService,
-    private readonly hooks: HookApprovalsService,
   ) {}
 
-  /** Approval hooks of `enablement.reset`, for the caller's organization (the request has no input). */
-  approve({ caller }: PreWriteInvocation<undefined>): Promise<OperationApproval> {
-    return this.hooks.approve({ operation: HookOperation.EnablementReset, organizationId: caller.organizationId, authId: caller.login, input: {} });
-  }
-
-  async handle({ em, caller, approval }: CallbackInvocation): Promise<CallbackResult> {
+  async handle({ em, caller, report }: CallbackInvocation): Promise<CallbackResult> {
     const ids = [...(await this.organizations.subtreeIds(em, caller.organizationId))];
     const removed = await em.find(OrganizationMapping, { where: { organizationId: In(ids) } });
     if (removed.length) await em.delete(OrganizationMapping, { organizationId: In(removed.map((m) => m.organizationId)) });
@@ -39,7 +32,7 @@ export class EnablementResetHandler implements CallbackHandlerContract {
       organizationId: caller.organizationId,
       data: { unmapped: removed.map((m) => ({ vendor_tenant_id: m.organizationId, acronis_tenant_id: m.acronisTenantId })) },
     });
-    await approval?.succeeded(em, { unmapped: removed.map((m) => ({ vendor_tenant_id: m.organizationId, acronis_tenant_id: m.acronisTenantId })) });
+    report({ unmapped: removed.map((m) => ({ vendor_tenant_id: m.organizationId, acronis_tenant_id: m.acronisTenantId })) });
     return undefined;
   }
 }

@@ -3,10 +3,7 @@ import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackR
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
-import { HookApprovalsService } from '../hooks/hook-approvals.service';
-import { hookInput } from '../hooks/hook-input';
 import { HookOperation } from '../hooks/hook-operation';
-import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import { EnablementWritePayload } from './enablement.dto';
@@ -22,6 +19,7 @@ import { EXAMPLE_IDS } from '../callbacks/callback-example';
   payload: EnablementWritePayload,
   responseType: NO_CONTENT_RESPONSE,
   write: true,
+  approval: HookOperation.EnablementWrite,
   example: {
     summary: "Map the caller's organization to the Acronis partner tenant",
     payload: { vendor_tenant_id: EXAMPLE_IDS.partnerOrganization, acronis_tenant_id: EXAMPLE_IDS.acronisPartnerTenant },
@@ -32,16 +30,15 @@ export class EnablementWriteHandler implements CallbackHandlerContract<Enablemen
   constructor(
     private readonly mappings: TenantMappingService,
     private readonly outbox: OutboxService,
-    private readonly hooks: HookApprovalsService,
   ) {}
 
-  /** Approval hooks of `enablement.write`, for the caller's organization. */
-  approve({ caller, payload }: PreWriteInvocation<EnablementWritePayload>): Promise<OperationApproval> {
+  /** The organization the operation is for; a request that cannot succeed is refused first. */
+  approvalOrganization({ caller, payload }: PreWriteInvocation<EnablementWritePayload>): Promise<string> {
     checkVendor(caller.organizationId, payload);
-    return this.hooks.approve({ operation: HookOperation.EnablementWrite, organizationId: caller.organizationId, authId: caller.login, input: hookInput(payload) });
+    return Promise.resolve(caller.organizationId);
   }
 
-  async handle({ em, caller, context, payload, approval }: CallbackInvocation<EnablementWritePayload>): Promise<CallbackResult> {
+  async handle({ em, caller, context, payload, report }: CallbackInvocation<EnablementWritePayload>): Promise<CallbackResult> {
     const orgId = caller.organizationId;
     const tenantId = payload.acronis_tenant_id.toLowerCase();
     checkVendor(orgId, payload);
@@ -54,7 +51,7 @@ export class EnablementWriteHandler implements CallbackHandlerContract<Enablemen
       throw new DomainError(ErrorCode.Forbidden, "You're not allowed to re-map this organization to a different Acronis tenant.");
     }
     if (own) {
-      await approval?.succeeded(em, { vendor_tenant_id: orgId, acronis_tenant_id: tenantId, changed: false });
+      report({ vendor_tenant_id: orgId, acronis_tenant_id: tenantId, changed: false });
       return undefined;
     }
 
@@ -64,7 +61,7 @@ export class EnablementWriteHandler implements CallbackHandlerContract<Enablemen
       organizationId: orgId,
       data: { vendor_tenant_id: orgId, acronis_tenant_id: tenantId, datacenter_url: context.datacenterUrl ?? null },
     });
-    await approval?.succeeded(em, { vendor_tenant_id: orgId, acronis_tenant_id: tenantId, changed: true });
+    report({ vendor_tenant_id: orgId, acronis_tenant_id: tenantId, changed: true });
     return undefined;
   }
 }

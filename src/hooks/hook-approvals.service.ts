@@ -4,21 +4,20 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
 import { AuditService } from '../audit/audit.service';
+import type { ApprovalGate, ApprovalRequest } from '../callbacks/approval-gate';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
 import { inAncestry } from '../organizations/organization-tree';
-import { DeliverySignal } from '../webhooks/delivery-signal.service';
 import { secretsOf } from '../webhooks/delivery.worker';
-import { pendingDelivery, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
+import type { PostHookData } from '../webhooks/post-hook-deliveries';
 import { WebhookSender } from '../webhooks/webhook-sender.service';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
 import { cleanText, judgeAnswer, MAX_REASON } from './hook-answer';
 import { HookDecision } from './hook-decision.entity';
-import { HookDecisionOutcome, hookEventType, HookFailurePolicy, HookOperation, HookOutcome, HookPhase } from './hook-operation';
-import { ApprovalRequest, OperationApproval } from './operation-approval';
-import { newRowId } from '../common/ids';
+import { HookDecisionOutcome, hookEventType, HookFailurePolicy, HookOutcome, HookPhase } from './hook-operation';
+import { OperationApproval } from './operation-approval';
 
 /** A hook endpoint as the approval path reads it: its subscription row joined with its hook settings. */
 export interface EndpointRow {
@@ -55,18 +54,19 @@ export interface ApprovalResult {
  * pre or both is POSTed `{operation, organization_id, auth_id, input}`, signed like a webhook, all
  * at once; each answer (or its failure, judged by the endpoint's failure policy) is recorded in
  * `hook_decisions`; any veto refuses the operation (403 FORBIDDEN, the reasons in the message).
- * Post-hooks: rows of `webhook_deliveries` written in the operation's transaction (or, for a
- * failed operation, in one of their own after the rollback), sent by the delivery worker.
+ * Post-hooks: one outbox event per operation, written in its transaction (or, for a failed
+ * operation, in one of their own after the rollback), which the dispatcher fans out to the hook
+ * endpoints it names (src/webhooks/post-hook-deliveries.ts) and the delivery worker sends.
+ * The callback service and the webhooks API reach this service as the {@link ApprovalGate}.
  */
 @Injectable()
-export class HookApprovalsService {
+export class HookApprovalsService implements ApprovalGate {
   private readonly logger = new Logger(HookApprovalsService.name);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly transactions: TransactionRunner,
     private readonly sender: WebhookSender,
-    private readonly signal: DeliverySignal,
     @Inject(webhooksConfig.KEY) private readonly webhooks: WebhooksConfig,
     private readonly audit: AuditService,
     private readonly outbox: OutboxService,
@@ -131,111 +131,33 @@ export class HookApprovalsService {
     );
   }
 
-  /** Records the post-hooks of the operation in `em`'s transaction; returns how many. */
-  async writePostHooks(em: EntityManager, approval: OperationApproval, outcome: HookOutcome, result: Record<string, unknown>): Promise<number> {
-    if (approval.postHooks.length === 0) return 0;
-    const live = await this.liveEndpoints(em, approval.postHooks.map((p) => p.hookId));
+  /**
+   * Records the post-hooks of the operation in `em`'s transaction: one outbox event naming each
+   * post-hook endpoint found at the approval with its pre-hook's `work_id`. The dispatcher sends
+   * it to those still there and enabled when it fans the event out.
+   */
+  async writePostHooks(em: EntityManager, approval: OperationApproval, outcome: HookOutcome, result: Record<string, unknown>): Promise<void> {
+    if (approval.postHooks.length === 0) return;
     const { request } = approval;
-    const now = new Date();
-    const rows = approval.postHooks
-      .filter((p) => live.has(p.hookId))
-      .map((p): WebhookDelivery => {
-        const eventId = newRowId();
-        const payload = JSON.stringify({
-          id: eventId,
-          operation: request.operation,
-          organization_id: request.organizationId,
-          auth_id: request.authId,
-          input: request.input,
-          work_id: p.workId,
-          outcome,
-          result,
-          created_at: now.toISOString(),
-        });
-        const eventType = hookEventType('post', request.operation);
-        return pendingDelivery({ id: newRowId(), subscriptionId: p.hookId, eventId, eventType, organizationId: request.organizationId, payload, redeliveryOf: null }, now);
-      });
-    if (rows.length > 0) await em.insert(WebhookDelivery, rows);
-    const workIds = approval.postHooks.filter((p) => live.has(p.hookId)).map((p) => p.workId);
-    const causeId = this.outbox.causeOf(em);
-    await this.audit.record(
-      em,
-      rows.map((d, i) => ({
-        id: d.id,
-        at: now,
-        kind: AuditKind.Delivery,
-        name: d.eventType,
-        outcome: AuditOutcome.Ok,
-        code: d.state,
-        organizationId: live.get(d.subscriptionId) ?? null,
-        eventId: d.eventId,
-        deliveryId: d.id,
-        workId: workIds[i] ?? null,
-        causeId,
-        detail: { subscription_id: d.subscriptionId, post_hook: true },
-      })),
-    );
-    return rows.length;
+    const data: PostHookData = {
+      hooks: approval.postHooks.map((p) => ({ id: p.hookId, fields: { work_id: p.workId } })),
+      // The wire format's key order: `id` first, `work_id` (null here) replaced per endpoint, `created_at` last.
+      body: { operation: request.operation, organization_id: request.organizationId, auth_id: request.authId, input: request.input, work_id: null, outcome, result },
+    };
+    await this.outbox.record(em, { type: hookEventType('post', request.operation), organizationId: request.organizationId, data });
   }
 
   /** The decisions and post-hooks of an operation that failed (its transaction rolled back), in a transaction of their own. */
   async writeFailure(approval: OperationApproval, error: unknown): Promise<void> {
     const result =
       error instanceof DomainError ? { code: error.code, message: error.message } : { code: ErrorCode.Internal, message: 'Internal error.' };
-    const written = await this.transactions.run(async (em) => {
+    await this.transactions.run(async (em) => {
       await this.recordDecisions(em, approval.decisions);
-      return this.writePostHooks(em, approval, HookOutcome.Failed, result);
+      await this.writePostHooks(em, approval, HookOutcome.Failed, result);
     });
-    if (written > 0) this.postHooksCommitted();
   }
 
-  postHooksCommitted(): void {
-    this.signal.deliveriesCommitted();
-  }
-
-  /**
-   * Runs `work` as an approved operation: pre-hooks first, then `work` in a transaction that also
-   * records the post-hooks (with `resultOf` what it returned); a failure is reported to them too.
-   */
-  async guard<T>(request: ApprovalRequest, work: (em: EntityManager) => Promise<T>, resultOf: (value: T) => Record<string, unknown>): Promise<T> {
-    const approval = await this.approve(request);
-    let value: T;
-    try {
-      value = await this.transactions.run(async (em) => {
-        const done = await work(em);
-        await approval.succeeded(em, resultOf(done));
-        return done;
-      });
-    } catch (error) {
-      await approval.failed(error);
-      throw error;
-    }
-    approval.committed();
-    return value;
-  }
-
-  /**
-   * Which of these endpoints are still there and enabled (one deleted or disabled since the
-   * approval gets nothing). PostgreSQL: `FOR KEY SHARE` holds them until the operation commits,
-   * so that a deletion committing between this read and the insert cannot fail the insert's
-   * foreign key (a 500 for an operation that did nothing wrong); a deletion under way is waited
-   * for, and its rows skipped. The insert's foreign-key check takes this very lock until the
-   * commit anyway: taking it at the read only moves it a statement earlier. SQLite runs one
-   * transaction at a time.
-   */
-  /** The live (enabled) hooks among `ids`, each with its owner organization. */
-  private async liveEndpoints(em: EntityManager, ids: string[]): Promise<Map<string, string>> {
-    const lock = em.connection.options.type === 'postgres' ? ' FOR KEY SHARE' : '';
-    const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-      `SELECT id, organization_id FROM webhook_subscriptions WHERE id IN (:...ids) AND kind = :kind AND enabled = TRUE${lock}`,
-      { ids, kind: WebhookKind.Hook },
-      {},
-    );
-    const rows: Array<{ id: string; organization_id: string }> = await em.query(sql, params);
-    return new Map(rows.map((r) => [r.id, r.organization_id]));
-  }
-
-  private async endpointsFor(em: EntityManager, operation: HookOperation, organizationId: string): Promise<EndpointRow[]> {
+  private async endpointsFor(em: EntityManager, operation: string, organizationId: string): Promise<EndpointRow[]> {
     const owner = inAncestry('s.organization_id', organizationId);
     const [sql, params] = em.connection.driver.escapeQueryWithParameters(endpointsSql(owner.sql), { ...owner.params, kind: WebhookKind.Hook }, {});
     const rows: EndpointRow[] = await em.query(sql, params);

@@ -61,6 +61,6 @@ export enum HookErrorClass {
 }
 
 /** The event type of a hook call: `pre.<operation>` or `post.<operation>` (`X-CS-Event`). */
-export const hookEventType = (phase: 'pre' | 'post', operation: HookOperation): string => `${phase}.${operation}`;
+export const hookEventType = (phase: 'pre' | 'post', operation: string): string => `${phase}.${operation}`;
 
 export const HOOK_OPERATIONS = Object.values(HookOperation);

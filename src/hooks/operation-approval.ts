@@ -1,20 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { WriteApproval } from '../callbacks/callback-handler.decorator';
+import type { ApprovalRequest, WriteApproval } from '../callbacks/approval-gate';
 import type { HookApprovalsService } from './hook-approvals.service';
 import type { HookDecision } from './hook-decision.entity';
-import { HookOperation, HookOutcome } from './hook-operation';
-
-/** What an operation tells its hooks. */
-export interface ApprovalRequest {
-  operation: HookOperation;
-  /** The organization the operation is for (hooks of it and of its ancestors are called). */
-  organizationId: string;
-  /** The acting login (CCX's `auth_id`). */
-  authId: string;
-  /** The operation's input, as the caller gave it (never a secret). */
-  input: Record<string, unknown>;
-}
+import { HookOutcome } from './hook-operation';
 
 /** The post-hook endpoint an approval knows of, with the `work_id` its pre-hook answered. */
 export interface PostHookTarget {
@@ -24,11 +13,10 @@ export interface PostHookTarget {
 
 /**
  * An operation its pre-hooks approved: records their decisions with the operation and reports how
- * it ended to the post-hooks (durably, through the webhook delivery core). One per operation.
+ * it ended to the post-hooks (an outbox event, delivered by the webhook delivery core). One per operation.
  */
 export class OperationApproval implements WriteApproval {
   private readonly logger = new Logger(OperationApproval.name);
-  private written = 0;
 
   constructor(
     private readonly hooks: HookApprovalsService,
@@ -41,11 +29,7 @@ export class OperationApproval implements WriteApproval {
 
   async succeeded(em: EntityManager, result: Record<string, unknown>): Promise<void> {
     await this.hooks.recordDecisions(em, this.decisions);
-    this.written = await this.hooks.writePostHooks(em, this, HookOutcome.Succeeded, result);
-  }
-
-  committed(): void {
-    if (this.written > 0) this.hooks.postHooksCommitted();
+    await this.hooks.writePostHooks(em, this, HookOutcome.Succeeded, result);
   }
 
   async failed(error: unknown): Promise<void> {

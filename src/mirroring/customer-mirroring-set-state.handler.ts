@@ -7,10 +7,7 @@ import { EXAMPLE_IDS } from '../callbacks/callback-example';
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
-import { HookApprovalsService } from '../hooks/hook-approvals.service';
-import { hookInput } from '../hooks/hook-input';
 import { HookOperation } from '../hooks/hook-operation';
-import type { OperationApproval } from '../hooks/operation-approval';
 import { Organization, OrganizationKind } from '../organizations/organization.entity';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
@@ -52,6 +49,7 @@ interface Changed {
   payload: CustomerMirroringSetStatePayload,
   responseType: 'a.p.customer.mirroring.set_state.ok.v1.0',
   write: true,
+  approval: HookOperation.CustomerMirroringSetState,
   method: EnablementMethod.MirroredCustomers,
   ...MIRRORING_VERSIONS,
   example: {
@@ -69,16 +67,15 @@ export class CustomerMirroringSetStateHandler implements CallbackHandlerContract
     private readonly mirroring: MirroringService,
     private readonly organizations: OrganizationsService,
     private readonly outbox: OutboxService,
-    private readonly hooks: HookApprovalsService,
   ) {}
 
-  /** Approval hooks of `customer.mirroring.set_state`, asked once the request is known to be acceptable. */
-  async approve({ em, caller, context, payload }: PreWriteInvocation<CustomerMirroringSetStatePayload>): Promise<OperationApproval> {
+  /** The organization the operation is for; a request that cannot succeed is refused first. */
+  async approvalOrganization({ em, caller, context, payload }: PreWriteInvocation<CustomerMirroringSetStatePayload>): Promise<string> {
     await this.check(em, caller, context, payload);
-    return this.hooks.approve({ operation: HookOperation.CustomerMirroringSetState, organizationId: caller.organizationId, authId: caller.login, input: hookInput(payload) });
+    return caller.organizationId;
   }
 
-  async handle({ em, caller, context, payload, approval }: CallbackInvocation<CustomerMirroringSetStatePayload>): Promise<CallbackResult> {
+  async handle({ em, caller, context, payload, report }: CallbackInvocation<CustomerMirroringSetStatePayload>): Promise<CallbackResult> {
     const plan = await this.check(em, caller, context, payload);
     const datacenterUrl = context.datacenterUrl ?? null;
     const enabled: Array<Changed & { acronis_tenant_name: string; created: boolean }> = [];
@@ -99,7 +96,7 @@ export class CustomerMirroringSetStateHandler implements CallbackHandlerContract
     if (disabled.length) {
       await this.outbox.record(em, { type: 'customer.mirroring.disabled', organizationId: caller.organizationId, data: { ...partner, customers: disabled } });
     }
-    await approval?.succeeded(em, { enabled, disabled });
+    report({ enabled, disabled });
     return undefined;
   }
 

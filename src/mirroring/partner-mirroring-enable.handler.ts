@@ -6,10 +6,7 @@ import { EXAMPLE_IDS } from '../callbacks/callback-example';
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
-import { HookApprovalsService } from '../hooks/hook-approvals.service';
-import { hookInput } from '../hooks/hook-input';
 import { HookOperation } from '../hooks/hook-operation';
-import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
 import { MirroredPartner } from './mirrored-partner.entity';
@@ -29,6 +26,7 @@ import { assertContextTenant, columns, MirroringService, OTHER_PARTNER, sameSett
   payload: PartnerMirroringEnablePayload,
   responseType: 'a.p.partner.mirroring.enable.ok.v1.0',
   write: true,
+  approval: HookOperation.PartnerMirroringEnable,
   method: EnablementMethod.MirroredPartner,
   ...MIRRORING_VERSIONS,
   example: {
@@ -43,16 +41,15 @@ export class PartnerMirroringEnableHandler implements CallbackHandlerContract<Pa
     private readonly mirroring: MirroringService,
     private readonly mappings: TenantMappingService,
     private readonly outbox: OutboxService,
-    private readonly hooks: HookApprovalsService,
   ) {}
 
-  /** Approval hooks of `partner.mirroring.enable`, asked once the request is known to be acceptable. */
-  async approve({ em, caller, context, payload }: PreWriteInvocation<PartnerMirroringEnablePayload>): Promise<OperationApproval> {
+  /** The organization the operation is for; a request that cannot succeed is refused first. */
+  async approvalOrganization({ em, caller, context, payload }: PreWriteInvocation<PartnerMirroringEnablePayload>): Promise<string> {
     await this.check(em, caller, context, payload);
-    return this.hooks.approve({ operation: HookOperation.PartnerMirroringEnable, organizationId: caller.organizationId, authId: caller.login, input: hookInput(payload) });
+    return caller.organizationId;
   }
 
-  async handle({ em, caller, context, payload, approval }: CallbackInvocation<PartnerMirroringEnablePayload>): Promise<CallbackResult> {
+  async handle({ em, caller, context, payload, report }: CallbackInvocation<PartnerMirroringEnablePayload>): Promise<CallbackResult> {
     const orgId = caller.organizationId;
     const { tenant, own } = await this.check(em, caller, context, payload);
     const datacenterUrl = context.datacenterUrl ?? null;
@@ -86,7 +83,7 @@ export class PartnerMirroringEnableHandler implements CallbackHandlerContract<Pa
         data: { vendor_tenant_id: orgId, acronis_tenant_id: tenant, acronis_tenant_name: payload.acronis_tenant_name, settings, datacenter_url: datacenterUrl },
       });
     }
-    await approval?.succeeded(em, { vendor_tenant_id: orgId, acronis_tenant_id: tenant, changed });
+    report({ vendor_tenant_id: orgId, acronis_tenant_id: tenant, changed });
     return { state: MirroringState.Enabled, vendor_tenant_id: orgId, acronis_tenant_id: tenant };
   }
 

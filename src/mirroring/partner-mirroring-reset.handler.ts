@@ -5,9 +5,7 @@ import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackR
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
-import { HookApprovalsService } from '../hooks/hook-approvals.service';
 import { HookOperation } from '../hooks/hook-operation';
-import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import { MirroredCustomer } from './mirrored-customer.entity';
@@ -29,6 +27,7 @@ import { MirroringService, OTHER_PARTNER } from './mirroring.service';
   requestType: 'a.p.partner.mirroring.reset.v1.0',
   responseType: 'a.p.partner.mirroring.reset.ok.v1.0',
   write: true,
+  approval: HookOperation.PartnerMirroringReset,
   method: EnablementMethod.MirroredPartner,
   ...MIRRORING_VERSIONS,
   example: { summary: 'Disable the caller for the Acronis partner tenant asking, and its mirrored customers' },
@@ -39,21 +38,20 @@ export class PartnerMirroringResetHandler implements CallbackHandlerContract {
     private readonly mirroring: MirroringService,
     private readonly organizations: OrganizationsService,
     private readonly outbox: OutboxService,
-    private readonly hooks: HookApprovalsService,
   ) {}
 
-  /** Approval hooks of `partner.mirroring.reset` (the request has no input). */
-  async approve({ em, caller, context }: PreWriteInvocation<undefined>): Promise<OperationApproval> {
+  /** The organization the operation is for; a request that cannot succeed is refused first. */
+  async approvalOrganization({ em, caller, context }: PreWriteInvocation<undefined>): Promise<string> {
     await this.check(em, caller, context);
-    return this.hooks.approve({ operation: HookOperation.PartnerMirroringReset, organizationId: caller.organizationId, authId: caller.login, input: {} });
+    return caller.organizationId;
   }
 
-  async handle({ em, caller, context, approval }: CallbackInvocation): Promise<CallbackResult> {
+  async handle({ em, caller, context, report }: CallbackInvocation): Promise<CallbackResult> {
     const orgId = caller.organizationId;
     const { tenant, link } = await this.check(em, caller, context);
     const record = await em.findOne(MirroredPartner, { where: { organizationId: orgId } });
     if (!link && record?.acronisTenantId !== tenant) {
-      await approval?.succeeded(em, { vendor_tenant_id: orgId, acronis_tenant_id: tenant, changed: false });
+      report({ vendor_tenant_id: orgId, acronis_tenant_id: tenant, changed: false });
       return undefined;
     }
 
@@ -74,7 +72,7 @@ export class PartnerMirroringResetHandler implements CallbackHandlerContract {
       disabled_customers: customers.map((c) => ({ vendor_tenant_id: c.organizationId, acronis_tenant_id: c.acronisTenantId })),
     };
     if (unmapped.length || customers.length || wasEnabled) await this.outbox.record(em, { type: 'partner.mirroring.reset', organizationId: orgId, data: result });
-    await approval?.succeeded(em, { ...result, changed: unmapped.length > 0 || customers.length > 0 || wasEnabled });
+    report({ ...result, changed: unmapped.length > 0 || customers.length > 0 || wasEnabled });
     return undefined;
   }
 

@@ -4,10 +4,7 @@ import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackR
 import { EnablementMethod } from '../callbacks/enablement-method';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OutboxService } from '../events/outbox.service';
-import { HookApprovalsService } from '../hooks/hook-approvals.service';
-import { hookInput } from '../hooks/hook-input';
 import { HookOperation } from '../hooks/hook-operation';
-import type { OperationApproval } from '../hooks/operation-approval';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { OrganizationMapping } from './organization-mapping.entity';
 import { TenantMappingWritePayload } from './tenant-mapping.dto';
@@ -25,6 +22,7 @@ const FAILED = 'Failed to write the mapping.';
   payload: TenantMappingWritePayload,
   responseType: NO_CONTENT_RESPONSE,
   write: true,
+  approval: HookOperation.TenantMappingWrite,
   example: {
     summary: 'Map a customer to an Acronis customer tenant (an item without acronis_tenant_id unmaps it)',
     payload: { modified: [{ vendor_tenant_id: EXAMPLE_IDS.customerOrganization, acronis_tenant_id: EXAMPLE_IDS.acronisCustomerTenant }] },
@@ -35,17 +33,15 @@ export class TenantMappingWriteHandler implements CallbackHandlerContract<Tenant
   constructor(
     private readonly organizations: OrganizationsService,
     private readonly outbox: OutboxService,
-    private readonly hooks: HookApprovalsService,
   ) {}
 
-  /** Approval hooks of `tenant_mapping.write`, for the caller's organization. */
-  async approve({ em, caller, payload }: PreWriteInvocation<TenantMappingWritePayload>): Promise<OperationApproval> {
-    // A request that cannot succeed is refused before the hooks are asked (checked again in the transaction).
+  /** The caller's organization; a request that cannot succeed is refused before the hooks are asked (checked again in the transaction). */
+  async approvalOrganization({ em, caller, payload }: PreWriteInvocation<TenantMappingWritePayload>): Promise<string> {
     await this.check(em, caller.organizationId, payload);
-    return this.hooks.approve({ operation: HookOperation.TenantMappingWrite, organizationId: caller.organizationId, authId: caller.login, input: hookInput(payload) });
+    return caller.organizationId;
   }
 
-  async handle({ em, caller, context, payload, approval }: CallbackInvocation<TenantMappingWritePayload>): Promise<CallbackResult> {
+  async handle({ em, caller, context, payload, report }: CallbackInvocation<TenantMappingWritePayload>): Promise<CallbackResult> {
     const items = payload.modified;
     const { subtree, vendorIds, tenantIds } = await this.check(em, caller.organizationId, payload);
 
@@ -83,7 +79,7 @@ export class TenantMappingWriteHandler implements CallbackHandlerContract<Tenant
         datacenter_url: context.datacenterUrl ?? null,
       },
     });
-    await approval?.succeeded(em, { modified: items.length });
+    report({ modified: items.length });
     return undefined;
   }
 

@@ -1,10 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CredentialCache } from '../auth/credential-cache.service';
 import { CallbackHandler, CallbackHandlerContract, CallbackInvocation, CallbackResult, PreWriteInvocation } from '../callbacks/callback-handler.decorator';
-import { HookApprovalsService } from '../hooks/hook-approvals.service';
-import { hookInput } from '../hooks/hook-input';
 import { HookOperation } from '../hooks/hook-operation';
-import type { OperationApproval } from '../hooks/operation-approval';
 import { UserIdPayload } from './users.dto';
 import { UsersService } from './users.service';
 import { EXAMPLE_IDS } from '../callbacks/callback-example';
@@ -14,6 +11,7 @@ import { EXAMPLE_IDS } from '../callbacks/callback-example';
   payload: UserIdPayload,
   responseType: '{APP_CODE}.user_delete_success.v1.0',
   write: true,
+  approval: HookOperation.UserDelete,
   example: { summary: 'Delete a user', tenantId: EXAMPLE_IDS.acronisCustomerTenant, payload: { id: EXAMPLE_IDS.user } },
 })
 @Injectable()
@@ -21,19 +19,18 @@ export class UserDeleteHandler implements CallbackHandlerContract<UserIdPayload>
   constructor(
     private readonly users: UsersService,
     private readonly credentials: CredentialCache,
-    private readonly hooks: HookApprovalsService,
   ) {}
 
-  /** Approval hooks of `user.delete` (an unknown user is a 404 first). */
-  async approve({ em, caller, context, payload }: PreWriteInvocation<UserIdPayload>): Promise<OperationApproval> {
+  /** The organization the operation is for; a request that cannot succeed is refused first. */
+  async approvalOrganization({ em, caller, context, payload }: PreWriteInvocation<UserIdPayload>): Promise<string> {
     const user = await this.users.findInTenant(em, caller, context.tenantId, payload.id);
-    return this.hooks.approve({ operation: HookOperation.UserDelete, organizationId: user.organizationId, authId: caller.login, input: hookInput(payload) });
+    return user.organizationId;
   }
 
-  async handle({ em, caller, context, payload, afterCommit, approval }: CallbackInvocation<UserIdPayload>): Promise<CallbackResult> {
+  async handle({ em, caller, context, payload, afterCommit, report }: CallbackInvocation<UserIdPayload>): Promise<CallbackResult> {
     const user = await this.users.findInTenant(em, caller, context.tenantId, payload.id);
     await this.users.remove(em, user);
-    await approval?.succeeded(em, { user_id: user.id });
+    report({ user_id: user.id });
     afterCommit(() => this.credentials.invalidateUser(user.id));
     return undefined;
   }

@@ -12,6 +12,7 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
 import { DeliverySignal } from './delivery-signal.service';
+import { isPostHookEvent, postHookDeliveries } from './post-hook-deliveries';
 import { DeliveryState } from './webhook-delivery.entity';
 import { passesFilters } from './webhook-filters';
 import { WebhookFilter, WebhookKind, WebhookScope } from './webhook-subscription.entity';
@@ -158,14 +159,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   /** Writes the deliveries of the matching subscriptions; adds each one's audit record to `made`. */
   private async fanOut(em: EntityManager, events: EventRow[], made: AuditEntry[]): Promise<number> {
+    const now = new Date();
+    // Post-hook events go to the hook endpoints they name (and only there); hook endpoints get nothing else.
+    const values = await postHookDeliveries(em, events.filter((e) => isPostHookEvent(e.type)), now, made);
+    events = events.filter((e) => !isPostHookEvent(e.type));
     const subscriptions: SubscriptionRow[] = await em.query(
-      // Hook endpoints (kind 'hook') get only their post-hooks, written by HooksModule; never events.
       `SELECT id, organization_id, scope, filters FROM webhook_subscriptions WHERE enabled = ${this.postgres ? 'TRUE' : '1'} AND kind = '${WebhookKind.Webhook}'`,
     );
-    if (subscriptions.length === 0) return 0;
+    if (subscriptions.length === 0) events = [];
     const filters = new Map(subscriptions.map((s) => [s.id, JSON.parse(s.filters) as WebhookFilter[]]));
-    const now = new Date();
-    const values: unknown[][] = [];
     for (const event of events) {
       // The organizations the event concerns, written with it (its own and its ancestors): matched on ids, no tree read here.
       const concerned = JSON.parse(event.organization_ids) as string[];

@@ -7,7 +7,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { HookApprovalsService } from '../hooks/hook-approvals.service';
+import { APPROVAL_GATE, ApprovalGate, runApproved } from '../callbacks/approval-gate';
 import { HookOperation } from '../hooks/hook-operation';
 import { Organization } from '../organizations/organization.entity';
 import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
@@ -101,7 +101,7 @@ export class WebhookSubscriptionsService {
     private readonly sender: WebhookSender,
     @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly hooks: HookApprovalsService,
+    @Inject(APPROVAL_GATE) private readonly gate: ApprovalGate,
     private readonly signal: DeliverySignal,
   ) {
     this.urls = new UrlPolicy(config.allowedPrivate);
@@ -136,7 +136,9 @@ export class WebhookSubscriptionsService {
       createdAt: now,
       updatedAt: now,
     });
-    await this.hooks.guard(
+    await runApproved(
+      this.gate,
+      this.transactions,
       { operation: HookOperation.WebhookCreate, organizationId, authId: caller.login, input: hookInput(dto) },
       async (em) => {
         // Again inside the transaction: the organization may have been deleted or moved meanwhile.
@@ -203,7 +205,7 @@ export class WebhookSubscriptionsService {
     if (urlChanged) await this.urls.checkUrl(target.url, target.ssl);
     const request = { operation: HookOperation.WebhookUpdate, organizationId: current.organizationId, authId: caller.login, input: { id, ...hookInput(dto) } };
     let resumed = false;
-    const view = await this.hooks.guard(request, async (em) => {
+    const view = await runApproved(this.gate, this.transactions, request, async (em) => {
       const row = await this.findVisible(em, caller, id, true);
       if (urlChanged && (row.payloadUrl !== current.payloadUrl || row.sslVerification !== current.sslVerification)) {
         // What was checked above is no longer what would be stored.
@@ -245,7 +247,7 @@ export class WebhookSubscriptionsService {
   async remove(caller: VerifiedCaller, id: string): Promise<void> {
     const current = await this.findVisible(this.dataSource.manager, caller, id);
     const request = { operation: HookOperation.WebhookDelete, organizationId: current.organizationId, authId: caller.login, input: { id } };
-    await this.hooks.guard(request, async (em) => {
+    await runApproved(this.gate, this.transactions, request, async (em) => {
       await this.findVisible(em, caller, id, true);
       await em.delete(WebhookSubscription, { id });
     }, () => ({ subscription_id: id }));
@@ -258,7 +260,7 @@ export class WebhookSubscriptionsService {
   async rotateSecret(caller: VerifiedCaller, id: string, dto: RotateSecretDto): Promise<SubscriptionWithSecretView> {
     const current = await this.findVisible(this.dataSource.manager, caller, id);
     const request = { operation: HookOperation.WebhookRotateSecret, organizationId: current.organizationId, authId: caller.login, input: { id } };
-    return this.hooks.guard(request, async (em) => {
+    return runApproved(this.gate, this.transactions, request, async (em) => {
       const row = await this.findVisible(em, caller, id, true);
       const now = new Date();
       const overlap = this.config.rotationOverlapMs > 0 && row.secret !== null;

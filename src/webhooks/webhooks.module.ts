@@ -5,6 +5,7 @@ import { AuthModule } from '../auth/auth.module';
 import { webhooksConfig } from '../config/webhooks.config';
 import { DatabaseModule } from '../database/database.module';
 import { EventsModule } from '../events/events.module';
+import { HookApprovalsModule } from '../hooks/hook-approvals.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { DeliverySignal } from './delivery-signal.service';
 import { DeliveryWorker } from './delivery.worker';
@@ -15,7 +16,7 @@ import { WebhookHealthJob } from './webhook-health.job';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { WebhookDelivery } from './webhook-delivery.entity';
 import { WebhookRetentionJob } from './webhook-retention.job';
-import { WebhookSender } from './webhook-sender.service';
+import { WebhookSenderModule } from './webhook-sender.module';
 import { WebhookSubscription } from './webhook-subscription.entity';
 import { WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { WebhooksController } from './webhooks.controller';
@@ -32,10 +33,13 @@ import { WebhooksController } from './webhooks.controller';
     DatabaseModule,
     EventsModule,
     OrganizationsModule,
+    WebhookSenderModule,
+    // The approval gate of the subscription changes (webhook.create, …).
+    HookApprovalsModule,
   ],
   // Deliveries first: `/api/webhooks/deliveries` is a static path next to `/api/webhooks/:id`.
   controllers: [WebhookDeliveriesController, WebhooksController],
-  providers: [DeliverySignal, WebhookSender, WebhookDispatcher, DeliveryWorker, WebhookSubscriptionsService, WebhookDeliveriesService, WebhookRetentionJob, WebhookHealthJob],
-  exports: [DeliverySignal, WebhookSender, WebhookSubscriptionsService, WebhookDeliveriesService],
+  providers: [DeliverySignal, WebhookDispatcher, DeliveryWorker, WebhookSubscriptionsService, WebhookDeliveriesService, WebhookRetentionJob, WebhookHealthJob],
+  exports: [DeliverySignal, WebhookSenderModule, WebhookSubscriptionsService, WebhookDeliveriesService],
 })
 export class WebhooksModule {}

@@ -101,11 +101,12 @@ describe('post-hooks survive a SIGKILL of the service (operations in flight, pos
     const users = await ds.getRepository(User).find({ where: {} });
     const created = users.filter((u) => u.login.startsWith('crash-'));
     const deliveries = ds.getRepository(WebhookDelivery);
-    const atKill = await deliveries.findBy({ subscriptionId: hookId });
-    // Written in the operation's transaction: one post-hook per committed user, none for the others.
-    expect(atKill.map((d) => (JSON.parse(d.payload) as { result: { user_id: string } }).result.user_id).sort()).toEqual(created.map((u) => u.id).sort());
+    const userOf = (data: string): string => (JSON.parse(data) as { body: { result: { user_id: string } } }).body.result.user_id;
+    // Recorded in the operation's transaction (an outbox event, fanned out by the dispatcher): one post-hook per committed user, none for the others.
+    const atKill = await ds.query<Array<{ id: string; data: string }>>(`SELECT id, data FROM events WHERE type = 'post.user.create'`);
+    expect(atKill.map((e) => userOf(e.data)).sort()).toEqual(created.map((u) => u.id).sort());
     expect(created.length).toBeGreaterThanOrEqual(answered.length);
-    const unfinished = atKill.filter((d) => d.state !== DeliveryState.Succeeded).length;
+    const unfinished = atKill.length - (await deliveries.countBy({ subscriptionId: hookId, state: DeliveryState.Succeeded }));
     expect(unfinished).toBeGreaterThan(0);
 
     const second = await startService();
@@ -116,12 +117,16 @@ describe('post-hooks survive a SIGKILL of the service (operations in flight, pos
     }
     await sleep(POST_ANSWER_MS + 200);
     await second.kill();
+    // Exactly one delivery per post-hook event, whether the kill came before or after its fan-out.
+    const delivered = await deliveries.findBy({ subscriptionId: hookId });
+    expect(delivered.map((d) => (JSON.parse(d.payload) as { result: { user_id: string } }).result.user_id).sort()).toEqual(created.map((u) => u.id).sort());
+    expect(delivered.map((d) => d.eventId).sort()).toEqual(atKill.map((e) => e.id).sort());
 
     const posts = hook.posts;
     expect(posts.filter((p) => !p.verified.standard || !p.verified.cs)).toEqual([]);
     const byId = new Map<string, Buffer[]>();
     for (const p of posts) byId.set(String(p.headers['webhook-id']), [...(byId.get(String(p.headers['webhook-id'])) ?? []), p.body]);
-    expect(new Set(byId.keys())).toEqual(new Set(atKill.map((d) => d.eventId)));
+    expect(new Set(byId.keys())).toEqual(new Set(delivered.map((d) => d.eventId)));
     // A repeat (an attempt the kill cut off) is the same bytes under the same webhook-id.
     for (const bodies of byId.values()) expect(bodies.every((b) => b.equals(bodies[0]))).toBe(true);
     for (const p of posts) {

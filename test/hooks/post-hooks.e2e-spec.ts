@@ -53,6 +53,14 @@ describe('approval post-hooks (durable, through the webhook delivery core)', () 
   };
   const createUser = (login: string) => callback(t, partner, 'user_write', { login, name: login, email: `${login}@example.com` }, { tenantId: tenant });
   const bodyOf = (d: { body: Buffer }): Json => JSON.parse(d.body.toString('utf8')) as Json;
+  /** Waits until the dispatcher has fanned out the post-hook event of the user created with `login`. */
+  const dispatched = async (login: string): Promise<void> => {
+    const deadline = Date.now() + 5000;
+    const pending = () =>
+      t.dataSource.query<unknown[]>(`SELECT id FROM events WHERE type = 'post.user.create' AND data LIKE '%"${login}"%' AND dispatched_at IS NULL`);
+    while ((await pending()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await pending()).toEqual([]);
+  };
 
   it('delivers a signed post-hook carrying the work_id of the pre-hook, the outcome and the result', async () => {
     await register();
@@ -81,10 +89,18 @@ describe('approval post-hooks (durable, through the webhook delivery core)', () 
     expect(hook.received.map((d) => d.headers['x-cs-event'])).toEqual(['pre.user.create', 'post.user.create']);
   });
 
-  it('writes the post-hook in the operation\'s transaction: the delivery row exists as soon as the callback answered', async () => {
+  it('records the post-hook in the operation\'s transaction (an outbox event, there as soon as the callback answered), fanned out to one delivery', async () => {
     const id = await register({ phase: 'post' });
     await createUser('bea').expect(200);
+    const events = await t.dataSource.query<Array<{ id: string }>>(`SELECT id FROM events WHERE type = 'post.user.create' AND data LIKE '%"bea"%'`);
+    expect(events).toHaveLength(1);
+    // The dispatcher writes the delivery (the one writer of deliveries), woken by the commit.
+    const deadline = Date.now() + 5000;
+    while ((await t.dataSource.getRepository(WebhookDelivery).countBy({ subscriptionId: id })) === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const rows = await t.dataSource.getRepository(WebhookDelivery).findBy({ subscriptionId: id });
+    expect(rows[0]?.eventId).toBe(events[0].id);
     expect(rows).toHaveLength(1);
     expect(rows[0].eventType).toBe('post.user.create');
     const [post] = await hook.waitForPosts(1);
@@ -131,6 +147,7 @@ describe('approval post-hooks (durable, through the webhook delivery core)', () 
     expect((await answer).status).toBe(200);
     expect(hook.pres).toHaveLength(1);
     expect(await t.dataSource.query(`SELECT id FROM users WHERE login = 'gone'`)).toHaveLength(1);
+    await dispatched('gone');
     expect(await t.dataSource.getRepository(WebhookDelivery).countBy({ subscriptionId: id })).toBe(0);
   });
 
@@ -143,7 +160,7 @@ describe('approval post-hooks (durable, through the webhook delivery core)', () 
       try {
         await deleting.startTransaction();
         await deleting.query('DELETE FROM webhook_subscriptions WHERE id = $1', [id]);
-        // The operation reads the endpoint as present (the deletion is not committed), then meets its row lock.
+        // The post-hook's fan-out reads the endpoint as present (the deletion is not committed), then meets its row lock.
         const answer = createUser('race').then((res) => res);
         const deadline = Date.now() + 10_000;
         let waiting = 0;
@@ -163,6 +180,7 @@ describe('approval post-hooks (durable, through the webhook delivery core)', () 
         await deleting.release();
       }
       expect(await t.dataSource.query(`SELECT id FROM users WHERE login = 'race'`)).toHaveLength(1);
+      await dispatched('race');
       expect(await t.dataSource.getRepository(WebhookDelivery).countBy({ subscriptionId: id })).toBe(0);
     },
   );
