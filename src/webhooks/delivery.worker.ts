@@ -31,6 +31,23 @@ const DELIVERIES: WorkQueueTable = {
   payloadColumns: ['event_id', 'event_type', 'payload'],
   keyGate: { table: 'webhook_subscriptions', where: 'g.enabled = ?', params: [true] },
   outcomeColumns: { last_status: 'integer', last_error: 'text' },
+  history: {
+    table: 'webhook_delivery_attempts',
+    rowColumn: 'delivery_id',
+    columns: {
+      id: 'varchar',
+      attempt: 'integer',
+      started_at: 'timestamptz',
+      duration_ms: 'integer',
+      status_code: 'integer',
+      response_body: 'text',
+      error_class: 'varchar',
+      error: 'text',
+      success: 'boolean',
+      request_url: 'varchar',
+      request_headers: 'text',
+    },
+  },
   interruptedValues: { last_error: 'interrupted: the worker shut down during the attempt' },
 };
 
@@ -150,37 +167,36 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  judge(_delivery: Delivery, result: SendResult): { verdict: Verdict; values: Record<string, unknown> } {
+  /** The verdict, the delivery's `last_status`/`last_error`, and the attempt's row (written with the outcome, in one statement on PostgreSQL). */
+  judge(delivery: Delivery, result: SendResult): { verdict: Verdict; values: Record<string, unknown>; history: Record<string, unknown> } {
     const values = { last_status: result.status, last_error: result.success ? null : describe(result) };
-    if (result.success) return { verdict: { kind: 'done' }, values };
+    const history = {
+      id: newRowId(),
+      attempt: delivery.attempts,
+      started_at: result.startedAt,
+      duration_ms: Math.round(result.durationMs),
+      status_code: result.status,
+      response_body: result.responseBody === null ? null : storable(result.responseBody),
+      error_class: result.success ? null : result.errorClass,
+      error: result.error === null ? null : storable(result.error.slice(0, MAX_ERROR_LENGTH)),
+      success: result.success,
+      request_url: result.request.url,
+      request_headers: JSON.stringify(result.request.headers),
+    };
+    if (result.success) return { verdict: { kind: 'done' }, values, history };
     // 410: the receiver is gone for good (the subscription is disabled); a refused address will not become allowed by retrying.
-    if (result.gone || result.errorClass === DeliveryErrorClass.Blocked) return { verdict: { kind: 'failed' }, values };
-    return { verdict: { kind: 'retry', retryAfterMs: result.retryAfterMs }, values };
+    if (result.gone || result.errorClass === DeliveryErrorClass.Blocked) return { verdict: { kind: 'failed' }, values, history };
+    return { verdict: { kind: 'retry', retryAfterMs: result.retryAfterMs }, values, history };
   }
 
-  /** Each applied outcome's attempt row and audit record, the endpoints' health, and a 410's disabling. */
+  /** Each applied outcome's audit record, the endpoints' health, and a 410's disabling (the attempt row is the core's history row). */
   async record(em: EntityManager, outcomes: DeliveryOutcome[], now: Date): Promise<void> {
-    const attempts: unknown[][] = [];
     const audited: AuditEntry[] = [];
     for (const { item: delivery, result, settled, applied } of outcomes) {
       if (!applied) {
         this.logger.warn(`webhook delivery ${delivery.id}: claim lost before its outcome was recorded (another worker owns it now)`);
         continue;
       }
-      attempts.push([
-        newRowId(),
-        delivery.id,
-        delivery.attempts,
-        result.startedAt,
-        Math.round(result.durationMs),
-        result.status,
-        result.responseBody === null ? null : storable(result.responseBody),
-        result.success ? null : result.errorClass,
-        result.error === null ? null : storable(result.error.slice(0, MAX_ERROR_LENGTH)),
-        result.success,
-        result.request.url,
-        JSON.stringify(result.request.headers),
-      ]);
       // The attempt's audit record (src/audit), caused by the delivery's (whose id is the delivery's).
       audited.push({
         at: now,
@@ -202,16 +218,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
           [false, `the receiver answered 410 Gone at ${now.toISOString()}`, now, now, delivery.key, true],
         );
       }
-    }
-    for (let i = 0; i < attempts.length; i += 100) {
-      const slice = attempts.slice(i, i + 100);
-      await executeSql(
-        em,
-        `INSERT INTO webhook_delivery_attempts
-           (id, delivery_id, attempt, started_at, duration_ms, status_code, response_body, error_class, error, success, request_url, request_headers)
-         VALUES ${slice.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        slice.flat(),
-      );
     }
     await this.recordHealth(em, outcomes.filter((o) => o.applied));
     await this.audit.record(em, audited);

@@ -1,5 +1,8 @@
 import type { EntityManager } from 'typeorm';
 
+/** A column's PostgreSQL type, for the typed record sets a batch is written from. */
+export type PgType = 'integer' | 'text' | 'varchar' | 'timestamptz' | 'boolean';
+
 /**
  * A table the work core leases rows of. Every such table has the columns `id` (text primary key),
  * `state`, `attempts` (integer: attempts started, and the lease's fencing token),
@@ -26,7 +29,12 @@ export interface WorkQueueTable {
    */
   keyGate: { table: string; where: string; params: readonly unknown[] };
   /** Columns an outcome writes besides the state, with their PostgreSQL type (for a typed record set). */
-  outcomeColumns: Readonly<Record<string, 'integer' | 'text' | 'varchar' | 'timestamptz' | 'boolean'>>;
+  outcomeColumns: Readonly<Record<string, PgType>>;
+  /**
+   * Optional: a history row written with each outcome applied (deliveries: the attempt), in the
+   * same statement on PostgreSQL. `rowColumn` receives the queue row's id.
+   */
+  history?: { table: string; rowColumn: string; columns: Readonly<Record<string, PgType>> };
   /** What a row given back after an interrupted attempt has in `outcomeColumns`. */
   interruptedValues: Readonly<Record<string, unknown>>;
 }
@@ -64,6 +72,7 @@ export interface WorkOutcome<Row, Context, Result> {
   /** When it is tried again (retry), else the time it was written. */
   nextAttemptAt: Date;
   values: Record<string, unknown>;
+  history?: Record<string, unknown>;
   applied: boolean;
 }
 
@@ -73,8 +82,8 @@ export interface WorkProcessor<Row, Context, Result> {
   prepare(em: EntityManager, items: WorkItem<Row, Context>[]): Promise<void>;
   /** The attempt itself. Must not reject: report a failure as a result. */
   perform(item: WorkItem<Row, Context>): Promise<Result>;
-  /** How the attempt ended, and the values of `outcomeColumns` to write with it. */
-  judge(item: WorkItem<Row, Context>, result: Result): { verdict: Verdict; values: Record<string, unknown> };
+  /** How the attempt ended, the values of `outcomeColumns` to write with it, and its history row (if the table has one). */
+  judge(item: WorkItem<Row, Context>, result: Result): { verdict: Verdict; values: Record<string, unknown>; history?: Record<string, unknown> };
   /** The domain's writes for the outcomes applied (and a look at those not), in the outcomes' transaction. */
   record(em: EntityManager, outcomes: WorkOutcome<Row, Context, Result>[], now: Date): Promise<void>;
   /** After the commit: counters, log lines. Returns keys whose items claimed ahead are to be given back (e.g. disabled). */

@@ -362,14 +362,14 @@ export class WorkRunner<Row, Context, Result> {
   private async write(em: EntityManager, batch: Array<{ item: WorkItem<Row, Context>; result: Result }>): Promise<WorkOutcome<Row, Context, Result>[]> {
     const now = new Date();
     const outcomes = batch.map(({ item, result }): WorkOutcome<Row, Context, Result> => {
-      const { verdict, values } = this.processor.judge(item, result);
+      const { verdict, values, history } = this.processor.judge(item, result);
       let settled: Settled = verdict.kind;
       let nextAttemptAt = now;
       if (verdict.kind === 'retry') {
         if (item.attempts >= this.options.maxAttempts) settled = 'failed';
         else nextAttemptAt = new Date(now.getTime() + backoffDelayMs(item.attempts, verdict.retryAfterMs, this.options.backoff));
       }
-      return { item, result, settled, nextAttemptAt, values, applied: false };
+      return { item, result, settled, nextAttemptAt, values, history, applied: false };
     });
     const state = { done: this.table.doneState, failed: this.table.failedState, retry: this.table.pendingState };
     const rows = outcomes.map(
@@ -380,6 +380,7 @@ export class WorkRunner<Row, Context, Result> {
         nextAttemptAt: o.nextAttemptAt,
         completedAt: o.settled === 'retry' ? null : now,
         values: o.values,
+        history: o.history,
       }),
     );
     const applied = await this.sql.settle(em, rows, now);

@@ -17,6 +17,8 @@ export interface SettleRow {
   nextAttemptAt: Date;
   completedAt: Date | null;
   values: Record<string, unknown>;
+  /** The history row written with it when applied. */
+  history?: Record<string, unknown>;
 }
 
 export interface ClaimRequest {
@@ -194,25 +196,36 @@ export class WorkSql {
    */
   async settle(em: EntityManager, rows: SettleRow[], now: Date): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
-    const { table, leasedState, outcomeColumns } = this.q;
+    const { table, leasedState, outcomeColumns, history } = this.q;
     const extra = Object.keys(outcomeColumns);
     if (this.postgres) {
       const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
       const json = JSON.stringify(
         rows.map((r) => ({ ...r.values, id: r.id, claim: r.attempts, state: r.state, next_attempt_at: iso(r.nextAttemptAt), completed_at: iso(r.completedAt) })),
       );
-      const updated = await selectSql<{ id: string }>(
-        em,
-        `UPDATE ${table} AS t
+      const settle = `UPDATE ${table} AS t
             SET state = v.state, next_attempt_at = v.next_attempt_at, locked_until = NULL, completed_at = v.completed_at, updated_at = ?
                 ${extra.map((c) => `, ${c} = v.${c}`).join('')}
            FROM jsonb_to_recordset(?::jsonb)
              AS v(id varchar, claim integer, state varchar, next_attempt_at timestamptz, completed_at timestamptz${extra.map((c) => `, ${c} ${outcomeColumns[c]}`).join('')})
           WHERE t.id = v.id AND t.state = '${leasedState}' AND t.attempts = v.claim
-          RETURNING t.id`,
-        [now, json],
+          RETURNING t.id`;
+      if (!history) return new Set((await selectSql<{ id: string }>(em, settle, [now, json])).map((r) => r.id));
+      // The outcome and its history row in one statement: the INSERT takes the rows the UPDATE applied.
+      const columns = Object.keys(history.columns);
+      const applied = await selectSql<{ id: string }>(
+        em,
+        `WITH settled AS (${settle}),
+              written AS (
+                INSERT INTO ${history.table} (${history.rowColumn}, ${columns.join(', ')})
+                SELECT h.row_id, ${columns.map((c) => `h.${c}`).join(', ')}
+                  FROM jsonb_to_recordset(?::jsonb) AS h(row_id varchar, ${columns.map((c) => `${c} ${history.columns[c]}`).join(', ')})
+                  JOIN settled ON settled.id = h.row_id
+              )
+         SELECT id FROM settled`,
+        [now, json, JSON.stringify(rows.filter((r) => r.history).map((r) => ({ ...r.history, row_id: r.id })))],
       );
-      return new Set(updated.map((r) => r.id));
+      return new Set(applied.map((r) => r.id));
     }
     const update = sqliteStatement(
       em,
@@ -225,6 +238,11 @@ export class WorkSql {
       const values = extra.map((c) => sqliteValue(r.values[c] ?? null));
       const { changes } = update.run(r.state, toSqliteDate(r.nextAttemptAt), r.completedAt === null ? null : toSqliteDate(r.completedAt), at, ...values, r.id, r.attempts);
       if (changes > 0) applied.add(r.id);
+    }
+    if (history) {
+      const columns = Object.keys(history.columns);
+      const insert = sqliteStatement(em, `INSERT INTO ${history.table} (${history.rowColumn}, ${columns.join(', ')}) VALUES (?${', ?'.repeat(columns.length)})`);
+      for (const r of rows) if (r.history && applied.has(r.id)) insert.run(r.id, ...columns.map((c) => sqliteValue(r.history?.[c] ?? null)));
     }
     return applied;
   }
