@@ -84,6 +84,13 @@ class WebhooksEnv {
   /** Milliseconds between polls for due deliveries and undispatched events when nothing woke the worker. */
   @IsOptional() @IsInt() @Min(10) @Max(60_000)
   WEBHOOKS_POLL_MS: number = 1000;
+
+  /**
+   * How long a delivery's claim (a lease) lasts unless renewed; a live worker renews its leases every
+   * third of this, so a dead replica's deliveries are taken over within about this long.
+   */
+  @IsOptional() @IsInt() @Min(1000) @Max(600_000)
+  WEBHOOKS_LEASE_MS: number = 6000;
 }
 
 export const webhooksConfig = registerAs('webhooks', () => {
@@ -104,6 +111,7 @@ export const webhooksConfig = registerAs('webhooks', () => {
     rotationOverlapMs: env.WEBHOOKS_ROTATION_OVERLAP_HOURS * 3_600_000,
     responseBodyLimit: env.WEBHOOKS_RESPONSE_BODY_LIMIT,
     pollMs: env.WEBHOOKS_POLL_MS,
+    leaseMs: env.WEBHOOKS_LEASE_MS,
     shutdownGraceMs: env.WEBHOOKS_SHUTDOWN_GRACE_MS,
     autoDisableAfterMs: env.WEBHOOKS_AUTO_DISABLE_AFTER_HOURS * 3_600_000,
   };

@@ -18,7 +18,7 @@ const EVENTS = 200;
 const CONCURRENCY = 16;
 /** The receiver's answer time: long enough that a kill always catches attempts in flight. */
 const ANSWER_AFTER_MS = 300;
-/** Claims last 2 × timeout + 5 s (DeliveryWorker.claimTtlMs): 7 s here. */
+/** The attempt timeout; claims are leases of WEBHOOKS_LEASE_MS (6 s), renewed while held (docs/work-core.md). */
 const TIMEOUT_MS = 1000;
 const KILL_AFTER = 60;
 

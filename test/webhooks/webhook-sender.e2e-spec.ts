@@ -25,6 +25,7 @@ function webhooksConfig(overrides: Partial<WebhooksConfig> = {}): WebhooksConfig
     rotationOverlapMs: 86_400_000,
     responseBodyLimit: 64,
     pollMs: 1000,
+    leaseMs: 6000,
     shutdownGraceMs: 5000,
     autoDisableAfterMs: 120 * 3_600_000,
     ...overrides,

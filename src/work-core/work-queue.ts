@@ -1,0 +1,107 @@
+import type { EntityManager } from 'typeorm';
+
+/** A column's PostgreSQL type, for the typed record sets a batch is written from. */
+export type PgType = 'integer' | 'text' | 'varchar' | 'timestamptz' | 'boolean';
+
+/**
+ * A table the work core leases rows of. Every such table has the columns `id` (text primary key),
+ * `state`, `attempts` (integer: attempts started, and the lease's fencing token),
+ * `next_attempt_at`, `locked_until` (the lease's end), `updated_at` and `completed_at`, plus a
+ * key column: at most `perKeyLimit` rows of one key are attempted at once.
+ */
+export interface WorkQueueTable {
+  /** Names the queue in metrics and logs. */
+  name: string;
+  table: string;
+  /** The column of the per-key limit (a subscription, a source, ...). */
+  keyColumn: string;
+  /** The state of a row waiting for its `next_attempt_at`, and of a leased row. */
+  pendingState: string;
+  leasedState: string;
+  /** The states of a row done with for good: succeeded, and failed (no retry will help, or attempts ran out). */
+  doneState: string;
+  failedState: string;
+  /** Columns read by the claim besides id, key and attempts. */
+  payloadColumns: readonly string[];
+  /**
+   * Only rows whose key is a row of `table` passing `where` are claimed (a disabled subscription's
+   * deliveries wait). `where` uses `?` placeholders and refers to the key table as `g`.
+   */
+  keyGate: { table: string; where: string; params: readonly unknown[] };
+  /** Columns an outcome writes besides the state, with their PostgreSQL type (for a typed record set). */
+  outcomeColumns: Readonly<Record<string, PgType>>;
+  /**
+   * Optional: a history row written with each outcome applied (deliveries: the attempt), in the
+   * same statement on PostgreSQL. `rowColumn` receives the queue row's id.
+   */
+  history?: { table: string; rowColumn: string; columns: Readonly<Record<string, PgType>> };
+  /** What a row given back after an interrupted attempt has in `outcomeColumns`. */
+  interruptedValues: Readonly<Record<string, unknown>>;
+}
+
+/** A leased row, as claimed. */
+export interface WorkItem<Row, Context> {
+  id: string;
+  key: string;
+  /** After the claim: the fencing token of every later write. */
+  attempts: number;
+  /** When it was claimed here (ms). */
+  claimedAt: number;
+  row: Row;
+  /** What the processor loaded for it in the claim's transaction (undefined: gone meanwhile, skipped). */
+  context?: Context;
+}
+
+/** What became of an attempt, as the processor judges it. */
+export type Verdict =
+  /** Done for good (succeeded). */
+  | { kind: 'done' }
+  /** Failed for good: no retry will help (blocked, gone). */
+  | { kind: 'failed' }
+  /** Failed this time: retried after the backoff, not sooner than `retryAfterMs`, until the attempts run out. */
+  | { kind: 'retry'; retryAfterMs: number | null };
+
+/** The state an outcome writes. */
+export type Settled = 'done' | 'retry' | 'failed';
+
+/** One attempt's outcome as written (or not: `applied` false means the lease was lost). */
+export interface WorkOutcome<Row, Context, Result> {
+  item: WorkItem<Row, Context>;
+  result: Result;
+  settled: Settled;
+  /** When it is tried again (retry), else the time it was written. */
+  nextAttemptAt: Date;
+  values: Record<string, unknown>;
+  history?: Record<string, unknown>;
+  applied: boolean;
+}
+
+/** The domain part of a queue: small, and knows nothing of claims or leases. */
+export interface WorkProcessor<Row, Context, Result> {
+  /** Loads what the attempts need, in the claim's transaction (e.g. each subscription's target). */
+  prepare(em: EntityManager, items: WorkItem<Row, Context>[]): Promise<void>;
+  /** The attempt itself. Must not reject: report a failure as a result. */
+  perform(item: WorkItem<Row, Context>): Promise<Result>;
+  /** How the attempt ended, the values of `outcomeColumns` to write with it, and its history row (if the table has one). */
+  judge(item: WorkItem<Row, Context>, result: Result): { verdict: Verdict; values: Record<string, unknown>; history?: Record<string, unknown> };
+  /** The domain's writes for the outcomes applied (and a look at those not), in the outcomes' transaction. */
+  record(em: EntityManager, outcomes: WorkOutcome<Row, Context, Result>[], now: Date): Promise<void>;
+  /** After the commit: counters, log lines. Returns keys whose items claimed ahead are to be given back (e.g. disabled). */
+  committed?(outcomes: WorkOutcome<Row, Context, Result>[]): Iterable<string> | void;
+}
+
+/** How the runner runs one queue. */
+export interface WorkRunnerOptions {
+  /** Attempts in flight at once in this process. */
+  concurrency: number;
+  /** Attempts in flight at once for one key. */
+  perKeyLimit: number;
+  maxAttempts: number;
+  backoff: { baseMs: number; maxMs: number };
+  /** Idle poll (ms): finds other replicas' work and expired leases. */
+  pollMs: number;
+  /** How long a lease lasts unless renewed; renewed every third of it while held. */
+  leaseMs: number;
+  /** On shutdown, how long attempts in flight may take before their leases are given back. */
+  shutdownGraceMs: number;
+}
