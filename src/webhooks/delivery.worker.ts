@@ -12,7 +12,10 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { MetricsService, WebhookDeliveryOutcome } from '../metrics/metrics.service';
 import { WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable, Verdict } from '../work-core/work-queue';
 import { WorkRunner } from '../work-core/work-runner';
+import { OutboxService } from '../events/outbox.service';
 import { DeliverySignal } from './delivery-signal.service';
+import { subscriptionDisabledEvent } from './webhook-health.job';
+import { WebhookKind } from './webhook-subscription.entity';
 import { DeliveryErrorClass } from './webhook-delivery-attempt.entity';
 import { DeliveryState } from './webhook-delivery.entity';
 import { SendResult, SendTarget, WebhookSender } from './webhook-sender.service';
@@ -89,6 +92,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly signal: DeliverySignal,
     @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
     private readonly audit: AuditService,
+    private readonly outbox: OutboxService,
     @Optional() private readonly metrics?: MetricsService,
   ) {
     this.runner = new WorkRunner(
@@ -211,16 +215,30 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         durationMs: result.durationMs,
         detail: { attempt: delivery.attempts, state: settled === 'done' ? DeliveryState.Succeeded : settled === 'retry' ? DeliveryState.Pending : DeliveryState.Failed },
       });
-      if (result.gone) {
-        await executeSql(
-          em,
-          `UPDATE webhook_subscriptions SET enabled = ?, disabled_reason = ?, disabled_at = ?, updated_at = ? WHERE id = ? AND enabled = ?`,
-          [false, `the receiver answered 410 Gone at ${now.toISOString()}`, now, now, delivery.key, true],
-        );
-      }
+      if (result.gone) await this.disableGone(em, delivery.key, now);
     }
     await this.recordHealth(em, outcomes.filter((o) => o.applied));
     await this.audit.record(em, audited);
+  }
+
+  /**
+   * A receiver's 410 Gone disables its subscription; a webhook's disabling is an event, as the
+   * health check's is (a hook endpoint's enabled flag is the hooks API's: no event).
+   */
+  private async disableGone(em: EntityManager, subscriptionId: string, now: Date): Promise<void> {
+    const reason = `the receiver answered 410 Gone at ${now.toISOString()}`;
+    const disabled = await executeSql(
+      em,
+      `UPDATE webhook_subscriptions SET enabled = ?, disabled_reason = ?, disabled_at = ?, updated_at = ? WHERE id = ? AND enabled = ?`,
+      [false, reason, now, now, subscriptionId, true],
+    );
+    if (disabled === 0) return;
+    const [row] = await selectSql<{ id: string; organization_id: string; name: string; payload_url: string; failing_since: Date | string | null }>(
+      em,
+      `SELECT id, organization_id, name, payload_url, failing_since FROM webhook_subscriptions WHERE id = ? AND kind = ?`,
+      [subscriptionId, WebhookKind.Webhook],
+    );
+    if (row) await this.outbox.record(em, subscriptionDisabledEvent(row, reason, now));
   }
 
   /** Once committed: counters, a line for each dead letter and each 410; the subscriptions a 410 disabled. */

@@ -6,7 +6,7 @@ import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { fromDbDate } from '../database/raw-dates';
 import { executeSql, selectSql } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { OutboxService } from '../events/outbox.service';
+import { NewEvent, OutboxService } from '../events/outbox.service';
 import { WebhookKind } from './webhook-subscription.entity';
 
 const INTERVAL = 'webhooks-health';
@@ -20,6 +20,30 @@ interface FailingRow {
   name: string;
   payload_url: string;
   failing_since: Date | string;
+}
+
+/**
+ * The `webhook.subscription.disabled` event of a subscription the gateway disabled, by the health
+ * check or by a receiver's 410 Gone (the delivery worker), recorded in the disabling transaction.
+ */
+export function subscriptionDisabledEvent(
+  row: { id: string; organization_id: string; name: string; payload_url: string; failing_since: Date | string | null },
+  reason: string,
+  now: Date,
+): NewEvent {
+  return {
+    type: SUBSCRIPTION_DISABLED_EVENT,
+    organizationId: row.organization_id,
+    data: {
+      subscription_id: row.id,
+      organization_id: row.organization_id,
+      name: row.name,
+      payload_url: row.payload_url,
+      failing_since: row.failing_since === null ? null : fromDbDate(row.failing_since).toISOString(),
+      disabled_at: now.toISOString(),
+      reason,
+    },
+  };
 }
 
 /**
@@ -97,19 +121,7 @@ export class WebhookHealthJob implements OnApplicationBootstrap, BeforeApplicati
           [false, reason, now, now, row.id, true, cutoff],
         );
         if (changed === 0) return false;
-        await this.outbox.record(em, {
-          type: SUBSCRIPTION_DISABLED_EVENT,
-          organizationId: row.organization_id,
-          data: {
-            subscription_id: row.id,
-            organization_id: row.organization_id,
-            name: row.name,
-            payload_url: row.payload_url,
-            failing_since: failingSince.toISOString(),
-            disabled_at: now.toISOString(),
-            reason,
-          },
-        });
+        await this.outbox.record(em, subscriptionDisabledEvent(row, reason, now));
         return true;
       });
       if (!done) continue;

@@ -246,6 +246,26 @@ describe('webhook delivery', () => {
     expect(r.received).toHaveLength(1);
   });
 
+  it('records a webhook.subscription.disabled event when a 410 disables a subscription, once, for the other subscribers', async () => {
+    const gone = await receiver();
+    gone.setBehaviour({ status: 410 });
+    const watcher = await receiver();
+    const sub = await subscribe(t, { organizationId: tree.partner.id, url: gone.url, filters: [{ mode: WebhookFilterMode.Include, match: WebhookFilterMatch.Prefix, value: 'user.' }] });
+    await subscribe(t, { organizationId: tree.partner.id, url: watcher.url, filters: [{ mode: WebhookFilterMode.Include, match: WebhookFilterMatch.Prefix, value: 'webhook.subscription.' }] });
+    await emit(t, 'user.created', tree.partner.id);
+    await eventually(() => deliveriesOf(t, sub.id), (d) => d[0]?.state === DeliveryState.Failed);
+    await watcher.waitFor(1);
+    const [notice] = watcher.received;
+    const body = JSON.parse(notice.body.toString('utf8')) as { type: string; organization_id: string; data: Record<string, unknown> };
+    expect(body).toMatchObject({
+      type: 'webhook.subscription.disabled',
+      organization_id: tree.partner.id,
+      data: { subscription_id: sub.id, organization_id: tree.partner.id, payload_url: gone.url, reason: expect.stringContaining('410 Gone') },
+    });
+    const events: Array<{ type: string }> = await t.dataSource.query(`SELECT type FROM events WHERE type = 'webhook.subscription.disabled'`);
+    expect(events).toHaveLength(1);
+  });
+
   it('does not follow redirects', async () => {
     const target = await receiver();
     const r = await receiver();
