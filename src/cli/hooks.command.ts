@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { HookApprovalsService } from '../hooks/hook-approvals.service';
 import { decisionView } from '../hooks/hook-decisions.service';
-import { HOOK_OPERATIONS, HookDecisionOutcome, HookOperation } from '../hooks/hook-operation';
+import { HOOK_OPERATIONS, HookDecisionOutcome } from '../hooks/hook-operation';
 import { Organization } from '../organizations/organization.entity';
 import { standardSignature } from '../webhooks/webhook-signer';
 
@@ -150,7 +150,7 @@ export class HooksTestCommand extends CommandRunner {
       throw new Error(`No organization with id "${options.organization}".`);
     }
     const { approved, decisions } = await this.approvals.ask({
-      operation: operation as HookOperation,
+      operation: operation,
       organizationId: options.organization,
       authId: options.authId ?? 'cli',
       input: input as Record<string, unknown>,
