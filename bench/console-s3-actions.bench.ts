@@ -19,30 +19,20 @@
  * BENCH_GOAL_MS (200).
  */
 import 'reflect-metadata';
+import { consoleKit, f1, intEnv } from './console-kit';
 import { hash, Algorithm } from '@node-rs/argon2';
-import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { readDatabaseConfig } from '../src/config/database.config';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { toSqliteDate } from '../src/database/raw-dates';
 
-const ROOT = resolve(__dirname, '..');
 const DAY_MS = 86_400_000;
 
-function intEnv(name: string, fallback: number, min = 0): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
-  return value;
-}
 
 const settings = {
   rows: intEnv('BENCH_CONSOLE_ROWS', 200_000, 1000),
@@ -56,10 +46,9 @@ for (const db of settings.dbs) if (db !== 'sqlite' && db !== 'postgres') throw n
 
 const workDir = mkdtempSync(join(tmpdir(), 'console-s3-actions-bench-'));
 const cleanups: Array<() => Promise<void>> = [];
-const children = new Set<ChildProcess>();
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 const LOGIN = 'bench.operator';
 const PASSWORD = randomBytes(12).toString('base64url');
+const { children, startGateway, signIn, timePage } = consoleKit({ workDir, warmup: settings.warmup, requests: settings.requests, login: LOGIN, password: PASSWORD, gatewayEnv: { S3_EVENTS_WORKER_ENABLED: 'false' } });
 const SOURCE_ID = '00000000-0000-4000-9000-000000000001';
 const HANDLER_ID = '00000000-0000-4000-9000-000000000002';
 
@@ -176,117 +165,6 @@ async function seed(db: 'sqlite' | 'postgres'): Promise<Seeded> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  ms: number;
-}
-
-function call(port: number, method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
-  return new Promise((done, fail) => {
-    const t0 = process.hrtime.bigint();
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, agent, headers: { ...headers, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
-      res.on('error', fail);
-    });
-    req.on('error', fail);
-    req.end(body);
-  });
-}
-
-const cookiesOf = (answer: Answer): string[] => {
-  const raw = answer.headers['set-cookie'];
-  return (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).map((c) => c.split(';')[0]);
-};
-
-async function startGateway(env: Record<string, string>, logFile: string): Promise<{ child: ChildProcess; port: number }> {
-  const port = await freePort();
-  const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bench/gateway-child.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: '',
-      DATABASE_SCHEMA: '',
-      SQLITE_PATH: '',
-      ...env,
-      ENV_FILE: join(workDir, 'no.env'),
-      NODE_ENV: 'production',
-      CALLBACK_JWT: 'off',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      LOG_PRETTY: 'false',
-      WEBHOOKS_WORKER_ENABLED: 'false',
-      S3_EVENTS_WORKER_ENABLED: 'false',
-      WEBHOOKS_RETENTION_INTERVAL_MINUTES: '0',
-      CONSOLE_COOKIE_SECRET: randomBytes(32).toString('base64url'),
-    },
-    stdio: ['ignore', out, out, 'ipc'],
-  });
-  closeSync(out);
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`the gateway exited (${child.exitCode}):\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-    const ready = await call(port, 'GET', '/health/ready').catch(() => null);
-    if (ready?.status === 200) return { child, port };
-    await sleep(200);
-  }
-  throw new Error(`the gateway did not get ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-}
-
-async function signIn(port: number): Promise<string> {
-  const form = await call(port, 'GET', '/console/sign-in');
-  const token = /name="_csrf" value="([^"]+)"/.exec(form.body)?.[1];
-  if (form.status !== 200 || !token) throw new Error(`sign-in form: ${form.status}`);
-  const body = new URLSearchParams({ login: LOGIN, password: PASSWORD, _csrf: token, next: '/console' }).toString();
-  const answer = await call(port, 'POST', '/console/sign-in', { cookie: cookiesOf(form).join('; '), origin: `http://127.0.0.1:${port}`, 'content-type': 'application/x-www-form-urlencoded' }, body);
-  const session = cookiesOf(answer).find((c) => c.startsWith('acgw_console=') && c.length > 'acgw_console='.length);
-  if (answer.status !== 303 || !session) throw new Error(`sign-in: ${answer.status} ${answer.body.slice(0, 300)}`);
-  return session;
-}
-
-interface Figures {
-  p50: number;
-  p95: number;
-  max: number;
-}
-
-function figures(samples: number[]): Figures {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-  return { p50: at(0.5), p95: at(0.95), max: sorted[sorted.length - 1] };
-}
-
-async function timePage(port: number, cookie: string, path: string, expect: RegExp | null): Promise<Figures> {
-  const samples: number[] = [];
-  for (let i = 0; i < settings.warmup + settings.requests; i++) {
-    const answer = await call(port, 'GET', path, { cookie });
-    if (answer.status !== 200) throw new Error(`GET ${path}: ${answer.status} ${answer.body.slice(0, 500)}`);
-    if (expect && !expect.test(answer.body)) throw new Error(`GET ${path}: the page does not show ${String(expect)}`);
-    if (i >= settings.warmup) samples.push(answer.ms);
-  }
-  return figures(samples);
-}
-
-const f1 = (ms: number): string => ms.toFixed(1).padStart(7);
 
 async function runDatabase(db: 'sqlite' | 'postgres'): Promise<boolean> {
   console.log(`\n=== ${db === 'sqlite' ? 'SQLite (WAL, a fresh file)' : `PostgreSQL ${settings.databaseUrl.replace(/:[^:@/]*@/, ':***@')} (a fresh schema)`} ===`);
