@@ -228,7 +228,7 @@ describe('audit records of connector pushes, S3 records and actions', () => {
     };
     const codes = async (id: string, count: number): Promise<Json[]> => eventually(() => rows('action', 'action_id', id), (r) => r.length === count);
 
-    it('records the submission, by its submitter, and the completion, linked by the action id', async () => {
+    it('records the submission, by its submitter, and the completion once, linked by the action id', async () => {
       const c = await connect();
       const id = await submit();
       await c.submitFor(id);
@@ -236,6 +236,10 @@ describe('audit records of connector pushes, S3 records and actions', () => {
       const ack = c.nextFor('acknowledged', id);
       c.result(id, { message: 'Action successful', code: 200, data: 'up' });
       await ack;
+      // A result sent again is acknowledged, not stored again: no second completion.
+      const again = c.nextFor('acknowledged', id);
+      c.result(id, { message: 'Action successful', code: 200, data: 'up' });
+      await again;
 
       await codes(id, 2);
       const records = await list({ q: id });
