@@ -19,6 +19,9 @@ const CLAIM_TTL_MS = 2000;
 const KILL_AFTER_DONE = 10;
 /** No command completed within this long before the kill. */
 const QUIET_MS = 80;
+/** The kill lands on a command started at most this long ago (so it has at least COMMAND_MS minus this to run). */
+const RUNNING_LEFT_MS = COMMAND_MS / 2;
+const KILL_POLL_MS = 5;
 
 jest.setTimeout(180_000);
 
@@ -88,18 +91,23 @@ describe('S3 inbox worker killed mid-action, then started again', () => {
       60_000,
       `${KILL_AFTER_DONE} commands done`,
     );
-    // Kill while commands run, and not just after one completed (its outcome may not be recorded yet: the
-    // at-least-once window, checked separately below).
+    // Kill while a command runs with time left to run (so the kill surely lands in its middle, not
+    // between commands), and not just after one completed (its outcome may not be recorded yet: the
+    // at-least-once window, checked separately below). Polled tightly: a looser poll lets the chosen
+    // command finish before the kill.
     await until(
       () => {
         const lines = readRecorder(log);
         const done = new Set(lines.filter((l) => l.phase === 'done').map((l) => l.args[1]));
         const lastDone = Math.max(...lines.filter((l) => l.phase === 'done').map((l) => l.at));
-        return { running: lines.filter((l) => l.phase === 'start' && !done.has(l.args[1])).length, quietMs: Date.now() - lastDone };
+        const now = Date.now();
+        const fresh = lines.filter((l) => l.phase === 'start' && !done.has(l.args[1]) && now - l.at <= RUNNING_LEFT_MS);
+        return { fresh: fresh.length, quietMs: now - lastDone };
       },
-      ({ running, quietMs }) => running > 0 && quietMs >= QUIET_MS,
+      ({ fresh, quietMs }) => fresh > 0 && quietMs >= QUIET_MS,
       10_000,
-      'a command running',
+      'a command running with time left',
+      KILL_POLL_MS,
     );
     await first.kill();
     const atKill = readRecorder(log);
