@@ -1,9 +1,7 @@
 import type { EntityManager } from 'typeorm';
-import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
 import type { AuditEntry } from '../audit/audit.service';
-import { newRowId } from '../common/ids';
 import { fromDbDate } from '../database/raw-dates';
-import { DeliveryState } from './webhook-delivery.entity';
+import { addDelivery } from './fan-out-row';
 import { WebhookKind } from './webhook-subscription.entity';
 
 /**
@@ -51,22 +49,8 @@ export async function postHookDeliveries(
       const owner = live.get(hook.id);
       if (owner === undefined) continue;
       const payload = JSON.stringify({ id: event.id, ...data.body, ...hook.fields, created_at: createdAt });
-      const id = newRowId();
-      values.push([id, hook.id, event.id, event.type, event.organization_id, payload, DeliveryState.Pending, 0, now, now, now]);
-      made.push({
-        id,
-        at: now,
-        kind: AuditKind.Delivery,
-        name: event.type,
-        outcome: AuditOutcome.Ok,
-        code: DeliveryState.Pending,
-        organizationId: owner,
-        eventId: event.id,
-        deliveryId: id,
-        workId: typeof hook.fields.work_id === 'string' ? hook.fields.work_id : null,
-        causeId: event.id,
-        detail: { subscription_id: hook.id, post_hook: true },
-      });
+      const workId = typeof hook.fields.work_id === 'string' ? hook.fields.work_id : null;
+      addDelivery(values, made, { event, subscriptionId: hook.id, ownerId: owner, payload, now, workId, detail: { post_hook: true } });
     }
   }
   return values;

@@ -12,11 +12,11 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
 import { DeliverySignal } from './delivery-signal.service';
+import { addDelivery } from './fan-out-row';
 import { isPostHookEvent, postHookDeliveries } from './post-hook-deliveries';
 import { DeliveryState } from './webhook-delivery.entity';
 import { passesFilters } from './webhook-filters';
 import { WebhookFilter, WebhookKind, WebhookScope } from './webhook-subscription.entity';
-import { newRowId } from '../common/ids';
 
 /** Events fanned out per transaction. */
 const BATCH = 500;
@@ -185,21 +185,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
           createdAt: fromDbDate(event.created_at),
           data: JSON.parse(event.data) as unknown,
         });
-        const id = newRowId();
-        values.push([id, s.id, event.id, event.type, event.organization_id, payload, DeliveryState.Pending, 0, now, now, now]);
-        made.push({
-          id,
-          at: now,
-          kind: AuditKind.Delivery,
-          name: event.type,
-          outcome: AuditOutcome.Ok,
-          code: DeliveryState.Pending,
-          organizationId: s.organization_id,
-          eventId: event.id,
-          deliveryId: id,
-          causeId: event.id,
-          detail: { subscription_id: s.id },
-        });
+        addDelivery(values, made, { event, subscriptionId: s.id, ownerId: s.organization_id, payload, now });
       }
     }
     if (values.length === 0) return 0;
