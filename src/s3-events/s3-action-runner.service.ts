@@ -84,11 +84,6 @@ export class S3ActionRunner implements OnApplicationShutdown {
     this.urls = new UrlPolicy(config.allowedPrivate);
   }
 
-  /** Kills every command still running (shutdown, once their claims were given back). */
-  killAll(): void {
-    this.launcher.killAll();
-  }
-
   onApplicationShutdown(): void {
     this.launcher.stop();
   }

@@ -37,7 +37,6 @@ const text = (chunks, total, limit) => {
   return total > limit ? s + '\u2026[' + (total - limit) + ' more bytes]' : s;
 };
 process.on('message', (m) => {
-  if (m.kill) { for (const child of running.values()) killGroup(child); return; }
   if (m.killId !== undefined) { const child = running.get(m.killId); if (child) killGroup(child); return; }
   const { id, file, args, env, timeoutMs, limit } = m;
   const out = { stdout: [], stderr: [], stdoutBytes: 0, stderrBytes: 0 };
@@ -107,11 +106,6 @@ export class CommandLauncher {
         resolve(lostHelper(`the command launcher is gone (${error.message})`));
       });
     });
-  }
-
-  /** Kills every command running now. */
-  killAll(): void {
-    if (this.child?.connected) this.child.send({ kill: true });
   }
 
   /** Stops the launcher; it kills what it still runs. */

@@ -1,22 +1,22 @@
-import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
-import { AuditService } from '../audit/audit.service';
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Subscription } from 'rxjs';
 import { DataSource, EntityManager } from 'typeorm';
-import { backoffDelayMs } from '../common/backoff';
-import { Wakeup } from '../common/wakeup';
+import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
+import { AuditService } from '../audit/audit.service';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
+import { executeSql, placeholders, selectSql } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { isConcurrencyConflict } from '../database/unique-violation';
 import { OutboxService } from '../events/outbox.service';
+import { MetricsService } from '../metrics/metrics.service';
+import { Verdict, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable } from '../work-core/work-queue';
+import { WorkRunner } from '../work-core/work-runner';
 import { ActionResult, S3ActionRunner } from './s3-action-runner.service';
 import { S3Action, S3Operation } from './s3-action.types';
 import { S3EventSource } from './s3-event-source.entity';
 import { S3InboxState } from './s3-inbox-record.entity';
 import { S3InboxSignal } from './s3-inbox-signal.service';
-import { executeSql, placeholders, selectSql } from '../database/raw-sql';
 
 const SHUTDOWN_GRACE_MS = 5000;
 const MAX_ERROR = 2000;
@@ -27,9 +27,26 @@ export enum S3EventType {
   ObjectRemoved = 's3.object.removed',
 }
 
-interface ClaimedRow {
-  id: string;
-  source_id: string;
+/**
+ * `s3_inbox` as the work core leases it: keyed by source (no per-source limit beyond the
+ * concurrency), and first in, first out per object key: one record of a key at a time, in sequencer order.
+ */
+const INBOX: WorkQueueTable = {
+  name: 's3_inbox',
+  table: 's3_inbox',
+  keyColumn: 'source_id',
+  pendingState: S3InboxState.Pending,
+  leasedState: S3InboxState.Processing,
+  doneState: S3InboxState.Done,
+  failedState: S3InboxState.Failed,
+  payloadColumns: ['organization_id', 'bucket', 'object_key', 'event_name', 'etag', 'sequencer', 'seq_sort', 'size', 'attempt_base', 'emitted', 'forced', 'actions_done'],
+  keyGate: { table: 's3_event_sources', where: 'g.id IS NOT NULL', params: [] },
+  outcomeColumns: { actions_done: 'text', last_error: 'text' },
+  interruptedValues: { last_error: 'interrupted: the worker shut down during its actions' },
+  ordered: { group: ['source_id', 'bucket', 'object_key'], by: 'seq_sort' },
+};
+
+interface InboxRow {
   organization_id: string;
   bucket: string;
   object_key: string;
@@ -38,30 +55,18 @@ interface ClaimedRow {
   sequencer: string;
   seq_sort: string;
   size: string | null;
-  attempts: number | string;
   attempt_base: number | string;
   emitted: boolean | number;
   forced: boolean | number;
   actions_done: string;
 }
 
-/** A claimed record; `attempts` (after the claim) fences every later write. */
-interface Claimed {
-  id: string;
-  sourceId: string;
-  organizationId: string;
-  bucket: string;
-  key: string;
-  eventName: string;
-  etag: string | null;
-  sequencer: string;
-  seqSort: string;
-  size: string | null;
-  attempts: number;
-  attemptBase: number;
-  emitted: boolean;
-  forced: boolean;
-  actionsDone: number[];
+/** What the claim prepared: the source, and either the newer sequencer that makes the record stale or the actions left to run. */
+interface Prepared {
+  source: S3EventSource;
+  staleBy: string | null;
+  done: number[];
+  pending: Array<{ action: S3Action; index: number }>;
 }
 
 interface RunOutcome {
@@ -70,373 +75,190 @@ interface RunOutcome {
   result: ActionResult;
 }
 
-class LostClaim extends Error {}
-
-/** The source's actions that have not succeeded for this record yet. */
-const pendingActions = (record: Claimed, source: S3EventSource): Array<{ action: S3Action; index: number }> =>
-  source.actions.map((action, index) => ({ action, index })).filter(({ index }) => !record.actionsDone.includes(index));
+type InboxItem = WorkItem<InboxRow, Prepared>;
+type InboxOutcome = WorkOutcome<InboxRow, Prepared, RunOutcome[]>;
 
 const operationOf = (eventName: string): S3Operation => (/Removed|Delete/.test(eventName) ? S3Operation.Delete : S3Operation.Copy);
 
+/** The inbox state an outcome leaves, as audit records name it. */
+const stateOf = (o: InboxOutcome): S3InboxState => (o.settled === 'done' ? S3InboxState.Done : o.settled === 'retry' ? S3InboxState.Pending : S3InboxState.Failed);
+
 /**
- * Works the S3 inbox (issue 8). Claims due records with a conditional UPDATE that re-checks each
- * row (several workers and replicas never hold the same record), one record of an object key at a
- * time and in sequencer order. For each record, in the claim's transaction: a record older than one
- * already acted on for the key is marked `skipped_stale`; otherwise its `s3.object.created` /
- * `s3.object.removed` event is recorded in the outbox (once per record). Then the source's actions
- * run (only those not yet successful); their outcomes and the record's next state (done, retry
- * with backoff, failed after S3_EVENTS_MAX_ATTEMPTS) are written in one transaction fenced by the
- * claim. Claims are renewed while actions run, so a slow action keeps its record; a killed worker's
- * claims expire after S3_EVENTS_CLAIM_TTL_MS and the records run again (at least once).
+ * Works the S3 inbox (issue 8) as a processor of the work core (docs/work-core.md), which claims,
+ * leases (renewed while actions run), orders the records of one object key, retries and gives back.
+ * In the claim's transaction: a record older than one already acted on for its key is to be
+ * skipped (`skipped_stale`); otherwise its `s3.object.created` / `s3.object.removed` event is
+ * recorded in the outbox (once per record). Then the source's actions not yet successful run, one
+ * after another; a lost lease kills the running command and runs none of the rest. Their attempts,
+ * audit records and the record's next state are written with the outcome, fenced by the claim.
  */
 @Injectable()
-export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationShutdown, WorkProcessor<InboxRow, Prepared, RunOutcome[]> {
   private readonly logger = new Logger(S3InboxWorker.name);
-  private readonly wakeup = new Wakeup();
-  private readonly postgres: boolean;
-  private readonly inflight = new Map<string, Promise<void>>();
-  private readonly claims = new Map<string, Claimed>();
-  private stopping = false;
-  private released = false;
-  private loop: Promise<void> | null = null;
+  private readonly work: WorkRunner<InboxRow, Prepared, RunOutcome[]>;
   private subscription: Subscription | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly transactions: TransactionRunner,
+    @InjectDataSource() dataSource: DataSource,
+    transactions: TransactionRunner,
     private readonly outbox: OutboxService,
     private readonly runner: S3ActionRunner,
     private readonly signal: S3InboxSignal,
     @Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig,
     private readonly audit: AuditService,
+    @Optional() metrics?: MetricsService,
   ) {
-    this.postgres = dataSource.options.type === 'postgres';
+    this.work = new WorkRunner(
+      dataSource,
+      transactions,
+      INBOX,
+      this,
+      {
+        concurrency: config.concurrency,
+        perKeyLimit: config.concurrency,
+        maxAttempts: config.maxAttempts,
+        backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
+        pollMs: config.pollMs,
+        leaseMs: config.claimTtlMs,
+        shutdownGraceMs: SHUTDOWN_GRACE_MS,
+        prepareWrites: true,
+      },
+      metrics?.registry,
+    );
   }
 
   onApplicationBootstrap(): void {
     if (!this.config.workerEnabled) return;
-    this.subscription = this.signal.stored$.subscribe(() => this.wakeup.notify());
-    this.loop = this.run();
+    this.subscription = this.signal.stored$.subscribe(() => this.work.notify());
+    this.work.start();
   }
 
   /**
-   * Stops claiming, lets records in flight finish for a few seconds, then gives the claims of the
-   * rest back (pending, due now) and kills their commands: those run again (at least once).
+   * Lets records in flight finish for a few seconds, then gives the claims of the rest back
+   * (pending, due now) and kills their commands: those run again (at least once).
    */
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
+    if (!this.config.workerEnabled) return;
     this.subscription?.unsubscribe();
-    for (const timer of this.timers) clearTimeout(timer);
-    this.wakeup.notify();
-    await this.loop;
-    if (this.inflight.size === 0) return;
-    let graceTimer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      Promise.all(this.inflight.values()).then(() => true),
-      new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(false), SHUTDOWN_GRACE_MS))),
-    ]);
-    clearTimeout(graceTimer);
-    if (drained) return;
-    this.released = true;
-    const left = [...this.claims.values()];
-    try {
-      await this.transactions.run(async (em) => {
-        const now = new Date();
-        for (const claim of left) {
-          await executeSql(
-            em,
-            `UPDATE s3_inbox SET state = ?, locked_until = NULL, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = ? AND attempts = ?`,
-            [S3InboxState.Pending, now, 'interrupted: the worker shut down during its actions', now, claim.id, S3InboxState.Processing, claim.attempts],
-          );
-        }
-      });
-    } catch (error) {
-      this.logger.error({ err: error }, 'shutdown: the S3 inbox claims in flight could not be given back; they expire on their own');
-    }
-    // Cut, not completed: they run again from the start (their records were given back above).
-    this.runner.killAll();
+    await this.work.stop();
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      const free = this.config.concurrency - this.inflight.size;
-      let claimed = 0;
-      if (free > 0) {
-        try {
-          claimed = await this.claimAndStart(free);
-        } catch (error) {
-          if (!isConcurrencyConflict(error)) this.logger.error({ err: error }, 'claiming S3 inbox records failed; retrying at the next poll');
-        }
-      }
-      if (this.stopping) break;
-      if (free === 0 || claimed < free) await this.wakeup.wait(this.config.pollMs);
-    }
-  }
-
-  private async claimAndStart(free: number): Promise<number> {
-    const { claimed, toRun } = await this.claim(free);
-    for (const { record, source } of toRun) {
-      this.claims.set(record.id, record);
-      const work = this.process(record, source)
-        .catch((error: unknown) => {
-          if (error instanceof LostClaim) this.logger.warn(`S3 inbox record ${record.id}: claim lost (another worker owns it now)`);
-          else this.logger.error({ err: error }, `S3 inbox record ${record.id}: left to its claim's expiry`);
-        })
-        .finally(() => {
-          this.inflight.delete(record.id);
-          this.claims.delete(record.id);
-          this.wakeup.notify();
-        });
-      this.inflight.set(record.id, work);
-    }
-    return claimed.length;
-  }
-
-  /** Runs the actions of a claimed record that has passed {@link begin}, then records their outcomes. */
-  private async process(record: Claimed, source: S3EventSource): Promise<void> {
-    const pending = pendingActions(record, source);
-    // Another worker holds the record once a renewal finds the claim gone: stop at once (kill the command) rather than run its actions alongside.
-    const lost = new AbortController();
-    const renew = setInterval(() => void this.renew(record).then((held) => held || lost.abort()), Math.max(100, Math.floor(this.config.claimTtlMs / 3)));
-    const outcomes: RunOutcome[] = [];
-    try {
-      const target = { recordId: record.id, bucket: record.bucket, key: record.key, operation: operationOf(record.eventName), eventName: record.eventName, sequencer: record.sequencer, etag: record.etag };
-      for (const { action, index } of pending) {
-        if (lost.signal.aborted) break;
-        outcomes.push({ index, action, result: await this.runner.run(action, target, lost.signal) });
-      }
-    } finally {
-      clearInterval(renew);
-    }
-    if (this.released) return;
-    if (lost.signal.aborted) throw new LostClaim();
-    await this.writeWithRetry((em) => this.finish(em, record, outcomes));
+  /** Tries count from the last replay. */
+  tries(record: InboxItem): number {
+    return record.attempts - Number(record.row.attempt_base);
   }
 
   /**
-   * The stale check and the event, in the claim's transaction, fenced by the claim. Returns whether the
-   * actions should run (false when stale, or when the source has none left: then it is done).
+   * In the claim's transaction: each record's source, the stale check (unless replayed by hand),
+   * and the outbox event of a record not stale and not emitted yet.
    */
-  private async begin(em: EntityManager, record: Claimed, source: S3EventSource, nothingToRun: boolean): Promise<boolean> {
-    const now = new Date();
-    if (!record.forced) {
-      const newer = await selectSql<{ sequencer: string }>(
-        em,
-        `SELECT sequencer FROM s3_inbox WHERE source_id = ? AND bucket = ? AND object_key = ? AND emitted = ? AND seq_sort > ? ORDER BY seq_sort DESC LIMIT 1`,
-        [record.sourceId, record.bucket, record.key, true, record.seqSort],
-      );
-      if (newer.length > 0) {
-        await this.fenced(
+  async prepare(em: EntityManager, records: InboxItem[]): Promise<void> {
+    const ids = [...new Set(records.map((r) => r.key))];
+    const sources = new Map((await em.createQueryBuilder(S3EventSource, 's').where('s.id IN (:...ids)', { ids }).getMany()).map((s) => [s.id, s]));
+    for (const record of records) {
+      const source = sources.get(record.key);
+      if (!source) continue;
+      const row = record.row;
+      const done = JSON.parse(row.actions_done) as number[];
+      const pending = source.actions.map((action, index) => ({ action, index })).filter(({ index }) => !done.includes(index));
+      if (!row.forced) {
+        const [newer] = await selectSql<{ sequencer: string }>(
           em,
-          record,
-          `state = ?, locked_until = NULL, completed_at = ?, last_error = ?, updated_at = ?`,
-          [S3InboxState.SkippedStale, now, `stale: an event with the newer sequencer ${newer[0].sequencer} was already acted on for this key`, now],
+          `SELECT sequencer FROM s3_inbox WHERE source_id = ? AND bucket = ? AND object_key = ? AND emitted = ? AND seq_sort > ? ORDER BY seq_sort DESC LIMIT 1`,
+          [record.key, row.bucket, row.object_key, true, row.seq_sort],
         );
-        return false;
+        if (newer) {
+          record.context = { source, staleBy: newer.sequencer, done, pending: [] };
+          continue;
+        }
       }
+      if (!row.emitted) {
+        await this.outbox.record(em, {
+          type: operationOf(row.event_name) === S3Operation.Delete ? S3EventType.ObjectRemoved : S3EventType.ObjectCreated,
+          organizationId: row.organization_id,
+          data: {
+            source_id: source.id,
+            source_name: source.name,
+            inbox_id: record.id,
+            bucket: row.bucket,
+            key: row.object_key,
+            event_name: row.event_name,
+            etag: row.etag,
+            sequencer: row.sequencer,
+            size: row.size === null ? null : Number(row.size),
+          },
+        });
+        await executeSql(em, `UPDATE s3_inbox SET emitted = ? WHERE id = ? AND attempts = ?`, [true, record.id, record.attempts]);
+      }
+      record.context = { source, staleBy: null, done, pending };
     }
-    if (!record.emitted) {
-      const removed = operationOf(record.eventName) === S3Operation.Delete;
-      await this.outbox.record(em, {
-        type: removed ? S3EventType.ObjectRemoved : S3EventType.ObjectCreated,
-        organizationId: record.organizationId,
-        data: {
-          source_id: source.id,
-          source_name: source.name,
-          inbox_id: record.id,
-          bucket: record.bucket,
-          key: record.key,
-          event_name: record.eventName,
-          etag: record.etag,
-          sequencer: record.sequencer,
-          size: record.size === null ? null : Number(record.size),
-        },
-      });
-      await this.fenced(em, record, `emitted = ?, updated_at = ?`, [true, now]);
-    }
-    if (nothingToRun) {
-      await this.fenced(em, record, `state = ?, locked_until = NULL, completed_at = ?, last_error = NULL, updated_at = ?`, [S3InboxState.Done, now, now]);
-      return false;
-    }
-    return true;
   }
 
-  /** Records the runs and the record's next state, fenced by the claim. */
-  private async finish(em: EntityManager, record: Claimed, outcomes: RunOutcome[]): Promise<void> {
-    const now = new Date();
-    const done = [...record.actionsDone, ...outcomes.filter((o) => o.result.success).map((o) => o.index)].sort((a, b) => a - b);
+  /** Runs the actions left, one after another; stops (the command killed) once the lease is lost. */
+  async perform(record: InboxItem, lost: AbortSignal): Promise<RunOutcome[]> {
+    const { row } = record;
+    const target = {
+      recordId: record.id,
+      bucket: row.bucket,
+      key: row.object_key,
+      operation: operationOf(row.event_name),
+      eventName: row.event_name,
+      sequencer: row.sequencer,
+      etag: row.etag,
+    };
+    const outcomes: RunOutcome[] = [];
+    for (const { action, index } of record.context?.pending ?? []) {
+      if (lost.aborted) break;
+      outcomes.push({ index, action, result: await this.runner.run(action, target, lost) });
+    }
+    return outcomes;
+  }
+
+  /** Stale: skipped. Otherwise done once every action has succeeded, else retried (failed once the tries run out). */
+  judge(record: InboxItem, outcomes: RunOutcome[]): { verdict: Verdict; values: Record<string, unknown> } {
+    const prepared = record.context as Prepared;
+    if (prepared.staleBy !== null) {
+      const lastError = `stale: an event with the newer sequencer ${prepared.staleBy} was already acted on for this key`;
+      return { verdict: { kind: 'done', state: S3InboxState.SkippedStale }, values: { actions_done: JSON.stringify(prepared.done), last_error: lastError } };
+    }
+    const done = [...prepared.done, ...outcomes.filter((o) => o.result.success).map((o) => o.index)].sort((a, b) => a - b);
     const failures = outcomes.filter((o) => !o.result.success);
-    const tries = record.attempts - record.attemptBase;
-    let state = S3InboxState.Done;
-    let next = now;
     const lastError = failures.length === 0 ? null : failures.map((f) => `actions[${f.index}] ${f.action.type}: ${f.result.error ?? 'failed'}`).join('; ').slice(0, MAX_ERROR);
-    if (failures.length > 0) {
-      if (tries >= this.config.maxAttempts) state = S3InboxState.Failed;
-      else {
-        state = S3InboxState.Pending;
-        next = new Date(now.getTime() + backoffDelayMs(tries, null, { baseMs: this.config.backoffBaseMs, maxMs: this.config.backoffMaxMs }));
-      }
+    return { verdict: failures.length === 0 ? { kind: 'done' } : { kind: 'retry', retryAfterMs: null }, values: { actions_done: JSON.stringify(done), last_error: lastError } };
+  }
+
+  /** The action attempts and their audit records (kind `s3.action`, docs/audit.md) of the outcomes applied. */
+  async record(em: EntityManager, outcomes: InboxOutcome[]): Promise<void> {
+    const applied: InboxOutcome[] = [];
+    for (const o of outcomes) {
+      if (o.applied) applied.push(o);
+      else this.logger.warn(`S3 inbox record ${o.item.id}: claim lost (another worker owns it now)`);
     }
-    await this.fenced(
+    const runs = applied.flatMap((o) => o.result.map((run) => ({ o, ...run })));
+    if (runs.length === 0) return;
+    await executeSql(
       em,
-      record,
-      `state = ?, actions_done = ?, next_attempt_at = ?, locked_until = NULL, last_error = ?, completed_at = ?, updated_at = ?`,
-      [state, JSON.stringify(done), next, lastError, state === S3InboxState.Pending ? null : now, now],
+      `INSERT INTO s3_action_attempts (id, inbox_id, action_index, action_type, attempt, operation, started_at, duration_ms, success, exit_code, stdout, stderr, error, note)
+       VALUES ${placeholders(runs.length, 14)}`,
+      runs.flatMap(({ o, index, action, result }) => [
+        randomUUID(), o.item.id, index, action.type, o.item.attempts, operationOf(o.item.row.event_name), result.startedAt, result.durationMs,
+        result.success, result.exitCode, result.stdout, result.stderr, result.error, result.note,
+      ]),
     );
-    if (outcomes.length > 0) {
-      const columns = 14;
-      await executeSql(
-        em,
-        `INSERT INTO s3_action_attempts (id, inbox_id, action_index, action_type, attempt, operation, started_at, duration_ms, success, exit_code, stdout, stderr, error, note)
-         VALUES ${placeholders(outcomes.length, columns)}`,
-        outcomes.flatMap(({ index, action, result }) => [
-          randomUUID(), record.id, index, action.type, record.attempts, operationOf(record.eventName), result.startedAt, result.durationMs,
-          result.success, result.exitCode, result.stdout, result.stderr, result.error, result.note,
-        ]),
-      );
-    }
     // One record per action run, with the run's own record (docs/audit.md).
     await this.audit.record(
       em,
-      outcomes.map(({ index, action, result }) => ({
+      runs.map(({ o, index, action, result }) => ({
         at: result.startedAt,
         kind: AuditKind.S3Action,
         name: action.type,
         outcome: result.success ? AuditOutcome.Ok : AuditOutcome.Failed,
         code: result.success ? 'ok' : result.exitCode !== null ? `exit ${result.exitCode}` : 'error',
-        organizationId: record.organizationId,
-        workId: record.id,
+        organizationId: o.item.row.organization_id,
+        workId: o.item.id,
         durationMs: result.durationMs,
-        detail: { action_index: index, attempt: record.attempts, state },
+        detail: { action_index: index, attempt: o.item.attempts, state: stateOf(o) },
       })),
     );
-    if (state === S3InboxState.Pending) this.scheduleWake(next.getTime());
-  }
-
-  /** An UPDATE of the claimed record that only applies while this claim holds; otherwise the transaction is undone. */
-  private async fenced(em: EntityManager, record: Claimed, set: string, params: unknown[]): Promise<void> {
-    const changed = await executeSql(em, `UPDATE s3_inbox SET ${set} WHERE id = ? AND state = ? AND attempts = ?`, [
-      ...params,
-      record.id,
-      S3InboxState.Processing,
-      record.attempts,
-    ]);
-    if (changed === 0) throw new LostClaim();
-  }
-
-  /** Extends the claim; false when it is gone (another worker's now), true when extended or when the database could not say. */
-  private async renew(record: Claimed): Promise<boolean> {
-    try {
-      const now = new Date();
-      const work = (em: EntityManager) =>
-        executeSql(em, `UPDATE s3_inbox SET locked_until = ? WHERE id = ? AND state = ? AND attempts = ?`, [
-          new Date(now.getTime() + this.config.claimTtlMs),
-          record.id,
-          S3InboxState.Processing,
-          record.attempts,
-        ]);
-      return (await (this.postgres ? work(this.dataSource.manager) : this.transactions.run(work))) > 0;
-    } catch (error) {
-      this.logger.warn({ err: error }, `S3 inbox record ${record.id}: claim not renewed`);
-      return true;
-    }
-  }
-
-  private async writeWithRetry(work: (em: EntityManager) => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.transactions.run(work);
-        return;
-      } catch (error) {
-        if (error instanceof LostClaim || !isConcurrencyConflict(error) || attempt >= 3) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-      }
-    }
-  }
-
-  private scheduleWake(at: number): void {
-    const delay = at - Date.now();
-    if (this.stopping || delay >= this.config.pollMs) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.wakeup.notify();
-    }, Math.max(0, delay));
-    timer.unref();
-    this.timers.add(timer);
-  }
-
-  /**
-   * Claims up to `free` due records: pending ones whose time has come and processing ones whose
-   * claim expired, skipping any record while another record of the same object key is being
-   * processed or an older one (by sequencer) of that key waits, so the actions of one key run in
-   * order, one at a time.
-   */
-  private async claim(free: number): Promise<{ claimed: Claimed[]; toRun: Array<{ record: Claimed; source: S3EventSource }> }> {
-    const work = async (em: EntityManager) => {
-      const now = new Date();
-      const lockedUntil = new Date(now.getTime() + this.config.claimTtlMs);
-      const due = `((i.state = ? AND i.next_attempt_at <= ?) OR (i.state = ? AND i.locked_until < ?))`;
-      const ahead = `NOT EXISTS (SELECT 1 FROM s3_inbox o
-          WHERE o.source_id = i.source_id AND o.bucket = i.bucket AND o.object_key = i.object_key AND o.id <> i.id
-            AND ((o.state = ? AND o.locked_until >= ?)
-              OR (o.state IN (?, ?) AND (o.seq_sort < i.seq_sort OR (o.seq_sort = i.seq_sort AND o.id < i.id)))))`;
-      const dueParams = [S3InboxState.Pending, now, S3InboxState.Processing, now];
-      const aheadParams = [S3InboxState.Processing, now, S3InboxState.Pending, S3InboxState.Processing];
-      // Two scans that each walk the due index and stop at the limit (one OR across both would read the whole inbox).
-      const candidates = [
-        ...(await selectSql<{ id: string }>(
-          em,
-          `SELECT i.id FROM s3_inbox i WHERE i.state = ? AND i.locked_until < ? AND ${ahead} ORDER BY i.locked_until LIMIT ${free}`,
-          [S3InboxState.Processing, now, ...aheadParams],
-        )),
-        ...(await selectSql<{ id: string }>(
-          em,
-          `SELECT i.id FROM s3_inbox i WHERE i.state = ? AND i.next_attempt_at <= ? AND ${ahead} ORDER BY i.next_attempt_at LIMIT ${free}`,
-          [S3InboxState.Pending, now, ...aheadParams],
-        )),
-      ].slice(0, free);
-      if (candidates.length === 0) return { claimed: [], toRun: [] };
-      const ids = candidates.map((c) => c.id);
-      const rows = await selectSql<ClaimedRow>(
-        em,
-        `UPDATE s3_inbox AS i SET state = ?, attempts = attempts + 1, locked_until = ?, updated_at = ?
-          WHERE i.id IN (${ids.map(() => '?').join(', ')}) AND ${due} AND ${ahead}
-          RETURNING id, source_id, organization_id, bucket, object_key, event_name, etag, sequencer, seq_sort, size, attempts, attempt_base, emitted, forced, actions_done`,
-        [S3InboxState.Processing, lockedUntil, now, ...ids, ...dueParams, ...aheadParams],
-      );
-      const claimed = rows.map(
-        (r): Claimed => ({
-          id: r.id,
-          sourceId: r.source_id,
-          organizationId: r.organization_id,
-          bucket: r.bucket,
-          key: r.object_key,
-          eventName: r.event_name,
-          etag: r.etag,
-          sequencer: r.sequencer,
-          seqSort: r.seq_sort,
-          size: r.size,
-          attempts: Number(r.attempts),
-          attemptBase: Number(r.attempt_base),
-          emitted: Boolean(r.emitted),
-          forced: Boolean(r.forced),
-          actionsDone: JSON.parse(r.actions_done) as number[],
-        }),
-      );
-      const sourceIds = [...new Set(claimed.map((c) => c.sourceId))];
-      const sources = new Map(
-        (sourceIds.length === 0 ? [] : await em.createQueryBuilder(S3EventSource, 's').where('s.id IN (:...ids)', { ids: sourceIds }).getMany()).map((s) => [s.id, s]),
-      );
-      // The stale check and the event in the claim's own transaction: one transaction fewer per record
-      // (on SQLite every transaction waits in the one queue the intake uses too).
-      const toRun: Array<{ record: Claimed; source: S3EventSource }> = [];
-      for (const record of claimed) {
-        const source = sources.get(record.sourceId);
-        if (source && (await this.begin(em, record, source, pendingActions(record, source).length === 0))) toRun.push({ record, source });
-      }
-      return { claimed, toRun };
-    };
-    return this.transactions.run(work);
   }
 }

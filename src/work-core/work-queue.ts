@@ -37,6 +37,12 @@ export interface WorkQueueTable {
   history?: { table: string; rowColumn: string; columns: Readonly<Record<string, PgType>> };
   /** What a row given back after an interrupted attempt has in `outcomeColumns`. */
   interruptedValues: Readonly<Record<string, unknown>>;
+  /**
+   * Optional: first in, first out within a group (rows with equal `group` columns). A row is claimed
+   * only while no other row of its group holds a live lease and none pending or leased comes before
+   * it in `by` order (ties by id): one row of a group at a time, in order.
+   */
+  ordered?: { group: readonly string[]; by: string };
 }
 
 /** A leased row, as claimed. */
@@ -54,10 +60,10 @@ export interface WorkItem<Row, Context> {
 
 /** What became of an attempt, as the processor judges it. */
 export type Verdict =
-  /** Done for good (succeeded). */
-  | { kind: 'done' }
+  /** Done for good (succeeded); `state`: another final state of the table than its `doneState` (e.g. skipped). */
+  | { kind: 'done'; state?: string }
   /** Failed for good: no retry will help (blocked, gone). */
-  | { kind: 'failed' }
+  | { kind: 'failed'; state?: string }
   /** Failed this time: retried after the backoff, not sooner than `retryAfterMs`, until the attempts run out. */
   | { kind: 'retry'; retryAfterMs: number | null };
 
@@ -80,12 +86,17 @@ export interface WorkOutcome<Row, Context, Result> {
 export interface WorkProcessor<Row, Context, Result> {
   /** Loads what the attempts need, in the claim's transaction (e.g. each subscription's target). */
   prepare(em: EntityManager, items: WorkItem<Row, Context>[]): Promise<void>;
-  /** The attempt itself. Must not reject: report a failure as a result. */
-  perform(item: WorkItem<Row, Context>): Promise<Result>;
+  /**
+   * The attempt itself. Must not reject: report a failure as a result. `signal` is aborted when the
+   * lease is lost (another holder took it over) or given back at shutdown: stop then (the outcome is not written).
+   */
+  perform(item: WorkItem<Row, Context>, signal: AbortSignal): Promise<Result>;
   /** How the attempt ended, the values of `outcomeColumns` to write with it, and its history row (if the table has one). */
   judge(item: WorkItem<Row, Context>, result: Result): { verdict: Verdict; values: Record<string, unknown>; history?: Record<string, unknown> };
   /** The domain's writes for the outcomes applied (and a look at those not), in the outcomes' transaction. */
   record(em: EntityManager, outcomes: WorkOutcome<Row, Context, Result>[], now: Date): Promise<void>;
+  /** Optional: the attempts that count toward `maxAttempts` and the backoff (default: `attempts`; less after a replay, say). */
+  tries?(item: WorkItem<Row, Context>): number;
   /** After the commit: counters, log lines. Returns keys whose items claimed ahead are to be given back (e.g. disabled). */
   committed?(outcomes: WorkOutcome<Row, Context, Result>[]): Iterable<string> | void;
 }
@@ -104,4 +115,9 @@ export interface WorkRunnerOptions {
   leaseMs: number;
   /** On shutdown, how long attempts in flight may take before their leases are given back. */
   shutdownGraceMs: number;
+  /**
+   * `prepare` writes (fenced by the claim), so it runs in the claim's transaction on PostgreSQL too
+   * (on SQLite it always does); otherwise PostgreSQL claims in one statement and `prepare` reads from the pool.
+   */
+  prepareWrites?: boolean;
 }

@@ -45,6 +45,8 @@ export class WorkRunner<Row, Context, Result> {
   private readonly leases = new Map<string, WorkItem<Row, Context>>();
   /** Attempts running: the slots. */
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Per attempt running: aborted when its lease is lost or given back. */
+  private readonly aborts = new Map<string, AbortController>();
   /** Claimed and committed, not started yet, oldest first. */
   private readonly ready: WorkItem<Row, Context>[] = [];
   /** Claims in a transaction not committed yet. */
@@ -133,6 +135,9 @@ export class WorkRunner<Row, Context, Result> {
       if (interrupted.length > 0) this.logger.warn(`shutdown: ${interrupted.length} ${this.table.name} attempts still in flight were given back for another attempt`);
     } catch (error) {
       this.logger.error({ err: error }, `shutdown: the ${this.table.name} leases held could not be given back; they expire on their own`);
+    } finally {
+      // Cut, not completed: they run again from the start.
+      for (const item of interrupted) this.aborts.get(item.id)?.abort();
     }
   }
 
@@ -171,7 +176,9 @@ export class WorkRunner<Row, Context, Result> {
     // PostgreSQL: one statement, then the processor's reads, straight from the pool (no transaction
     // needed: the claim commits on its own); SQLite: through the one connection's queue.
     const claim = await this.reserving((hold) =>
-      this.sql.isPostgres ? this.claim(this.dataSource.manager, hold) : this.transactions.run((em) => this.claim(em, hold), BOOKKEEPING),
+      this.sql.isPostgres && !this.options.prepareWrites
+        ? this.claim(this.dataSource.manager, hold)
+        : this.transactions.run((em) => this.claim(em, hold), BOOKKEEPING),
     );
     this.metrics?.claimSeconds.observe({ queue: this.table.name }, Number(process.hrtime.bigint() - started) / 1e9);
     this.enqueue(claim);
@@ -288,8 +295,11 @@ export class WorkRunner<Row, Context, Result> {
   /** Starts one attempt; its slot is freed when it ends, its outcome written behind. */
   private begin(item: WorkItem<Row, Context>): void {
     add(this.inflightPerKey, item.key, 1);
-    const attempt = this.attempt(item).finally(() => {
+    const abort = new AbortController();
+    this.aborts.set(item.id, abort);
+    const attempt = this.attempt(item, abort.signal).finally(() => {
       this.inflight.delete(item.id);
+      this.aborts.delete(item.id);
       add(this.inflightPerKey, item.key, -1);
       add(this.perKey, item.key, -1);
       this.pumpSoon();
@@ -297,13 +307,13 @@ export class WorkRunner<Row, Context, Result> {
     this.inflight.set(item.id, attempt);
   }
 
-  private async attempt(item: WorkItem<Row, Context>): Promise<void> {
+  private async attempt(item: WorkItem<Row, Context>, signal: AbortSignal): Promise<void> {
     if (item.context === undefined) {
       // Its context went between the claim and now (the row with it, by cascade): nothing to record.
       this.leases.delete(item.id);
       return;
     }
-    const result = await this.processor.perform(item);
+    const result = await this.processor.perform(item, signal);
     if (this.released) return;
     this.outcomes.push({ item, result });
     this.unrecorded += 1;
@@ -361,22 +371,24 @@ export class WorkRunner<Row, Context, Result> {
   /** Settles a batch: each row fenced by its lease, then the processor's writes, in the caller's transaction. */
   private async write(em: EntityManager, batch: Array<{ item: WorkItem<Row, Context>; result: Result }>): Promise<WorkOutcome<Row, Context, Result>[]> {
     const now = new Date();
-    const outcomes = batch.map(({ item, result }): WorkOutcome<Row, Context, Result> => {
+    const states: Record<Settled, string> = { done: this.table.doneState, failed: this.table.failedState, retry: this.table.pendingState };
+    const outcomes = batch.map(({ item, result }): { outcome: WorkOutcome<Row, Context, Result>; state: string } => {
       const { verdict, values, history } = this.processor.judge(item, result);
       let settled: Settled = verdict.kind;
       let nextAttemptAt = now;
       if (verdict.kind === 'retry') {
-        if (item.attempts >= this.options.maxAttempts) settled = 'failed';
-        else nextAttemptAt = new Date(now.getTime() + backoffDelayMs(item.attempts, verdict.retryAfterMs, this.options.backoff));
+        const tries = this.processor.tries?.(item) ?? item.attempts;
+        if (tries >= this.options.maxAttempts) settled = 'failed';
+        else nextAttemptAt = new Date(now.getTime() + backoffDelayMs(tries, verdict.retryAfterMs, this.options.backoff));
       }
-      return { item, result, settled, nextAttemptAt, values, history, applied: false };
+      const state = verdict.kind !== 'retry' && verdict.state !== undefined ? verdict.state : states[settled];
+      return { outcome: { item, result, settled, nextAttemptAt, values, history, applied: false }, state };
     });
-    const state = { done: this.table.doneState, failed: this.table.failedState, retry: this.table.pendingState };
     const rows = outcomes.map(
-      (o): SettleRow => ({
+      ({ outcome: o, state }): SettleRow => ({
         id: o.item.id,
         attempts: o.item.attempts,
-        state: state[o.settled],
+        state,
         nextAttemptAt: o.nextAttemptAt,
         completedAt: o.settled === 'retry' ? null : now,
         values: o.values,
@@ -384,9 +396,9 @@ export class WorkRunner<Row, Context, Result> {
       }),
     );
     const applied = await this.sql.settle(em, rows, now);
-    for (const o of outcomes) o.applied = applied.has(o.item.id);
-    await this.processor.record(em, outcomes, now);
-    return outcomes;
+    const written = outcomes.map(({ outcome }) => ({ ...outcome, applied: applied.has(outcome.item.id) }));
+    await this.processor.record(em, written, now);
+    return written;
   }
 
   /** Wakes the loop when the earliest retry written comes due, if sooner than the poll. */
@@ -405,7 +417,8 @@ export class WorkRunner<Row, Context, Result> {
 
   /**
    * Extends every lease held. One statement (PostgreSQL) or a prepared one per lease (SQLite).
-   * Items claimed ahead whose lease was lost (taken over after a stall) are dropped, not started.
+   * Items claimed ahead whose lease was lost (taken over after a stall) are dropped, not started;
+   * attempts running whose lease was lost are aborted (their outcome will not be applied).
    */
   private renew(): void {
     if (this.renewing || this.leases.size === 0) return;
@@ -423,6 +436,10 @@ export class WorkRunner<Row, Context, Result> {
             this.forget(item);
             this.metrics?.ended.inc({ queue: this.table.name, outcome: 'lost_lease' });
           }
+        }
+        for (const item of held) {
+          // Still running: its outcome is not written yet, so the lease was taken over (or the row removed).
+          if (!renewed.has(item.id) && this.inflight.has(item.id) && this.leases.get(item.id) === item) this.aborts.get(item.id)?.abort();
         }
       })
       .catch((error: unknown) => this.logger.error({ err: error }, `renewing ${held.length} ${this.table.name} leases failed; retrying shortly`))

@@ -54,6 +54,24 @@ export class WorkSql {
     return this.postgres;
   }
 
+  /**
+   * For an ordered queue: the condition that the row aliased `a` is its group's next (no other row
+   * of the group leased and alive, none pending or leased before it); one `?`, now. Else nothing.
+   */
+  private nextInGroup(a: string): string {
+    if (!this.q.ordered) return '';
+    const { table, pendingState: pending, leasedState: leased } = this.q;
+    const { group, by } = this.q.ordered;
+    return `AND NOT EXISTS (SELECT 1 FROM ${table} o WHERE ${group.map((c) => `o.${c} = ${a}.${c}`).join(' AND ')} AND o.id <> ${a}.id
+      AND ((o.state = '${leased}' AND o.locked_until >= ?)
+        OR (o.state IN ('${pending}', '${leased}') AND (o.${by} < ${a}.${by} OR (o.${by} = ${a}.${by} AND o.id < ${a}.id)))))`;
+  }
+
+  /** The parameters of {@link nextInGroup}. */
+  private nextInGroupParams(now: Date): unknown[] {
+    return this.q.ordered ? [now] : [];
+  }
+
   /** The columns a claim returns, `prefix` being the table's alias (none in SQLite's RETURNING). */
   private returned(prefix: string): string {
     return [`${prefix}id`, `${prefix}${this.q.keyColumn} AS work_key`, `${prefix}attempts`, ...this.q.payloadColumns.map((c) => `${prefix}${c}`)].join(', ');
@@ -73,6 +91,7 @@ export class WorkSql {
     const { table, keyColumn: key, pendingState: pending, leasedState: leased, keyGate } = this.q;
     const heldKeys = [...r.held.keys()];
     const heldCounts = heldKeys.map((k) => r.held.get(k) ?? 0);
+    const next = this.nextInGroupParams(r.now);
     return selectSql<ClaimedRow>(
       em,
       `WITH keys AS (
@@ -85,12 +104,13 @@ export class WorkSql {
        ), due AS (
          SELECT c.id, 1 AS pri, c.next_attempt_at AS at FROM keys, LATERAL (
            SELECT p.id, p.next_attempt_at FROM ${table} p
-            WHERE p.${key} = keys.id AND p.state = '${pending}' AND p.next_attempt_at <= ?
+            WHERE p.${key} = keys.id AND p.state = '${pending}' AND p.next_attempt_at <= ? ${this.nextInGroup('p')}
             ORDER BY p.next_attempt_at, p.id LIMIT keys.room FOR UPDATE SKIP LOCKED
          ) c
        ), expired AS (
          SELECT e.id, 0 AS pri, e.locked_until AS at FROM ${table} e JOIN ${keyGate.table} g ON g.id = e.${key} AND ${keyGate.where}
-          WHERE e.state = '${leased}' AND e.locked_until < ? ORDER BY e.locked_until LIMIT ${r.free} FOR UPDATE OF e SKIP LOCKED
+          WHERE e.state = '${leased}' AND e.locked_until < ? ${this.nextInGroup('e')}
+          ORDER BY e.locked_until LIMIT ${r.free} FOR UPDATE OF e SKIP LOCKED
        ), chosen AS (
          SELECT id, ROW_NUMBER() OVER (ORDER BY pri, at, id) AS claim_rank FROM (SELECT * FROM expired UNION ALL SELECT * FROM due) u
           ORDER BY pri, at, id LIMIT ${r.free}
@@ -98,7 +118,7 @@ export class WorkSql {
        UPDATE ${table} t SET state = '${leased}', attempts = t.attempts + 1, locked_until = ?, updated_at = ?
          FROM chosen WHERE t.id = chosen.id
        RETURNING ${this.returned('t.')}, chosen.claim_rank`,
-      [r.keyLimit, heldKeys, heldCounts, ...keyGate.params, r.now, r.now, ...keyGate.params, r.now, r.leaseUntil, r.now],
+      [r.keyLimit, heldKeys, heldCounts, ...keyGate.params, r.now, r.now, ...next, ...keyGate.params, r.now, ...next, r.leaseUntil, r.now],
     ).then((rows) => rows.sort((a, b) => Number(a.claim_rank) - Number(b.claim_rank)));
   }
 
@@ -110,6 +130,7 @@ export class WorkSql {
   private async claimSqlite(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
     const { table, keyColumn: key, pendingState: pending, leasedState: leased, keyGate } = this.q;
     const saturated = [...r.held].filter(([, n]) => n >= r.keyLimit).map(([id]) => id);
+    const next = this.nextInGroupParams(r.now);
     const notIn = saturated.length > 0 ? `NOT IN (${saturated.map(() => '?').join(', ')})` : null;
     let expired: Array<{ id: string; work_key: string }> = [];
     const nowMs = r.now.getTime();
@@ -118,8 +139,9 @@ export class WorkSql {
       expired = await selectSql(
         em,
         `SELECT e.id, e.${key} AS work_key FROM ${table} e JOIN ${keyGate.table} g ON g.id = e.${key} AND ${keyGate.where}
-          WHERE e.state = '${leased}' AND e.locked_until < ? ${notIn ? `AND e.${key} ${notIn}` : ''} ORDER BY e.locked_until LIMIT ${r.free}`,
-        [...keyGate.params, r.now, ...saturated],
+          WHERE e.state = '${leased}' AND e.locked_until < ? ${this.nextInGroup('e')} ${notIn ? `AND e.${key} ${notIn}` : ''}
+          ORDER BY e.locked_until LIMIT ${r.free}`,
+        [...keyGate.params, r.now, ...next, ...saturated],
       );
       // A full page: there may be more; look again at the next claim.
       if (expired.length >= r.free) this.lastExpiredScan = 0;
@@ -141,11 +163,12 @@ export class WorkSql {
             keys
               .map(
                 (k, i) =>
-                  `SELECT * FROM (SELECT id, ${key} AS work_key, next_attempt_at FROM ${table}
-                     WHERE ${key} = ? AND state = '${pending}' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ${Math.min(r.free, room(k.id))}) p${i}`,
+                  `SELECT * FROM (SELECT p.id, p.${key} AS work_key, p.next_attempt_at FROM ${table} p
+                     WHERE p.${key} = ? AND p.state = '${pending}' AND p.next_attempt_at <= ? ${this.nextInGroup('p')}
+                     ORDER BY p.next_attempt_at, p.id LIMIT ${Math.min(r.free, room(k.id))}) p${i}`,
               )
               .join(' UNION ALL '),
-            keys.flatMap((k) => [k.id, r.now]),
+            keys.flatMap((k) => [k.id, r.now, ...next]),
           );
     // Ties by id (UUIDv7, creation order): rows due at the same time go in the order they were made.
     due.sort((x, y) => (x.next_attempt_at < y.next_attempt_at ? -1 : x.next_attempt_at > y.next_attempt_at ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
@@ -162,11 +185,11 @@ export class WorkSql {
     const rows = await selectSql<ClaimedRow>(
       em,
       // IS TRUE keeps SQLite on the primary key for the IN list instead of the due index.
-      `UPDATE ${table} SET state = '${leased}', attempts = attempts + 1, locked_until = ?, updated_at = ?
+      `UPDATE ${table} AS t SET state = '${leased}', attempts = attempts + 1, locked_until = ?, updated_at = ?
         WHERE id IN (${chosen.map(() => '?').join(', ')})
-          AND ((state = '${pending}' AND next_attempt_at <= ?) OR (state = '${leased}' AND locked_until < ?)) IS TRUE
+          AND ((state = '${pending}' AND next_attempt_at <= ?) OR (state = '${leased}' AND locked_until < ?)) IS TRUE ${this.nextInGroup('t')}
         RETURNING ${this.returned('')}, 0 AS claim_rank`,
-      [r.leaseUntil, r.now, ...chosen, r.now, r.now],
+      [r.leaseUntil, r.now, ...chosen, r.now, r.now, ...next],
     );
     const rank = new Map(chosen.map((id, i) => [id, i]));
     return rows.sort((a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0));
