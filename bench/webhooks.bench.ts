@@ -25,6 +25,22 @@
  *      default concurrency settings (64 / 8 per subscription) and WEBHOOKS_TIMEOUT_MS default
  *      (10 s); d1 ten fast receivers, d2 the tenth never answers. The rate each fast receiver
  *      sees is compared.
+ *   m) mixed load, the case users meet: real `user_write` callbacks (POST /callback, authenticated as
+ *      a partner's user, bench/callback-caller.ts) from BENCH_MIXED_CONNECTIONS (16) autocannon
+ *      connections as fast as they go for BENCH_MIXED_SECONDS (30), while the gateway delivers each
+ *      user.created to one Domain-scope subscription of the partner (default concurrency settings),
+ *      whose receiver answers in 5 ms. Reports callback rate, delivery rate (deliveries recorded
+ *      succeeded during the load) and their ratio (goal >= 90%), lag p50/p99 events.created_at ->
+ *      first attempt (goal p99 < 1 s), backlog (events created - deliveries succeeded) at each quarter
+ *      of the load (goal: not growing), pending rows at the end, and the drain time after it.
+ *   s) the same at a steady BENCH_STEADY_MIXED_RATE (100) callbacks/s for BENCH_STEADY_MIXED_SECONDS
+ *      (60): lag p50/p99 (goal p99 < 250 ms). (m) and (s) first send BENCH_WARMUP_SECONDS of
+ *      callbacks at the steady rate and wait for their deliveries (excluded).
+ *   Measured 2026-12-06, BENCH_SCENARIOS=m,s, 2 shared cores at load average 9-11 (other helpers):
+ *      SQLite m: 124 callbacks/s, 31 deliveries/s (25%), lag p99 20.7 s, backlog 531 -> 2803, drained
+ *      in 4.4 s after the load; s: only 82 callbacks/s reached, 25 deliveries/s, lag p99 41 s.
+ *      PostgreSQL m: 50 callbacks/s, 49 deliveries/s (98.9%), lag p99 514 ms, backlog flat (~20);
+ *      s: only 46 callbacks/s reached, lag p99 649 ms (NOT MET).
  *
  * Processes: the receivers (ten HTTP servers) run in one child process (this file, role
  * `receiver`), the gateway in another (this file, role `gateway`: `createApp()` and `listen()` as
@@ -36,7 +52,8 @@
  * 64), BENCH_RATE (500), BENCH_WARMUP_SECONDS (2), BENCH_STEADY_SECONDS (10),
  * BENCH_FANOUT_EVENTS (5000: long enough for the hanging receiver's attempts to time out and be
  * retried during the run), BENCH_WARMUP_EVENTS (5000; 0: none: (b) then measures a cold process), BENCH_BODY_BYTES (300), BENCH_TIMEOUT_SECONDS (600: per wait),
- * BENCH_SCENARIOS ("b,c,d": a subset; the baseline always runs), BENCH_DB (sqlite|postgres), BENCH_DATABASE_URL
+ * BENCH_MIXED_SECONDS (30), BENCH_STEADY_MIXED_SECONDS (60), BENCH_STEADY_MIXED_RATE (100),
+ * BENCH_MIXED_CONNECTIONS (16), BENCH_SCENARIOS ("b,c,d,m,s": a subset; the baseline always runs), BENCH_DB (sqlite|postgres), BENCH_DATABASE_URL
  * (postgres://postgres@127.0.0.1:5432/test), BENCH_LOG_LEVEL (warn),
  * BENCH_CPU_PROFILE=<dir> (a V8 CPU profile of the gateway during each scenario, summarized),
  * BENCH_GATEWAY_PRELOAD (comma-separated modules the gateway loads first, `node -r`: counters or
