@@ -24,7 +24,6 @@
  *   experiments such as another driver or a rewritten query, without touching src/).
  */
 import 'reflect-metadata';
-import { hash, Algorithm } from '@node-rs/argon2';
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -37,17 +36,15 @@ import { DataSource } from 'typeorm';
 import { readDatabaseConfig } from '../src/config/database.config';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { Organization, OrganizationKind } from '../src/organizations/organization.entity';
-import { OrganizationMapping } from '../src/tenant-mapping/organization-mapping.entity';
 import { User } from '../src/users/user.entity';
-import { APP_CODE, cyberAppAuth, envelope, responseType } from '../test/setup/protocol';
+import { APP_CODE, envelope, responseType } from '../test/setup/protocol';
+import { callbackHeaders, CallbackCaller, seedCallbackCaller } from './callback-caller';
 import { benchUsers, USERS_IN_MAPPED_ORG } from './bench-users';
 import { CpuProfile, summarizeProfile } from './cpu-profile-summary';
 
 const ROOT = resolve(__dirname, '..');
 /** The baselines: every gateway figure is compared with both, so they always run. */
 const BASELINE_KEYS = ['a', 'a2'];
-/** The production argon2id cost (argon2-cffi's defaults, the service's ARGON2_* defaults). */
-const PRODUCTION_ARGON2 = { algorithm: Algorithm.Argon2id, memoryCost: 65536, timeCost: 3, parallelism: 4 };
 const GOAL_RATIO = 0.4;
 /** USER_HZ: /proc/<pid>/stat counts CPU time in these (100 on every common Linux build). */
 const CLOCK_TICKS = 100;
@@ -278,40 +275,30 @@ async function createDatabase(): Promise<Database> {
 }
 
 interface Fixture {
-  login: string;
-  password: string;
+  caller: CallbackCaller;
   /** The Acronis tenant mapped to the customer with the 50 users. */
   tenantId: string;
   /** Customers that tenant_mapping.write maps, in turn, to fresh tenants. */
   writeCustomers: string[];
 }
 
-/** Migrations, then a partner with a user (production argon2 cost) and its customers. */
+/** Migrations, then a partner with a user (production argon2 cost) and its customers (bench/callback-caller.ts). */
 async function seed(db: Database): Promise<Fixture> {
   const ds = new DataSource(buildDataSourceOptions(readDatabaseConfig({ ...process.env, DATABASE_URL: '', ...db.env })));
   await ds.initialize();
   try {
     await ds.runMigrations();
-    const org = (name: string, kind: OrganizationKind, parentId: string | null) =>
-      ds.manager.create(Organization, { id: randomUUID(), name, kind, parentId });
-    const partner = org('Bench Partner Inc.', OrganizationKind.Partner, null);
-    const customer = org('Bench Customer Inc.', OrganizationKind.Customer, partner.id);
+    const caller = await seedCallbackCaller(ds);
     const writeCustomers = Array.from({ length: settings.writeCustomers }, (_, i) =>
-      org(`Bench Write Customer ${i + 1} Inc.`, OrganizationKind.Customer, partner.id),
+      ds.manager.create(Organization, { id: randomUUID(), name: `Bench Write Customer ${i + 1} Inc.`, kind: OrganizationKind.Customer, parentId: caller.partnerId }),
     );
-    await ds.manager.insert(Organization, [partner, customer, ...writeCustomers]);
-
-    const login = 'bench.partner';
-    const password = randomBytes(12).toString('base64url');
-    const user = (id: string, name: string, organizationId: string, passwordHash: string | null) =>
-      ds.manager.create(User, { id, login: name.toLowerCase(), name, email: `${name}@bench.example`, password: passwordHash, organizationId });
-    await ds.manager.insert(User, user(randomUUID(), login, partner.id, await hash(password, PRODUCTION_ARGON2)));
+    await ds.manager.insert(Organization, writeCustomers);
     // The same names and emails as the constant list of the bare POST baseline (a2).
-    await ds.manager.insert(User, benchUsers().map((u) => user(u.id, u.name, customer.id, null)));
-
-    const tenantId = randomUUID();
-    await ds.manager.insert(OrganizationMapping, { organizationId: customer.id, acronisTenantId: tenantId, acronisDcUrl: null });
-    return { login, password, tenantId, writeCustomers: writeCustomers.map((c) => c.id) };
+    await ds.manager.insert(
+      User,
+      benchUsers().map((u) => ds.manager.create(User, { id: u.id, login: u.name.toLowerCase(), name: u.name, email: u.email, password: null, organizationId: caller.customerId })),
+    );
+    return { caller, tenantId: caller.tenantId, writeCustomers: writeCustomers.map((c) => c.id) };
   } finally {
     await ds.destroy();
   }
@@ -354,7 +341,7 @@ interface Measurement {
 }
 
 function scenarios(fixture: Fixture): Scenario[] {
-  const auth = { 'content-type': 'application/json', 'x-cyberapp-auth': cyberAppAuth(fixture.login, fixture.password) };
+  const auth = callbackHeaders(fixture.caller);
   const usersReadEnvelope = envelope('users_read', {}, { tenantId: fixture.tenantId });
   // One request for the gateway's users_read (c, d) and the same-I/O bare route (a2): same body, same headers.
   const usersRead: autocannon.Request = { method: 'POST', path: '/callback', headers: auth, body: JSON.stringify(usersReadEnvelope) };

@@ -25,6 +25,22 @@
  *      default concurrency settings (64 / 8 per subscription) and WEBHOOKS_TIMEOUT_MS default
  *      (10 s); d1 ten fast receivers, d2 the tenth never answers. The rate each fast receiver
  *      sees is compared.
+ *   m) mixed load, the case users meet: real `user_write` callbacks (POST /callback, authenticated as
+ *      a partner's user, bench/callback-caller.ts) from BENCH_MIXED_CONNECTIONS (16) autocannon
+ *      connections as fast as they go for BENCH_MIXED_SECONDS (30), while the gateway delivers each
+ *      user.created to one Domain-scope subscription of the partner (default concurrency settings),
+ *      whose receiver answers in 5 ms. Reports callback rate, delivery rate (deliveries recorded
+ *      succeeded during the load) and their ratio (goal >= 90%), lag p50/p99 events.created_at ->
+ *      first attempt (goal p99 < 1 s), backlog (events created - deliveries succeeded) at each quarter
+ *      of the load (goal: not growing), pending rows at the end, and the drain time after it.
+ *   s) the same at a steady BENCH_STEADY_MIXED_RATE (100) callbacks/s for BENCH_STEADY_MIXED_SECONDS
+ *      (60): lag p50/p99 (goal p99 < 250 ms). (m) and (s) first send BENCH_WARMUP_SECONDS of
+ *      callbacks at the steady rate and wait for their deliveries (excluded).
+ *   Measured 2026-12-06, BENCH_SCENARIOS=m,s, 2 shared cores at load average 9-11 (other helpers):
+ *      SQLite m: 124 callbacks/s, 31 deliveries/s (25%), lag p99 20.7 s, backlog 531 -> 2803, drained
+ *      in 4.4 s after the load; s: only 82 callbacks/s reached, 25 deliveries/s, lag p99 41 s.
+ *      PostgreSQL m: 50 callbacks/s, 49 deliveries/s (98.9%), lag p99 514 ms, backlog flat (~20);
+ *      s: only 46 callbacks/s reached, lag p99 649 ms (NOT MET).
  *
  * Processes: the receivers (ten HTTP servers) run in one child process (this file, role
  * `receiver`), the gateway in another (this file, role `gateway`: `createApp()` and `listen()` as
@@ -36,7 +52,8 @@
  * 64), BENCH_RATE (500), BENCH_WARMUP_SECONDS (2), BENCH_STEADY_SECONDS (10),
  * BENCH_FANOUT_EVENTS (5000: long enough for the hanging receiver's attempts to time out and be
  * retried during the run), BENCH_WARMUP_EVENTS (5000; 0: none: (b) then measures a cold process), BENCH_BODY_BYTES (300), BENCH_TIMEOUT_SECONDS (600: per wait),
- * BENCH_SCENARIOS ("b,c,d": a subset; the baseline always runs), BENCH_DB (sqlite|postgres), BENCH_DATABASE_URL
+ * BENCH_MIXED_SECONDS (30), BENCH_STEADY_MIXED_SECONDS (60), BENCH_STEADY_MIXED_RATE (100),
+ * BENCH_MIXED_CONNECTIONS (16), BENCH_SCENARIOS ("b,c,d,m,s": a subset; the baseline always runs), BENCH_DB (sqlite|postgres), BENCH_DATABASE_URL
  * (postgres://postgres@127.0.0.1:5432/test), BENCH_LOG_LEVEL (warn),
  * BENCH_CPU_PROFILE=<dir> (a V8 CPU profile of the gateway during each scenario, summarized),
  * BENCH_GATEWAY_PRELOAD (comma-separated modules the gateway loads first, `node -r`: counters or
@@ -46,6 +63,7 @@
  * has autovacuum off, and the claim query's plan depends on fresh statistics).
  */
 import 'reflect-metadata';
+import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -65,6 +83,7 @@ import { Organization, OrganizationKind } from '../src/organizations/organizatio
 import { eventPayload } from '../src/webhooks/webhook-dispatcher.service';
 import { deliveryHeaders, generateSecret } from '../src/webhooks/webhook-signer';
 import { WebhookScope, WebhookSubscription } from '../src/webhooks/webhook-subscription.entity';
+import { APP_CODE, callbackHeaders, CallbackCaller, seedCallbackCaller, USER_WRITE_SUCCESS, userWriteBody, userWriteRequest } from './callback-caller';
 import { CpuProfile, summarizeProfile } from './cpu-profile-summary';
 import { cpuMs, peakRssMiB } from './proc-stats';
 
@@ -75,7 +94,9 @@ const SCRIPT = 'bench/webhooks.bench.ts';
 /** WEBHOOKS_CONCURRENCY's default, used when BENCH_CONCURRENCY is unset. */
 const SERVICE_DEFAULT_CONCURRENCY = 64;
 const RECEIVERS = 10;
-const GOALS = { durableRatio: 0.4, p99Ms: 100, hangCost: 0.1 };
+const GOALS = { durableRatio: 0.4, p99Ms: 100, hangCost: 0.1, mixedRatio: 0.9, mixedP99Ms: 1000, steadyMixedP99Ms: 250 };
+/** (m), (s): the receiver answers this long after each request (a real receiver does some work). */
+const RECEIVER_DELAY_MS = 5;
 
 function intEnv(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
@@ -94,7 +115,11 @@ const settings = {
   fanoutEvents: intEnv('BENCH_FANOUT_EVENTS', 5000),
   warmupEvents: intEnv('BENCH_WARMUP_EVENTS', 5000, 0),
   bodyBytes: intEnv('BENCH_BODY_BYTES', 300, 200),
-  scenarios: new Set((process.env.BENCH_SCENARIOS || 'b,c,d').split(',').map((s) => s.trim())),
+  mixedSeconds: intEnv('BENCH_MIXED_SECONDS', 30),
+  steadyMixedSeconds: intEnv('BENCH_STEADY_MIXED_SECONDS', 60),
+  steadyMixedRate: intEnv('BENCH_STEADY_MIXED_RATE', 100),
+  mixedConnections: intEnv('BENCH_MIXED_CONNECTIONS', 16),
+  scenarios: new Set((process.env.BENCH_SCENARIOS || 'b,c,d,m,s').split(',').map((s) => s.trim())),
   db: process.env.BENCH_DB === 'postgres' ? ('postgres' as const) : ('sqlite' as const),
   databaseUrl: process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
@@ -127,12 +152,13 @@ interface PortStats {
   lastAt: number | null;
 }
 
-type ReceiverCommand = { cmd: 'reset'; hang: number[] } | { cmd: 'stats' };
+/** `delayMs`: every port that does not hang answers that long after the request's end (0: at once). */
+type ReceiverCommand = { cmd: 'reset'; hang: number[]; delayMs: number } | { cmd: 'stats' };
 
 async function receiverRole(): Promise<void> {
   const states = await Promise.all(
     Array.from({ length: RECEIVERS }, async () => {
-      const state = { port: 0, hang: false, requests: 0, ids: new Set<string>(), firstAt: null as number | null, lastAt: null as number | null, hung: new Set<ServerResponse>() };
+      const state = { port: 0, hang: false, delayMs: 0, requests: 0, ids: new Set<string>(), firstAt: null as number | null, lastAt: null as number | null, hung: new Set<ServerResponse>() };
       const server = createHttpServer((req, res) => {
         req.on('end', () => {
           const now = Date.now();
@@ -146,7 +172,9 @@ async function receiverRole(): Promise<void> {
             res.on('close', () => state.hung.delete(res));
             return;
           }
-          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }).end('ok');
+          const answer = (): void => void res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }).end('ok');
+          if (state.delayMs > 0) setTimeout(answer, state.delayMs);
+          else answer();
         });
         req.resume();
       });
@@ -159,7 +187,7 @@ async function receiverRole(): Promise<void> {
     if (message.cmd === 'reset') {
       for (const [i, s] of states.entries()) {
         for (const res of s.hung) res.destroy();
-        Object.assign(s, { hang: message.hang.includes(i), requests: 0, ids: new Set<string>(), firstAt: null, lastAt: null });
+        Object.assign(s, { hang: message.hang.includes(i), delayMs: message.delayMs, requests: 0, ids: new Set<string>(), firstAt: null, lastAt: null });
       }
       process.send?.({ ok: 'reset' });
     } else {
@@ -375,8 +403,8 @@ async function startReceiver(): Promise<Receiver> {
   return { child, logFile, ports };
 }
 
-async function resetReceiver(r: Receiver, hang: number[] = []): Promise<void> {
-  r.child.send({ cmd: 'reset', hang } satisfies ReceiverCommand);
+async function resetReceiver(r: Receiver, hang: number[] = [], delayMs = 0): Promise<void> {
+  r.child.send({ cmd: 'reset', hang, delayMs } satisfies ReceiverCommand);
   await nextMessage(r.child, r.logFile, 10_000);
 }
 
@@ -403,9 +431,12 @@ interface Gateway {
   child: ChildProcess;
   pid: number;
   logFile: string;
+  /** http://127.0.0.1:<port>, where the callbacks of (m) and (s) go. */
+  url: string;
 }
 
 async function startGateway(name: string, db: Database, extra: Record<string, string>): Promise<Gateway> {
+  const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: '',
@@ -417,7 +448,8 @@ async function startGateway(name: string, db: Database, extra: Record<string, st
     NODE_ENV: 'production',
     CALLBACK_JWT: 'off',
     HOST: '127.0.0.1',
-    PORT: String(await freePort()),
+    PORT: String(port),
+    APP_CODE,
     LOG_LEVEL: settings.logLevel,
     LOG_PRETTY: 'false',
     WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8',
@@ -428,7 +460,7 @@ async function startGateway(name: string, db: Database, extra: Record<string, st
   const { child, logFile } = spawnRole('gateway', name, env);
   await nextMessage(child, logFile, 120_000);
   if (child.pid === undefined) throw new Error(`${name}: no pid`);
-  return { name, child, pid: child.pid, logFile };
+  return { name, child, pid: child.pid, logFile, url: `http://127.0.0.1:${port}` };
 }
 
 async function gatewayCommand<T>(g: Gateway, command: GatewayCommand, timeoutMs = 60_000): Promise<T> {
@@ -440,8 +472,8 @@ async function gatewayCommand<T>(g: Gateway, command: GatewayCommand, timeoutMs 
 function gatewayWarnings(g: Gateway): string[] {
   return readFileSync(g.logFile, 'utf8')
     .split('\n')
-    // Expected in every run: the platform JWT is off, and the connector has no credentials.
-    .filter((line) => line.trim() !== '' && !line.includes('CALLBACK_JWT=off') && !line.includes('connector disabled'));
+    // Expected in every run: the platform JWT is off, the connector has no credentials, the console no cookie secret.
+    .filter((line) => line.trim() !== '' && !line.includes('CALLBACK_JWT=off') && !line.includes('connector disabled') && !line.includes('CONSOLE_COOKIE_SECRET'));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,6 +485,8 @@ interface Database {
   ds: DataSource;
   organizationId: string;
   subscriptionIds: string[];
+  /** (m), (s): the partner that sends callbacks; its subscriptions are Domain-scoped (they see its customer's events). */
+  caller: CallbackCaller | null;
 }
 
 function describeDatabase(): string {
@@ -469,8 +503,11 @@ async function withAdmin<T extends { rows: unknown[] }>(work: (c: Client) => Pro
   }
 }
 
-/** A fresh database with the schema, an organization and one subscription per receiver URL given. */
-async function createDatabase(name: string, urls: string[]): Promise<Database> {
+/**
+ * A fresh database with the schema, an organization and one subscription per receiver URL given; with `caller`, the
+ * organization is a partner whose user sends callbacks for its mapped customer, and the subscriptions are Domain-scoped.
+ */
+async function createDatabase(name: string, urls: string[], options: { caller?: boolean } = {}): Promise<Database> {
   let env: Record<string, string>;
   if (settings.db === 'postgres') {
     const schema = `bench_wh_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -491,14 +528,18 @@ async function createDatabase(name: string, urls: string[]): Promise<Database> {
   const ds = new DataSource(buildDataSourceOptions(readDatabaseConfig({ ...process.env, DATABASE_URL: '', DATABASE_SCHEMA: '', SQLITE_PATH: '', ...env })));
   await ds.initialize();
   await ds.runMigrations();
-  const organization = ds.manager.create(Organization, { id: randomUUID(), name: 'Bench Partner Inc.', kind: OrganizationKind.Partner, parentId: null });
-  await ds.manager.insert(Organization, organization);
+  const caller = options.caller ? await seedCallbackCaller(ds) : null;
+  let organizationId = caller?.partnerId;
+  if (organizationId === undefined) {
+    organizationId = randomUUID();
+    await ds.manager.insert(Organization, ds.manager.create(Organization, { id: organizationId, name: 'Bench Partner Inc.', kind: OrganizationKind.Partner, parentId: null }));
+  }
   const subscriptionIds: string[] = [];
   for (const [i, url] of urls.entries()) {
     const id = randomUUID();
     await ds.manager.insert(WebhookSubscription, {
       id,
-      organizationId: organization.id,
+      organizationId,
       createdBy: null,
       name: `bench receiver ${i}`,
       description: null,
@@ -509,12 +550,12 @@ async function createDatabase(name: string, urls: string[]): Promise<Database> {
       sslVerification: true,
       enabled: true,
       disabledReason: null,
-      scope: WebhookScope.Local,
+      scope: caller ? WebhookScope.Domain : WebhookScope.Local,
       filters: [],
     });
     subscriptionIds.push(id);
   }
-  return { name, env, ds, organizationId: organization.id, subscriptionIds };
+  return { name, env, ds, organizationId, subscriptionIds, caller };
 }
 
 /** `count` undispatched events, committed together: one transaction of 500-row INSERTs. */
@@ -888,6 +929,127 @@ async function runFanout(receiver: Receiver, hang: boolean): Promise<FanoutResul
 }
 
 // ---------------------------------------------------------------------------------------------
+// (m), (s) mixed load: user_write callbacks into the gateway while its deliveries flow
+
+interface MixedResult extends ScenarioResult {
+  kind: 'm' | 's';
+  loadMs: number;
+  /** Callbacks answered 2xx over the load, per second of load. */
+  callbackRate: number;
+  callbacks: { ok: number; non2xx: number; errors: number; p50: number; p99: number };
+  /** Deliveries recorded succeeded during the load, per second of load. */
+  deliveryRate: number;
+  /** events.created_at -> the first attempt's started_at, sorted, events created during the load. */
+  lags: number[];
+  /** Events created minus deliveries succeeded, at each quarter of the load (database times). */
+  backlog: number[];
+  /** At the load's end, as read then: delivery rows not yet succeeded and events not yet fanned out. */
+  pendingAtEnd: { deliveries: number; undispatched: number };
+  /** The load's end -> the last delivery recorded succeeded. */
+  drainMs: number;
+}
+
+/** autocannon against the gateway's `POST /callback` with user_write; `rate` null: as fast as the connections go. */
+function callbackLoad(g: Gateway, caller: CallbackCaller, seconds: number, rate: number | null): Promise<autocannon.Result> {
+  return autocannon({
+    url: g.url,
+    connections: settings.mixedConnections,
+    duration: seconds,
+    ...(rate === null ? {} : { overallRate: rate }),
+    requests: [userWriteRequest(caller)],
+  });
+}
+
+async function countRows(db: Database, sql: string, params: unknown[] = []): Promise<number> {
+  const [row] = await db.ds.query<Array<{ n: string | number }>>(sql, params);
+  return Number(row.n);
+}
+
+async function runMixed(receiver: Receiver, kind: 'm' | 's'): Promise<MixedResult> {
+  const name = kind === 'm' ? 'm-mixed' : 's-steady-mixed';
+  const seconds = kind === 'm' ? settings.mixedSeconds : settings.steadyMixedSeconds;
+  const rate = kind === 'm' ? null : settings.steadyMixedRate;
+  const db = await createDatabase(name, [`http://127.0.0.1:${receiver.ports[0]}/hook`], { caller: true });
+  const caller = db.caller as CallbackCaller;
+  const [subscriptionId] = db.subscriptionIds;
+  const eventCount = (): Promise<number> => countRows(db, `SELECT COUNT(*) AS n FROM events WHERE type = 'user.created'`);
+  try {
+    await resetReceiver(receiver, [], RECEIVER_DELAY_MS);
+    // Default concurrency settings, as a user runs the gateway (BENCH_CONCURRENCY still applies).
+    const g = await startGateway(name, db, {});
+    // One callback checked: a 200 that does not create the user would flatter the figures.
+    const res = await fetch(`${g.url}/callback`, { method: 'POST', headers: callbackHeaders(caller), body: userWriteBody(caller) });
+    const text = await res.text();
+    if (res.status !== 200 || (JSON.parse(text) as { type?: unknown }).type !== USER_WRITE_SUCCESS) throw new Error(`${name}: user_write answered ${res.status} ${text.slice(0, 300)}`);
+    // Warm-up at the steady rate (the gateway's JIT, the credential cache), drained before the load.
+    if (settings.warmupSeconds > 0) await callbackLoad(g, caller, settings.warmupSeconds, settings.steadyMixedRate);
+    await waitForSucceeded(db, g, [subscriptionId], await eventCount());
+
+    let load: autocannon.Result | null = null;
+    let loadStart = 0;
+    let loadEnd = 0;
+    let pendingAtEnd = { deliveries: 0, undispatched: 0 };
+    const { usage } = await measure(g, receiver, db, async () => {
+      loadStart = Date.now();
+      load = await callbackLoad(g, caller, seconds, rate);
+      loadEnd = Date.now();
+      pendingAtEnd = {
+        deliveries: await countRows(db, `SELECT COUNT(*) AS n FROM webhook_deliveries WHERE state <> 'succeeded'`),
+        undispatched: await countRows(db, `SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL`),
+      };
+      await waitForSucceeded(db, g, [subscriptionId], await eventCount());
+    });
+    const result = load as unknown as autocannon.Result;
+    const rows = await db.ds.query<Array<{ created_at: Date | string; started_at: Date | string; completed_at: Date | string }>>(
+      `SELECT e.created_at, a.started_at, d.completed_at FROM events e
+         JOIN webhook_deliveries d ON d.event_id = e.id AND d.subscription_id = ${p(db, 1)}
+         JOIN webhook_delivery_attempts a ON a.delivery_id = d.id AND a.attempt = 1
+        WHERE e.type = 'user.created'`,
+      [subscriptionId],
+    );
+    const times = rows.map((r) => ({ created: fromDbDate(r.created_at).getTime(), started: fromDbDate(r.started_at).getTime(), completed: fromDbDate(r.completed_at).getTime() }));
+    const during = times.filter((t) => t.created >= loadStart && t.created <= loadEnd);
+    const lags = during.map((t) => t.started - t.created).sort((x, y) => x - y);
+    const loadMs = loadEnd - loadStart;
+    const deliveredDuring = times.filter((t) => t.completed >= loadStart && t.completed <= loadEnd).length;
+    const backlog = [0.25, 0.5, 0.75, 1].map((share) => {
+      const at = loadStart + share * loadMs;
+      return times.filter((t) => t.created <= at).length - times.filter((t) => t.completed <= at).length;
+    });
+    const lastDone = Math.max(...times.map((t) => t.completed));
+    const w = await deliveryWindow(db, [subscriptionId]);
+    const [stats] = await receiverStats(receiver);
+    const warnings = gatewayWarnings(g);
+    await stop(g.child);
+    const ok = result['2xx'];
+    const label = rate === null ? `${settings.mixedConnections} connections as fast as they go` : `a steady ${rate}/s`;
+    return {
+      name: `${kind}) user_write callbacks, ${label}, ${seconds} s + deliveries to 1 Domain subscription (${RECEIVER_DELAY_MS} ms receiver; gateway, ${settings.db})`,
+      kind,
+      deliveries: deliveredDuring,
+      windowMs: loadMs,
+      rate: (deliveredDuring * 1000) / loadMs,
+      usage,
+      warnings,
+      notes: [
+        `${kind}) callbacks: ${ok} answered 2xx, ${result.non2xx} other, ${result.errors} errors (${result.timeouts} timeouts); callback latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`,
+        `${kind}) receiver: ${stats.requests} requests, ${stats.unique} distinct webhook-ids (${stats.requests - stats.unique} repeats); attempts recorded ${w.attempts} for ${w.deliveries} deliveries, failed ${JSON.stringify(w.failures)}`,
+      ],
+      loadMs,
+      callbackRate: (ok * 1000) / loadMs,
+      callbacks: { ok, non2xx: result.non2xx, errors: result.errors, p50: result.latency.p50, p99: result.latency.p99 },
+      deliveryRate: (deliveredDuring * 1000) / loadMs,
+      lags,
+      backlog,
+      pendingAtEnd,
+      drainMs: Math.max(0, lastDone - loadEnd),
+    };
+  } finally {
+    await db.ds.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 function table(rows: string[][], rightAligned: boolean[]): string {
@@ -908,8 +1070,8 @@ function scenarioRow(r: ScenarioResult, baseline: BaselineResult): string[] {
     String(r.deliveries),
     seconds(r.windowMs),
     perSecond(r.rate),
-    // (c)'s rate is the writer's, not a capacity.
-    r.name.startsWith('c)') ? '-' : percent(r.rate / baseline.rate),
+    // (c)'s, (m)'s and (s)'s rate follows what is written, not a capacity.
+    /^[cms]\)/.test(r.name) ? '-' : percent(r.rate / baseline.rate),
     seconds(r.usage.gatewayCpuMs),
     percent(r.usage.gatewayCpuMs / Math.max(1, r.windowMs)),
     (r.usage.gatewayCpuMs / Math.max(1, r.deliveries)).toFixed(3),
@@ -942,6 +1104,7 @@ async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   let latency: LatencyResult | null = null;
   let fanout: [FanoutResult, FanoutResult] | null = null;
+  const mixed: MixedResult[] = [];
   try {
     // The baseline runs before, between and after the gateway scenarios: on a shared 2-core
     // machine one run can be unlucky, and the goal is stated against the best of them.
@@ -974,6 +1137,18 @@ async function main(): Promise<void> {
       console.log(`${seconds(d2.windowMs)} s`);
       results.push(d1, d2);
       fanout = [d1, d2];
+    }
+    for (const kind of ['m', 's'] as const) {
+      if (!settings.scenarios.has(kind)) continue;
+      process.stdout.write(
+        kind === 'm'
+          ? `m) user_write callbacks from ${settings.mixedConnections} connections for ${settings.mixedSeconds} s ... `
+          : `s) user_write callbacks at ${settings.steadyMixedRate}/s for ${settings.steadyMixedSeconds} s ... `,
+      );
+      const r = await runMixed(receiver, kind);
+      results.push(r);
+      mixed.push(r);
+      console.log(`${perSecond(r.callbackRate)} callbacks/s, ${perSecond(r.deliveryRate)} deliveries/s`);
     }
     await baselineRun();
     const baseline = baselines.reduce((best, run) => (run.rate > best.rate ? run : best));
@@ -1027,6 +1202,31 @@ async function main(): Promise<void> {
       console.log(table(hangRows, [false, true, true, true]));
     }
 
+    if (mixed.length > 0) {
+      console.log('');
+      const mixedRows = [
+        ['m/s) user_write callbacks + deliveries', 'load s', 'callbacks/s', 'deliveries/s', 'dlv/cb', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'backlog at 1/4, 1/2, 3/4, end', 'pending at end (rows + undispatched)', 'drain s'],
+        ...mixed.map((r) => [
+          `${r.kind}) ${r.kind === 'm' ? `${settings.mixedConnections} connections, flat out` : `steady ${settings.steadyMixedRate}/s`}`,
+          seconds(r.loadMs),
+          perSecond(r.callbackRate),
+          perSecond(r.deliveryRate),
+          percent(r.deliveryRate / Math.max(1e-9, r.callbackRate)),
+          ms(percentile(r.lags, 0.5)),
+          ms(percentile(r.lags, 0.99)),
+          ms(percentile(r.lags, 1)),
+          r.backlog.join(', '),
+          `${r.pendingAtEnd.deliveries} + ${r.pendingAtEnd.undispatched}`,
+          seconds(r.drainMs),
+        ]),
+      ];
+      console.log(table(mixedRows, [false, ...mixedRows[0].slice(1).map(() => true)]));
+      console.log(
+        `m/s) deliveries/s: recorded succeeded during the load; lag: events.created_at -> the first attempt's started_at, events created during the load; ` +
+          `backlog: events created minus deliveries succeeded (database times); drain: the load's end -> the last delivery succeeded; receiver answers in ${RECEIVER_DELAY_MS} ms`,
+      );
+    }
+
     const b = results.find((r) => r.name.startsWith('b)'));
     console.log('');
     console.log('goals:');
@@ -1038,6 +1238,18 @@ async function main(): Promise<void> {
     if (fanout) {
       const cost = 1 - fanout[1].nineRate / fanout[0].nineRate;
       console.log(`  a hanging receiver costs the others < ${percent(GOALS.hangCost)}: ${percent(cost)} (the nine: ${perSecond(fanout[1].nineRate)} vs ${perSecond(fanout[0].nineRate)}/s): ${cost < GOALS.hangCost ? 'MET' : 'NOT MET'}`);
+    }
+    for (const r of mixed) {
+      const p99 = percentile(r.lags, 0.99);
+      if (r.kind === 'm') {
+        const ratio = r.deliveryRate / Math.max(1e-9, r.callbackRate);
+        console.log(`  m) deliveries >= ${percent(GOALS.mixedRatio)} of the callback rate: ${percent(ratio)} (${perSecond(r.deliveryRate)} vs ${perSecond(r.callbackRate)}/s): ${ratio >= GOALS.mixedRatio ? 'MET' : 'NOT MET'}`);
+        console.log(`  m) lag p99 < ${GOALS.mixedP99Ms} ms: ${ms(p99)} ms: ${p99 < GOALS.mixedP99Ms ? 'MET' : 'NOT MET'}`);
+        const growing = r.backlog[3] > Math.max(r.backlog[0], 2 * settings.mixedConnections);
+        console.log(`  m) no growing backlog: ${r.backlog.join(' -> ')} over the load: ${growing ? 'NOT MET' : 'MET'}`);
+      } else {
+        console.log(`  s) lag p99 < ${GOALS.steadyMixedP99Ms} ms at ${settings.steadyMixedRate} callbacks/s: ${ms(p99)} ms: ${p99 < GOALS.steadyMixedP99Ms ? 'MET' : 'NOT MET'}`);
+      }
     }
     for (const r of results) {
       if (r.warnings.length === 0) continue;
