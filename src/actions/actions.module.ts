@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { actionsConfig } from '../config/actions.config';
 import { DatabaseModule } from '../database/database.module';
@@ -27,7 +28,7 @@ import { Action } from './action.entity';
  * applicabilities, the durable action ledger, the `/api/action-ws/1.0` endpoint and the APIs.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ActionHandler, ActionCapability, ActionApplicability, Action]), ConfigModule.forFeature(actionsConfig), AuthModule, DatabaseModule, EventsModule, OrganizationsModule, TenantMappingModule],
+  imports: [TypeOrmModule.forFeature([ActionHandler, ActionCapability, ActionApplicability, Action]), ConfigModule.forFeature(actionsConfig), AuditModule, AuthModule, DatabaseModule, EventsModule, OrganizationsModule, TenantMappingModule],
   // The static configuration paths are registered before `/api/actions/:id`.
   controllers: [ActionConfigController, ActionsController, ActionHandlerApiController],
   providers: [

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { AuthModule } from '../auth/auth.module';
 import { auditConfig } from '../config/audit.config';
@@ -12,11 +12,9 @@ import { AuditRecord } from './audit-record.entity';
 
 /**
  * The audit trail (docs/audit.md): the writer every recording module uses, the API
- * `/api/audit` and the retention sweep. Global, so that the modules whose work
- * is recorded reach AuditService without importing this module; it depends on the database
- * helpers and the auth guard only, so nothing it imports imports it back.
+ * `/api/audit` and the retention sweep. Each module whose work is recorded imports it; it depends
+ * on the database helpers and the auth guard only, so nothing it imports imports it back.
  */
-@Global()
 @Module({
   imports: [TypeOrmModule.forFeature([AuditRecord]), ConfigModule.forFeature(auditConfig), AuthModule, DatabaseModule],
   controllers: [AuditController],

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from '../audit/audit.module';
 import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
 import { connectorConfig } from '../config/connector.config';
@@ -16,7 +17,7 @@ import { CallbackRequest } from './callback-request.entity';
 
 @Module({
   // The approval gate (APPROVAL_GATE) is the hooks' (src/hooks); the callback service knows only its interface.
-  imports: [TypeOrmModule.forFeature([CallbackRequest]), DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuthModule, DatabaseModule, EventsModule, HookApprovalsModule],
+  imports: [TypeOrmModule.forFeature([CallbackRequest]), DiscoveryModule, ConfigModule.forFeature(connectorConfig), AuditModule, AuthModule, DatabaseModule, EventsModule, HookApprovalsModule],
   controllers: [CallbackController],
   providers: [CallbackRegistry, CallbackService, IdempotencySweepJob, CallbackAuditHook],
   exports: [CallbackRegistry],

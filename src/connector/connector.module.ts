@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from '../audit/audit.module';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
 import { connectorConfig } from '../config/connector.config';
@@ -20,7 +21,7 @@ import { DemoGenerator } from './demo-generator.service';
 
 /** Pushes the vendor's alerts and workloads to every mapped Acronis tenant (docs/architecture.md, flow 4). */
 @Module({
-  imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun, ConnectorWorkload]), AuthModule, DatabaseModule, EventsModule],
+  imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun, ConnectorWorkload]), AuditModule, AuthModule, DatabaseModule, EventsModule],
   controllers: [ConnectorIntakeController, ConnectorRunsController],
   providers: [ConnectorItemsService, ConnectorRunsService, ConnectorTrigger, AcronisClient, DemoGenerator, ConnectorRunner, ConnectorJob],
   exports: [ConnectorItemsService, ConnectorRunsService, ConnectorTrigger, ConnectorRunner],

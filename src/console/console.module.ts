@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from '../audit/audit.module';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ActionsModule } from '../actions/actions.module';
 import { AuthModule } from '../auth/auth.module';
@@ -36,6 +37,7 @@ import { ConsoleActionsController } from './console-actions.controller';
     ConfigModule.forFeature(webhooksConfig),
     ConfigModule.forFeature(s3EventsConfig),
     TypeOrmModule.forFeature([ConsoleSession, User]),
+    AuditModule,
     AuthModule,
     WebhooksModule,
     HooksModule,

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from '../audit/audit.module';
 import { APPROVAL_GATE } from '../callbacks/approval-gate';
 import { webhooksConfig } from '../config/webhooks.config';
 import { DatabaseModule } from '../database/database.module';
@@ -13,7 +14,7 @@ import { HookApprovalsService } from './hook-approvals.service';
  * WebhooksModule can import it while HooksModule builds on WebhooksModule.
  */
 @Module({
-  imports: [ConfigModule.forFeature(webhooksConfig), DatabaseModule, EventsModule, WebhookSenderModule],
+  imports: [ConfigModule.forFeature(webhooksConfig), AuditModule, DatabaseModule, EventsModule, WebhookSenderModule],
   providers: [HookApprovalsService, { provide: APPROVAL_GATE, useExisting: HookApprovalsService }],
   exports: [HookApprovalsService, APPROVAL_GATE],
 })

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from '../audit/audit.module';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
 import { s3EventsConfig } from '../config/s3-events.config';
@@ -25,7 +26,7 @@ import { S3SourcesService } from './s3-sources.service';
  * and the API under /api/s3-events.
  */
 @Module({
-  imports: [ConfigModule.forFeature(s3EventsConfig), TypeOrmModule.forFeature([S3EventSource, S3InboxRecord, S3ActionAttempt, S3SourceConfirmation]), AuthModule, DatabaseModule, EventsModule],
+  imports: [ConfigModule.forFeature(s3EventsConfig), TypeOrmModule.forFeature([S3EventSource, S3InboxRecord, S3ActionAttempt, S3SourceConfirmation]), AuditModule, AuthModule, DatabaseModule, EventsModule],
   controllers: [S3IntakeController, S3SourcesController, S3InboxController],
   providers: [S3InboxSignal, S3ActionRunner, S3SourcesService, S3IntakeService, S3InboxService, S3InboxWorker],
   exports: [S3SourcesService, S3InboxService],

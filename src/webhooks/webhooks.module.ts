@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AuditModule } from '../audit/audit.module';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
 import { webhooksConfig } from '../config/webhooks.config';
@@ -29,6 +30,7 @@ import { WebhooksController } from './webhooks.controller';
   imports: [
     ConfigModule.forFeature(webhooksConfig),
     TypeOrmModule.forFeature([WebhookSubscription, WebhookDelivery, WebhookDeliveryAttempt]),
+    AuditModule,
     AuthModule,
     DatabaseModule,
     EventsModule,
