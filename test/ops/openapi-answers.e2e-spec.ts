@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { ConnectorRun, ConnectorRunStatus } from '../../src/connector/connector-run.entity';
 import { HookDecision } from '../../src/hooks/hook-decision.entity';
@@ -11,6 +14,7 @@ import { alertBody } from '../factories/connector-items';
 import { createOrganization, createUser, mapOrganization } from '../factories/organizations';
 import { createAttempt, createDelivery } from '../factories/webhooks';
 import { callback } from '../setup/callback-client';
+import { notification, PUBLISHED_CONFIRMATION, recorderAction, SHELL } from '../factories/s3-events';
 import { createTestApp, TestApp } from '../setup/create-test-app';
 import { eventually } from '../setup/eventually';
 import { cyberAppAuth } from '../setup/protocol';
@@ -25,6 +29,7 @@ interface Schema {
   required?: string[];
   items?: Schema;
   allOf?: Schema[];
+  oneOf?: Schema[];
 }
 
 interface Operation {
@@ -45,11 +50,13 @@ interface Answer {
 }
 
 const PASSWORD = 'partner-password';
-const ENV = { WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8,::1' };
+const ENV = { WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8,::1', S3_EVENTS_ALLOWED_PRIVATE: '127.0.0.1/8', S3_EVENTS_ALLOWED_COMMANDS: SHELL, S3_EVENTS_POLL_MS: '50' };
 /** A closed port: nothing the test creates is ever delivered. */
 const NOWHERE = 'http://127.0.0.1:9/hook';
+/** What the S3 command action appends to. */
+const recorder = join(tmpdir(), `openapi-answers-${randomUUID()}.log`);
 /** The module prefixes whose every answer this spec sends and checks. */
-const MODULES = ['/api/connector', '/api/audit', '/api/hooks', '/api/actions', '/api/action/1.0', '/api/webhooks'];
+const MODULES = ['/api/connector', '/api/audit', '/api/hooks', '/api/actions', '/api/action/1.0', '/api/s3-events', '/s3-events/{token}', '/api/webhooks'];
 
 const resolve = (doc: OpenApiDocument, schema: Schema): Schema => {
   if (schema.$ref) return resolve(doc, doc.components.schemas[schema.$ref.replace('#/components/schemas/', '')]);
@@ -67,6 +74,10 @@ const resolve = (doc: OpenApiDocument, schema: Schema): Schema => {
 function mismatches(doc: OpenApiDocument, documented: Schema, value: unknown, at: string): string[] {
   const schema = resolve(doc, documented);
   if (value === null) return schema.nullable ? [] : [`${at}: null, documented as not nullable`];
+  if (schema.oneOf) {
+    const tries = schema.oneOf.map((branch) => mismatches(doc, branch, value, at));
+    return tries.some((problems) => problems.length === 0) ? [] : [`${at}: matches none of its oneOf schemas (${tries.map((p) => p.join('; ')).join(' | ')})`];
+  }
   if (schema.type === 'array' || schema.items) {
     if (!Array.isArray(value)) return [`${at}: not an array`];
     return value.flatMap((v, i) => (schema.items ? mismatches(doc, schema.items, v, `${at}[${i}]`) : []));
@@ -125,7 +136,10 @@ describe('OpenAPI document: every management API answer is the documented shape'
     doc = (await request(t.server).get('/api/docs-json').expect(200)).body as OpenApiDocument;
   });
 
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    rmSync(recorder, { force: true });
+  });
 
   it('connector: intake, items (each kind, with its body), send-now and runs', async () => {
     const items = [
@@ -220,6 +234,30 @@ describe('OpenAPI document: every management API answer is the documented shape'
     await send('get', '/api/action/1.0/applicabilities', '/api/action/1.0/applicabilities', 200, undefined, bearer);
     check('/api/actions');
     check('/api/action/1.0');
+  });
+
+  it('s3-events: sources with both kinds of action, confirmations, the intake, inbox records with their action attempts, replay', async () => {
+    const replicate = { type: 'replicate', endpoint: 'http://127.0.0.1:9', region: 'ru-msk', bucket: 'backup', access_key_id: 'AK', secret_access_key: 'SK' };
+    const actions = [recorderAction(recorder), { ...replicate, source: { endpoint: 'http://127.0.0.1:9', region: 'ru-msk', access_key_id: 'AK2', secret_access_key: 'SK2' } }];
+    const both = await send('post', '/api/s3-events/sources', '/api/s3-events/sources', 201, { organization_id: customerId, name: 'both', public_url: 'http://test.com', allowed_buckets: ['bucketA'], actions });
+    const id = String(both.id);
+    await send('post', String(both.intake_path), '/s3-events/{token}', 200, PUBLISHED_CONFIRMATION);
+    await send('get', `/api/s3-events/sources/${id}/confirmations`, '/api/s3-events/sources/{id}/confirmations', 200);
+    await send('patch', `/api/s3-events/sources/${id}`, '/api/s3-events/sources/{id}', 200, { actions: [replicate], enabled: false });
+    await send('post', `/api/s3-events/sources/${id}/rotate-token`, '/api/s3-events/sources/{id}/rotate-token', 200);
+    // Only the command action runs for the event: it finishes at once, and the record can be replayed.
+    const commands = await send('post', '/api/s3-events/sources', '/api/s3-events/sources', 201, { name: 'commands', allowed_buckets: ['bucketA'], actions: [recorderAction(recorder)] });
+    await send('post', String(commands.intake_path), '/s3-events/{token}', 200, notification({ key: 'a.txt', size: 12 }));
+    await send('get', '/api/s3-events/sources', '/api/s3-events/sources', 200);
+    await send('get', `/api/s3-events/sources/${id}`, '/api/s3-events/sources/{id}', 200);
+    const inbox = `/api/s3-events/inbox?source_id=${String(commands.id)}`;
+    const [record] = (await eventually(async () => (await request(t.server).get(inbox).set('x-cyberapp-auth', auth)).body as { items: Json[] }, (page) => page.items[0]?.state === 'done')).items;
+    await send('get', inbox, '/api/s3-events/inbox', 200);
+    await send('get', `/api/s3-events/inbox/${String(record.id)}`, '/api/s3-events/inbox/{id}', 200);
+    await send('post', `/api/s3-events/inbox/${String(record.id)}/replay`, '/api/s3-events/inbox/{id}/replay', 202);
+    expect(answers.filter((a) => a.path === '/api/s3-events/inbox/{id}').map((a) => (a.body as Json).action_attempts)).toEqual([[expect.objectContaining({ action_type: 'command', success: true })]]);
+    check('/api/s3-events');
+    check('/s3-events/{token}');
   });
 
   it('webhooks (the pattern the others follow): subscriptions, secrets, tests and deliveries', async () => {
