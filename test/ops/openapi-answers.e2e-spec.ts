@@ -50,7 +50,8 @@ interface Answer {
 }
 
 const PASSWORD = 'partner-password';
-const ENV = { WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8,::1', S3_EVENTS_ALLOWED_PRIVATE: '127.0.0.1/8', S3_EVENTS_ALLOWED_COMMANDS: SHELL, S3_EVENTS_POLL_MS: '50' };
+/** No delivery worker: the redeliveries made here stay pending rather than knock on a closed port. */
+const ENV = { WEBHOOKS_ALLOWED_PRIVATE: '127.0.0.1/8,::1', WEBHOOKS_WORKER_ENABLED: 'false', S3_EVENTS_ALLOWED_PRIVATE: '127.0.0.1/8', S3_EVENTS_ALLOWED_COMMANDS: SHELL, S3_EVENTS_POLL_MS: '50' };
 /** A closed port: nothing the test creates is ever delivered. */
 const NOWHERE = 'http://127.0.0.1:9/hook';
 /** What the S3 command action appends to. */
@@ -255,6 +256,8 @@ describe('OpenAPI document: every management API answer is the documented shape'
     await send('get', inbox, '/api/s3-events/inbox', 200);
     await send('get', `/api/s3-events/inbox/${String(record.id)}`, '/api/s3-events/inbox/{id}', 200);
     await send('post', `/api/s3-events/inbox/${String(record.id)}/replay`, '/api/s3-events/inbox/{id}/replay', 202);
+    // The replay runs the command again: let it finish before the app closes.
+    await eventually(async () => (await request(t.server).get(`/api/s3-events/inbox/${String(record.id)}`).set('x-cyberapp-auth', auth)).body as Json, (r) => r.state === 'done');
     expect(answers.filter((a) => a.path === '/api/s3-events/inbox/{id}').map((a) => (a.body as Json).action_attempts)).toEqual([[expect.objectContaining({ action_type: 'command', success: true })]]);
     check('/api/s3-events');
     check('/s3-events/{token}');
