@@ -14,27 +14,7 @@ import { ActionCapability } from './action-capability.entity';
 import { ActionHandler } from './action-handler.entity';
 import { findVisible, ownerFor } from './action-lookup';
 import { CreateApplicabilityDto, CreateCapabilityDto, UpdateCapabilityDto } from './actions.dto';
-
-export interface CapabilityView {
-  id: string;
-  organization_id: string;
-  name: string;
-  description: string | null;
-  mandatory_parameters: string[];
-  optional_parameters: string[];
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ApplicabilityView {
-  id: string;
-  organization_id: string;
-  handler_id: string;
-  capability_id: string;
-  capability: string;
-  parameters: Record<string, unknown>;
-  created_at: string;
-}
+import { ApplicabilityList, ApplicabilityView, CapabilityList, CapabilityView } from './actions.views';
 
 export const capabilityView = (c: ActionCapability): CapabilityView => ({
   id: c.id,
@@ -104,7 +84,7 @@ export class ActionCatalogService {
     return capabilityView(row);
   }
 
-  async listCapabilities(caller: VerifiedCaller, organizationId: string | undefined): Promise<{ items: CapabilityView[] }> {
+  async listCapabilities(caller: VerifiedCaller, organizationId: string | undefined): Promise<CapabilityList> {
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(ActionCapability, 'c');
     if (organizationId !== undefined) qb.where('c.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, organizationId) });
@@ -173,7 +153,7 @@ export class ActionCatalogService {
     return applicabilityView(row, capability.name);
   }
 
-  async listApplicabilities(caller: VerifiedCaller, organizationId: string | undefined): Promise<{ items: ApplicabilityView[] }> {
+  async listApplicabilities(caller: VerifiedCaller, organizationId: string | undefined): Promise<ApplicabilityList> {
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(ActionApplicability, 'a').innerJoin(ActionCapability, 'c', 'c.id = a.capability_id').addSelect('c.name', 'capability_name');
     if (organizationId !== undefined) qb.where('a.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, organizationId) });
@@ -192,13 +172,13 @@ export class ActionCatalogService {
   }
 
   /** `GET /api/action/1.0/capabilities` for a handler: its organization's capabilities. */
-  async capabilitiesForHandler(handler: ActionHandler): Promise<{ items: CapabilityView[] }> {
+  async capabilitiesForHandler(handler: ActionHandler): Promise<CapabilityList> {
     const rows = await this.dataSource.manager.find(ActionCapability, { where: { organizationId: handler.organizationId }, order: { name: 'ASC' } });
     return { items: rows.map(capabilityView) };
   }
 
   /** `GET /api/action/1.0/applicabilities` for a handler: the capabilities it serves, with their extra parameters. */
-  async applicabilitiesForHandler(handler: ActionHandler): Promise<{ items: ApplicabilityView[] }> {
+  async applicabilitiesForHandler(handler: ActionHandler): Promise<ApplicabilityList> {
     const { entities, raw } = await this.dataSource.manager
       .createQueryBuilder(ActionApplicability, 'a')
       .innerJoin(ActionCapability, 'c', 'c.id = a.capability_id')

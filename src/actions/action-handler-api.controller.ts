@@ -1,8 +1,9 @@
 import { Controller, Get, Req, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { HANDLER_TOKEN_SCHEME } from '../openapi';
-import { ActionCatalogService, ApplicabilityView, CapabilityView } from './action-catalog.service';
+import { ActionCatalogService } from './action-catalog.service';
+import { ApplicabilityList, CapabilityList } from './actions.views';
 import { ActionHandler } from './action-handler.entity';
 import { ActionHandlerTokenGuard, HandlerRequest } from './action-handler-token.guard';
 
@@ -17,13 +18,15 @@ export class ActionHandlerApiController {
 
   @Get('capabilities')
   @ApiOperation({ summary: "The capabilities of the handler's organization" })
-  capabilities(@Req() request: HandlerRequest): Promise<{ items: CapabilityView[] }> {
+  @ApiOkResponse({ type: CapabilityList })
+  capabilities(@Req() request: HandlerRequest): Promise<CapabilityList> {
     return this.catalog.capabilitiesForHandler(request.actionHandler as ActionHandler);
   }
 
   @Get('applicabilities')
   @ApiOperation({ summary: 'The capabilities this handler serves, with their extra parameters' })
-  applicabilities(@Req() request: HandlerRequest): Promise<{ items: ApplicabilityView[] }> {
+  @ApiOkResponse({ type: ApplicabilityList })
+  applicabilities(@Req() request: HandlerRequest): Promise<ApplicabilityList> {
     return this.catalog.applicabilitiesForHandler(request.actionHandler as ActionHandler);
   }
 }

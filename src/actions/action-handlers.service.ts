@@ -11,23 +11,10 @@ import { confineToSubtree } from '../organizations/organization-tree';
 import { ActionHandler } from './action-handler.entity';
 import { findVisible, ownerFor } from './action-lookup';
 import { CreateHandlerDto } from './actions.dto';
+import { HandlerList, HandlerView, HandlerWithTokenView } from './actions.views';
 
 export const TOKEN_PREFIX = 'ahk_';
 const TOKEN_SHAPE = /^ahk_[A-Za-z0-9_-]{43}$/;
-
-/** A handler credential as the API shows it: never the token, except in the answer that creates it. */
-export interface HandlerView {
-  id: string;
-  organization_id: string;
-  name: string;
-  created_by: string | null;
-  created_at: string;
-  revoked_at: string | null;
-  /** Whether it has a WebSocket connection to the replica that answers (other replicas are not asked). */
-  connected: boolean;
-  /** When the channel last heard from it (connect, leave, each ping round while connected); null if never. */
-  last_seen_at: string | null;
-}
 
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
@@ -46,7 +33,7 @@ export class ActionHandlersService {
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
-  async create(caller: VerifiedCaller, dto: CreateHandlerDto, connected: (id: string) => boolean): Promise<HandlerView & { token: string }> {
+  async create(caller: VerifiedCaller, dto: CreateHandlerDto, connected: (id: string) => boolean): Promise<HandlerWithTokenView> {
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const row = await this.transactions.run(async (em) => {
       const organizationId = await ownerFor(em, caller, dto.organization_id);
@@ -71,7 +58,7 @@ export class ActionHandlersService {
     return { ...handlerView(row, connected), token };
   }
 
-  async list(caller: VerifiedCaller, organizationId: string | undefined, connected: (id: string) => boolean): Promise<{ items: HandlerView[] }> {
+  async list(caller: VerifiedCaller, organizationId: string | undefined, connected: (id: string) => boolean): Promise<HandlerList> {
     const em = this.dataSource.manager;
     const qb = em.createQueryBuilder(ActionHandler, 'h');
     if (organizationId !== undefined) qb.where('h.organization_id = :organizationId', { organizationId: await ownerFor(em, caller, organizationId) });

@@ -20,28 +20,9 @@ import { ActionHandler } from './action-handler.entity';
 import { findVisible, isLookupId, lockFor, ownerFor } from './action-lookup';
 import { Action, ActionState, OPEN_STATES } from './action.entity';
 import { LIMIT_DEFAULT, ListActionsQueryDto, SubmitActionDto } from './actions.dto';
+import { ActionPage, ActionView } from './actions.views';
 import { GroupCommit } from '../database/group-commit';
 import { queueFigures, QueueFigures } from '../common/state-counts';
-
-export interface ActionView {
-  id: string;
-  organization_id: string;
-  handler_id: string;
-  capability: string;
-  parameters: Record<string, unknown>;
-  timeout_ms: number;
-  state: ActionState;
-  send_count: number;
-  /** The handler's result, parsed from the stored JSON: the same whether it came as a string or as an object. */
-  result: ActionResult | null;
-  result_code: number | null;
-  submitted_by: string | null;
-  submitted_at: string;
-  sent_at: string | null;
-  acked_at: string | null;
-  completed_at: string | null;
-  expires_at: string;
-}
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -239,7 +220,7 @@ export class ActionLedgerService {
    * Newest first (`submitted_at`, then `id`), with the filters of the query and its total. `before`
    * (a visible action's id, else 400) pages by key: the actions after it in that order.
    */
-  async list(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<{ items: ActionView[]; total: number }> {
+  async list(caller: VerifiedCaller, query: ListActionsQueryDto): Promise<ActionPage> {
     const [rows, total] = await (await this.filtered(caller, query))
       .limit(query.limit ?? LIMIT_DEFAULT)
       .offset(query.offset ?? 0)

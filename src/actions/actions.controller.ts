@@ -1,12 +1,13 @@
 import { Body, Controller, Get, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
-import { ActionLedgerService, ActionView } from './action-ledger.service';
+import { ActionLedgerService } from './action-ledger.service';
 import { ListActionsQueryDto, SubmitActionDto } from './actions.dto';
+import { ActionPage, ActionView } from './actions.views';
 
 /**
  * Actions (issue 9) under `/api/actions`, with the callbacks' credentials and error envelope,
@@ -24,6 +25,7 @@ export class ActionsController {
 
   @Post()
   @ApiOperation({ summary: 'Submit an action', description: 'Mandatory parameters of the capability must be present; unknown ones are refused (400).' })
+  @ApiCreatedResponse({ type: ActionView, description: 'Written to the ledger, pending: not sent yet.' })
   @ApiErrorResponses(403, 404)
   submit(@Body() body: SubmitActionDto, @Caller() caller: VerifiedCaller): Promise<ActionView> {
     return this.ledger.submit(caller, body);
@@ -31,13 +33,15 @@ export class ActionsController {
 
   @Get()
   @ApiOperation({ summary: 'List actions, newest first', description: 'Filters: organization_id, handler_id, state, capability; limit; page by key with before (or by offset).' })
+  @ApiOkResponse({ type: ActionPage })
   @ApiErrorResponses(403)
-  list(@Query() query: ListActionsQueryDto, @Caller() caller: VerifiedCaller): Promise<{ items: ActionView[]; total: number }> {
+  list(@Query() query: ListActionsQueryDto, @Caller() caller: VerifiedCaller): Promise<ActionPage> {
     return this.ledger.list(caller, query);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Read an action with its state and result' })
+  @ApiOkResponse({ type: ActionView })
   @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<ActionView> {
     return this.ledger.get(caller, id);

@@ -6,43 +6,9 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { fromDbDate } from '../database/raw-dates';
 import { Condition, inSubtree, isVisibleOrganization } from '../organizations/organization-tree';
 import { idFloor, isRecordId } from './audit-ids';
-import { AuditKind, AuditOutcome } from './audit-record.entity';
+import { AuditOutcome } from './audit-record.entity';
 import { AUDIT_LIMIT_DEFAULT, ListAuditQueryDto } from './audit.dto';
-
-/** A record as the API shows it. */
-export interface AuditRecordView {
-  id: string;
-  at: string;
-  kind: AuditKind;
-  name: string | null;
-  outcome: AuditOutcome;
-  code: string | null;
-  organization_id: string | null;
-  tenant_id: string | null;
-  actor: string | null;
-  request_id: string | null;
-  event_id: string | null;
-  delivery_id: string | null;
-  work_id: string | null;
-  action_id: string | null;
-  cause_id: string | null;
-  duration_ms: number | null;
-  detail: Record<string, unknown> | null;
-}
-
-export interface AuditPage {
-  items: AuditRecordView[];
-  /** The `before` of the next (older) page; null when this one is the last. */
-  next_before: string | null;
-}
-
-export interface AuditChain {
-  record: AuditRecordView;
-  /** Its cause, that one's cause, and so on: nearest first. */
-  caused_by: AuditRecordView[];
-  /** What it caused, and what those caused, oldest first. */
-  caused: AuditRecordView[];
-}
+import { AuditChain, AuditPage, AuditRecordView } from './audit.views';
 
 /** A record as the database returns it: the view's columns, the time, duration and detail not decoded yet. */
 type RecordRow = Omit<AuditRecordView, 'at' | 'duration_ms' | 'detail'> & {

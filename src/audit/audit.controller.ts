@@ -6,8 +6,9 @@ import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { validateApiBody } from '../common/validate-dto';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
-import { AuditChain, AuditPage, AuditQueryService } from './audit-query.service';
-import { AuditChainSchema, AuditPageSchema, ListAuditQueryDto } from './audit.dto';
+import { AuditQueryService } from './audit-query.service';
+import { ListAuditQueryDto } from './audit.dto';
+import { AuditChain, AuditPage } from './audit.views';
 
 /**
  * The audit trail (docs/audit.md) under `/api/audit`: the same credentials (`X-CyberApp-Auth`),
@@ -26,7 +27,7 @@ export class AuditController {
   @Get()
   @ApiOperation({ summary: 'The audit trail, newest first, paged by key', description: 'Unknown query parameters are a 400.' })
   @ApiQuery({ type: ListAuditQueryDto })
-  @ApiOkResponse({ type: AuditPageSchema })
+  @ApiOkResponse({ type: AuditPage })
   @ApiErrorResponses(404)
   async list(@Query() query: unknown, @Caller() caller: VerifiedCaller): Promise<AuditPage> {
     return this.audit.list(caller, await validateApiBody(ListAuditQueryDto, query));
@@ -35,7 +36,7 @@ export class AuditController {
   @Get(':id')
   @ApiOperation({ summary: 'A record with what caused it and what it caused' })
   @ApiParam({ name: 'id', description: 'Record id' })
-  @ApiOkResponse({ type: AuditChainSchema })
+  @ApiOkResponse({ type: AuditChain })
   @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<AuditChain> {
     return this.audit.get(caller, id);

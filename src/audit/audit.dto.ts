@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsString, Length, Matches, Max, Min, Validate, ValidateIf } from 'class-validator';
 import { Printable } from '../common/printable';
@@ -48,78 +48,4 @@ export class ListAuditQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: AUDIT_LIMIT_MAX, default: AUDIT_LIMIT_DEFAULT })
   @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(AUDIT_LIMIT_MAX)
   limit?: number;
-}
-
-/* Documentation-only: the OpenAPI shapes of the answers. */
-
-export class AuditRecordSchema {
-  @ApiProperty({ format: 'uuid', description: 'UUIDv7: sorts by time. An event\'s and a delivery\'s records have the id of the event and the delivery.' })
-  id!: string;
-
-  @ApiProperty({ format: 'date-time' })
-  at!: string;
-
-  @ApiProperty({ enum: AuditKind, enumName: 'AuditKind' })
-  kind!: AuditKind;
-
-  @ApiProperty({ type: String, nullable: true, description: 'What was done: the callback id, event type, hook operation, subscription…' })
-  name!: string | null;
-
-  @ApiProperty({ enum: AuditOutcome, enumName: 'AuditOutcome' })
-  outcome!: AuditOutcome;
-
-  @ApiProperty({ type: String, nullable: true, description: 'The outcome code: HTTP status, error code, decision, state.' })
-  code!: string | null;
-
-  @ApiProperty({ type: String, nullable: true })
-  organization_id!: string | null;
-
-  @ApiProperty({ type: String, nullable: true })
-  tenant_id!: string | null;
-
-  @ApiProperty({ type: String, nullable: true, description: "The caller's login (never its password)." })
-  actor!: string | null;
-
-  @ApiProperty({ type: String, nullable: true })
-  request_id!: string | null;
-
-  @ApiProperty({ type: String, nullable: true })
-  event_id!: string | null;
-
-  @ApiProperty({ type: String, nullable: true })
-  delivery_id!: string | null;
-
-  @ApiProperty({ type: String, nullable: true })
-  work_id!: string | null;
-
-  @ApiProperty({ type: String, nullable: true })
-  action_id!: string | null;
-
-  @ApiProperty({ type: String, nullable: true, description: 'The record of what caused this one.' })
-  cause_id!: string | null;
-
-  @ApiProperty({ type: Number, nullable: true })
-  duration_ms!: number | null;
-
-  @ApiProperty({ type: Object, nullable: true, description: 'A few small facts by kind.' })
-  detail!: Record<string, unknown> | null;
-}
-
-export class AuditPageSchema {
-  @ApiProperty({ type: () => AuditRecordSchema, isArray: true, description: 'Newest first.' })
-  items!: AuditRecordSchema[];
-
-  @ApiProperty({ type: String, nullable: true, description: 'The `before` of the next (older) page; null on the last one.' })
-  next_before!: string | null;
-}
-
-export class AuditChainSchema {
-  @ApiProperty({ type: () => AuditRecordSchema })
-  record!: AuditRecordSchema;
-
-  @ApiProperty({ type: () => AuditRecordSchema, isArray: true, description: 'What caused it: its cause, that one\'s cause, and so on (those you can see).' })
-  caused_by!: AuditRecordSchema[];
-
-  @ApiProperty({ type: () => AuditRecordSchema, isArray: true, description: 'What it caused, and what that caused, oldest first (those you can see); `cause_id` makes the tree.' })
-  caused!: AuditRecordSchema[];
 }

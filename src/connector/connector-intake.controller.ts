@@ -8,8 +8,8 @@ import { NoBody } from '../common/no-body.pipe';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { IntakeBatchDto, ListItemsQueryDto, parseIntakeBatch } from './connector-intake.dto';
-import { ConnectorItemDetailSchema, ConnectorItemPageSchema, IntakeResultSchema } from './connector-intake.schema';
-import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemsService, ConnectorItemView, IntakeResultItem } from './connector-items.service';
+import { ConnectorItemsService } from './connector-items.service';
+import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemView, IntakeResult } from './connector.views';
 
 /**
  * The intake API for the vendor's own systems: alerts and workloads for one of the caller's
@@ -38,16 +38,16 @@ export class ConnectorIntakeController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue alerts and workloads for one organization', description: 'All or nothing; replays of a stored key with the same body answer the stored item (`created: false`).' })
   @ApiBody({ type: IntakeBatchDto })
-  @ApiAcceptedResponse({ type: IntakeResultSchema, description: 'Stored for the next run (or at once with `send_now`), not yet sent.' })
+  @ApiAcceptedResponse({ type: IntakeResult, description: 'Stored for the next run (or at once with `send_now`), not yet sent.' })
   @ApiErrorResponses(403, 409, 413)
-  async submit(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<{ items: IntakeResultItem[] }> {
+  async submit(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<IntakeResult> {
     const batch = await parseIntakeBatch(body, this.config.intakeMaxBatch, this.config.workloadKeyAttribute);
     return { items: await this.items.submit(caller, batch) };
   }
 
   @Get()
   @ApiOperation({ summary: "The caller's items, newest first" })
-  @ApiOkResponse({ type: ConnectorItemPageSchema })
+  @ApiOkResponse({ type: ConnectorItemPage })
   @ApiErrorResponses(403)
   list(@Query() query: ListItemsQueryDto, @Caller() caller: VerifiedCaller): Promise<ConnectorItemPage> {
     return this.items.list(caller, query);
@@ -60,7 +60,7 @@ export class ConnectorIntakeController {
     description: 'The item becomes pending and due at once, and a connector run is asked for. A failed item gets one more attempt (the attempt count goes on). 409 for an item being sent, sent or cancelled.',
   })
   @ApiParam({ name: 'id', description: 'Item id' })
-  @ApiOkResponse({ type: ConnectorItemDetailSchema, description: 'The item, pending and due now (without its body).' })
+  @ApiOkResponse({ type: ConnectorItemView, description: 'The item, pending and due now (without its body).' })
   @ApiErrorResponses(404, 409)
   sendNow(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<ConnectorItemView> {
     return this.items.sendNow(caller, id);
@@ -69,7 +69,7 @@ export class ConnectorIntakeController {
   @Get(':id')
   @ApiOperation({ summary: 'One item with its body' })
   @ApiParam({ name: 'id', description: 'Item id' })
-  @ApiOkResponse({ type: ConnectorItemDetailSchema })
+  @ApiOkResponse({ type: ConnectorItemDetailView })
   @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<ConnectorItemDetailView> {
     return this.items.get(caller, id);

@@ -16,6 +16,7 @@ import { ConnectorItem, ConnectorItemKind, ConnectorItemSource, ConnectorItemSta
 import { ConnectorTrigger } from './connector-trigger.service';
 import { findWorkloadRow, wantWorkload } from './connector-sync';
 import { ConnectorWorkload } from './connector-workload.entity';
+import { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemView, IntakeResultItem } from './connector.views';
 import { chunks } from '../common/chunks';
 
 const MAX_WRITE_ATTEMPTS = 5;
@@ -25,54 +26,6 @@ const ROWS_PER_INSERT = 200;
 const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
 /** The states "send now" takes an item from. */
 const SENDABLE_NOW = [ConnectorItemState.Pending, ConnectorItemState.Failed];
-
-/** One answer line of `POST /api/connector/items`, in the order of the request's items. */
-export interface IntakeResultItem {
-  id: string;
-  idempotency_key: string;
-  kind: ConnectorItemKind;
-  state: ConnectorItemState;
-  /** false: the key was already stored with the same body (a replay); nothing new was stored. */
-  created: boolean;
-}
-
-/** An item as the API shows it: snake_case, ISO 8601 UTC timestamps. */
-export interface ConnectorItemView {
-  id: string;
-  organization_id: string;
-  kind: ConnectorItemKind;
-  source: ConnectorItemSource;
-  idempotency_key: string | null;
-  state: ConnectorItemState;
-  attempts: number;
-  next_attempt_at: string;
-  last_status: number | null;
-  last_error: string | null;
-  waiting_reason: string | null;
-  remote_id: string | null;
-  acronis_tenant_id: string | null;
-  /** The data center it was sent to (null: the default, ACRONIS_DC_URL). */
-  acronis_dc_url: string | null;
-  /** For a sent alert: when it was dismissed. */
-  dismissed_at: string | null;
-  created_at: string;
-  updated_at: string;
-  sent_at: string | null;
-}
-
-/** One item with what was submitted, under its kind (`alert`, `workload`, `alert_dismissal`, `workload_removal`), as it was posted. */
-export type ConnectorItemDetailView = ConnectorItemView & {
-  alert?: AlertBody;
-  workload?: WorkloadBody;
-  alert_dismissal?: { alert_key: string };
-  workload_removal?: WorkloadRemovalBody;
-};
-
-export interface ConnectorItemPage {
-  items: ConnectorItemView[];
-  /** Pass as `before` for the next page; null on the last page. */
-  next_before: string | null;
-}
 
 interface PreparedItem {
   key: string;

@@ -6,30 +6,10 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
 import { Organization } from '../organizations/organization.entity';
 import { ConnectorRun } from './connector-run.entity';
+import { ConnectorRunPage, ConnectorRunView } from './connector.views';
 
 export const RUNS_LIMIT_DEFAULT = 50;
 const RUNS_NOT_FOUND = 'Connector runs not found.';
-
-/** A connector run as shown: its counts and how long it took (null while it runs). */
-export interface ConnectorRunView {
-  id: string;
-  trigger: string;
-  holder: string;
-  status: string;
-  started_at: string;
-  finished_at: string | null;
-  duration_ms: number | null;
-  sent: number;
-  failed: number;
-  skipped: number;
-  error: string | null;
-}
-
-export interface ConnectorRunPage {
-  items: ConnectorRunView[];
-  /** Pass as `before` for the next page; null on the last page. */
-  next_before: string | null;
-}
 
 function runView(r: ConnectorRun): ConnectorRunView {
   return {

@@ -8,36 +8,7 @@ import { timeRangeOf } from '../webhooks/webhooks.dto';
 import { FOREIGN_ORGANIZATION, isLookupId } from '../webhooks/webhook-subscriptions.service';
 import { HookDecision } from './hook-decision.entity';
 import { DECISIONS_LIMIT_DEFAULT, ListDecisionsQueryDto } from './hooks.dto';
-
-/** One pre-hook decision as the API shows it. */
-export interface DecisionView {
-  id: string;
-  call_id: string;
-  operation: string;
-  hook_id: string;
-  hook_organization_id: string;
-  organization_id: string;
-  auth_id: string;
-  outcome: string;
-  approved: boolean | null;
-  work_id: string | null;
-  reason: string | null;
-  status_code: number | null;
-  error_class: string | null;
-  error: string | null;
-  failure_policy: string;
-  policy_applied: boolean;
-  latency_ms: number;
-  created_at: string;
-}
-
-export interface DecisionPage {
-  items: DecisionView[];
-  /** The decisions matching the query (from `before` on, when given); absent when not counted (the console's pages). */
-  total?: number;
-  /** Pass as `before` for the next page; null on the last page. */
-  next_before: string | null;
-}
+import { DecisionPage, DecisionView } from './hooks.views';
 
 export const DECISION_NOT_FOUND = 'Decision not found.';
 

@@ -13,39 +13,12 @@ import { generateSecret } from '../webhooks/webhook-signer';
 import { WebhookKind, WebhookScope, WebhookSubscription } from '../webhooks/webhook-subscription.entity';
 import { FOREIGN_ORGANIZATION, isLookupId, lockFor } from '../webhooks/webhook-subscriptions.service';
 import { HookEndpoint } from './hook-endpoint.entity';
-import { HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
+import { HookFailurePolicy, HookPhase } from './hook-operation';
 import { CreateHookDto, HOOKS_LIMIT_DEFAULT, ListHooksQueryDto, UpdateHookDto } from './hooks.dto';
+import { HookPage, HookView, HookWithSecretView } from './hooks.views';
 
 export const HOOK_NOT_FOUND = 'Hook not found.';
 const DEFAULT_NAME = 'approval hook';
-
-/** A hook endpoint as the API shows it: snake_case, ISO 8601 UTC timestamps, never the secret itself. */
-export interface HookView {
-  id: string;
-  organization_id: string;
-  name: string;
-  url: string;
-  operations: HookOperation[];
-  phase: HookPhase;
-  timeout_ms: number;
-  failure_policy: HookFailurePolicy;
-  ssl_verification: boolean;
-  enabled: boolean;
-  /** Why the gateway disabled it (a post-hook answered 410 Gone). */
-  disabled_reason: string | null;
-  created_by: string | null;
-  created_at: string;
-  updated_at: string;
-  has_secret: boolean;
-  previous_secret_expires_at: string | null;
-}
-
-export type HookWithSecretView = HookView & { secret: string };
-
-export interface HookPage {
-  items: HookView[];
-  total: number;
-}
 
 interface Hook {
   subscription: WebhookSubscription;

@@ -11,9 +11,10 @@ import { WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service
 import { DeliveryPage, DeliveryView } from '../webhooks/webhooks.views';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
 import { ListDeliveriesQueryDto, RotateSecretDto } from '../webhooks/webhooks.dto';
-import { DecisionPage, DecisionView, HookDecisionsService } from './hook-decisions.service';
-import { HOOK_NOT_FOUND, HookEndpointsService, HookPage, HookView, HookWithSecretView } from './hook-endpoints.service';
+import { HookDecisionsService } from './hook-decisions.service';
+import { HOOK_NOT_FOUND, HookEndpointsService } from './hook-endpoints.service';
 import { assertHookChanges, CreateHookDto, ListDecisionsQueryDto, ListHooksQueryDto, UpdateHookDto } from './hooks.dto';
+import { DecisionPage, DecisionView, HookPage, HookView, HookWithSecretView } from './hooks.views';
 
 const DELIVERY_NOT_FOUND = 'Hook delivery not found.';
 
@@ -55,7 +56,7 @@ export class HooksController {
 
   @Post()
   @ApiOperation({ summary: 'Register a hook endpoint' })
-  @ApiCreatedResponse({ description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
+  @ApiCreatedResponse({ type: HookWithSecretView, description: 'Created; the only answer besides rotate-secret that shows `secret`.' })
   @ApiErrorResponses(403)
   create(@Body() body: CreateHookDto, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
     return this.hooks.create(caller, body);
@@ -63,6 +64,7 @@ export class HooksController {
 
   @Get()
   @ApiOperation({ summary: 'List visible hook endpoints, newest first' })
+  @ApiOkResponse({ type: HookPage })
   @ApiErrorResponses(403)
   list(@Query() query: ListHooksQueryDto, @Caller() caller: VerifiedCaller): Promise<HookPage> {
     return this.hooks.list(caller, query);
@@ -70,6 +72,7 @@ export class HooksController {
 
   @Get('decisions')
   @ApiOperation({ summary: "The pre-hook decisions of the caller's hooks, newest first" })
+  @ApiOkResponse({ type: DecisionPage })
   @ApiErrorResponses(403)
   listDecisions(@Query() query: ListDecisionsQueryDto, @Caller() caller: VerifiedCaller): Promise<DecisionPage> {
     return this.decisions.list(caller, query);
@@ -78,6 +81,7 @@ export class HooksController {
   @Get('decisions/:decisionId')
   @ApiOperation({ summary: "One pre-hook decision of the caller's hooks" })
   @ApiParam({ name: 'decisionId' })
+  @ApiOkResponse({ type: DecisionView })
   @ApiErrorResponses(404)
   getDecision(@Param('decisionId') id: string, @Caller() caller: VerifiedCaller): Promise<DecisionView> {
     return this.decisions.get(caller, id);
@@ -86,6 +90,7 @@ export class HooksController {
   @Get('deliveries/:deliveryId')
   @ApiOperation({ summary: 'A post-hook delivery with its attempts' })
   @ApiParam({ name: 'deliveryId' })
+  @ApiOkResponse({ type: DeliveryView })
   @ApiErrorResponses(404)
   getDelivery(@Param('deliveryId') id: string, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
     return hookNotFound(this.deliveries.get(caller, id, WebhookKind.Hook), DELIVERY_NOT_FOUND);
@@ -95,6 +100,7 @@ export class HooksController {
   @HttpCode(201)
   @ApiOperation({ summary: 'A new delivery of the same post-hook (same webhook-id, same bytes)' })
   @ApiParam({ name: 'deliveryId' })
+  @ApiCreatedResponse({ type: DeliveryView, description: 'The new delivery, pending and due now.' })
   @ApiErrorResponses(404, 409)
   redeliver(@Param('deliveryId') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<DeliveryView> {
     return hookNotFound(this.deliveries.redeliver(caller, id, WebhookKind.Hook), DELIVERY_NOT_FOUND);
@@ -103,7 +109,7 @@ export class HooksController {
   @Get(':id')
   @ApiOperation({ summary: 'Read a hook endpoint' })
   @ApiParam({ name: 'id' })
-  @ApiOkResponse({ description: 'The hook.' })
+  @ApiOkResponse({ type: HookView })
   @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<HookView> {
     return this.hooks.get(caller, id);
@@ -112,6 +118,7 @@ export class HooksController {
   @Patch(':id')
   @ApiOperation({ summary: 'Change a hook endpoint', description: 'Any field of create but `organization_id` (400), at least one.' })
   @ApiParam({ name: 'id' })
+  @ApiOkResponse({ type: HookView })
   @ApiErrorResponses(404)
   update(@Param('id') id: string, @Body() body: UpdateHookDto, @Caller() caller: VerifiedCaller): Promise<HookView> {
     return this.hooks.update(caller, id, assertHookChanges(body));
@@ -132,6 +139,7 @@ export class HooksController {
   @ApiOperation({ summary: 'Rotate the secret', description: 'The previous secret keeps signing for WEBHOOKS_ROTATION_OVERLAP_HOURS.' })
   @ApiParam({ name: 'id' })
   @ApiBody({ type: RotateSecretDto, required: false })
+  @ApiOkResponse({ type: HookWithSecretView })
   @ApiErrorResponses(404)
   rotateSecret(@Param('id') id: string, @Body() body: RotateSecretDto, @Caller() caller: VerifiedCaller): Promise<HookWithSecretView> {
     return this.hooks.rotateSecret(caller, id, body.secret);
@@ -140,6 +148,7 @@ export class HooksController {
   @Get(':id/deliveries')
   @ApiOperation({ summary: "The hook's post-hook deliveries with their attempts, newest first" })
   @ApiParam({ name: 'id' })
+  @ApiOkResponse({ type: DeliveryPage })
   @ApiErrorResponses(404)
   listDeliveries(@Param('id') id: string, @Query() query: ListDeliveriesQueryDto, @Caller() caller: VerifiedCaller): Promise<DeliveryPage> {
     return hookNotFound(this.deliveries.list(caller, Object.assign(query, { subscription_id: id }), WebhookKind.Hook), HOOK_NOT_FOUND);

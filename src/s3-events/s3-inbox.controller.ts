@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Caller } from '../auth/caller.decorator';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
@@ -7,7 +7,8 @@ import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
 import { S3InboxState } from './s3-inbox-record.entity';
-import { InboxRecordView, S3InboxService } from './s3-inbox.service';
+import { S3InboxService } from './s3-inbox.service';
+import { InboxPage, InboxRecordView } from './s3-events.views';
 
 /** The inbox of object events under `/api/s3-events/inbox`: records with their action outcomes, and replay. */
 @ApiTags('s3-events')
@@ -26,13 +27,15 @@ export class S3InboxController {
   @ApiQuery({ name: 'limit', required: false, description: '1 to 500 (default 100)' })
   @ApiQuery({ name: 'before', required: false, description: 'The id of the last record of the previous page: the records after it, newest first. Not with offset.' })
   @ApiQuery({ name: 'offset', required: false, description: 'Records to skip (kept for older clients; prefer before, which stays right while records arrive)' })
+  @ApiOkResponse({ type: InboxPage })
   @ApiErrorResponses(404)
-  list(@Query() query: Record<string, unknown>, @Caller() caller: VerifiedCaller): Promise<{ items: InboxRecordView[]; total: number }> {
+  list(@Query() query: Record<string, unknown>, @Caller() caller: VerifiedCaller): Promise<InboxPage> {
     return this.inbox.list(caller, query);
   }
 
   @Get(':id')
   @ApiParam({ name: 'id', description: 'Inbox record id' })
+  @ApiOkResponse({ type: InboxRecordView })
   @ApiErrorResponses(404)
   get(@Param('id') id: string, @Caller() caller: VerifiedCaller): Promise<InboxRecordView> {
     return this.inbox.get(caller, id);
@@ -42,6 +45,7 @@ export class S3InboxController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Run a finished record again (every action of its source)' })
   @ApiParam({ name: 'id', description: 'Inbox record id' })
+  @ApiAcceptedResponse({ type: InboxRecordView, description: 'The record, set pending again for the worker.' })
   @ApiErrorResponses(404, 409)
   replay(@Param('id') id: string, @Body(NoBody) _body: unknown, @Caller() caller: VerifiedCaller): Promise<InboxRecordView> {
     return this.inbox.replay(caller, id);

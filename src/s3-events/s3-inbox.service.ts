@@ -12,47 +12,10 @@ import { S3InboxSignal } from './s3-inbox-signal.service';
 import { executeSql } from '../database/raw-sql';
 import { queueFigures, QueueFigures } from '../common/state-counts';
 import { intParam, isLookupId, S3SourcesService, stringParam } from './s3-sources.service';
+import { ActionAttemptView, InboxPage, InboxRecordView } from './s3-events.views';
 
 const RECORD_NOT_FOUND = 'S3 inbox record not found.';
 const REPLAYABLE = [S3InboxState.Done, S3InboxState.Failed, S3InboxState.SkippedStale];
-
-export interface ActionAttemptView {
-  action_index: number;
-  action_type: string;
-  attempt: number;
-  operation: string;
-  started_at: string;
-  duration_ms: number;
-  success: boolean;
-  exit_code: number | null;
-  stdout: string | null;
-  stderr: string | null;
-  error: string | null;
-  note: string | null;
-}
-
-export interface InboxRecordView {
-  id: string;
-  source_id: string;
-  organization_id: string;
-  bucket: string;
-  key: string;
-  event_name: string;
-  etag: string | null;
-  sequencer: string;
-  size: number | null;
-  state: S3InboxState;
-  /** Claims of the record since it was stored (replays included). */
-  attempts: number;
-  event_emitted: boolean;
-  actions_done: number[];
-  next_attempt_at: string | null;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-  action_attempts: ActionAttemptView[];
-}
 
 function attemptView(a: S3ActionAttempt): ActionAttemptView {
   return {
@@ -112,7 +75,7 @@ export class S3InboxService {
    * Newest first (`created_at`, then `id`), with the filters of the query and its total. `before` (a
    * visible record's id, else 400) pages by key: the records after it in that order.
    */
-  async list(caller: VerifiedCaller, query: Record<string, unknown>): Promise<{ items: InboxRecordView[]; total: number }> {
+  async list(caller: VerifiedCaller, query: Record<string, unknown>): Promise<InboxPage> {
     const limit = intParam(query.limit, 'limit', 1, 500) ?? 100;
     const offset = intParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
     const qb = await this.filtered(caller, query);

@@ -1,7 +1,8 @@
 import { Body, Controller, Get, Header, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
-import { IntakeAnswer, S3IntakeService } from './s3-intake.service';
+import { IntakeAnswer, IntakeConfirmationAnswer, IntakeNotificationAnswer } from './s3-events.views';
+import { S3IntakeService } from './s3-intake.service';
 
 /**
  * What the bucket's notification service calls (docs/protocols.md, S3 bucket event intake): `POST /s3-events/<token>`, no
@@ -10,6 +11,7 @@ import { IntakeAnswer, S3IntakeService } from './s3-intake.service';
  * neither is read: the body decides.
  */
 @ApiTags('s3-events')
+@ApiExtraModels(IntakeConfirmationAnswer, IntakeNotificationAnswer)
 @Controller('s3-events')
 export class S3IntakeController {
   constructor(private readonly intake: S3IntakeService) {}
@@ -31,6 +33,7 @@ export class S3IntakeController {
       'an unknown token answers 404. JSON may come as text/plain (as AWS SNS sends it).',
   })
   @ApiParam({ name: 'token', description: "The source's path token: this route's only credential (masked in logs)" })
+  @ApiOkResponse({ schema: { oneOf: [{ $ref: getSchemaPath(IntakeConfirmationAnswer) }, { $ref: getSchemaPath(IntakeNotificationAnswer) }] } })
   @ApiErrorResponses(400, 403, 404, 409, 413, 415)
   receive(@Param('token') token: string, @Body() body: unknown): Promise<IntakeAnswer> {
     return this.intake.receive(token, body);

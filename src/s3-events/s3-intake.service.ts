@@ -18,6 +18,7 @@ import { TOKEN_PLACEHOLDER } from './s3-sources.dto';
 import { executeSql, placeholders, selectSql } from '../database/raw-sql';
 import { newRowId } from '../common/ids';
 import { CONFIRMATIONS_KEPT, S3SourceConfirmation } from './s3-source-confirmation.entity';
+import type { IntakeAnswer } from './s3-events.views';
 
 const UNKNOWN_SOURCE = 'Unknown S3 event source.';
 const INSERT_CHUNK = 200;
@@ -25,8 +26,6 @@ const INBOX_COLUMNS = [
   'id', 'source_id', 'organization_id', 'bucket', 'object_key', 'event_name', 'etag', 'sequencer', 'seq_sort', 'size',
   'dedupe_key', 'record', 'state', 'actions_done', 'next_attempt_at', 'created_at', 'updated_at',
 ];
-
-export type IntakeAnswer = { signature: string } | { stored: number; duplicates: number };
 
 /**
  * The bucket-facing side (docs/protocols.md, S3 bucket event intake): the path token finds the source; a SubscriptionConfirmation

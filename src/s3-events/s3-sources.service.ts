@@ -15,47 +15,16 @@ import { S3EventSource } from './s3-event-source.entity';
 import { CONFIRMATIONS_KEPT, S3SourceConfirmation } from './s3-source-confirmation.entity';
 import { generateToken, hashToken, intakePath } from './s3-source-token';
 import { endpointsOf, parseCreate, parseUpdate, TOKEN_PLACEHOLDER } from './s3-sources.dto';
+import { ConfirmationList, S3ActionView, S3ReplicateActionView, SourcePage, SourceView, SourceWithTokenView } from './s3-events.views';
 
 const SOURCE_NOT_FOUND = 'S3 event source not found.';
 const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
 const LIST_LIMIT_MAX = 500;
 
-/** An action as the API shows it: keys named, secret keys never. */
-export type ActionView = Record<string, unknown>;
-
-/** A source as the API shows it (snake_case, ISO timestamps); never the token or a secret key. */
-export interface SourceView {
-  id: string;
-  organization_id: string;
-  name: string;
-  /** As configured; a literal token in it is shown as `{token}`. */
-  public_url: string | null;
-  allowed_buckets: string[];
-  actions: ActionView[];
-  enabled: boolean;
-  created_by: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-/** A SubscriptionConfirmation the intake answered (never its Token). */
-export interface ConfirmationView {
-  id: string;
-  source_id: string;
-  bucket: string;
-  topic_arn: string;
-  /** The message's Timestamp, as the bucket sent it. */
-  message_timestamp: string;
-  confirmed_at: string;
-}
-
-/** The answers of create and rotate-token: the only ones with the token and the path it opens. */
-export type SourceWithTokenView = SourceView & { token: string; intake_path: string };
-
-function actionView(action: S3Action): ActionView {
+function actionView(action: S3Action): S3ActionView {
   if (action.type === 'command') return { ...action, command: [...action.command] };
   const { secret_access_key: _secret, source, ...rest } = action;
-  const view: ActionView = { ...rest, has_secret_access_key: true };
+  const view: S3ReplicateActionView = { ...rest, has_secret_access_key: true };
   if (source) {
     const { secret_access_key: _sourceSecret, ...sourceRest } = source;
     view.source = { ...sourceRest, has_secret_access_key: true };
@@ -137,7 +106,7 @@ export class S3SourcesService {
    * Newest first (`created_at`, then `id`); `before` (a visible source's id, else 400) pages by key:
    * the sources after it in that order. `offset` is kept for existing callers; not with `before`.
    */
-  async list(caller: VerifiedCaller, query: Record<string, unknown>): Promise<{ items: SourceView[]; total: number }> {
+  async list(caller: VerifiedCaller, query: Record<string, unknown>): Promise<SourcePage> {
     const limit = intParam(query.limit, 'limit', 1, LIST_LIMIT_MAX) ?? 100;
     const offset = intParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0;
     if (query.before !== undefined && query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before and offset cannot be used together.');
@@ -167,7 +136,7 @@ export class S3SourcesService {
   }
 
   /** The source's subscription confirmations, newest first (the newest {@link CONFIRMATIONS_KEPT} are kept). */
-  async confirmations(caller: VerifiedCaller, id: string): Promise<{ items: ConfirmationView[] }> {
+  async confirmations(caller: VerifiedCaller, id: string): Promise<ConfirmationList> {
     const em = this.dataSource.manager;
     const source = await this.findVisible(em, caller, id);
     const rows = await em.find(S3SourceConfirmation, { where: { sourceId: source.id }, order: { confirmedAt: 'DESC', id: 'DESC' }, take: CONFIRMATIONS_KEPT });

@@ -1,5 +1,4 @@
-import type { ActionView } from '../../actions/action-ledger.service';
-import type { HandlerView } from '../../actions/action-handlers.service';
+import type { ActionView, HandlerView } from '../../actions/actions.views';
 import { ActionState, OPEN_STATES } from '../../actions/action.entity';
 import { Html, html, url } from '../html';
 import { badge, excerpt, shortId, time } from './format';

@@ -1,4 +1,4 @@
-import type { AuditChain, AuditPage, AuditRecordView } from '../../audit/audit-query.service';
+import type { AuditChain, AuditPage, AuditRecordView } from '../../audit/audit.views';
 import { AuditKind, AuditOutcome } from '../../audit/audit-record.entity';
 import { Html, html, url } from '../html';
 import { badge, shortId, time } from './format';

@@ -1,7 +1,7 @@
-import { ITEM_QUEUE_STATES, type ConnectorItemDetailView, type ConnectorItemPage, type ConnectorItemView } from '../../connector/connector-items.service';
+import { ITEM_QUEUE_STATES } from '../../connector/connector-items.service';
+import type { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemView, ConnectorRunPage } from '../../connector/connector.views';
 import type { CappedCount } from '../../common/state-counts';
 import { ConnectorItemKind, ConnectorItemState } from '../../connector/connector-item.entity';
-import type { ConnectorRunPage } from '../../connector/connector-runs.service';
 import { Html, html, url } from '../html';
 import { badge, excerpt, shortId, time } from './format';
 import { actionButton, AssetUrls, page, Viewer } from './layout';

@@ -1,6 +1,5 @@
-import type { DecisionPage, DecisionView } from '../../hooks/hook-decisions.service';
-import type { HookPage, HookView } from '../../hooks/hook-endpoints.service';
-import { HOOK_OPERATIONS, HookFailurePolicy, HookPhase } from '../../hooks/hook-operation';
+import type { DecisionPage, DecisionView, HookPage, HookView } from '../../hooks/hooks.views';
+import { HOOK_OPERATIONS, HookDecisionOutcome, HookFailurePolicy, HookPhase } from '../../hooks/hook-operation';
 import { Html, html, url } from '../html';
 import { badge, count, excerpt, shortId, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
@@ -18,9 +17,9 @@ export const DECISION_FILTERS: Record<DecisionFilter, string> = {
 /** How a decision reads: approve, veto, or error (with what its failure policy made of it). */
 export function decisionOutcome(d: DecisionView): Html {
   if (d.policy_applied) {
-    return html`<span class="badge badge-hook-error">error</span> <span class="small">${d.error_class ?? 'error'}: ${d.outcome === 'approved' ? 'approved' : 'vetoed'} by ${d.failure_policy}</span>`;
+    return html`<span class="badge badge-hook-error">error</span> <span class="small">${d.error_class ?? 'error'}: ${d.outcome === HookDecisionOutcome.Approved ? 'approved' : 'vetoed'} by ${d.failure_policy}</span>`;
   }
-  return d.outcome === 'approved' ? badge('approved') : html`<span class="badge badge-rejected">vetoed</span>`;
+  return d.outcome === HookDecisionOutcome.Approved ? badge('approved') : html`<span class="badge badge-rejected">vetoed</span>`;
 }
 
 function hookState(h: HookView): Html {

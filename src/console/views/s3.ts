@@ -1,6 +1,5 @@
 import { S3InboxState } from '../../s3-events/s3-inbox-record.entity';
-import type { ActionAttemptView, InboxRecordView } from '../../s3-events/s3-inbox.service';
-import type { ConfirmationView, SourceView } from '../../s3-events/s3-sources.service';
+import type { ActionAttemptView, ConfirmationView, InboxRecordView, S3ActionView, SourceView } from '../../s3-events/s3-events.views';
 import { Html, html, url } from '../html';
 import { badge, excerpt, shortId, time } from './format';
 import { actionButton, AssetUrls, page, Viewer } from './layout';
@@ -56,12 +55,11 @@ ${view.before ? html`<section aria-label="S3 sources">${table}</section>` : html
   });
 }
 
-function actionSummary(a: Record<string, unknown>, index: number): Html {
+function actionSummary(a: S3ActionView, index: number): Html {
   if (a.type === 'command') {
-    return html`<li>${index + 1}. command <code>${Array.isArray(a.command) ? a.command.map(String).join(' ') : ''}</code> <span class="muted small">&lt;bucket&gt; &lt;key&gt; &lt;copy|delete&gt;</span></li>`;
+    return html`<li>${index + 1}. command <code>${a.command.join(' ')}</code> <span class="muted small">&lt;bucket&gt; &lt;key&gt; &lt;copy|delete&gt;</span></li>`;
   }
-  const source = a.source as Record<string, unknown> | undefined;
-  return html`<li>${index + 1}. replicate to <code>${String(a.bucket)}</code> at <span class="break">${String(a.endpoint)}</span>${source ? html`, read from <span class="break">${String(source.endpoint)}</span>` : ''}</li>`;
+  return html`<li>${index + 1}. replicate to <code>${a.bucket}</code> at <span class="break">${a.endpoint}</span>${a.source ? html`, read from <span class="break">${a.source.endpoint}</span>` : ''}</li>`;
 }
 
 function confirmationsTable(items: ConfirmationView[]): Html {

@@ -1,13 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { AlertBody, WorkloadBody, WorkloadRemovalBody } from './acronis-api.types';
 import { ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from './connector-item.entity';
-import { AlertDto, WorkloadDto } from './connector-intake.dto';
+import { ConnectorRunStatus } from './connector-run.entity';
+import { AlertDismissalDto, AlertDto, WorkloadDto, WorkloadRemovalDto } from './connector-intake.dto';
 
 /*
- * Documentation-only classes: the OpenAPI shapes of the intake API's answers (the service builds
- * them as the interfaces `IntakeResultItem`, `ConnectorItemView`, …). Timestamps are ISO 8601 UTC.
+ * The connector API's answers (items and runs): the types the services build and the OpenAPI
+ * schemas in one. snake_case, timestamps ISO 8601 UTC.
  */
 
-export class IntakeResultItemSchema {
+/** One answer line of `POST /api/connector/items`, in the order of the request's items. */
+export class IntakeResultItem {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -24,12 +27,12 @@ export class IntakeResultItemSchema {
   created!: boolean;
 }
 
-export class IntakeResultSchema {
-  @ApiProperty({ type: () => IntakeResultItemSchema, isArray: true, description: "In the order of the request's items." })
-  items!: IntakeResultItemSchema[];
+export class IntakeResult {
+  @ApiProperty({ type: () => IntakeResultItem, isArray: true, description: "In the order of the request's items." })
+  items!: IntakeResultItem[];
 }
 
-export class ConnectorItemSchema {
+export class ConnectorItemView {
   @ApiProperty({ format: 'uuid' })
   id!: string;
 
@@ -85,18 +88,68 @@ export class ConnectorItemSchema {
   sent_at!: string | null;
 }
 
-/** One item with what was submitted, under its kind. */
-export class ConnectorItemDetailSchema extends ConnectorItemSchema {
+/** One item with what was submitted, as it was posted, under its kind: exactly one of the four. */
+export class ConnectorItemDetailView extends ConnectorItemView {
   @ApiPropertyOptional({ type: () => AlertDto })
-  alert?: AlertDto;
+  alert?: AlertBody;
 
   @ApiPropertyOptional({ type: () => WorkloadDto })
-  workload?: WorkloadDto;
+  workload?: WorkloadBody;
+
+  @ApiPropertyOptional({ type: () => AlertDismissalDto })
+  alert_dismissal?: AlertDismissalDto;
+
+  @ApiPropertyOptional({ type: () => WorkloadRemovalDto })
+  workload_removal?: WorkloadRemovalBody;
 }
 
-export class ConnectorItemPageSchema {
-  @ApiProperty({ type: () => ConnectorItemSchema, isArray: true, description: 'Newest first.' })
-  items!: ConnectorItemSchema[];
+export class ConnectorItemPage {
+  @ApiProperty({ type: () => ConnectorItemView, isArray: true, description: 'Newest first.' })
+  items!: ConnectorItemView[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `before` for the next page; null on the last page.' })
+  next_before!: string | null;
+}
+
+/** A connector run: its counts and how long it took. */
+export class ConnectorRunView {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ example: 'schedule', description: '`schedule`, `cli` or `api` (asked for by send-now).' })
+  trigger!: string;
+
+  @ApiProperty({ description: 'The replica that held the lease.' })
+  holder!: string;
+
+  @ApiProperty({ enum: ConnectorRunStatus, enumName: 'ConnectorRunStatus' })
+  status!: ConnectorRunStatus;
+
+  @ApiProperty({ format: 'date-time' })
+  started_at!: string;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  finished_at!: string | null;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'Null while it runs.' })
+  duration_ms!: number | null;
+
+  @ApiProperty()
+  sent!: number;
+
+  @ApiProperty()
+  failed!: number;
+
+  @ApiProperty()
+  skipped!: number;
+
+  @ApiProperty({ type: String, nullable: true })
+  error!: string | null;
+}
+
+export class ConnectorRunPage {
+  @ApiProperty({ type: () => ConnectorRunView, isArray: true, description: 'Newest first.' })
+  items!: ConnectorRunView[];
 
   @ApiProperty({ type: String, nullable: true, description: 'Pass as `before` for the next page; null on the last page.' })
   next_before!: string | null;
