@@ -13,13 +13,20 @@ export function fieldName(name: string): string {
 
 const join = (path: string, name: string): string => (path ? `${path}.${name}` : name);
 
-/** One message per field: `name must be a string`, `filters.1.value: …`, `unknown field scpoe`. */
+/**
+ * One message per field: `name must be a string`, `filters.1.value: …`, `unknown field scpoe`. A
+ * message given twice (several checks of one field sharing a custom message) is said once.
+ */
 export function validationMessages(errors: ValidationError[], path: string): string[] {
+  return [...new Set(messagesOf(errors, path))];
+}
+
+function messagesOf(errors: ValidationError[], path: string): string[] {
   return errors.flatMap((e) => {
     if (e.constraints?.[WHITELIST_CONSTRAINT] !== undefined) return [`unknown field ${join(path, fieldName(e.property))}`];
     const at = join(path, e.property);
     const own = Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? `${path ? path + '.' : ''}${m}` : `${at}: ${m}`));
-    return [...own, ...validationMessages(e.children ?? [], at)];
+    return [...own, ...messagesOf(e.children ?? [], at)];
   });
 }
 
@@ -61,7 +68,7 @@ export function validateApiBody<T extends object>(schema: new () => T, value: un
   return run(schema, value, '', ErrorCode.ValidationFailed, 'refuse');
 }
 
-/** For hand-written parsers: a 400 naming the first keys of `value` that are not in `known`. */
+/** For pipes that check a body by hand (`NoBody`): a 400 naming the first keys of `value` that are not in `known`. */
 export function refuseUnknownFields(value: Record<string, unknown>, known: readonly string[], path = ''): void {
   const unknown = Object.keys(value).filter((key) => !known.includes(key));
   if (unknown.length === 0) return;

@@ -6,6 +6,7 @@ import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { ApiErrorResponses } from '../callbacks/callback-envelope.schema';
 import { NoBody } from '../common/no-body.pipe';
 import { CYBERAPP_AUTH_SCHEME } from '../openapi';
+import { assertSourceChanges, CreateSourceDto, UpdateSourceDto } from './s3-sources.dto';
 import { S3SourcesService } from './s3-sources.service';
 import { ConfirmationList, SourcePage, SourceView, SourceWithTokenView } from './s3-events.views';
 
@@ -27,7 +28,7 @@ export class S3SourcesController {
   @ApiOperation({ summary: 'Create a source; the answer carries its token and intake path' })
   @ApiCreatedResponse({ type: SourceWithTokenView, description: 'Created; the only answer besides rotate-token that shows `token`.' })
   @ApiErrorResponses(403)
-  create(@Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SourceWithTokenView> {
+  create(@Body() body: CreateSourceDto, @Caller() caller: VerifiedCaller): Promise<SourceWithTokenView> {
     return this.sources.create(caller, body);
   }
 
@@ -65,8 +66,8 @@ export class S3SourcesController {
   @ApiParam({ name: 'id', description: 'Source id' })
   @ApiOkResponse({ type: SourceView })
   @ApiErrorResponses(404)
-  update(@Param('id') id: string, @Body() body: unknown, @Caller() caller: VerifiedCaller): Promise<SourceView> {
-    return this.sources.update(caller, id, body);
+  update(@Param('id') id: string, @Body() body: UpdateSourceDto, @Caller() caller: VerifiedCaller): Promise<SourceView> {
+    return this.sources.update(caller, id, assertSourceChanges(body));
   }
 
   @Delete(':id')

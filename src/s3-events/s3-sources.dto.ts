@@ -1,6 +1,28 @@
+import { ApiExtraModels, ApiHideProperty, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  Allow,
+  ArrayMaxSize,
+  ArrayMinSize,
+  Equals,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsString,
+  Length,
+  Max,
+  Min,
+  Validate,
+  ValidateIf,
+  ValidateNested,
+  ValidationArguments,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
+} from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { hasControlCharacters } from '../common/printable';
-import { refuseUnknownFields } from '../common/validate-dto';
+import { Printable } from '../common/printable';
 import type { S3Action, S3Endpoint } from './s3-action.types';
 
 /** Where the path token goes in `public_url`: replaced by the token of the request being answered. */
@@ -8,17 +30,254 @@ export const TOKEN_PLACEHOLDER = '{token}';
 export const MAX_ACTIONS = 10;
 export const MAX_BUCKETS = 100;
 const MAX_ARGS = 64;
+const MAX_ARG = 4096;
 const MAX_URL = 2048;
+const MAX_KEY = 1024;
+const MIN_TIMEOUT_MS = 100;
+const MAX_TIMEOUT_MS = 3_600_000;
 const BUCKET_NAME = /^[A-Za-z0-9._-]{1,255}$/;
-/** The fields each object of the body may carry: anything else is a 400 (a typo must not pass as "not given"). */
-const SOURCE_FIELDS = ['organization_id', 'name', 'public_url', 'allowed_buckets', 'actions', 'enabled'] as const;
-const ENDPOINT_FIELDS = ['endpoint', 'region', 'access_key_id', 'secret_access_key', 'force_path_style'] as const;
-const COMMAND_FIELDS = ['type', 'command', 'timeout_ms'] as const;
-const REPLICATE_FIELDS = ['type', ...ENDPOINT_FIELDS, 'bucket', 'source', 'timeout_ms'] as const;
 
-/** A source as created: every field checked, defaults filled in. */
-export interface SourceInput {
+/** Like `@IsOptional()`, but `null` is validated (and refused) instead of passing as "not given". */
+const Optional = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
+/** Optional and nullable: `null` clears the field. */
+const Nullable = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined && value !== null);
+
+/** A string of 1 to `max` characters without control characters; one message whichever check fails. */
+function Text(max: number): PropertyDecorator {
+  const message = ({ property }: ValidationArguments): string => `${property} must be a string of 1 to ${max} characters`;
+  return (target, key) => {
+    IsString({ message })(target, key);
+    Length(1, max, { message })(target, key);
+    Validate(Printable)(target, key);
+  };
+}
+
+/** `timeout_ms` of an action: optional, an integer within bounds. */
+function Timeout(): PropertyDecorator {
+  const message = `timeout_ms must be an integer from ${MIN_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`;
+  return (target, key) => {
+    Optional()(target, key);
+    IsInt({ message })(target, key);
+    Min(MIN_TIMEOUT_MS, { message })(target, key);
+    Max(MAX_TIMEOUT_MS, { message })(target, key);
+  };
+}
+
+/** `@Validate(HttpUrl)`: an absolute http or https URL, `{token}` allowed anywhere (other types are left to `Text`). */
+@ValidatorConstraint({ name: 'httpUrl' })
+export class HttpUrl implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (typeof value !== 'string') return true;
+    try {
+      const url = new URL(value.split(TOKEN_PLACEHOLDER).join('x'));
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    return `${args.property} must be an absolute http or https URL`;
+  }
+}
+
+/** `@Validate(BucketNames)`: every element a bucket name; the message names the first that is not. */
+@ValidatorConstraint({ name: 'bucketNames' })
+export class BucketNames implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return !Array.isArray(value) || value.every((b) => typeof b === 'string' && BUCKET_NAME.test(b));
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    const at = (args.value as unknown[]).findIndex((b) => typeof b !== 'string' || !BUCKET_NAME.test(b));
+    return `${args.property}[${at}] must be a bucket name (letters, digits, . _ -)`;
+  }
+}
+
+/** Where an S3-compatible bucket lives and how to sign requests to it. */
+export class S3EndpointDto {
+  @ApiProperty({ minLength: 1, maxLength: MAX_URL, example: 'https://storage.example.com', description: 'http(s); public addresses only unless S3_EVENTS_ALLOWED_PRIVATE lists it.' })
+  @Text(MAX_URL) @Validate(HttpUrl)
+  endpoint!: string;
+
+  @ApiProperty({ minLength: 1, maxLength: 64, example: 'ru-msk' })
+  @Text(64)
+  region!: string;
+
+  @ApiProperty({ minLength: 1, maxLength: MAX_KEY })
+  @Text(MAX_KEY)
+  access_key_id!: string;
+
+  @ApiProperty({ minLength: 1, maxLength: MAX_KEY, description: 'Stored, never shown.' })
+  @Text(MAX_KEY)
+  secret_access_key!: string;
+
+  @ApiPropertyOptional({ default: false })
+  @Optional() @IsBoolean()
+  force_path_style?: boolean;
+}
+
+/** Runs `<command...> <bucket> <key> <copy|delete>` (argv, no shell). */
+export class S3CommandActionDto {
+  @ApiProperty({ enum: ['command'] })
+  @IsIn(['command'])
+  type!: 'command';
+
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    minItems: 1,
+    maxItems: MAX_ARGS,
+    example: ['/usr/local/bin/backup.sh'],
+    description: 'argv, no shell; the executable (the first) must be listed in S3_EVENTS_ALLOWED_COMMANDS.',
+  })
+  @IsArray({ message: `command must be an array of 1 to ${MAX_ARGS} strings (argv, no shell)` })
+  @ArrayMinSize(1, { message: `command must be an array of 1 to ${MAX_ARGS} strings (argv, no shell)` })
+  @ArrayMaxSize(MAX_ARGS, { message: `command must be an array of 1 to ${MAX_ARGS} strings (argv, no shell)` })
+  @IsString({ each: true, message: `each of command must be a string of 1 to ${MAX_ARG} characters` })
+  @Length(1, MAX_ARG, { each: true, message: `each of command must be a string of 1 to ${MAX_ARG} characters` })
+  @Validate(Printable, { each: true })
+  command!: string[];
+
+  @ApiPropertyOptional({ type: 'integer', minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS })
+  @Timeout()
+  timeout_ms?: number;
+}
+
+/**
+ * Mirrors the object into `bucket` at the endpoint: created => copied, removed => deleted. Without
+ * `source`, a server-side copy on the target endpoint; with it, read from there and written here.
+ */
+export class S3ReplicateActionDto extends S3EndpointDto {
+  @ApiProperty({ enum: ['replicate'] })
+  @IsIn(['replicate'])
+  type!: 'replicate';
+
+  @ApiProperty({ minLength: 1, maxLength: 255, example: 'backup' })
+  @Text(255)
+  bucket!: string;
+
+  @ApiPropertyOptional({ type: () => S3EndpointDto, description: 'Absent: a server-side copy on the target endpoint.' })
+  @Optional() @IsObject({ message: 'source must be an object' }) @ValidateNested() @Type(() => S3EndpointDto)
+  source?: S3EndpointDto;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS })
+  @Timeout()
+  timeout_ms?: number;
+}
+
+/**
+ * What an action of neither type becomes: only its `type` is refused. Its other fields are allowed
+ * here (not in the two real classes) so that the one message is about the type, not about every
+ * field the unknown type happened to carry.
+ */
+class S3UnknownActionDto {
+  @IsIn(['command', 'replicate'], { message: 'type must be "command" or "replicate"' })
+  type!: unknown;
+
+  @Allow() command?: unknown;
+  @Allow() timeout_ms?: unknown;
+  @Allow() endpoint?: unknown;
+  @Allow() region?: unknown;
+  @Allow() access_key_id?: unknown;
+  @Allow() secret_access_key?: unknown;
+  @Allow() force_path_style?: unknown;
+  @Allow() bucket?: unknown;
+  @Allow() source?: unknown;
+}
+
+export type S3ActionDto = S3CommandActionDto | S3ReplicateActionDto;
+
+const ACTIONS_MESSAGE = `actions must be an array of at most ${MAX_ACTIONS} actions`;
+
+/** The fields create and update share. */
+@ApiExtraModels(S3CommandActionDto, S3ReplicateActionDto)
+class SourceFieldsDto {
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    maxLength: MAX_URL,
+    example: 'https://gateway.example.com/s3-events/{token}',
+    description: 'The address the bucket posts to, as the signature covers it; `{token}` stands for the path token. null clears it (PATCH).',
+  })
+  @Nullable() @Text(MAX_URL) @Validate(HttpUrl)
+  public_url?: string | null;
+
+  @ApiPropertyOptional({
+    type: 'array',
+    items: {
+      oneOf: [{ $ref: getSchemaPath(S3CommandActionDto) }, { $ref: getSchemaPath(S3ReplicateActionDto) }],
+      discriminator: { propertyName: 'type', mapping: { command: getSchemaPath(S3CommandActionDto), replicate: getSchemaPath(S3ReplicateActionDto) } },
+    },
+    maxItems: MAX_ACTIONS,
+    description: 'Run in order for each object event. PATCH replaces the whole list (secret keys included).',
+  })
+  @Optional()
+  @IsArray({ message: ACTIONS_MESSAGE })
+  @ArrayMaxSize(MAX_ACTIONS, { message: ACTIONS_MESSAGE })
+  @ValidateNested({ each: true, message: 'each of actions must be an object' })
+  @Type(() => S3UnknownActionDto, {
+    keepDiscriminatorProperty: true,
+    discriminator: {
+      property: 'type',
+      subTypes: [
+        { name: 'command', value: S3CommandActionDto },
+        { name: 'replicate', value: S3ReplicateActionDto },
+      ],
+    },
+  })
+  actions?: S3ActionDto[];
+
+  @ApiPropertyOptional({ default: true })
+  @Optional() @IsBoolean()
+  enabled?: boolean;
+}
+
+const BUCKETS_MESSAGE = `allowed_buckets must be an array of 1 to ${MAX_BUCKETS} bucket names`;
+
+/** `POST /api/s3-events/sources`. */
+export class CreateSourceDto extends SourceFieldsDto {
+  @ApiProperty({ minLength: 1, maxLength: 255, example: 'bucket events' })
+  @Text(255)
+  name!: string;
+
+  @ApiProperty({ type: String, isArray: true, minItems: 1, maxItems: MAX_BUCKETS, example: ['bucketA'], description: 'The buckets whose events it takes (duplicates are dropped).' })
+  @IsArray({ message: BUCKETS_MESSAGE }) @ArrayMinSize(1, { message: BUCKETS_MESSAGE }) @ArrayMaxSize(MAX_BUCKETS, { message: BUCKETS_MESSAGE }) @Validate(BucketNames)
+  allowed_buckets!: string[];
+
+  @ApiPropertyOptional({ maxLength: 36, description: "The owner (the caller's organization or one below it); the caller's when absent." })
+  @Optional() @Text(36)
   organization_id?: string;
+}
+
+/** `PATCH /api/s3-events/sources/:id`: any field of create but `organization_id`, at least one. */
+export class UpdateSourceDto extends SourceFieldsDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 255 })
+  @Optional() @Text(255)
+  name?: string;
+
+  @ApiPropertyOptional({ type: String, isArray: true, minItems: 1, maxItems: MAX_BUCKETS, description: 'Replaces the list (duplicates are dropped).' })
+  @Optional() @IsArray({ message: BUCKETS_MESSAGE }) @ArrayMinSize(1, { message: BUCKETS_MESSAGE }) @ArrayMaxSize(MAX_BUCKETS, { message: BUCKETS_MESSAGE }) @Validate(BucketNames)
+  allowed_buckets?: string[];
+
+  /** Ownership does not move: refused rather than ignored. */
+  @ApiHideProperty()
+  @Optional() @Equals(undefined, { message: 'organization_id cannot change' })
+  organization_id?: never;
+}
+
+const UPDATE_FIELDS = ['name', 'public_url', 'allowed_buckets', 'actions', 'enabled'] as const;
+
+/** A PATCH must change something: no body, or one without any known field, is a 400. */
+export function assertSourceChanges(dto: UpdateSourceDto | undefined): UpdateSourceDto {
+  if (!dto || !UPDATE_FIELDS.some((field) => dto[field] !== undefined)) {
+    throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: give at least one of ${UPDATE_FIELDS.join(', ')}.`);
+  }
+  return dto;
+}
+
+/** A source as stored: defaults filled in, buckets deduplicated, actions as plain objects. */
+export interface SourceInput {
   name: string;
   public_url: string | null;
   allowed_buckets: string[];
@@ -26,134 +285,41 @@ export interface SourceInput {
   enabled: boolean;
 }
 
-/** A PATCH: any field of create but `organization_id`, at least one. */
-export type SourceChanges = Partial<Omit<SourceInput, 'organization_id'>>;
+/** Fields of a PATCH, in the stored form. */
+export type SourceChanges = Partial<SourceInput>;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const invalid = (message: string): never => {
-  throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: ${message}.`);
-};
+const endpointOf = (e: S3EndpointDto): S3Endpoint => ({
+  endpoint: e.endpoint,
+  region: e.region,
+  access_key_id: e.access_key_id,
+  secret_access_key: e.secret_access_key,
+  force_path_style: e.force_path_style ?? false,
+});
 
-function text(value: unknown, at: string, max: number): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) invalid(`${at} must be a string of 1 to ${max} characters`);
-  if (hasControlCharacters(value as string)) invalid(`${at} must not contain control characters`);
-  return value as string;
+/** Plain objects in the stored key order (the answers show them in it). */
+function actionOf(a: S3ActionDto): S3Action {
+  const timeout = a.timeout_ms === undefined ? {} : { timeout_ms: a.timeout_ms };
+  if (a.type === 'command') return { type: 'command', command: [...a.command], ...timeout };
+  return { type: 'replicate', ...endpointOf(a), bucket: a.bucket, ...(a.source ? { source: endpointOf(a.source) } : {}), ...timeout };
 }
 
-function bool(value: unknown, at: string): boolean {
-  if (typeof value !== 'boolean') invalid(`${at} must be a boolean`);
-  return value as boolean;
-}
-
-function timeout(value: unknown, at: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 100 || value > 3_600_000) invalid(`${at} must be an integer from 100 to 3600000`);
-  return value as number;
-}
-
-function httpUrl(value: unknown, at: string): string {
-  const raw = text(value, at, MAX_URL);
-  let url: URL | undefined;
-  try {
-    url = new URL(raw.split(TOKEN_PLACEHOLDER).join('x'));
-  } catch {
-    invalid(`${at} must be an absolute http or https URL`);
-  }
-  if (url && url.protocol !== 'http:' && url.protocol !== 'https:') invalid(`${at} must be an absolute http or https URL`);
-  return raw;
-}
-
-function buckets(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_BUCKETS) invalid(`allowed_buckets must be an array of 1 to ${MAX_BUCKETS} bucket names`);
-  const names = (value as unknown[]).map((b, i) => {
-    if (typeof b !== 'string' || !BUCKET_NAME.test(b)) invalid(`allowed_buckets[${i}] must be a bucket name (letters, digits, . _ -)`);
-    return b as string;
-  });
-  return [...new Set(names)];
-}
-
-function endpoint(value: Record<string, unknown>, at: string, known: readonly string[]): S3Endpoint {
-  refuseUnknownFields(value, known, at);
+export function sourceInputOf(dto: CreateSourceDto): SourceInput {
   return {
-    endpoint: httpUrl(value.endpoint, `${at}.endpoint`),
-    region: text(value.region, `${at}.region`, 64),
-    access_key_id: text(value.access_key_id, `${at}.access_key_id`, 1024),
-    secret_access_key: text(value.secret_access_key, `${at}.secret_access_key`, 1024),
-    force_path_style: value.force_path_style === undefined ? false : bool(value.force_path_style, `${at}.force_path_style`),
+    name: dto.name,
+    public_url: dto.public_url ?? null,
+    allowed_buckets: [...new Set(dto.allowed_buckets)],
+    actions: (dto.actions ?? []).map(actionOf),
+    enabled: dto.enabled ?? true,
   };
 }
 
-function action(value: unknown, i: number, allowedCommands: string[]): S3Action {
-  const at = `actions[${i}]`;
-  if (!isObject(value)) return invalid(`${at} must be an object`);
-  if (value.type === 'command') {
-    refuseUnknownFields(value, COMMAND_FIELDS, at);
-    const command = value.command;
-    if (!Array.isArray(command) || command.length === 0 || command.length > MAX_ARGS) invalid(`${at}.command must be an array of 1 to ${MAX_ARGS} strings (argv, no shell)`);
-    const argv = (command as unknown[]).map((arg, n) => text(arg, `${at}.command[${n}]`, 4096));
-    if (!allowedCommands.includes(argv[0])) {
-      invalid(
-        allowedCommands.length === 0
-          ? `${at}: command actions are turned off (S3_EVENTS_ALLOWED_COMMANDS is empty)`
-          : `${at}.command[0] must be one of the executables listed in S3_EVENTS_ALLOWED_COMMANDS`,
-      );
-    }
-    return { type: 'command', command: argv, ...optionalTimeout(value.timeout_ms, at) };
-  }
-  if (value.type === 'replicate') {
-    if (value.source !== undefined && !isObject(value.source)) invalid(`${at}.source must be an object`);
-    return {
-      type: 'replicate',
-      ...endpoint(value, at, REPLICATE_FIELDS),
-      bucket: text(value.bucket, `${at}.bucket`, 255),
-      ...(isObject(value.source) ? { source: endpoint(value.source, `${at}.source`, ENDPOINT_FIELDS) } : {}),
-      ...optionalTimeout(value.timeout_ms, at),
-    };
-  }
-  return invalid(`${at}.type must be "command" or "replicate"`);
-}
-
-function optionalTimeout(value: unknown, at: string): { timeout_ms?: number } {
-  const ms = timeout(value, `${at}.timeout_ms`);
-  return ms === undefined ? {} : { timeout_ms: ms };
-}
-
-function actions(value: unknown, allowedCommands: string[]): S3Action[] {
-  if (!Array.isArray(value) || value.length > MAX_ACTIONS) invalid(`actions must be an array of at most ${MAX_ACTIONS} actions`);
-  return (value as unknown[]).map((a, i) => action(a, i, allowedCommands));
-}
-
-function publicUrl(value: unknown): string | null {
-  return value === null ? null : httpUrl(value, 'public_url');
-}
-
-/** Parses the body of `POST /api/s3-events/sources`; an unknown field, at any depth, is a 400 naming it. */
-export function parseCreate(body: unknown, allowedCommands: string[]): SourceInput {
-  if (!isObject(body)) return invalid('body must be a JSON object');
-  refuseUnknownFields(body, SOURCE_FIELDS);
-  if (body.organization_id !== undefined) text(body.organization_id, 'organization_id', 36);
-  return {
-    ...(body.organization_id !== undefined ? { organization_id: body.organization_id as string } : {}),
-    name: text(body.name, 'name', 255),
-    public_url: body.public_url === undefined ? null : publicUrl(body.public_url),
-    allowed_buckets: buckets(body.allowed_buckets),
-    actions: body.actions === undefined ? [] : actions(body.actions, allowedCommands),
-    enabled: body.enabled === undefined ? true : bool(body.enabled, 'enabled'),
-  };
-}
-
-/** Parses a PATCH: `public_url: null` clears it; `actions` replaces the whole list (secrets included). */
-export function parseUpdate(body: unknown, allowedCommands: string[]): SourceChanges {
-  if (!isObject(body)) return invalid('body must be a JSON object');
-  if (body.organization_id !== undefined) invalid('organization_id cannot change');
-  refuseUnknownFields(body, SOURCE_FIELDS);
+export function sourceChangesOf(dto: UpdateSourceDto): SourceChanges {
   const changes: SourceChanges = {};
-  if (body.name !== undefined) changes.name = text(body.name, 'name', 255);
-  if (body.public_url !== undefined) changes.public_url = publicUrl(body.public_url);
-  if (body.allowed_buckets !== undefined) changes.allowed_buckets = buckets(body.allowed_buckets);
-  if (body.actions !== undefined) changes.actions = actions(body.actions, allowedCommands);
-  if (body.enabled !== undefined) changes.enabled = bool(body.enabled, 'enabled');
-  if (Object.keys(changes).length === 0) invalid('give at least one of name, public_url, allowed_buckets, actions, enabled');
+  if (dto.name !== undefined) changes.name = dto.name;
+  if (dto.public_url !== undefined) changes.public_url = dto.public_url;
+  if (dto.allowed_buckets !== undefined) changes.allowed_buckets = [...new Set(dto.allowed_buckets)];
+  if (dto.actions !== undefined) changes.actions = dto.actions.map(actionOf);
+  if (dto.enabled !== undefined) changes.enabled = dto.enabled;
   return changes;
 }
 

@@ -14,7 +14,7 @@ import type { S3Action } from './s3-action.types';
 import { S3EventSource } from './s3-event-source.entity';
 import { CONFIRMATIONS_KEPT, S3SourceConfirmation } from './s3-source-confirmation.entity';
 import { generateToken, hashToken, intakePath } from './s3-source-token';
-import { endpointsOf, parseCreate, parseUpdate, TOKEN_PLACEHOLDER } from './s3-sources.dto';
+import { CreateSourceDto, endpointsOf, sourceChangesOf, sourceInputOf, TOKEN_PLACEHOLDER, UpdateSourceDto } from './s3-sources.dto';
 import { ConfirmationList, S3ActionView, S3ReplicateActionView, SourcePage, SourceView, SourceWithTokenView } from './s3-events.views';
 
 const SOURCE_NOT_FOUND = 'S3 event source not found.';
@@ -75,9 +75,10 @@ export class S3SourcesService {
     this.urls = new UrlPolicy(config.allowedPrivate);
   }
 
-  async create(caller: VerifiedCaller, body: unknown): Promise<SourceWithTokenView> {
-    const input = parseCreate(body, this.config.allowedCommands);
-    const organizationId = input.organization_id ?? caller.organizationId;
+  async create(caller: VerifiedCaller, dto: CreateSourceDto): Promise<SourceWithTokenView> {
+    const input = sourceInputOf(dto);
+    this.checkCommands(input.actions);
+    const organizationId = dto.organization_id ?? caller.organizationId;
     if (!(await isVisibleOrganization(this.dataSource.manager, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
     await this.checkEndpoints(input.actions);
     const token = generateToken();
@@ -165,10 +166,14 @@ export class S3SourcesService {
     return new Map(rows.map((r) => [r.source_id, fromDbDate(r.at).toISOString()]));
   }
 
-  async update(caller: VerifiedCaller, id: string, body: unknown): Promise<SourceView> {
+  /** `dto` has been through `assertSourceChanges`: it changes something. */
+  async update(caller: VerifiedCaller, id: string, dto: UpdateSourceDto): Promise<SourceView> {
     await this.findVisible(this.dataSource.manager, caller, id);
-    const changes = parseUpdate(body, this.config.allowedCommands);
-    if (changes.actions) await this.checkEndpoints(changes.actions);
+    const changes = sourceChangesOf(dto);
+    if (changes.actions) {
+      this.checkCommands(changes.actions);
+      await this.checkEndpoints(changes.actions);
+    }
     return this.transactions.run(async (em) => {
       const row = await this.findVisible(em, caller, id);
       const set: Partial<S3EventSource> = { updatedAt: new Date() };
@@ -206,6 +211,20 @@ export class S3SourcesService {
     const row = isLookupId(id) ? await em.findOne(S3EventSource, { where: { id } }) : null;
     if (!row || !(await isVisibleOrganization(em, caller, row.organizationId))) throw new DomainError(ErrorCode.NotFound, SOURCE_NOT_FOUND);
     return row;
+  }
+
+  /** Command actions run only allow-listed executables (S3_EVENTS_ALLOWED_COMMANDS; none when empty). */
+  private checkCommands(actions: S3Action[]): void {
+    const allowed = this.config.allowedCommands;
+    actions.forEach((action, i) => {
+      if (action.type !== 'command' || allowed.includes(action.command[0])) return;
+      throw new DomainError(
+        ErrorCode.ValidationFailed,
+        allowed.length === 0
+          ? `Invalid request: actions[${i}]: command actions are turned off (S3_EVENTS_ALLOWED_COMMANDS is empty).`
+          : `Invalid request: actions[${i}].command[0] must be one of the executables listed in S3_EVENTS_ALLOWED_COMMANDS.`,
+      );
+    });
   }
 
   private async checkEndpoints(actions: S3Action[]): Promise<void> {
