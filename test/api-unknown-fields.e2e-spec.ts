@@ -155,9 +155,9 @@ describe('unknown body fields on the management APIs', () => {
       valid: () => ({ name: 'mirror', allowed_buckets: ['b'], actions: [replicate(), { type: 'command', command: ['/bin/true'], timeout_ms: 1000 }] }),
       unknown: [
         ['at the top', () => ({ name: 'mirror', allowed_buckets: ['b'], enabeld: false }), 'enabeld'],
-        ['in a replicate action', () => ({ name: 'mirror', allowed_buckets: ['b'], actions: [replicate({ buckt: 'x' })] }), 'actions[0].buckt'],
-        ['in the source endpoint of an action', () => ({ name: 'mirror', allowed_buckets: ['b'], actions: [replicate({}, { regoin: 'x' })] }), 'actions[0].source.regoin'],
-        ['in a command action', () => ({ name: 'mirror', allowed_buckets: ['b'], actions: [{ type: 'command', command: ['/bin/true'], timeout: 5 }] }), 'actions[0].timeout'],
+        ['in a replicate action', () => ({ name: 'mirror', allowed_buckets: ['b'], actions: [replicate({ buckt: 'x' })] }), 'actions.0.buckt'],
+        ['in the source endpoint of an action', () => ({ name: 'mirror', allowed_buckets: ['b'], actions: [replicate({}, { regoin: 'x' })] }), 'actions.0.source.regoin'],
+        ['in a command action', () => ({ name: 'mirror', allowed_buckets: ['b'], actions: [{ type: 'command', command: ['/bin/true'], timeout: 5 }] }), 'actions.0.timeout'],
       ],
     },
     {
@@ -167,7 +167,7 @@ describe('unknown body fields on the management APIs', () => {
       valid: () => ({ name: 'renamed', actions: [replicate()] }),
       unknown: [
         ['at the top', () => ({ nmae: 'renamed' }), 'nmae'],
-        ['in an action', () => ({ actions: [replicate({ force_path_stlye: true })] }), 'actions[0].force_path_stlye'],
+        ['in an action', () => ({ actions: [replicate({ force_path_stlye: true })] }), 'actions.0.force_path_stlye'],
       ],
     },
     {

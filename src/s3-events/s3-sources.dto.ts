@@ -1,5 +1,5 @@
 import { ApiExtraModels, ApiHideProperty, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { plainToInstance, Transform, Type } from 'class-transformer';
 import {
   Allow,
   ArrayMaxSize,
@@ -134,8 +134,8 @@ export class S3CommandActionDto {
   @IsArray({ message: `command must be an array of 1 to ${MAX_ARGS} strings (argv, no shell)` })
   @ArrayMinSize(1, { message: `command must be an array of 1 to ${MAX_ARGS} strings (argv, no shell)` })
   @ArrayMaxSize(MAX_ARGS, { message: `command must be an array of 1 to ${MAX_ARGS} strings (argv, no shell)` })
-  @IsString({ each: true, message: `each of command must be a string of 1 to ${MAX_ARG} characters` })
-  @Length(1, MAX_ARG, { each: true, message: `each of command must be a string of 1 to ${MAX_ARG} characters` })
+  @IsString({ each: true, message: `command must hold strings of 1 to ${MAX_ARG} characters` })
+  @Length(1, MAX_ARG, { each: true, message: `command must hold strings of 1 to ${MAX_ARG} characters` })
   @Validate(Printable, { each: true })
   command!: string[];
 
@@ -158,7 +158,7 @@ export class S3ReplicateActionDto extends S3EndpointDto {
   bucket!: string;
 
   @ApiPropertyOptional({ type: () => S3EndpointDto, description: 'Absent: a server-side copy on the target endpoint.' })
-  @Optional() @IsObject({ message: 'source must be an object' }) @ValidateNested() @Type(() => S3EndpointDto)
+  @Optional() @IsObject({ message: 'source must be an object' }) @ValidateNested({ message: 'source must be an object' }) @Type(() => S3EndpointDto)
   source?: S3EndpointDto;
 
   @ApiPropertyOptional({ type: 'integer', minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS })
@@ -188,6 +188,26 @@ class S3UnknownActionDto {
 
 export type S3ActionDto = S3CommandActionDto | S3ReplicateActionDto;
 
+const ACTION_CLASSES: Record<string, new () => object> = { command: S3CommandActionDto, replicate: S3ReplicateActionDto };
+
+/**
+ * Each action becomes the class its `type` names (any other type: {@link S3UnknownActionDto}), for
+ * `@ValidateNested`. Not class-transformer's `@Type` discriminator: it tells arrays with
+ * `instanceof Array`, which fails for a body built in another realm (Jest's sandbox), and it
+ * throws on a `null` element. Anything but an object is left for the checks to refuse.
+ */
+const ActionClasses = (): PropertyDecorator =>
+  Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
+    const list = obj[key];
+    if (!Array.isArray(list)) return list;
+    return list.map((item: unknown) => {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
+      const type = (item as { type?: unknown }).type;
+      const target = typeof type === 'string' && Object.hasOwn(ACTION_CLASSES, type) ? ACTION_CLASSES[type] : S3UnknownActionDto;
+      return plainToInstance(target, item);
+    });
+  });
+
 const ACTIONS_MESSAGE = `actions must be an array of at most ${MAX_ACTIONS} actions`;
 
 /** The fields create and update share. */
@@ -215,17 +235,8 @@ class SourceFieldsDto {
   @Optional()
   @IsArray({ message: ACTIONS_MESSAGE })
   @ArrayMaxSize(MAX_ACTIONS, { message: ACTIONS_MESSAGE })
-  @ValidateNested({ each: true, message: 'each of actions must be an object' })
-  @Type(() => S3UnknownActionDto, {
-    keepDiscriminatorProperty: true,
-    discriminator: {
-      property: 'type',
-      subTypes: [
-        { name: 'command', value: S3CommandActionDto },
-        { name: 'replicate', value: S3ReplicateActionDto },
-      ],
-    },
-  })
+  @ValidateNested({ each: true, message: 'an action must be an object' })
+  @ActionClasses()
   actions?: S3ActionDto[];
 
   @ApiPropertyOptional({ default: true })

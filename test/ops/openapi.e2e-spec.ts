@@ -342,6 +342,15 @@ describe('OpenAPI document', () => {
       expect(bodySchemaRef(doc.paths['/api/webhooks'].post)).toBe('#/components/schemas/CreateSubscriptionDto');
       expect(bodySchemaRef(doc.paths['/api/connector/items'].post)).toBe('#/components/schemas/IntakeBatchDto');
       expect(doc.components.schemas.CreateSubscriptionDto.required).toEqual(expect.arrayContaining(['name', 'payload_url']));
+      expect(bodySchemaRef(doc.paths['/api/s3-events/sources'].post)).toBe('#/components/schemas/CreateSourceDto');
+      expect(bodySchemaRef(doc.paths['/api/s3-events/sources/{id}'].patch)).toBe('#/components/schemas/UpdateSourceDto');
+      expect(doc.components.schemas.CreateSourceDto.required).toEqual(expect.arrayContaining(['name', 'allowed_buckets']));
+      expect(doc.components.schemas.UpdateSourceDto.properties).not.toHaveProperty('organization_id');
+      expect((doc.components.schemas.CreateSourceDto.properties?.actions as { items: unknown }).items).toEqual({
+        oneOf: [{ $ref: '#/components/schemas/S3CommandActionDto' }, { $ref: '#/components/schemas/S3ReplicateActionDto' }],
+        discriminator: { propertyName: 'type', mapping: { command: '#/components/schemas/S3CommandActionDto', replicate: '#/components/schemas/S3ReplicateActionDto' } },
+      });
+      expect(doc.components.schemas.S3ReplicateActionDto.required).toEqual(expect.arrayContaining(['type', 'endpoint', 'region', 'access_key_id', 'secret_access_key', 'bucket']));
       const names = (operation: unknown) => (operation as { parameters: Array<{ name: string; in: string }> }).parameters.map((p) => `${p.in}:${p.name}`);
       expect(names(doc.paths['/api/webhooks/deliveries'].get)).toEqual(
         expect.arrayContaining(['query:subscription_id', 'query:event_type', 'query:since', 'query:until', 'query:success', 'query:state', 'query:limit', 'query:offset']),
