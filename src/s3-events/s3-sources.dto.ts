@@ -90,7 +90,7 @@ export class BucketNames implements ValidatorConstraintInterface {
 
   defaultMessage(args: ValidationArguments): string {
     const at = (args.value as unknown[]).findIndex((b) => typeof b !== 'string' || !BUCKET_NAME.test(b));
-    return `${args.property}[${at}] must be a bucket name (letters, digits, . _ -)`;
+    return `${args.property}.${at} must be a bucket name (letters, digits, . _ -)`;
   }
 }
 
@@ -338,7 +338,7 @@ export function sourceChangesOf(dto: UpdateSourceDto): SourceChanges {
 export function endpointsOf(list: S3Action[]): Array<{ url: string; at: string }> {
   return list.flatMap((a, i) =>
     a.type === 'replicate'
-      ? [{ url: a.endpoint, at: `actions[${i}].endpoint` }, ...(a.source ? [{ url: a.source.endpoint, at: `actions[${i}].source.endpoint` }] : [])]
+      ? [{ url: a.endpoint, at: `actions.${i}.endpoint` }, ...(a.source ? [{ url: a.source.endpoint, at: `actions.${i}.source.endpoint` }] : [])]
       : [],
   );
 }

@@ -221,8 +221,8 @@ export class S3SourcesService {
       throw new DomainError(
         ErrorCode.ValidationFailed,
         allowed.length === 0
-          ? `Invalid request: actions[${i}]: command actions are turned off (S3_EVENTS_ALLOWED_COMMANDS is empty).`
-          : `Invalid request: actions[${i}].command[0] must be one of the executables listed in S3_EVENTS_ALLOWED_COMMANDS.`,
+          ? `Invalid request: actions.${i}: command actions are turned off (S3_EVENTS_ALLOWED_COMMANDS is empty).`
+          : `Invalid request: actions.${i}.command.0 must be one of the executables listed in S3_EVENTS_ALLOWED_COMMANDS.`,
       );
     });
   }
