@@ -9,7 +9,7 @@
  * counts each statement under its first words (`BEGIN`, `SET LOCAL synchronous_commit`, `WITH
  * settled AS`, `INSERT INTO audit_records`, ...), with the rows it returned or changed. Written as
  * JSON to BENCH_STATEMENTS_FILE (`%p`: the process id; default `statements-%p.json` in the working
- * directory) when the process exits. Divide `total` by the deliveries of the run (scenario b:
+ * directory) every 250 ms and when the process exits. Divide `total` by the deliveries of the run (scenario b:
  * BENCH_EVENTS + BENCH_WARMUP_EVENTS) for statements per delivery. src/ is not changed.
  */
 import { writeFileSync } from 'node:fs';
@@ -75,9 +75,14 @@ const original = Client.prototype.query as unknown as Query;
   return returned;
 };
 
-process.on('exit', () => {
+function dump(): void {
   const file = (process.env.BENCH_STATEMENTS_FILE ?? 'statements-%p.json').replace(/%p/g, String(process.pid));
   const statements = [...counts].map(([statement, c]) => ({ statement, ...c })).sort((a, b) => b.count - a.count);
   const total = statements.reduce((sum, s) => sum + s.count, 0);
   writeFileSync(file, JSON.stringify({ pid: process.pid, total, statements }, null, 2));
-});
+}
+
+// Also every 250 ms: the bench stops the gateway with SIGTERM, and Nest's shutdown hook ends the
+// process by the signal again, without an 'exit' event (a SIGTERM listener here would keep it alive).
+setInterval(dump, 250).unref();
+process.on('exit', dump);
