@@ -3,14 +3,14 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Subscription } from 'rxjs';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
-import { AuditEntry, AuditService } from '../audit/audit.service';
+import { AuditEntry, AuditService, pgAuditInsertOf, pgAuditParameters } from '../audit/audit.service';
 import { newRowId } from '../common/ids';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { fromDbDate } from '../database/raw-dates';
 import { executeSql, selectSql } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { MetricsService, WebhookDeliveryOutcome } from '../metrics/metrics.service';
-import { WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable, Verdict } from '../work-core/work-queue';
+import { SettleWith, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable, Verdict } from '../work-core/work-queue';
 import { WorkRunner } from '../work-core/work-runner';
 import { OutboxService } from '../events/outbox.service';
 import { DeliverySignal } from './delivery-signal.service';
@@ -83,6 +83,7 @@ type DeliveryOutcome = WorkOutcome<DeliveryRow, TargetRow, SendResult>;
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown, WorkProcessor<DeliveryRow, TargetRow, SendResult> {
   private readonly logger = new Logger(DeliveryWorker.name);
   private readonly runner: WorkRunner<DeliveryRow, TargetRow, SendResult>;
+  private readonly postgres: boolean;
   private subscription: Subscription | null = null;
 
   constructor(
@@ -95,6 +96,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly outbox: OutboxService,
     @Optional() private readonly metrics?: MetricsService,
   ) {
+    this.postgres = dataSource.options.type === 'postgres';
     this.runner = new WorkRunner(
       dataSource,
       transactions,
@@ -193,30 +195,34 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return { verdict: { kind: 'retry', retryAfterMs: result.retryAfterMs }, values, history };
   }
 
-  /** Each applied outcome's audit record, the endpoints' health, and a 410's disabling (the attempt row is the core's history row). */
+  /**
+   * PostgreSQL: each applied outcome's audit record and the endpoints' health, written by the
+   * statement that settles the batch (one statement for the whole batch; `record` does the rest).
+   */
+  settleWith(outcomes: readonly DeliveryOutcome[], now: Date, first: number): SettleWith | null {
+    if (!this.postgres) return null;
+    const audit = outcomes.map((o) => ({ key: o.item.id, entry: attemptRecord(o, now) }));
+    const health = first + 1 + AUDIT_PARAMETERS;
+    return {
+      ctes: `audited AS (${pgAuditInsertOf('settled', first)}),
+        ${pgHealthOf('settled', health)}`,
+      params: [...pgAuditParameters(audit), healthRows(outcomes)],
+    };
+  }
+
+  /** Each applied outcome's audit record, the endpoints' health (SQLite; on PostgreSQL see settleWith), and a 410's disabling (the attempt row is the core's history row). */
   async record(em: EntityManager, outcomes: DeliveryOutcome[], now: Date): Promise<void> {
     const audited: AuditEntry[] = [];
-    for (const { item: delivery, result, settled, applied } of outcomes) {
+    for (const outcome of outcomes) {
+      const { item: delivery, result, applied } = outcome;
       if (!applied) {
         this.logger.warn(`webhook delivery ${delivery.id}: claim lost before its outcome was recorded (another worker owns it now)`);
         continue;
       }
-      // The attempt's audit record (src/audit), caused by the delivery's (whose id is the delivery's).
-      audited.push({
-        at: now,
-        kind: AuditKind.DeliveryAttempt,
-        name: delivery.row.event_type,
-        outcome: result.success ? AuditOutcome.Ok : AuditOutcome.Failed,
-        code: result.status !== null ? String(result.status) : result.errorClass,
-        organizationId: delivery.context?.organization_id ?? null,
-        eventId: delivery.row.event_id,
-        deliveryId: delivery.id,
-        causeId: delivery.id,
-        durationMs: result.durationMs,
-        detail: { attempt: delivery.attempts, state: settled === 'done' ? DeliveryState.Succeeded : settled === 'retry' ? DeliveryState.Pending : DeliveryState.Failed },
-      });
+      if (!this.postgres) audited.push(attemptRecord(outcome, now));
       if (result.gone) await this.disableGone(em, delivery.key, now);
     }
+    if (this.postgres) return;
     await this.recordHealth(em, outcomes.filter((o) => o.applied));
     await this.audit.record(em, audited);
   }
@@ -298,6 +304,64 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       await executeSql(em, `UPDATE webhook_subscriptions SET failing_since = ? WHERE id IN (${list(failing)}) AND failing_since IS NULL`, [new Date(failingFrom), ...failing]);
     }
   }
+}
+
+/** An attempt's audit record (src/audit), caused by the delivery's (whose id is the delivery's). */
+function attemptRecord({ item: delivery, result, settled }: DeliveryOutcome, now: Date): AuditEntry {
+  return {
+    at: now,
+    kind: AuditKind.DeliveryAttempt,
+    name: delivery.row.event_type,
+    outcome: result.success ? AuditOutcome.Ok : AuditOutcome.Failed,
+    code: result.status !== null ? String(result.status) : result.errorClass,
+    organizationId: delivery.context?.organization_id ?? null,
+    eventId: delivery.row.event_id,
+    deliveryId: delivery.id,
+    causeId: delivery.id,
+    durationMs: result.durationMs,
+    detail: { attempt: delivery.attempts, state: settled === 'done' ? DeliveryState.Succeeded : settled === 'retry' ? DeliveryState.Pending : DeliveryState.Failed },
+  };
+}
+
+/** The parameters of `pgAuditInsertOf` after its first (the keys): one per column. */
+const AUDIT_PARAMETERS = pgAuditParameters([]).length - 1;
+
+/**
+ * The batch's outcomes for {@link pgHealthOf}, as JSON: each with its place in the batch ordered
+ * by start (stable, as recordHealth orders a subscription's attempts).
+ */
+function healthRows(outcomes: readonly DeliveryOutcome[]): string {
+  const ordered = outcomes.map((o, i) => ({ o, i })).sort((a, b) => a.o.result.startedAt.getTime() - b.o.result.startedAt.getTime() || a.i - b.i);
+  return JSON.stringify(
+    ordered.map(({ o }, ord) => ({ id: o.item.id, subscription_id: o.item.key, ord, success: o.result.success, started_at: o.result.startedAt.toISOString() })),
+  );
+}
+
+/**
+ * PostgreSQL: recordHealth as CTEs of the settle statement, over the outcomes applied (joined with
+ * `cte`), `$param` being {@link healthRows}. A subscription with a success in the batch is no longer
+ * failing unless attempts failed after its last success; then, as one without a success whose
+ * attempts failed, it is failing since the batch's earliest such failure (or since earlier, when it
+ * already was and had no success). Its row is written only when the value changes.
+ */
+function pgHealthOf(cte: string, param: number): string {
+  return `health_outcomes AS (
+      SELECT o.subscription_id, o.success, o.started_at,
+             o.ord > COALESCE(MAX(o.ord) FILTER (WHERE o.success) OVER (PARTITION BY o.subscription_id), -1) AS after_success
+        FROM jsonb_to_recordset($${param}::jsonb) AS o(id varchar, subscription_id varchar, ord integer, success boolean, started_at timestamptz)
+        JOIN ${cte} ON ${cte}.id = o.id
+    ), health AS (
+      SELECT subscription_id, bool_or(success) AS recovered, bool_or(NOT success AND after_success) AS failing
+        FROM health_outcomes GROUP BY subscription_id
+    ), failing_from AS (
+      SELECT MIN(started_at) AS at FROM health_outcomes WHERE NOT success AND after_success
+    ), health_written AS (
+      UPDATE webhook_subscriptions s
+         SET failing_since = CASE WHEN NOT h.failing THEN NULL WHEN h.recovered THEN f.at ELSE COALESCE(s.failing_since, f.at) END
+        FROM health h, failing_from f
+       WHERE s.id = h.subscription_id
+         AND s.failing_since IS DISTINCT FROM (CASE WHEN NOT h.failing THEN NULL WHEN h.recovered THEN f.at ELSE COALESCE(s.failing_since, f.at) END)
+    )`;
 }
 
 /** The secrets a delivery is signed with: the current one, then the previous one while its overlap lasts. */

@@ -82,6 +82,12 @@ export interface WorkOutcome<Row, Context, Result> {
   applied: boolean;
 }
 
+/** Data-modifying CTEs written in an outcome batch's settle statement (see {@link WorkProcessor.settleWith}). */
+export interface SettleWith {
+  ctes: string;
+  params: unknown[];
+}
+
 /** The domain part of a queue: small, and knows nothing of claims or leases. */
 export interface WorkProcessor<Row, Context, Result> {
   /** Loads what the attempts need, in the claim's transaction (e.g. each subscription's target). */
@@ -93,6 +99,14 @@ export interface WorkProcessor<Row, Context, Result> {
   perform(item: WorkItem<Row, Context>, signal: AbortSignal): Promise<Result>;
   /** How the attempt ended, the values of `outcomeColumns` to write with it, and its history row (if the table has one). */
   judge(item: WorkItem<Row, Context>, result: Result): { verdict: Verdict; values: Record<string, unknown>; history?: Record<string, unknown> };
+  /**
+   * Optional, PostgreSQL only: domain writes folded into the statement that settles the outcomes
+   * (one statement for the whole batch), as data-modifying CTEs: `name AS (...)`, comma-separated,
+   * joining the CTE `settled` (the ids of the rows whose outcome was applied). Placeholders are
+   * numbered from `first` (`$first`, ...) and their values returned in that order. `applied` is not
+   * known yet (false). `record` still runs after it, for the rest.
+   */
+  settleWith?(outcomes: ReadonlyArray<WorkOutcome<Row, Context, Result>>, now: Date, first: number): SettleWith | null;
   /** The domain's writes for the outcomes applied (and a look at those not), in the outcomes' transaction. */
   record(em: EntityManager, outcomes: WorkOutcome<Row, Context, Result>[], now: Date): Promise<void>;
   /** Optional: the attempts that count toward `maxAttempts` and the backoff (default: `attempts`; less after a replay, say). */

@@ -395,7 +395,9 @@ export class WorkRunner<Row, Context, Result> {
         history: o.history,
       }),
     );
-    const applied = await this.sql.settle(em, rows, now);
+    const settleWith = this.processor.settleWith?.bind(this.processor);
+    const early = outcomes.map(({ outcome }) => outcome);
+    const applied = await this.sql.settle(em, rows, now, settleWith && ((first) => settleWith(early, now, first)));
     const written = outcomes.map(({ outcome }) => ({ ...outcome, applied: applied.has(outcome.item.id) }));
     await this.processor.record(em, written, now);
     return written;

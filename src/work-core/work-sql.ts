@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { toSqliteDate } from '../database/raw-dates';
 import { executeSql, selectSql, sqliteStatement, sqliteValue } from '../database/raw-sql';
-import type { WorkQueueTable } from './work-queue';
+import type { SettleWith, WorkQueueTable } from './work-queue';
 
 /** Keys with due work considered by one claim. */
 const MAX_KEYS_PER_CLAIM = 200;
@@ -215,9 +215,11 @@ export class WorkSql {
 
   /**
    * Writes outcomes, each fenced by its lease's attempt number; the ids applied. PostgreSQL: the
-   * batch in one UPDATE from a typed record set. SQLite: one prepared UPDATE per row.
+   * batch in one statement, an UPDATE from a typed record set, with the history rows and `with`'s
+   * CTEs (a processor's writes, given the first placeholder number free). SQLite: one prepared
+   * UPDATE per row (`with` is PostgreSQL's only).
    */
-  async settle(em: EntityManager, rows: SettleRow[], now: Date): Promise<Set<string>> {
+  async settle(em: EntityManager, rows: SettleRow[], now: Date, withCtes?: (first: number) => SettleWith | null): Promise<Set<string>> {
     if (rows.length === 0) return new Set();
     const { table, leasedState, outcomeColumns, history } = this.q;
     const extra = Object.keys(outcomeColumns);
@@ -233,21 +235,26 @@ export class WorkSql {
              AS v(id varchar, claim integer, state varchar, next_attempt_at timestamptz, completed_at timestamptz${extra.map((c) => `, ${c} ${outcomeColumns[c]}`).join('')})
           WHERE t.id = v.id AND t.state = '${leasedState}' AND t.attempts = v.claim
           RETURNING t.id`;
-      if (!history) return new Set((await selectSql<{ id: string }>(em, settle, [now, json])).map((r) => r.id));
-      // The outcome and its history row in one statement: the INSERT takes the rows the UPDATE applied.
-      const columns = Object.keys(history.columns);
-      const applied = await selectSql<{ id: string }>(
-        em,
-        `WITH settled AS (${settle}),
-              written AS (
+      const ctes = [`settled AS (${settle})`];
+      const params: unknown[] = [now, json];
+      if (history) {
+        // The outcome and its history row in one statement: the INSERT takes the rows the UPDATE applied.
+        const columns = Object.keys(history.columns);
+        ctes.push(`written AS (
                 INSERT INTO ${history.table} (${history.rowColumn}, ${columns.join(', ')})
                 SELECT h.row_id, ${columns.map((c) => `h.${c}`).join(', ')}
                   FROM jsonb_to_recordset(?::jsonb) AS h(row_id varchar, ${columns.map((c) => `${c} ${history.columns[c]}`).join(', ')})
                   JOIN settled ON settled.id = h.row_id
-              )
-         SELECT id FROM settled`,
-        [now, json, JSON.stringify(rows.filter((r) => r.history).map((r) => ({ ...r.history, row_id: r.id })))],
-      );
+              )`);
+        params.push(JSON.stringify(rows.filter((r) => r.history).map((r) => ({ ...r.history, row_id: r.id }))));
+      }
+      // Numbered after every `?` above (runSql numbers those in order).
+      const more = withCtes?.(params.length + 1) ?? null;
+      if (more) ctes.push(more.ctes);
+      const applied =
+        ctes.length === 1
+          ? await selectSql<{ id: string }>(em, settle, params)
+          : await selectSql<{ id: string }>(em, `WITH ${ctes.join(',\n')}\n SELECT id FROM settled`, [...params, ...(more?.params ?? [])]);
       return new Set(applied.map((r) => r.id));
     }
     const update = sqliteStatement(
