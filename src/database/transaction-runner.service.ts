@@ -90,7 +90,13 @@ export class TransactionRunner {
     try {
       while (this.queue.length > 0) {
         const group = this.queue.splice(0, this.groupMax);
-        this.groupObservers.forEach((observe) => observe(group.length));
+        for (const observe of this.groupObservers) {
+          try {
+            observe(group.length);
+          } catch {
+            // An observer's failure must not stop the queue.
+          }
+        }
         if (group.length === 1) await this.runAlone(group[0]);
         else await this.runGroup(group);
       }
@@ -146,7 +152,7 @@ export class TransactionRunner {
       group.forEach((unit, i) => {
         const own = outcomes[i] as Outcome | undefined;
         if (own && !own.ok) unit.reject(own.error);
-        else if (lost === null) unit.reject(error); // the commit (or BEGIN) failed: every unit fails with it
+        else if (lost === null) unit.reject(error); // the commit (or BEGIN, or the PRAGMA) failed: every unit fails with it
         else if (own) unit.reject(new Error('SQLite rolled back the shared transaction after another transaction of its group failed', { cause: lost }));
       });
       // Units that never ran go first in the next group.
