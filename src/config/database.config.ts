@@ -35,6 +35,10 @@ class DatabaseEnv {
   /** SQLite: the most memory (MiB) the connection's page cache may use (SQLite's own default is 2). */
   @IsOptional() @IsInt() @Min(2) @Max(4096)
   SQLITE_CACHE_MIB: number = 64;
+
+  /** SQLite: the most transactions that share one commit (group commit, TransactionRunner); 1 turns it off. */
+  @IsOptional() @IsInt() @Min(1) @Max(1024)
+  SQLITE_GROUP_MAX: number = 64;
 }
 
 export interface DatabaseConfig {
@@ -48,6 +52,7 @@ export interface DatabaseConfig {
   logging: boolean;
   backgroundCheckpoint: boolean;
   sqliteCacheMiB: number;
+  sqliteGroupMax: number;
 }
 
 export function readDatabaseConfig(env: Record<string, string | undefined> = process.env): DatabaseConfig {
@@ -63,6 +68,7 @@ export function readDatabaseConfig(env: Record<string, string | undefined> = pro
     logging: v.DATABASE_LOGGING,
     backgroundCheckpoint: v.SQLITE_BACKGROUND_CHECKPOINT,
     sqliteCacheMiB: v.SQLITE_CACHE_MIB,
+    sqliteGroupMax: v.SQLITE_GROUP_MAX,
   };
 }
 

@@ -45,9 +45,14 @@ export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOption
     enableWAL: true,
     timeout: 5000,
     statementCacheSize: 200,
-    // SQLite's default page cache is 2 MiB; the delivery tables of a busy gateway are larger, and
-    // every page missed is a read() on the event loop. This bounds the cache, it does not reserve it.
-    prepareDatabase: (db: { pragma: (source: string) => unknown }) => void db.pragma(`cache_size = -${config.sqliteCacheMiB * 1024}`),
+    prepareDatabase: (db: { pragma: (source: string) => unknown }) => {
+      // SQLite's default page cache is 2 MiB; the delivery tables of a busy gateway are larger, and
+      // every page missed is a read() on the event loop. This bounds the cache, it does not reserve it.
+      db.pragma(`cache_size = -${config.sqliteCacheMiB * 1024}`);
+      // Durable commits from the first one: better-sqlite3's WAL default is NORMAL, and set explicitly
+      // here it stays FULL when TypeORM turns WAL on. Asynchronous commits relax it per transaction.
+      db.pragma('synchronous = FULL');
+    },
   };
 }
 

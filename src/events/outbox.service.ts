@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Subject } from 'rxjs';
 import { DataSource } from 'typeorm';
-import type { EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
+import type { EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent, TransactionStartEvent } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { DomainEvent } from './event.entity';
 import { newRowId } from '../common/ids';
@@ -31,7 +31,10 @@ export interface NewEvent {
 export class OutboxService implements EntitySubscriberInterface {
   readonly committed$ = new Subject<void>();
   private readonly uncommitted = new WeakSet<QueryRunner>();
-  private readonly causes = new WeakMap<QueryRunner, string>();
+  /** The cause named in a transaction, with the nesting depth it was named at: it ends with that level (a savepoint of a group commit). */
+  private readonly causes = new WeakMap<QueryRunner, { id: string; depth: number }>();
+  /** Transaction nesting per query runner, counted from TypeORM's transaction events (its own counter is protected). */
+  private readonly depths = new WeakMap<QueryRunner, number>();
   private organizationsOf: EventOrganizations | null = null;
 
   constructor(@InjectDataSource() dataSource: DataSource) {
@@ -48,12 +51,12 @@ export class OutboxService implements EntitySubscriberInterface {
    * recorded in it carry it as their cause, for the audit trail's chain (src/audit).
    */
   setCause(em: EntityManager, auditRecordId: string): void {
-    if (em.queryRunner) this.causes.set(em.queryRunner, auditRecordId);
+    if (em.queryRunner) this.causes.set(em.queryRunner, { id: auditRecordId, depth: this.depths.get(em.queryRunner) ?? 0 });
   }
 
   /** The audit record named by {@link setCause} for `em`'s transaction, if any. */
   causeOf(em: EntityManager): string | null {
-    return (em.queryRunner?.isTransactionActive && this.causes.get(em.queryRunner)) || null;
+    return (em.queryRunner?.isTransactionActive && this.causes.get(em.queryRunner)?.id) || null;
   }
 
   async record(em: EntityManager, event: NewEvent): Promise<DomainEvent> {
@@ -75,18 +78,32 @@ export class OutboxService implements EntitySubscriberInterface {
     return ids.length > 0 ? ids : [organizationId];
   }
 
+  afterTransactionStart(event: TransactionStartEvent): void {
+    this.depths.set(event.queryRunner, (this.depths.get(event.queryRunner) ?? 0) + 1);
+  }
+
   afterTransactionCommit(event: TransactionCommitEvent): void {
     // A savepoint's release is reported as a commit too; only the outermost one makes events visible.
-    if (!event.queryRunner.isTransactionActive) this.causes.delete(event.queryRunner);
+    this.ended(event.queryRunner);
     if (event.queryRunner.isTransactionActive || !this.uncommitted.has(event.queryRunner)) return;
     this.uncommitted.delete(event.queryRunner);
     this.committed$.next();
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
-    if (!event.queryRunner.isTransactionActive) {
-      this.uncommitted.delete(event.queryRunner);
-      this.causes.delete(event.queryRunner);
-    }
+    this.ended(event.queryRunner);
+    if (!event.queryRunner.isTransactionActive) this.uncommitted.delete(event.queryRunner);
+  }
+
+  /**
+   * A transaction or savepoint of `runner` ended: a cause named inside it ends too. On SQLite the
+   * transactions of a group commit are savepoints of one transaction on one query runner
+   * (TransactionRunner), and one's cause must not name the events of the next.
+   */
+  private ended(runner: QueryRunner): void {
+    const depth = runner.isTransactionActive ? Math.max(0, (this.depths.get(runner) ?? 1) - 1) : 0;
+    this.depths.set(runner, depth);
+    const cause = this.causes.get(runner);
+    if (cause && (depth === 0 || cause.depth > depth)) this.causes.delete(runner);
   }
 }

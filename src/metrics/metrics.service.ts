@@ -8,6 +8,7 @@ import { CallbackRegistry } from '../callbacks/callback-registry.service';
 import { metricsConfig, MetricsConfig } from '../config/metrics.config';
 import { ConnectorItem, ConnectorItemState } from '../connector/connector-item.entity';
 import { fromDbDate } from '../database/raw-dates';
+import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
 
@@ -44,6 +45,7 @@ export class MetricsService implements OnApplicationBootstrap {
   private readonly callbackDuration: Histogram<'callback_id'>;
   private readonly authFailures: Counter<'reason'>;
   private readonly webhookDeliveries: Counter<'outcome'>;
+  private readonly commitGroups: Histogram;
   private callbackRegistry: CallbackRegistry | null = null;
   /** The scrape's queue query, shared by the two gauges that read it. */
   private queueState: Promise<QueueState> | null = null;
@@ -81,6 +83,12 @@ export class MetricsService implements OnApplicationBootstrap {
       name: 'cyberapp_webhook_deliveries_total',
       help: 'Webhook delivery attempts by recorded outcome: succeeded, retry, failed, gone (410), lost_claim.',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.commitGroups = new Histogram({
+      name: 'cyberapp_sqlite_commit_group_size',
+      help: 'SQLite: transactions per commit (group commit, SQLITE_GROUP_MAX); 1 for a transaction committed alone.',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
       registers,
     });
     // Async collect() runs at scrape time (prom-client 15); the metrics of one scrape are gathered concurrently.
@@ -131,6 +139,14 @@ export class MetricsService implements OnApplicationBootstrap {
       this.callbackRegistry = this.moduleRef.get(CallbackRegistry, { strict: false });
     } catch {
       this.callbackRegistry = null;
+    }
+    if (this.dataSource.options.type === 'better-sqlite3') {
+      // Looked up likewise: the database module stays free of metrics.
+      try {
+        this.moduleRef.get(TransactionRunner, { strict: false }).observeGroups((size) => this.commitGroups.observe(size));
+      } catch {
+        // No TransactionRunner in this application: nothing to count.
+      }
     }
     // A Fastify hook rather than a Nest interceptor: it also sees the requests that guards,
     // the body parser or the content-type check refuse (401, 413, 415, 429).
