@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsIn, IsInt, IsObject, IsString, Length, Matches, Max, MaxLength, Min, Validate, ValidateIf } from 'class-validator';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsIn, IsInt, IsObject, IsString, Length, Matches, Max, MaxLength, Min, Validate } from 'class-validator';
 import { Printable } from '../common/printable';
 import { ActionState } from './action.entity';
+import { Nullable, Optional } from '../common/optional-fields';
 
 export const MAX_NAME = 255;
 export const MAX_PARAMETERS = 100;
@@ -14,9 +15,6 @@ export const MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
 /** Capability and parameter names: HIRO's are identifiers (`ExecuteCommand`, `Host`). */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-/** Like `@IsOptional()`, but `null` is validated (and refused) instead of being skipped. */
-const Optional = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
-const Nullable = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined && value !== null);
 const ParameterNames = (): PropertyDecorator => {
   const decorators = [
     IsArray(),

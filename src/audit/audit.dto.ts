@@ -1,15 +1,13 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsString, Length, Matches, Max, Min, Validate, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsString, Length, Matches, Max, Min, Validate } from 'class-validator';
 import { Printable } from '../common/printable';
 import { AuditKind, AuditOutcome } from './audit-record.entity';
+import { Optional } from '../common/optional-fields';
 
 export const AUDIT_LIMIT_DEFAULT = 50;
 export const AUDIT_LIMIT_MAX = 500;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Present means validated: an empty `?kind=` is refused rather than read as "any". */
-const Optional = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
 
 /** `GET /api/audit` query parameters; any other parameter is a 400. */
 export class ListAuditQueryDto {

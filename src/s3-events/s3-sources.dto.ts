@@ -15,7 +15,6 @@ import {
   Max,
   Min,
   Validate,
-  ValidateIf,
   ValidateNested,
   ValidationArguments,
   ValidatorConstraint,
@@ -24,6 +23,7 @@ import {
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Printable } from '../common/printable';
 import type { S3Action, S3Endpoint } from './s3-action.types';
+import { Nullable, Optional } from '../common/optional-fields';
 
 /** Where the path token goes in `public_url`: replaced by the token of the request being answered. */
 export const TOKEN_PLACEHOLDER = '{token}';
@@ -36,11 +36,6 @@ const MAX_KEY = 1024;
 const MIN_TIMEOUT_MS = 100;
 const MAX_TIMEOUT_MS = 3_600_000;
 const BUCKET_NAME = /^[A-Za-z0-9._-]{1,255}$/;
-
-/** Like `@IsOptional()`, but `null` is validated (and refused) instead of passing as "not given". */
-const Optional = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
-/** Optional and nullable: `null` clears the field. */
-const Nullable = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined && value !== null);
 
 /** A string of 1 to `max` characters without control characters; one message whichever check fails. */
 function Text(max: number): PropertyDecorator {

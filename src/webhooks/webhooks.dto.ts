@@ -15,7 +15,6 @@ import {
   MaxLength,
   Min,
   Validate,
-  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
@@ -23,6 +22,7 @@ import { Printable } from '../common/printable';
 import { validateApiBody, validateDto } from '../common/validate-dto';
 import { DeliveryState } from './webhook-delivery.entity';
 import { WebhookFilterMatch, WebhookFilterMode, WebhookScope } from './webhook-subscription.entity';
+import { Nullable, Optional } from '../common/optional-fields';
 
 export const MAX_NAME = 255;
 export const MAX_DESCRIPTION = 4096;
@@ -36,15 +36,6 @@ export const SUBSCRIPTIONS_LIMIT_DEFAULT = 100;
 export const DELIVERIES_LIMIT_DEFAULT = 50;
 export const LIMIT_MAX = 500;
 export const OFFSET_MAX = 1_000_000;
-
-/**
- * Like `@IsOptional()`, except that `null` is validated (and refused by the field's type checks)
- * instead of being skipped: `{"secret": null}` must not pass as "no secret given".
- */
-const Optional = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
-
-/** Optional and nullable: `null` clears the field. */
-const Nullable = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined && value !== null);
 
 /** Query strings carry text: `true`/`false` become booleans, anything else stays for `@IsBoolean` to refuse. */
 const QueryBoolean = (): PropertyDecorator =>
