@@ -61,6 +61,12 @@ describe('connector send-now and runs APIs', () => {
     const sent = await eventually(() => itemOf(item.id), (i) => i.state === ConnectorItemState.Sent);
     expect(sent).toMatchObject({ attempts: 2, lastStatus: 200 });
     expect(api.alerts).toHaveLength(2);
+    // The requested run marks the item sent before it finishes (and writes its completion event):
+    // wait for it to finish, so the snapshot below is not taken half-way through it.
+    await eventually(
+      () => t.dataSource.getRepository(ConnectorRun).find(),
+      (runs) => runs.length >= 2 && runs.every((r) => r.finishedAt !== null),
+    );
 
     // Sent: nothing to send again (409), nothing changed.
     const before = await snapshot(t.dataSource);
