@@ -12,6 +12,7 @@ import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { datacenterUrlProblem, normalizeDatacenterUrl } from '../connector/datacenter-policy';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { TransactionRunner } from '../database/transaction-runner.service';
+import { OutboxBackpressure } from '../events/outbox-backpressure';
 import { OutboxService } from '../events/outbox.service';
 import { APPROVAL_GATE, ApprovalGate, approvalInput, WriteApproval } from './approval-gate';
 import type { CallbackAudit } from './callback-audit.hook';
@@ -46,6 +47,7 @@ export class CallbackService {
     @Inject(connectorConfig.KEY) private readonly connector: ConnectorConfig,
     private readonly audit: AuditService,
     private readonly outbox: OutboxService,
+    private readonly backpressure: OutboxBackpressure,
     @Inject(APPROVAL_GATE) private readonly gate: ApprovalGate,
   ) {}
 
@@ -106,6 +108,9 @@ export class CallbackService {
       .update(JSON.stringify([envelope.type, envelope.context, envelope.payload ?? null]))
       .digest('hex');
     const key = { callbackId: callback.callbackId, requestId: envelope.request_id };
+    // While deliveries are behind, a write waits (boundedly) before it adds to them: flow control
+    // rather than a backlog that grows for as long as the load lasts.
+    await this.backpressure.admit(this.config.backpressureMaxWaitMs);
     // A repeat of a request answered within the idempotency window replays that answer below,
     // without asking the hooks again; anything else is asked first.
     const answered = await this.dataSource.manager.exists(CallbackRequest, { where: { ...key, createdAt: MoreThanOrEqual(this.windowStart()) } });

@@ -11,6 +11,13 @@ class CallbacksEnv {
   /** Comma-separated enablement methods whose callbacks are served (all four by default). */
   @IsOptional() @IsString()
   ENABLEMENT_METHODS: string = ENABLEMENT_METHODS.join(',');
+
+  /**
+   * Backpressure: how long a write callback may wait before it runs while deliveries are behind
+   * (WEBHOOKS_MAX_LAG_MS); it then runs anyway. 0: callbacks never wait.
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(10_000)
+  CALLBACKS_BACKPRESSURE_MAX_WAIT_MS: number = 1000;
 }
 
 /** The methods named in the list; throws naming the variable on an unknown or missing one. */
@@ -28,7 +35,11 @@ export function parseEnablementMethods(list: string): Set<EnablementMethod> {
 
 export const callbacksConfig = registerAs('callbacks', () => {
   const env = validateConfig(process.env, CallbacksEnv);
-  return { idempotencyTtlMs: env.IDEMPOTENCY_TTL_SECONDS * 1000, enablementMethods: parseEnablementMethods(env.ENABLEMENT_METHODS) };
+  return {
+    idempotencyTtlMs: env.IDEMPOTENCY_TTL_SECONDS * 1000,
+    enablementMethods: parseEnablementMethods(env.ENABLEMENT_METHODS),
+    backpressureMaxWaitMs: env.CALLBACKS_BACKPRESSURE_MAX_WAIT_MS,
+  };
 });
 
 export type CallbacksConfig = ReturnType<typeof callbacksConfig>;

@@ -91,6 +91,14 @@ class WebhooksEnv {
    */
   @IsOptional() @IsInt() @Min(1000) @Max(600_000)
   WEBHOOKS_LEASE_MS: number = 6000;
+
+  /**
+   * Backpressure: while the deliveries the worker claims started being due more than this long ago
+   * (every one of a claim: the process, not one slow receiver, is behind), write callbacks wait
+   * (CALLBACKS_BACKPRESSURE_MAX_WAIT_MS at most) so that deliveries catch up. 0: never.
+   */
+  @IsOptional() @IsInt() @Min(0) @Max(3_600_000)
+  WEBHOOKS_MAX_LAG_MS: number = 250;
 }
 
 export const webhooksConfig = registerAs('webhooks', () => {
@@ -114,6 +122,7 @@ export const webhooksConfig = registerAs('webhooks', () => {
     leaseMs: env.WEBHOOKS_LEASE_MS,
     shutdownGraceMs: env.WEBHOOKS_SHUTDOWN_GRACE_MS,
     autoDisableAfterMs: env.WEBHOOKS_AUTO_DISABLE_AFTER_HOURS * 3_600_000,
+    maxLagMs: env.WEBHOOKS_MAX_LAG_MS,
   };
 });
 

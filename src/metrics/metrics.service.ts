@@ -9,6 +9,7 @@ import { metricsConfig, MetricsConfig } from '../config/metrics.config';
 import { ConnectorItem, ConnectorItemState } from '../connector/connector-item.entity';
 import { fromDbDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
+import { OutboxBackpressure } from '../events/outbox-backpressure';
 import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
 
@@ -46,6 +47,7 @@ export class MetricsService implements OnApplicationBootstrap {
   private readonly authFailures: Counter<'reason'>;
   private readonly webhookDeliveries: Counter<'outcome'>;
   private readonly commitGroups: Histogram;
+  private readonly backpressureWaits: Histogram;
   private callbackRegistry: CallbackRegistry | null = null;
   /** The scrape's queue query, shared by the two gauges that read it. */
   private queueState: Promise<QueueState> | null = null;
@@ -89,6 +91,12 @@ export class MetricsService implements OnApplicationBootstrap {
       name: 'cyberapp_sqlite_commit_group_size',
       help: 'SQLite: transactions per commit (group commit, SQLITE_GROUP_MAX); 1 for a transaction committed alone.',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.backpressureWaits = new Histogram({
+      name: 'cyberapp_backpressure_wait_seconds',
+      help: 'How long write callbacks were held back while deliveries were behind (WEBHOOKS_MAX_LAG_MS); only those held back.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     // Async collect() runs at scrape time (prom-client 15); the metrics of one scrape are gathered concurrently.
@@ -147,6 +155,11 @@ export class MetricsService implements OnApplicationBootstrap {
       } catch {
         // No TransactionRunner in this application: nothing to count.
       }
+    }
+    try {
+      this.moduleRef.get(OutboxBackpressure, { strict: false }).observeWaits((ms) => this.backpressureWaits.observe(ms / 1000));
+    } catch {
+      // No outbox in this application: nothing held back.
     }
     // A Fastify hook rather than a Nest interceptor: it also sees the requests that guards,
     // the body parser or the content-type check refuse (401, 413, 415, 429).

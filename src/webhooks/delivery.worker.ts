@@ -12,6 +12,7 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { MetricsService, WebhookDeliveryOutcome } from '../metrics/metrics.service';
 import { SettleWith, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable, Verdict } from '../work-core/work-queue';
 import { WorkRunner } from '../work-core/work-runner';
+import { OutboxBackpressure } from '../events/outbox-backpressure';
 import { OutboxService } from '../events/outbox.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { subscriptionDisabledEvent } from './webhook-health.job';
@@ -94,6 +95,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     @Inject(webhooksConfig.KEY) private readonly config: WebhooksConfig,
     private readonly audit: AuditService,
     private readonly outbox: OutboxService,
+    backpressure: OutboxBackpressure,
     @Optional() private readonly metrics?: MetricsService,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
@@ -110,6 +112,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         pollMs: config.pollMs,
         leaseMs: config.leaseMs,
         shutdownGraceMs: config.shutdownGraceMs,
+        onLateness: (ms) => backpressure.report(DELIVERIES.name, ms, config.maxLagMs),
       },
       metrics?.registry,
     );

@@ -134,4 +134,11 @@ export interface WorkRunnerOptions {
    * (on SQLite it always does); otherwise PostgreSQL claims in one statement and `prepare` reads from the pool.
    */
   prepareWrites?: boolean;
+  /**
+   * Optional: called after a claim with how late (ms) the least late row it leased started being
+   * due, or 0 when nothing was due (not called when a key at its limit may have hidden due rows).
+   * Every row late means the queue is behind; one key's backlog (a slow receiver) alone is not,
+   * since other keys' rows are claimed on time.
+   */
+  onLateness?: (latenessMs: number) => void;
 }

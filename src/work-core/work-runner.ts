@@ -4,6 +4,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { backoffDelayMs } from '../common/backoff';
 import { Wakeup } from '../common/wakeup';
 import type { TransactionOptions, TransactionRunner } from '../database/transaction-runner.service';
+import { fromDbDate } from '../database/raw-dates';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import { WorkMetrics } from './work-metrics';
 import type { Settled, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable, WorkRunnerOptions } from './work-queue';
@@ -224,6 +225,12 @@ export class WorkRunner<Row, Context, Result> {
     const now = new Date();
     const rows = await this.sql.claim(em, { free, held: this.perKey, keyLimit: 2 * this.options.perKeyLimit, now, leaseUntil: new Date(now.getTime() + this.options.leaseMs) });
     const claimedAt = Date.now();
+    if (this.options.onLateness && rows.length > 0) {
+      this.options.onLateness(Math.max(0, rows.reduce((late, r) => Math.min(late, claimedAt - fromDbDate(r.work_due).getTime()), Infinity)));
+    } else if (this.options.onLateness && ![...this.perKey.values()].some((n) => n >= 2 * this.options.perKeyLimit)) {
+      // Nothing due (a key at its limit may have due rows the claim could not take: no news then).
+      this.options.onLateness(0);
+    }
     const claim = rows.map((r: ClaimedRow): WorkItem<Row, Context> => ({ id: r.id, key: r.work_key, attempts: Number(r.attempts), claimedAt, row: r as unknown as Row }));
     if (claim.length > 0) await this.processor.prepare(em, claim);
     hold(claim);

@@ -7,7 +7,7 @@ import type { SettleWith, WorkQueueTable } from './work-queue';
 const MAX_KEYS_PER_CLAIM = 200;
 
 /** A claimed row as the database returns it. */
-export type ClaimedRow = Record<string, unknown> & { id: string; work_key: string; attempts: number | string; claim_rank: number | string };
+export type ClaimedRow = Record<string, unknown> & { id: string; work_key: string; attempts: number | string; work_due: Date | string; claim_rank: number | string };
 
 /** An outcome's write: the row, its fencing token, and the columns to set. */
 export interface SettleRow {
@@ -74,7 +74,7 @@ export class WorkSql {
 
   /** The columns a claim returns, `prefix` being the table's alias (none in SQLite's RETURNING). */
   private returned(prefix: string): string {
-    return [`${prefix}id`, `${prefix}${this.q.keyColumn} AS work_key`, `${prefix}attempts`, ...this.q.payloadColumns.map((c) => `${prefix}${c}`)].join(', ');
+    return [`${prefix}id`, `${prefix}${this.q.keyColumn} AS work_key`, `${prefix}attempts`, `${prefix}next_attempt_at AS work_due`, ...this.q.payloadColumns.map((c) => `${prefix}${c}`)].join(', ');
   }
 
   /**

@@ -28,6 +28,7 @@ function webhooksConfig(overrides: Partial<WebhooksConfig> = {}): WebhooksConfig
     leaseMs: 6000,
     shutdownGraceMs: 5000,
     autoDisableAfterMs: 120 * 3_600_000,
+    maxLagMs: 250,
     ...overrides,
   };
 }
