@@ -108,12 +108,12 @@ export class CallbackService {
       .update(JSON.stringify([envelope.type, envelope.context, envelope.payload ?? null]))
       .digest('hex');
     const key = { callbackId: callback.callbackId, requestId: envelope.request_id };
-    // While deliveries are behind, a write waits (boundedly) before it adds to them: flow control
-    // rather than a backlog that grows for as long as the load lasts.
-    await this.backpressure.admit(this.config.backpressureMaxWaitMs);
     // A repeat of a request answered within the idempotency window replays that answer below,
     // without asking the hooks again; anything else is asked first.
     const answered = await this.dataSource.manager.exists(CallbackRequest, { where: { ...key, createdAt: MoreThanOrEqual(this.windowStart()) } });
+    // While deliveries are behind, a new write waits (boundedly) before it adds to them: flow
+    // control rather than a backlog that grows for as long as the load lasts (a replay adds nothing).
+    if (!answered) await this.backpressure.admit(this.config.backpressureMaxWaitMs);
     let approval = callback.approval !== undefined && !answered ? await this.approve(callback, callback.approval, base) : null;
     // A unique violation (or deadlock) means a concurrent request committed first (PostgreSQL runs write
     // transactions concurrently): a duplicate of this very request answers as that one did;

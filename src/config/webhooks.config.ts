@@ -93,9 +93,8 @@ class WebhooksEnv {
   WEBHOOKS_LEASE_MS: number = 6000;
 
   /**
-   * Backpressure: while the deliveries the worker claims started being due more than this long ago
-   * (every one of a claim: the process, not one slow receiver, is behind), write callbacks wait
-   * (CALLBACKS_BACKPRESSURE_MAX_WAIT_MS at most) so that deliveries catch up. 0: never.
+   * Backpressure (docs/architecture.md): while the deliveries the worker claims are later than
+   * this on a busy process, write callbacks wait (CALLBACKS_BACKPRESSURE_MAX_WAIT_MS at most). 0: never.
    */
   @IsOptional() @IsInt() @Min(0) @Max(3_600_000)
   WEBHOOKS_MAX_LAG_MS: number = 250;

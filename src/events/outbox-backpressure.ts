@@ -23,28 +23,33 @@ type Utilization = ReturnType<typeof performance.eventLoopUtilization>;
  */
 @Injectable()
 export class OutboxBackpressure implements OnModuleDestroy {
-  /** Per consumer: its last report over its limit (ms). */
+  /** Per consumer: when it last reported being over its limit (ms). */
   private readonly behind = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
   private readonly observers = new Set<(waitedMs: number) => void>();
-  /** While a consumer is behind: the event loop's utilization sampled every SAMPLE_MS. */
-  private sampler: NodeJS.Timeout | null = null;
+  /** The event loop's utilization, sampled every SAMPLE_MS while the application runs. */
+  private readonly sampler: NodeJS.Timeout;
   private last: Utilization = performance.eventLoopUtilization();
   private busy = false;
+  private closed = false;
+
+  constructor() {
+    this.sampler = setInterval(() => this.sample(), SAMPLE_MS);
+    this.sampler.unref();
+  }
 
   /** A consumer's lateness (ms) at its last claim, against its limit (0: no limit): over it, writers may wait. */
   report(consumer: string, latenessMs: number, limitMs: number): void {
-    if (limitMs > 0 && latenessMs > limitMs) {
-      this.behind.set(consumer, Date.now());
-      this.startSampling();
-      return;
-    }
-    if (this.behind.delete(consumer) && this.behind.size === 0) this.caughtUp();
+    if (this.closed) return;
+    if (limitMs > 0 && latenessMs > limitMs) this.behind.set(consumer, Date.now());
+    else if (this.behind.delete(consumer)) this.releaseUnlessHolding();
   }
 
-  /** Whether writers are held back now: a consumer is behind (by a fresh report) and this process is busy. */
-  isHoldingBack(): boolean {
-    return this.busy && this.behind.size > 0;
+  /** Whether writers are held back now: a consumer is behind (by a report at most STALE_MS old) and this process is busy. */
+  isHoldingBack(now = Date.now()): boolean {
+    if (!this.busy) return false;
+    for (const [consumer, reported] of this.behind) if (now - reported > STALE_MS) this.behind.delete(consumer);
+    return this.behind.size > 0;
   }
 
   /**
@@ -52,7 +57,7 @@ export class OutboxBackpressure implements OnModuleDestroy {
    * long it waited. Never refuses: a writer held back for its whole bound goes ahead.
    */
   async admit(maxWaitMs: number): Promise<number> {
-    if (maxWaitMs <= 0 || !this.isHoldingBack()) return 0;
+    if (maxWaitMs <= 0 || this.closed || !this.isHoldingBack()) return 0;
     const started = Date.now();
     await new Promise<void>((resolve) => {
       const release = (): void => {
@@ -74,30 +79,24 @@ export class OutboxBackpressure implements OnModuleDestroy {
     return () => this.observers.delete(observer);
   }
 
+  /** Shutting down: nobody is held back any more (requests still answered meanwhile go at once). */
   onModuleDestroy(): void {
+    this.closed = true;
+    clearInterval(this.sampler);
     this.behind.clear();
-    this.caughtUp();
+    this.releaseUnlessHolding();
   }
 
-  private startSampling(): void {
-    if (this.sampler) return;
-    this.last = performance.eventLoopUtilization();
-    this.sampler = setInterval(() => {
-      const now = Date.now();
-      for (const [consumer, reported] of this.behind) if (now - reported > STALE_MS) this.behind.delete(consumer);
-      if (this.behind.size === 0) return this.caughtUp();
-      const current = performance.eventLoopUtilization();
-      this.busy = performance.eventLoopUtilization(current, this.last).utilization >= BUSY_UTILIZATION;
-      this.last = current;
-    }, SAMPLE_MS);
-    this.sampler.unref();
+  private sample(): void {
+    const current = performance.eventLoopUtilization();
+    this.busy = performance.eventLoopUtilization(current, this.last).utilization >= BUSY_UTILIZATION;
+    this.last = current;
+    this.releaseUnlessHolding();
   }
 
-  /** No consumer behind any more: writers waiting go, and sampling stops. */
-  private caughtUp(): void {
-    if (this.sampler) clearInterval(this.sampler);
-    this.sampler = null;
-    this.busy = false;
+  /** Writers waiting go once nothing holds them back: no consumer behind, or the process no longer busy. */
+  private releaseUnlessHolding(): void {
+    if (this.waiters.size === 0 || this.isHoldingBack()) return;
     for (const release of [...this.waiters]) release();
   }
 }

@@ -225,12 +225,10 @@ export class WorkRunner<Row, Context, Result> {
     const now = new Date();
     const rows = await this.sql.claim(em, { free, held: this.perKey, keyLimit: 2 * this.options.perKeyLimit, now, leaseUntil: new Date(now.getTime() + this.options.leaseMs) });
     const claimedAt = Date.now();
-    if (this.options.onLateness && rows.length > 0) {
-      this.options.onLateness(Math.max(0, rows.reduce((late, r) => Math.min(late, claimedAt - fromDbDate(r.work_due).getTime()), Infinity)));
-    } else if (this.options.onLateness && ![...this.perKey.values()].some((n) => n >= 2 * this.options.perKeyLimit)) {
-      // Nothing due (a key at its limit may have due rows the claim could not take: no news then).
-      this.options.onLateness(0);
-    }
+    const { onLateness } = this.options;
+    if (onLateness && rows.length > 0) onLateness(Math.max(0, Math.min(...rows.map((r) => claimedAt - fromDbDate(r.work_due).getTime()))));
+    // Nothing due; but a key holding all the leases it may has due rows the claim left alone: no news then.
+    else if (onLateness && ![...this.perKey.values()].some((n) => n >= 2 * this.options.perKeyLimit)) onLateness(0);
     const claim = rows.map((r: ClaimedRow): WorkItem<Row, Context> => ({ id: r.id, key: r.work_key, attempts: Number(r.attempts), claimedAt, row: r as unknown as Row }));
     if (claim.length > 0) await this.processor.prepare(em, claim);
     hold(claim);
