@@ -1,8 +1,9 @@
-import { CanActivate, ExecutionContext, Injectable, Optional } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { Registry } from 'prom-client';
 import { IsNull, Not, Repository } from 'typeorm';
 import { DomainError, ErrorCode, unauthenticated } from '../common/domain-error';
-import { MetricsService } from '../metrics/metrics.service';
+import { Counters } from '../metrics/counters';
 import { User } from '../users/user.entity';
 import { AuthFailureLimiter } from './auth-failure-limiter.service';
 import type { AuthenticatedRequest } from './caller.decorator';
@@ -21,14 +22,17 @@ import { PasswordHasher } from './password-hasher.service';
 @Injectable()
 export class CyberAppAuthGuard implements CanActivate {
   private readonly inFlight = new Map<string, Promise<VerifiedCaller>>();
+  private readonly counters: Counters;
 
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
     private readonly cache: CredentialCache,
     private readonly limiter: AuthFailureLimiter,
-    @Optional() private readonly metrics?: MetricsService,
-  ) {}
+    registry: Registry,
+  ) {
+    this.counters = Counters.for(registry);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
@@ -36,8 +40,8 @@ export class CyberAppAuthGuard implements CanActivate {
       request.caller = await this.authenticate(request.headers['x-cyberapp-auth'], request.ip);
     } catch (error) {
       // Counted per request here: requests sharing one in-flight verification each fail.
-      if (error instanceof DomainError && error.code === ErrorCode.RateLimited) this.metrics?.authFailed('rate_limited');
-      else if (error instanceof DomainError && error.code === ErrorCode.Unauthenticated) this.metrics?.authFailed('invalid_credentials');
+      if (error instanceof DomainError && error.code === ErrorCode.RateLimited) this.counters.authFailed('rate_limited');
+      else if (error instanceof DomainError && error.code === ErrorCode.Unauthenticated) this.counters.authFailed('invalid_credentials');
       throw error;
     }
     return true;

@@ -1,11 +1,12 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { Registry } from 'prom-client';
 import { endpointIdPattern } from '../callbacks/callback-cti';
 import { DomainError, ErrorCode, unauthenticated } from '../common/domain-error';
 import { appConfig, AppConfig } from '../config/app.config';
 import { authConfig, AuthConfig } from '../config/auth.config';
-import { MetricsService } from '../metrics/metrics.service';
+import { Counters } from '../metrics/counters';
 
 interface PlatformClaims extends JWTPayload {
   scope?: unknown;
@@ -46,12 +47,14 @@ export class PlatformJwtGuard implements CanActivate {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   /** Endpoint CTI ids of this CyberApp: `cti.a.p.acgw.endpoint.v1.<n>~<APP_CODE>.<name>.v<version>` (v1.0 and v1.1 in the guide). */
   private readonly endpointId: RegExp;
+  private readonly counters: Counters;
 
   constructor(
     @Inject(authConfig.KEY) private readonly config: AuthConfig,
     @Inject(appConfig.KEY) app: AppConfig,
-    @Optional() private readonly metrics?: MetricsService,
+    registry: Registry,
   ) {
+    this.counters = Counters.for(registry);
     // jose refetches the key set when a token names a kid it does not hold, at most once per
     // cooldown (counted from the last fetch); concurrent lookups share one fetch.
     this.jwks = createRemoteJWKSet(new URL(config.jwt.jwksUrl), {
@@ -67,7 +70,7 @@ export class PlatformJwtGuard implements CanActivate {
     try {
       return await this.verify(context.switchToHttp().getRequest<FastifyRequest>());
     } catch (error) {
-      if (error instanceof DomainError) this.metrics?.authFailed(error.code === ErrorCode.Unavailable ? 'jwks_unavailable' : 'jwt');
+      if (error instanceof DomainError) this.counters.authFailed(error.code === ErrorCode.Unavailable ? 'jwks_unavailable' : 'jwt');
       throw error;
     }
   }

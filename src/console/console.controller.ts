@@ -1,13 +1,14 @@
-import { Body, Controller, Get, Optional, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { randomBytes } from 'node:crypto';
+import { Registry } from 'prom-client';
 import { Repository } from 'typeorm';
 import { credentialsOf } from '../auth/cyberapp-auth.parser';
 import { CyberAppAuthGuard } from '../auth/cyberapp-auth.guard';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { MetricsService } from '../metrics/metrics.service';
+import { Counters } from '../metrics/counters';
 import { User } from '../users/user.entity';
 import { ConsoleAssets } from './console-assets.service';
 import { ConsoleAuthGuard } from './console-auth.guard';
@@ -56,7 +57,7 @@ export class ConsoleController {
     private readonly overview: ConsoleOverviewService,
     private readonly cookies: ConsoleCookies,
     @InjectRepository(User) private readonly users: Repository<User>,
-    @Optional() private readonly metrics?: MetricsService,
+    private readonly registry: Registry,
   ) {}
 
   @Get()
@@ -109,7 +110,7 @@ export class ConsoleController {
     } catch (error) {
       if (!(error instanceof DomainError) || (error.code !== ErrorCode.Unauthenticated && error.code !== ErrorCode.RateLimited)) throw error;
       const limited = error.code === ErrorCode.RateLimited;
-      this.metrics?.authFailed(limited ? 'rate_limited' : 'invalid_credentials');
+      Counters.for(this.registry).authFailed(limited ? 'rate_limited' : 'invalid_credentials');
       const text = limited ? error.message : 'Wrong login or password.';
       return this.showSignIn(request, reply, limited ? 429 : 401, { next, login, message: { kind: 'error', text } }, error.headers);
     }

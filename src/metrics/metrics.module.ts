@@ -1,18 +1,17 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { metricsConfig } from '../config/metrics.config';
 import { MetricsController } from './metrics.controller';
+import { MetricsRegistryModule } from './metrics-registry.module';
 import { MetricsService } from './metrics.service';
 
 /**
- * Prometheus metrics (`GET /metrics`). Global, so that any service can count what it knows; the
- * services that do inject it as optional, as the CLI application has no metrics.
+ * Prometheus metrics (`GET /metrics`), in the HTTP application only. Not global: a module that
+ * counts imports `MetricsRegistryModule` and injects the registry, which this module serves.
  */
-@Global()
 @Module({
-  imports: [ConfigModule.forFeature(metricsConfig)],
+  imports: [ConfigModule.forFeature(metricsConfig), MetricsRegistryModule],
   controllers: [MetricsController],
   providers: [MetricsService],
-  exports: [MetricsService],
 })
 export class MetricsModule {}

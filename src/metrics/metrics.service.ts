@@ -12,12 +12,7 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxBackpressure } from '../events/outbox-backpressure';
 import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
-
-/** Why an authentication failed; a fixed set, so that it stays a bounded label. */
-export type AuthFailureReason = 'invalid_credentials' | 'rate_limited' | 'jwt' | 'jwks_unavailable';
-
-/** What became of one webhook delivery attempt, as recorded. */
-export type WebhookDeliveryOutcome = 'succeeded' | 'retry' | 'failed' | 'gone' | 'lost_claim';
+import { Counters } from './counters';
 
 /** Callback IDs that are not served here (or could not be read) share this label value. */
 export const UNKNOWN_CALLBACK = 'unknown';
@@ -41,11 +36,8 @@ type ItemCounts = Record<ConnectorItemState, number>;
 @Injectable()
 export class MetricsService implements OnApplicationBootstrap {
   private readonly logger = new Logger(MetricsService.name);
-  readonly registry = new Registry();
   private readonly callbacks: Counter<'callback_id' | 'status'>;
   private readonly callbackDuration: Histogram<'callback_id'>;
-  private readonly authFailures: Counter<'reason'>;
-  private readonly webhookDeliveries: Counter<'outcome'>;
   private readonly commitGroups: Histogram;
   private readonly backpressureWaits: Histogram;
   private callbackRegistry: CallbackRegistry | null = null;
@@ -55,6 +47,7 @@ export class MetricsService implements OnApplicationBootstrap {
   private itemCounts: Promise<ItemCounts> | null = null;
 
   constructor(
+    readonly registry: Registry,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(metricsConfig.KEY) private readonly config: MetricsConfig,
     private readonly adapterHost: HttpAdapterHost,
@@ -75,18 +68,8 @@ export class MetricsService implements OnApplicationBootstrap {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.authFailures = new Counter({
-      name: 'cyberapp_auth_failures_total',
-      help: 'Refused authentications: invalid_credentials (X-CyberApp-Auth), rate_limited, jwt (platform token), jwks_unavailable.',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.webhookDeliveries = new Counter({
-      name: 'cyberapp_webhook_deliveries_total',
-      help: 'Webhook delivery attempts by recorded outcome: succeeded, retry, failed, gone (410), lost_claim.',
-      labelNames: ['outcome'],
-      registers,
-    });
+    // The counters others increment, registered here too, so that they are served before their first count.
+    Counters.for(registry);
     this.commitGroups = new Histogram({
       name: 'cyberapp_sqlite_commit_group_size',
       help: 'SQLite: transactions per commit (group commit, SQLITE_GROUP_MAX); 1 for a transaction committed alone.',
@@ -184,14 +167,6 @@ export class MetricsService implements OnApplicationBootstrap {
   recordCallback(callbackId: string, status: number, seconds: number): void {
     this.callbacks.inc({ callback_id: callbackId, status: String(status) });
     this.callbackDuration.observe({ callback_id: callbackId }, seconds);
-  }
-
-  authFailed(reason: AuthFailureReason): void {
-    this.authFailures.inc({ reason });
-  }
-
-  webhookDelivered(outcomes: readonly WebhookDeliveryOutcome[]): void {
-    for (const outcome of outcomes) this.webhookDeliveries.inc({ outcome });
   }
 
   private callbackLabel(body: unknown): string {

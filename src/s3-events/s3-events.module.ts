@@ -6,6 +6,7 @@ import { AuthModule } from '../auth/auth.module';
 import { s3EventsConfig } from '../config/s3-events.config';
 import { DatabaseModule } from '../database/database.module';
 import { EventsModule } from '../events/events.module';
+import { MetricsRegistryModule } from '../metrics/metrics-registry.module';
 import { S3ActionRunner } from './s3-action-runner.service';
 import { S3ActionAttempt } from './s3-action-attempt.entity';
 import { S3EventSource } from './s3-event-source.entity';
@@ -26,7 +27,7 @@ import { S3SourcesService } from './s3-sources.service';
  * and the API under /api/s3-events.
  */
 @Module({
-  imports: [ConfigModule.forFeature(s3EventsConfig), TypeOrmModule.forFeature([S3EventSource, S3InboxRecord, S3ActionAttempt, S3SourceConfirmation]), AuditModule, AuthModule, DatabaseModule, EventsModule],
+  imports: [ConfigModule.forFeature(s3EventsConfig), TypeOrmModule.forFeature([S3EventSource, S3InboxRecord, S3ActionAttempt, S3SourceConfirmation]), AuditModule, AuthModule, DatabaseModule, EventsModule, MetricsRegistryModule],
   controllers: [S3IntakeController, S3SourcesController, S3InboxController],
   providers: [S3InboxSignal, S3ActionRunner, S3SourcesService, S3IntakeService, S3InboxService, S3InboxWorker],
   exports: [S3SourcesService, S3InboxService],

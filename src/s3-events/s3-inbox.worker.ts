@@ -1,7 +1,8 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Subscription } from 'rxjs';
+import { Registry } from 'prom-client';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
 import { AuditService } from '../audit/audit.service';
@@ -9,7 +10,6 @@ import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
 import { executeSql, placeholders, selectSql } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
-import { MetricsService } from '../metrics/metrics.service';
 import { Verdict, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable } from '../work-core/work-queue';
 import { WorkRunner } from '../work-core/work-runner';
 import { ActionResult, S3ActionRunner } from './s3-action-runner.service';
@@ -106,7 +106,7 @@ export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationS
     private readonly signal: S3InboxSignal,
     @Inject(s3EventsConfig.KEY) private readonly config: S3EventsConfig,
     private readonly audit: AuditService,
-    @Optional() metrics?: MetricsService,
+    registry: Registry,
   ) {
     this.work = new WorkRunner(
       dataSource,
@@ -123,7 +123,7 @@ export class S3InboxWorker implements OnApplicationBootstrap, BeforeApplicationS
         shutdownGraceMs: SHUTDOWN_GRACE_MS,
         prepareWrites: true,
       },
-      metrics?.registry,
+      registry,
     );
   }
 

@@ -1,6 +1,7 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Subscription } from 'rxjs';
+import { Registry } from 'prom-client';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
 import { AuditEntry, AuditService, pgAuditInsertOf, pgAuditParameters } from '../audit/audit.service';
@@ -9,7 +10,7 @@ import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { fromDbDate } from '../database/raw-dates';
 import { executeSql, selectSql } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { MetricsService, WebhookDeliveryOutcome } from '../metrics/metrics.service';
+import { Counters, WebhookDeliveryOutcome } from '../metrics/counters';
 import { SettleWith, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable, Verdict } from '../work-core/work-queue';
 import { WorkRunner } from '../work-core/work-runner';
 import { OutboxBackpressure } from '../events/outbox-backpressure';
@@ -85,6 +86,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly logger = new Logger(DeliveryWorker.name);
   private readonly runner: WorkRunner<DeliveryRow, TargetRow, SendResult>;
   private readonly postgres: boolean;
+  private readonly counters: Counters;
   private subscription: Subscription | null = null;
 
   constructor(
@@ -96,9 +98,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly audit: AuditService,
     private readonly outbox: OutboxService,
     backpressure: OutboxBackpressure,
-    @Optional() private readonly metrics?: MetricsService,
+    registry: Registry,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
+    this.counters = Counters.for(registry);
     this.runner = new WorkRunner(
       dataSource,
       transactions,
@@ -114,7 +117,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         shutdownGraceMs: config.shutdownGraceMs,
         onLateness: (ms) => backpressure.report(DELIVERIES.name, ms, config.maxLagMs),
       },
-      metrics?.registry,
+      registry,
     );
   }
 
@@ -255,7 +258,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const counted: WebhookDeliveryOutcome[] = outcomes.map((o) =>
       !o.applied ? 'lost_claim' : o.settled === 'done' ? 'succeeded' : o.settled === 'retry' ? 'retry' : o.result.gone ? 'gone' : 'failed',
     );
-    this.metrics?.webhookDelivered(counted);
+    for (const outcome of counted) this.counters.webhookDeliveries.inc({ outcome });
     const gone: string[] = [];
     outcomes.forEach(({ item: delivery, result }, i) => {
       if (counted[i] !== 'failed' && counted[i] !== 'gone') return;

@@ -6,6 +6,7 @@ import { AuthModule } from '../auth/auth.module';
 import { webhooksConfig } from '../config/webhooks.config';
 import { DatabaseModule } from '../database/database.module';
 import { EventsModule } from '../events/events.module';
+import { MetricsRegistryModule } from '../metrics/metrics-registry.module';
 import { HookApprovalsModule } from '../hooks/hook-approvals.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { DeliverySignal } from './delivery-signal.service';
@@ -34,6 +35,7 @@ import { WebhooksController } from './webhooks.controller';
     AuthModule,
     DatabaseModule,
     EventsModule,
+    MetricsRegistryModule,
     OrganizationsModule,
     WebhookSenderModule,
     // The approval gate of the subscription changes (webhook.create, …).
