@@ -50,6 +50,8 @@ const ENDED: Record<string, { kind: 'ok' | 'error'; text: string }> = {
 @Controller('console')
 @UseFilters(ConsoleExceptionFilter)
 export class ConsoleController {
+  private readonly counters: Counters;
+
   constructor(
     private readonly assets: ConsoleAssets,
     private readonly sessions: ConsoleSessions,
@@ -57,8 +59,10 @@ export class ConsoleController {
     private readonly overview: ConsoleOverviewService,
     private readonly cookies: ConsoleCookies,
     @InjectRepository(User) private readonly users: Repository<User>,
-    private readonly registry: Registry,
-  ) {}
+    registry: Registry,
+  ) {
+    this.counters = Counters.for(registry);
+  }
 
   @Get()
   @UseGuards(ConsoleAuthGuard)
@@ -110,7 +114,7 @@ export class ConsoleController {
     } catch (error) {
       if (!(error instanceof DomainError) || (error.code !== ErrorCode.Unauthenticated && error.code !== ErrorCode.RateLimited)) throw error;
       const limited = error.code === ErrorCode.RateLimited;
-      Counters.for(this.registry).authFailed(limited ? 'rate_limited' : 'invalid_credentials');
+      this.counters.authFailed(limited ? 'rate_limited' : 'invalid_credentials');
       const text = limited ? error.message : 'Wrong login or password.';
       return this.showSignIn(request, reply, limited ? 429 : 401, { next, login, message: { kind: 'error', text } }, error.headers);
     }

@@ -9,6 +9,7 @@ import { s3EventsConfig } from '../config/s3-events.config';
 import { webhooksConfig } from '../config/webhooks.config';
 import { ConnectorModule } from '../connector/connector.module';
 import { HooksModule } from '../hooks/hooks.module';
+import { MetricsRegistryModule } from '../metrics/metrics-registry.module';
 import { S3EventsModule } from '../s3-events/s3-events.module';
 import { User } from '../users/user.entity';
 import { WebhooksModule } from '../webhooks/webhooks.module';
@@ -39,6 +40,7 @@ import { ConsoleActionsController } from './console-actions.controller';
     TypeOrmModule.forFeature([ConsoleSession, User]),
     AuditModule,
     AuthModule,
+    MetricsRegistryModule,
     WebhooksModule,
     HooksModule,
     ConnectorModule,

@@ -41,4 +41,8 @@ export class Counters {
   authFailed(reason: AuthFailureReason): void {
     this.authFailures.inc({ reason });
   }
+
+  webhookDelivered(outcomes: readonly WebhookDeliveryOutcome[]): void {
+    for (const outcome of outcomes) this.webhookDeliveries.inc({ outcome });
+  }
 }

@@ -24,6 +24,9 @@ import { SendResult, SendTarget, WebhookSender } from './webhook-sender.service'
 
 const MAX_ERROR_LENGTH = 2000;
 
+/** What a delivery needs of its subscription: where and how it is sent (see TargetRow). */
+const TARGET_COLUMNS = ['id', 'organization_id', 'created_by', 'payload_url', 'secret', 'previous_secret', 'previous_secret_expires_at', 'ssl_verification'] as const;
+
 /** `webhook_deliveries` as the work core leases it: per subscription, of enabled subscriptions only. */
 const DELIVERIES: WorkQueueTable = {
   name: 'webhook_deliveries',
@@ -34,7 +37,8 @@ const DELIVERIES: WorkQueueTable = {
   doneState: DeliveryState.Succeeded,
   failedState: DeliveryState.Failed,
   payloadColumns: ['event_id', 'event_type', 'payload'],
-  keyGate: { table: 'webhook_subscriptions', where: 'g.enabled = ?', params: [true] },
+  // PostgreSQL returns each delivery's subscription with the claim: one statement.
+  keyGate: { table: 'webhook_subscriptions', where: 'g.enabled = ?', params: [true], columns: TARGET_COLUMNS },
   outcomeColumns: { last_status: 'integer', last_error: 'text' },
   history: {
     table: 'webhook_delivery_attempts',
@@ -138,13 +142,22 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     await this.runner.stop();
   }
 
-  /** The claimed deliveries' subscriptions, read in the claim: where and how each is sent. */
+  /**
+   * The claimed deliveries' subscriptions: where and how each is sent. PostgreSQL's claim returned
+   * them (`key_<column>`); SQLite reads them in the claim's transaction.
+   */
   async prepare(em: EntityManager, items: Delivery[]): Promise<void> {
+    if (this.postgres) {
+      for (const d of items) {
+        const row = d.row as unknown as Record<string, unknown>;
+        d.context = Object.fromEntries(TARGET_COLUMNS.map((c) => [c, row[`key_${c}`]])) as unknown as TargetRow;
+      }
+      return;
+    }
     const ids = [...new Set(items.map((d) => d.key))];
     const targets = await selectSql<TargetRow>(
       em,
-      `SELECT id, organization_id, created_by, payload_url, secret, previous_secret, previous_secret_expires_at, ssl_verification
-         FROM webhook_subscriptions WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      `SELECT ${TARGET_COLUMNS.join(', ')} FROM webhook_subscriptions WHERE id IN (${ids.map(() => '?').join(', ')})`,
       ids,
     );
     const byId = new Map(targets.map((t) => [t.id, t]));
@@ -258,7 +271,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const counted: WebhookDeliveryOutcome[] = outcomes.map((o) =>
       !o.applied ? 'lost_claim' : o.settled === 'done' ? 'succeeded' : o.settled === 'retry' ? 'retry' : o.result.gone ? 'gone' : 'failed',
     );
-    for (const outcome of counted) this.counters.webhookDeliveries.inc({ outcome });
+    this.counters.webhookDelivered(counted);
     const gone: string[] = [];
     outcomes.forEach(({ item: delivery, result }, i) => {
       if (counted[i] !== 'failed' && counted[i] !== 'gone') return;

@@ -26,8 +26,10 @@ export interface WorkQueueTable {
   /**
    * Only rows whose key is a row of `table` passing `where` are claimed (a disabled subscription's
    * deliveries wait). `where` uses `?` placeholders and refers to the key table as `g`.
+   * `columns`: on PostgreSQL the claim statement also returns these columns of each row's key row,
+   * as `key_<column>`, so that `prepare` need not read them (the claim stays one statement).
    */
-  keyGate: { table: string; where: string; params: readonly unknown[] };
+  keyGate: { table: string; where: string; params: readonly unknown[]; columns?: readonly string[] };
   /** Columns an outcome writes besides the state, with their PostgreSQL type (for a typed record set). */
   outcomeColumns: Readonly<Record<string, PgType>>;
   /**

@@ -41,7 +41,7 @@ export class WorkRunner<Row, Context, Result> {
   private readonly logger: Logger;
   private readonly wakeup = new Wakeup();
   private readonly sql: WorkSql;
-  private readonly metrics: WorkMetrics | null;
+  private readonly metrics: WorkMetrics;
   /** Every lease held: ahead, in flight, unrecorded, being given back. */
   private readonly leases = new Map<string, WorkItem<Row, Context>>();
   /** Attempts running: the slots. */
@@ -77,11 +77,11 @@ export class WorkRunner<Row, Context, Result> {
     private readonly table: WorkQueueTable,
     private readonly processor: WorkProcessor<Row, Context, Result>,
     private readonly options: WorkRunnerOptions,
-    registry?: Registry,
+    registry: Registry,
   ) {
     this.logger = new Logger(`WorkRunner:${table.name}`);
     this.sql = new WorkSql(table, dataSource.options.type, options.pollMs);
-    this.metrics = registry ? WorkMetrics.for(registry) : null;
+    this.metrics = WorkMetrics.for(registry);
   }
 
   start(): void {
@@ -131,8 +131,8 @@ export class WorkRunner<Row, Context, Result> {
         await this.sql.giveBack(em, unstarted, false, now);
         await this.sql.giveBack(em, interrupted, true, now);
       });
-      this.metrics?.ended.inc({ queue: this.table.name, outcome: 'given_back' }, unstarted.length);
-      this.metrics?.ended.inc({ queue: this.table.name, outcome: 'interrupted' }, interrupted.length);
+      this.metrics.ended.inc({ queue: this.table.name, outcome: 'given_back' }, unstarted.length);
+      this.metrics.ended.inc({ queue: this.table.name, outcome: 'interrupted' }, interrupted.length);
       if (interrupted.length > 0) this.logger.warn(`shutdown: ${interrupted.length} ${this.table.name} attempts still in flight were given back for another attempt`);
     } catch (error) {
       this.logger.error({ err: error }, `shutdown: the ${this.table.name} leases held could not be given back; they expire on their own`);
@@ -181,7 +181,7 @@ export class WorkRunner<Row, Context, Result> {
         ? this.claim(this.dataSource.manager, hold)
         : this.transactions.run((em) => this.claim(em, hold), BOOKKEEPING),
     );
-    this.metrics?.claimSeconds.observe({ queue: this.table.name }, Number(process.hrtime.bigint() - started) / 1e9);
+    this.metrics.claimSeconds.observe({ queue: this.table.name }, Number(process.hrtime.bigint() - started) / 1e9);
     this.enqueue(claim);
     return claim.length;
   }
@@ -214,7 +214,7 @@ export class WorkRunner<Row, Context, Result> {
       this.leases.set(item.id, item);
       this.ready.push(item);
     }
-    if (claim.length > 0) this.metrics?.claimed.inc({ queue: this.table.name }, claim.length);
+    if (claim.length > 0) this.metrics.claimed.inc({ queue: this.table.name }, claim.length);
     this.gauge();
     this.pump();
   }
@@ -286,7 +286,7 @@ export class WorkRunner<Row, Context, Result> {
       const batch = this.returning.slice();
       try {
         await this.transactions.run((em) => this.sql.giveBack(em, batch, false, new Date()), BOOKKEEPING);
-        this.metrics?.ended.inc({ queue: this.table.name, outcome: 'given_back' }, batch.length);
+        this.metrics.ended.inc({ queue: this.table.name, outcome: 'given_back' }, batch.length);
       } catch (error) {
         this.logger.error({ err: error }, `${batch.length} ${this.table.name} leases taken ahead could not be given back; they expire on their own`);
       }
@@ -344,10 +344,10 @@ export class WorkRunner<Row, Context, Result> {
               return this.sql.isPostgres || this.stopping || !this.wantsClaim(batch.length) ? [] : this.claim(em, hold, batch.length);
             }, BOOKKEEPING),
           );
-          this.metrics?.writeSeconds.observe({ queue: this.table.name }, Number(process.hrtime.bigint() - started) / 1e9);
+          this.metrics.writeSeconds.observe({ queue: this.table.name }, Number(process.hrtime.bigint() - started) / 1e9);
           this.unrecorded -= batch.length;
           for (const { item } of batch) this.leases.delete(item.id);
-          for (const o of written) this.metrics?.ended.inc({ queue: this.table.name, outcome: o.applied ? o.settled : 'lost_lease' });
+          for (const o of written) this.metrics.ended.inc({ queue: this.table.name, outcome: o.applied ? o.settled : 'lost_lease' });
           const dropped = new Set(this.processor.committed?.(written) ?? []);
           if (dropped.size > 0) {
             for (let i = this.ready.length - 1; i >= 0; i--) if (dropped.has(this.ready[i].key)) this.returnUnstarted(this.ready.splice(i, 1)[0]);
@@ -435,13 +435,13 @@ export class WorkRunner<Row, Context, Result> {
     // PostgreSQL: one statement from the pool; SQLite: through the one connection's queue.
     this.renewing = (this.sql.isPostgres ? renew(this.dataSource.manager) : this.transactions.run(renew, BOOKKEEPING))
       .then((renewed) => {
-        this.metrics?.renewals.inc({ queue: this.table.name }, renewed.size);
+        this.metrics.renewals.inc({ queue: this.table.name }, renewed.size);
         for (let i = this.ready.length - 1; i >= 0; i--) {
           const item = this.ready[i];
           if (asked.has(item) && !renewed.has(item.id)) {
             this.ready.splice(i, 1);
             this.forget(item);
-            this.metrics?.ended.inc({ queue: this.table.name, outcome: 'lost_lease' });
+            this.metrics.ended.inc({ queue: this.table.name, outcome: 'lost_lease' });
           }
         }
         for (const item of held) {

@@ -89,6 +89,7 @@ export class WorkSql {
   /** One statement: keys, their due rows (LATERAL, locked SKIP LOCKED), expired leases, and the UPDATE. */
   private async claimPostgres(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
     const { table, keyColumn: key, pendingState: pending, leasedState: leased, keyGate } = this.q;
+    const keyColumns = keyGate.columns ?? [];
     const heldKeys = [...r.held.keys()];
     const heldCounts = heldKeys.map((k) => r.held.get(k) ?? 0);
     const next = this.nextInGroupParams(r.now);
@@ -116,8 +117,8 @@ export class WorkSql {
           ORDER BY pri, at, id LIMIT ${r.free}
        )
        UPDATE ${table} t SET state = '${leased}', attempts = t.attempts + 1, locked_until = ?, updated_at = ?
-         FROM chosen WHERE t.id = chosen.id
-       RETURNING ${this.returned('t.')}, chosen.claim_rank`,
+         FROM chosen${keyColumns.length > 0 ? `, ${keyGate.table} kg` : ''} WHERE t.id = chosen.id${keyColumns.length > 0 ? ` AND kg.id = t.${key}` : ''}
+       RETURNING ${this.returned('t.')}, chosen.claim_rank${keyColumns.map((c) => `, kg.${c} AS key_${c}`).join('')}`,
       [r.keyLimit, heldKeys, heldCounts, ...keyGate.params, r.now, r.now, ...next, ...keyGate.params, r.now, ...next, r.leaseUntil, r.now],
     ).then((rows) => rows.sort((a, b) => Number(a.claim_rank) - Number(b.claim_rank)));
   }
