@@ -139,8 +139,8 @@ export interface WorkRunnerOptions {
   /**
    * Optional: called after a claim with how late (ms) the least late row it leased started being
    * due, or 0 when nothing was due (not called when a key at its limit may have hidden due rows).
-   * Every row late means the queue is behind; one key's backlog (a slow receiver) alone is not,
-   * since other keys' rows are claimed on time.
+   * The least late row, so that one key's backlog claimed together with other keys' fresh rows does
+   * not count; claimed alone it does (docs/architecture.md, "Backpressure", says what follows).
    */
   onLateness?: (latenessMs: number) => void;
 }
