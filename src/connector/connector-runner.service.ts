@@ -2,21 +2,22 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } f
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Registry } from 'prom-client';
 import { debounceTime, Subscription } from 'rxjs';
-import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
 import { AuditEntry, AuditService, pgAuditInsertOf, pgAuditParameters } from '../audit/audit.service';
 import { backoffDelayMs } from '../common/backoff';
-import { Wakeup } from '../common/wakeup';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { GroupCommit } from '../database/group-commit';
 import { LeaseService } from '../database/lease.service';
-import { TransactionRunner } from '../database/transaction-runner.service';
-import { isConcurrencyConflict } from '../database/unique-violation';
-import { OutboxService } from '../events/outbox.service';
 import { fromDbDate } from '../database/raw-dates';
+import { selectSql } from '../database/raw-sql';
+import { TransactionRunner } from '../database/transaction-runner.service';
+import { OutboxService } from '../events/outbox.service';
+import type { Settled, SettleWith, Verdict, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable } from '../work-core/work-queue';
+import { WorkRunner } from '../work-core/work-runner';
 import type { AlertBody, AlertDismissalBody, LookupOutcome, PushOutcome, RemoteWorkload, WorkloadBody, WorkloadRemovalBody } from './acronis-api.types';
 import { AcronisClient } from './acronis-client.service';
 import { alertIdOf, findWorkloadRow, workloadToSend } from './connector-sync';
@@ -42,58 +43,63 @@ const TRIGGER_DEBOUNCE_MS = 200;
 const CLAIM_MARGIN_MS = 2000;
 /** How long shutdown waits for the run in progress to record what it did. */
 const SHUTDOWN_GRACE_MS = 30_000;
-/** Attempts at writing a batch of outcomes before leaving the items to their claim's expiry. */
-const OUTCOME_WRITE_ATTEMPTS = 3;
+/** How often a pass looks for items other replicas put back or whose claims expired. */
+const POLL_MS = 1000;
 const MAX_ERROR_LENGTH = 2000;
-/** PostgreSQL: most outcomes written by one statement. */
-const OUTCOME_BATCH_MAX = 256;
+
+/** Kinds that act where an earlier item went, so need no current mapping. */
+const UNMAPPED_KINDS = [ConnectorItemKind.AlertDismissal, ConnectorItemKind.WorkloadRemoval];
+/** The claim's condition on the organization's mapping, for the alias `c`. */
+const mappedOrExempt = (alias: string): string =>
+  `(${alias}.kind IN ('${UNMAPPED_KINDS.join("', '")}') OR EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = ${alias}.organization_id))`;
+/** How long a dismissal waits for its alert's push in flight before looking again. */
+const DEFER_MS = 1000;
+/** Rows a pass's clean-up of unmapped tenants handles at most (the rest in the next pass). */
+const CLEANUP_BATCH = 1000;
 
 /**
- * The columns an outcome may set (see `changesFor`), as the PostgreSQL batch write reads them
- * from its JSON: the item's property, the column, and the SQL type its text is cast to.
+ * `connector_items` as the work core leases it (docs/work-core.md): oldest first (the key, the
+ * organization, only names the items in metrics), items of mapped organizations only, except
+ * dismissals and removals, which act where an earlier item went. An outcome writes every column
+ * it may change, carrying the others over from the claim (`payloadColumns`).
  */
-const OUTCOME_COLUMNS = [
-  ['state', 'state', 'varchar'],
-  ['attempts', 'attempts', 'integer'],
-  ['nextAttemptAt', 'next_attempt_at', 'timestamptz'],
-  ['lockedUntil', 'locked_until', 'timestamptz'],
-  ['acronisTenantId', 'acronis_tenant_id', 'varchar'],
-  ['acronisDcUrl', 'acronis_dc_url', 'varchar'],
-  ['remoteId', 'remote_id', 'varchar'],
-  ['lastStatus', 'last_status', 'integer'],
-  ['lastError', 'last_error', 'text'],
-  ['waitingReason', 'waiting_reason', 'varchar'],
-  ['sentAt', 'sent_at', 'timestamptz'],
-] as const satisfies ReadonlyArray<readonly [keyof ConnectorItem, string, string]>;
+const CONNECTOR_ITEMS: WorkQueueTable = {
+  name: 'connector_items',
+  table: 'connector_items',
+  keyColumn: 'organization_id',
+  pendingState: ConnectorItemState.Pending,
+  leasedState: ConnectorItemState.Sending,
+  doneState: ConnectorItemState.Sent,
+  failedState: ConnectorItemState.Failed,
+  payloadColumns: ['kind', 'body', 'created_at', 'remote_id', 'last_status', 'last_error', 'acronis_tenant_id', 'acronis_dc_url', 'sent_at'],
+  rowGate: mappedOrExempt('c'),
+  // An abandoned claim's outcome is unknown: a NULL status marks it (see `unsure`).
+  takeoverResets: ['last_status'],
+  completedColumn: null,
+  outcomeColumns: {
+    remote_id: 'varchar',
+    last_status: 'integer',
+    last_error: 'text',
+    waiting_reason: 'varchar',
+    sent_at: 'timestamptz',
+    acronis_tenant_id: 'varchar',
+    acronis_dc_url: 'varchar',
+  },
+  interruptedValues: { last_status: null },
+};
 
-/**
- * Writes a batch of outcomes in one statement on PostgreSQL. `$1` is a JSON array of objects:
- * `id`, `claim` (the attempt number the claim gave: the fence) and the properties the outcome
- * sets, by name (a property absent keeps its column; present as null sets NULL). Only rows still
- * claimed with that attempt number are updated; RETURNING says which. The text is constant
- * whatever the batch holds, so it is prepared once per connection (OUTCOME_STATEMENT).
- */
-const OUTCOME_BATCH_SQL = `WITH applied AS (
-  UPDATE connector_items AS i
-    SET ${OUTCOME_COLUMNS.map(([property, column, type]) => `${column} = CASE WHEN v.o ? '${property}' THEN (v.o->>'${property}')::${type} ELSE i.${column} END`).join(',\n        ')},
-        updated_at = CURRENT_TIMESTAMP
-   FROM (SELECT e.o->>'id' AS id, (e.o->>'claim')::integer AS claim, e.o FROM jsonb_array_elements($1::jsonb) AS e(o)) AS v
-  WHERE i.id = v.id AND i.state = '${ConnectorItemState.Sending}' AND i.attempts = v.claim
-  RETURNING i.id
-), audited AS (${pgAuditInsertOf('applied', 2)})
-SELECT id FROM applied`;
-/** The name OUTCOME_BATCH_SQL is prepared under on each pooled connection. */
-const OUTCOME_STATEMENT = 'connector_outcome_batch';
-
-/** What PostgreSQL cannot store in text (NUL) or in jsonb (a lone UTF-16 surrogate). */
-// eslint-disable-next-line no-control-regex -- NUL is exactly what is looked for
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-/**
- * JSON.stringify replacer for the outcome batch: U+FFFD for what PostgreSQL refuses (an API's
- * answer quoted in last_error may hold anything), as the driver does for lone surrogates in a
- * text parameter; otherwise one such outcome would fail the whole statement.
- */
-const storable = (_key: string, value: unknown): unknown => (typeof value === 'string' ? value.replace(UNSTORABLE, '\uFFFD') : value);
+/** An item's columns as the claim returns them. */
+interface ItemRow {
+  kind: ConnectorItemKind;
+  body: string;
+  created_at: Date | string;
+  remote_id: string | null;
+  last_status: number | string | null;
+  last_error: string | null;
+  acronis_tenant_id: string | null;
+  acronis_dc_url: string | null;
+  sent_at: Date | string | null;
+}
 
 /** An item as claimed: what a push needs, and the attempt number that fences later writes. */
 interface ClaimedItem {
@@ -119,40 +125,6 @@ interface ClaimedItem {
   createdAtMs: number;
 }
 
-/** Kinds that act where an earlier item went, so need no current mapping. */
-const UNMAPPED_KINDS = [ConnectorItemKind.AlertDismissal, ConnectorItemKind.WorkloadRemoval];
-/** The claim's condition on the organization's mapping, for the alias `c`. */
-const mappedOrExempt = (alias: string): string =>
-  `(${alias}.kind IN ('${UNMAPPED_KINDS.join("', '")}') OR EXISTS (SELECT 1 FROM organizations_mapping m WHERE m.organization_id = ${alias}.organization_id))`;
-/** How long a dismissal waits for its alert's push in flight before looking again. */
-const DEFER_MS = 1000;
-/** Rows a pass's clean-up of unmapped tenants handles at most (the rest in the next pass). */
-const CLEANUP_BATCH = 1000;
-
-/**
- * The rows a claim takes, each a condition on (state, column) ordered by that column alone, so
- * that the (state, next_attempt_at) index yields the oldest rows without sorting every due one.
- */
-const CLAIMABLE = [
-  /** Claimed by a runner that died (or stalled) and whose claim has expired: taken first. */
-  { name: 'abandoned', where: (c: string) => `${c}state = :sending AND ${c}locked_until < :now`, order: 'locked_until' },
-  /** Waiting for their first or next attempt, which has come. */
-  { name: 'due', where: (c: string) => `${c}state = :pending AND ${c}next_attempt_at <= :now`, order: 'next_attempt_at' },
-] as const;
-
-/** What a claiming UPDATE returns, as the driver gives it. */
-interface ClaimedRow {
-  id: string;
-  organization_id: string;
-  kind: ConnectorItemKind;
-  body: string;
-  attempts: number | string;
-  last_status: number | string | null;
-  created_at: Date | string;
-  tenant_id: string | null;
-  dc_url: string | null;
-}
-
 type DeliveryOutcome =
   | PushOutcome
   /** The organization is not mapped (any more): the item waits, its attempt given back. */
@@ -164,18 +136,15 @@ type DeliveryOutcome =
   /** Never sendable as it stands (e.g. a data center outside the allow-list). */
   | { kind: 'refused'; error: string };
 
-interface OutcomeWrite {
-  item: ClaimedItem;
+/** One push: what it came to, when, and how long it took (its audit record's duration). */
+interface PushResult {
   outcome: DeliveryOutcome;
   at: Date;
-  /** How long the push took (its audit record's duration). */
   durationMs: number;
 }
 
-interface PendingWrite extends OutcomeWrite {
-  resolve: (applied: boolean) => void;
-  reject: (error: Error) => void;
-}
+type Item = WorkItem<ItemRow, ClaimedItem>;
+type ItemOutcome = WorkOutcome<ItemRow, ClaimedItem, PushResult>;
 
 /** What a run has done so far, for `runOnce`'s `onProgress`. */
 export interface ConnectorRunProgress {
@@ -210,33 +179,28 @@ const messageOf = (error: unknown): string =>
 
 /**
  * Runs the connector: one pass pushes every due item to the Acronis tenant its organization is
- * mapped to, under the database lease so that one replica at a time does it (docs/architecture.md, flow 4 and docs/architecture.md, several replicas).
+ * mapped to, under the database lease so that one replica at a time does it (docs/architecture.md,
+ * flow 4, and "Several replicas").
  *
- * Items are claimed with one conditional UPDATE (pending and due, or sending with an expired
- * claim → sending, attempts + 1, locked for longer than a push can take), so two runners never
- * hold the same item; the claim's attempt number fences every later write, so a runner that lost
- * an item cannot overwrite what its new owner did. An item killed in flight stays `sending` until
- * its claim expires and is then sent again: at most the pushes in flight at a crash are repeated.
+ * A pass is a run of the work core's runner over `connector_items` (docs/work-core.md), which
+ * claims, renews the claims, writes outcomes fenced by the attempt number, retries with backoff
+ * and gives back; it ends once nothing it holds is left and nothing comes due before the pass's
+ * deadline. This class is its processor: it pushes one item (alerts once, workloads synced by
+ * key, dismissals where the alert went) and records its audit record, and it records the runs.
  */
 @Injectable()
-export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown {
+export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown, WorkProcessor<ItemRow, ClaimedItem, PushResult> {
   private readonly logger = new Logger(ConnectorRunner.name);
   /** This process, for the lease and the run rows: stable for its lifetime, unique across restarts. */
   readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private active: Promise<ConnectorRun | null> | null = null;
-  private wakeup: Wakeup | null = null;
+  /** The pass running, and whether it still claims. */
+  private pass: { runner: WorkRunner<ItemRow, ClaimedItem, PushResult>; claiming: boolean; tally: Tally } | null = null;
   /** "Send now" arrived while a run was past its last claim: run again after it. */
   private rerun = false;
   private stopping = false;
-  private leaseLost = false;
   private subscription: Subscription | null = null;
-  /** Outcomes waiting to be written. */
-  private writes: PendingWrite[] = [];
   private readonly postgres: boolean;
-  /** A flush is scheduled or running: outcomes queued meanwhile are written by it. */
-  private flushing = false;
-  /** Items this pass put back for a retry, with when they come due: claimed before other due items. */
-  private retries = new Map<string, number>();
   /** This pass's listings of a tenant's workloads of one type (data center | tenant | type), shared by the items that need them. */
   private listings = new Map<string, Promise<LookupOutcome<Map<string, RemoteWorkload>>>>();
   /** Workload rows whose create this pass may or may not have applied (a timeout, a 5xx): never looked up in a cached listing. */
@@ -256,6 +220,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     private readonly trigger: ConnectorTrigger,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
+    private readonly registry: Registry,
   ) {
     this.postgres = dataSource.options.type === 'postgres';
     this.rowWrites = new GroupCommit(transactions);
@@ -283,7 +248,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
   async beforeApplicationShutdown(): Promise<void> {
     this.subscription?.unsubscribe();
     this.stopping = true;
-    this.wakeup?.notify();
+    void this.pass?.runner.stop();
     const active = this.active;
     if (!active) return;
     // The run stops claiming, lets its pushes finish and records itself before the database closes.
@@ -317,12 +282,13 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
 
   private sendNow(): void {
     if (this.stopping || !this.client.enabled) return;
-    if (this.active) {
-      this.rerun = true;
-      this.wakeup?.notify();
+    if (!this.active) {
+      void this.runOnce('api');
       return;
     }
-    void this.runOnce('api');
+    // A pass still claiming looks at once (what "send now" was about is committed by now); one past that runs again after.
+    if (this.pass?.claiming) this.pass.runner.notify();
+    else this.rerun = true;
   }
 
   private async execute(trigger: ConnectorRunTrigger, options: RunOnceOptions): Promise<ConnectorRun | null> {
@@ -333,7 +299,6 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
       this.logger.error({ err: error }, 'connector run could not take the lease');
       return this.unrecorded(trigger, startedAt, error);
     }
-    this.leaseLost = false;
     const renewal = setInterval(() => void this.renewLease(), Math.max(1000, Math.floor(this.config.leaseMs / 3)));
     const tally: Tally = { sent: 0, failed: 0, waiting: new Set(), unmapped: 0, onProgress: options.onProgress };
     let run: ConnectorRun | null = null;
@@ -344,7 +309,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
         const generated = await this.demo.generate();
         if (generated > 0) this.logger.log(`connector run ${run.id}: ${generated} demo items queued`);
       }
-      await this.pass(tally);
+      await this.runPass(tally);
       return await this.finish(run, ConnectorRunStatus.Completed, tally, null);
     } catch (error) {
       this.logger.error({ err: error }, `connector run ${run?.id ?? '(not recorded)'} failed`);
@@ -367,8 +332,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     try {
       if (!(await this.leases.renew(CONNECTOR_LEASE, this.holder, this.config.leaseMs))) {
         this.logger.warn('connector lease lost (another replica took it over): this run stops claiming items');
-        this.leaseLost = true;
-        this.wakeup?.notify();
+        void this.pass?.runner.stop();
       }
     } catch (error) {
       // The lease is still ours until it expires; the next renewal tries again.
@@ -478,227 +442,202 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     });
   }
 
+
   /**
-   * Sends due items with at most `concurrency` pushes in flight. Claims run ahead of the pushes:
-   * up to another `concurrency` claimed items wait in memory, so a finished push starts the next
-   * one at once instead of waiting for a claim, and claims go in batches of at least half the
-   * slots. Waits for retries that come due before the pass's deadline. Stops claiming at the
-   * deadline, at shutdown or when the lease is lost (giving queued claims back), and returns once
-   * every push has been recorded.
+   * Sends due items with at most `concurrency` pushes in flight, on the work core's runner: claims
+   * run ahead of the pushes, this pass's retries are taken first once due, and the pass waits for
+   * retries that come due before its deadline (CONNECTOR_MAX_PASS_SECONDS). It stops claiming at
+   * the deadline, at shutdown or when the lease is lost (giving back what it claimed ahead), and
+   * returns once every push has been recorded.
    */
-  private async pass(tally: Tally): Promise<void> {
+  private async runPass(tally: Tally): Promise<void> {
     if (this.postgres) {
       // Items are often inserted in bulk just before a pass; stale statistics make the planner
       // scan every pending row per claim (measured 41.8 s → 36.4 s for 10,000 items). ANALYZE
       // takes no lock that blocks reads or writes.
       await this.dataSource.query('ANALYZE connector_items');
     }
-    this.retries.clear();
     this.listings.clear();
     this.uncertain.clear();
-    tally.cleanup = await this.cleanUpUnmapped();
-    const deadline = Date.now() + this.config.maxPassMs;
-    const slots = this.config.concurrency;
-    const inflight = new Map<string, Promise<void>>();
-    const queued: ClaimedItem[] = [];
-    const wakeup = new Wakeup();
-    this.wakeup = wakeup;
-    const claiming = (): boolean => !this.stopping && !this.leaseLost && Date.now() < deadline;
-    const pump = (): void => {
-      while (inflight.size < slots && queued.length > 0 && claiming()) {
-        const item = queued.shift() as ClaimedItem;
-        inflight.set(
-          item.id,
-          this.deliver(item, tally).finally(() => {
-            inflight.delete(item.id);
-            pump();
-            wakeup.notify();
-          }),
-        );
-      }
-    };
-    const held = (): string[] => [...inflight.keys(), ...queued.map((item) => item.id)];
     try {
-      for (;;) {
-        pump();
-        if (!claiming()) {
-          await this.unclaim(queued.splice(0));
-          if (inflight.size === 0) break;
-          await wakeup.wait(this.config.requestTimeoutMs);
-          continue;
-        }
-        const wanted = 2 * slots - inflight.size - queued.length;
-        if (wanted < Math.ceil(slots / 2)) {
-          // Enough claimed: wait for pushes to finish.
-          await wakeup.wait(this.config.requestTimeoutMs);
-          continue;
-        }
-        // Whatever "send now" was about is committed by now, so this claim covers it.
-        this.rerun = false;
-        const items = await this.claim(wanted, held());
-        queued.push(...items);
-        pump();
-        // A full batch: more may be due at once.
-        if (items.length === wanted) continue;
-        if (queued.length > 0) {
-          // Every slot is busy and nothing more is due now.
-          await wakeup.wait(this.config.requestTimeoutMs);
-          continue;
-        }
-        // Nothing more is due now: wait for a push to finish or for the next item to come due. Only
-        // when nothing was in flight before the query may the pass end: a push finishing during the
-        // query may have put its item back for a retry that the query did not see.
-        const idle = inflight.size === 0;
-        const next = await this.nextDue(held());
-        if (idle && (next === null || next.getTime() > deadline)) break;
-        const untilDue = next === null ? Number.POSITIVE_INFINITY : next.getTime() - Date.now();
-        await wakeup.wait(Math.min(untilDue, deadline - Date.now(), this.config.requestTimeoutMs));
+      tally.cleanup = await this.cleanUpUnmapped();
+      const runner = new WorkRunner(
+        this.dataSource,
+        this.transactions,
+        CONNECTOR_ITEMS,
+        this,
+        {
+          concurrency: this.config.concurrency,
+          // No limit per organization: the Acronis API's own (429 with Retry-After) is what holds back.
+          perKeyLimit: this.config.concurrency,
+          maxAttempts: this.config.maxAttempts,
+          backoff: { baseMs: this.config.backoffBaseMs, maxMs: this.config.backoffMaxMs },
+          pollMs: POLL_MS,
+          leaseMs: this.claimTtlMs,
+          // At the pass's end its pushes finish: none takes longer than a claim lasts.
+          shutdownGraceMs: this.claimTtlMs,
+          retriesFirst: true,
+          // A crash repeats at most the pushes in flight (CONNECTOR_CONCURRENCY).
+          slotUntilRecorded: true,
+        },
+        this.registry,
+      );
+      const pass = { runner, claiming: true, tally };
+      this.pass = pass;
+      if (this.stopping) void runner.stop();
+      runner.start(Date.now() + this.config.maxPassMs);
+      try {
+        await runner.finished();
+      } finally {
+        pass.claiming = false;
+        // Also when a claim failed: the run is recorded (and the lease released) only after its pushes.
+        await runner.stop();
       }
-      await Promise.all(inflight.values());
       tally.unmapped = await this.markUnmapped();
     } finally {
-      // Also when a query failed: the run is recorded (and the lease released) only after its pushes.
-      await Promise.all(inflight.values());
-      await this.unclaim(queued.splice(0)).catch((error: unknown) => {
-        this.logger.warn({ err: error }, 'connector claims not given back; they expire on their own');
-      });
-      this.wakeup = null;
-      this.retries.clear();
+      this.pass = null;
       this.listings.clear();
       this.uncertain.clear();
     }
   }
 
-  /** Gives back claimed items that were never pushed: pending again, the attempt not counted. */
-  private async unclaim(items: ClaimedItem[]): Promise<void> {
-    if (items.length === 0) return;
-    await this.transactions.run(async (em) => {
-      for (const item of items) {
-        await em
-          .createQueryBuilder()
-          .update(ConnectorItem)
-          .set({ state: ConnectorItemState.Pending, attempts: item.attempts - 1, lockedUntil: null })
-          .where('id = :id AND state = :sending AND attempts = :attempts', { id: item.id, sending: ConnectorItemState.Sending, attempts: item.attempts })
-          .execute();
-      }
-    });
+  /** The claimed items as pushes: each with the tenant and data center its organization is mapped to now. */
+  async prepare(em: EntityManager, items: Item[]): Promise<void> {
+    const organizations = [...new Set(items.map((item) => item.key))];
+    const mappings = await selectSql<{ organization_id: string; acronis_tenant_id: string; acronis_dc_url: string | null }>(
+      em,
+      `SELECT organization_id, acronis_tenant_id, acronis_dc_url FROM organizations_mapping WHERE organization_id IN (${organizations.map(() => '?').join(', ')})`,
+      organizations,
+    );
+    const byOrganization = new Map(mappings.map((m) => [m.organization_id, m]));
+    for (const item of items) {
+      const { row } = item;
+      const mapping = byOrganization.get(item.key);
+      const lastStatus = row.last_status === null ? null : Number(row.last_status);
+      item.context = {
+        id: item.id,
+        organizationId: item.key,
+        kind: row.kind,
+        body: JSON.parse(row.body) as Record<string, unknown>,
+        attempts: item.attempts,
+        tenantId: mapping?.acronis_tenant_id ?? null,
+        dcUrl: mapping?.acronis_dc_url ?? null,
+        unsure: item.attempts > 1 && (lastStatus === null || lastStatus >= 500),
+        createdAtMs: fromDbDate(row.created_at).getTime(),
+      };
+    }
+  }
+
+  /** Pushes one claimed item. Never rejects. */
+  async perform(item: Item): Promise<PushResult> {
+    const started = performance.now();
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await this.push(item.context as ClaimedItem);
+    } catch (error) {
+      // The client classifies everything the API does; a throw is ours (a bad stored body): retry, then fail.
+      this.logger.error({ err: error }, `connector item ${item.id}: push threw`);
+      outcome = { kind: 'retry', status: null, error: messageOf(error), retryAfterMs: null };
+    }
+    return { outcome, at: new Date(), durationMs: performance.now() - started };
   }
 
   /**
-   * How long a claim lasts: the longest a push can take (a token request, the push, a token
-   * refresh after a 401 and the push again), twice, as a claimed item may first wait in the queue
-   * for a slot held by such a push; plus slack.
+   * The verdict and the columns an outcome writes: every column it may change, those it leaves as
+   * they were carried over from the claim. Deferred and unmapped items are given back, the attempt
+   * not counted.
+   */
+  judge(item: Item, { outcome, at }: PushResult): { verdict: Verdict; values: Record<string, unknown> | ((settled: Settled, next: Date) => Record<string, unknown>) } {
+    const { row } = item;
+    const pushed = item.context as ClaimedItem;
+    const kept = {
+      remote_id: row.remote_id,
+      last_status: row.last_status === null ? null : Number(row.last_status),
+      last_error: row.last_error,
+      sent_at: row.sent_at,
+      acronis_tenant_id: row.acronis_tenant_id,
+      acronis_dc_url: row.acronis_dc_url,
+    };
+    const where = { acronis_tenant_id: pushed.tenantId, acronis_dc_url: pushed.dcUrl };
+    switch (outcome.kind) {
+      case 'sent':
+      case 'noop':
+        return {
+          verdict: { kind: 'done' },
+          values: { ...where, sent_at: at, remote_id: outcome.remoteId, last_status: outcome.kind === 'sent' ? outcome.status : null, last_error: null, waiting_reason: null },
+        };
+      case 'refused':
+      case 'reject':
+        return {
+          verdict: { kind: 'failed' },
+          values: { ...kept, ...where, last_status: outcome.kind === 'reject' ? outcome.status : null, last_error: outcome.error.slice(0, MAX_ERROR_LENGTH), waiting_reason: null },
+        };
+      case 'defer':
+        return { verdict: { kind: 'later', delayMs: outcome.delayMs }, values: { ...kept, waiting_reason: outcome.reason.slice(0, 255) } };
+      case 'unmapped':
+        // Not the item's fault and no push happened.
+        return { verdict: { kind: 'later', delayMs: 0 }, values: { ...kept, waiting_reason: NOT_MAPPED_REASON } };
+      case 'retry':
+        return {
+          verdict: { kind: 'retry', retryAfterMs: outcome.retryAfterMs },
+          values: (settled, next) => ({
+            ...kept,
+            acronis_tenant_id: pushed.tenantId,
+            last_status: outcome.status,
+            last_error: outcome.error.slice(0, MAX_ERROR_LENGTH),
+            waiting_reason: settled === 'failed' ? null : `retrying at ${next.toISOString()} (attempt ${item.attempts} of ${this.config.maxAttempts} failed)`,
+          }),
+        };
+    }
+  }
+
+  /** PostgreSQL: the audit records, written by the statement that settles the batch. */
+  settleWith(outcomes: readonly ItemOutcome[], _now: Date, first: number): SettleWith | null {
+    if (!this.postgres) return null;
+    const audited = outcomes.flatMap((o) => {
+      const entry = auditOf(o);
+      return entry ? [{ key: o.item.id, entry }] : [];
+    });
+    return { ctes: `audited AS (${pgAuditInsertOf('settled', first)})`, params: pgAuditParameters(audited) };
+  }
+
+  /** SQLite: the audit records of the outcomes applied, in their transaction. */
+  async record(em: EntityManager, outcomes: ItemOutcome[]): Promise<void> {
+    if (this.postgres) return;
+    await this.audit.record(
+      em,
+      outcomes.flatMap((o) => {
+        const entry = o.applied ? auditOf(o) : null;
+        return entry ? [entry] : [];
+      }),
+    );
+  }
+
+  /** Once committed: the pass's tally. */
+  committed(outcomes: ItemOutcome[]): void {
+    const tally = this.pass?.tally;
+    for (const { item, result, settled, later, applied } of outcomes) {
+      if (!applied) {
+        this.logger.warn(`connector item ${item.id}: claim lost before its outcome was recorded (another runner owns it now)`);
+        continue;
+      }
+      if (!tally) continue;
+      tally.waiting.delete(item.id);
+      if (settled === 'done') tally.sent += 1;
+      else if (settled === 'failed') tally.failed += 1;
+      // 'unmapped' is counted with the other items of unmapped organizations at the end of the pass.
+      else if (!later || result.outcome.kind === 'defer') tally.waiting.add(item.id);
+      tally.onProgress?.({ sent: tally.sent, failed: tally.failed, retrying: tally.waiting.size });
+    }
+  }
+
+  /**
+   * How long a claim lasts unless renewed (the runner renews it every third of that): the longest
+   * a push can take (a token request, the push, a token refresh after a 401 and the push again),
+   * twice, plus slack; also how long the pushes in flight at a pass's end may take.
    */
   private get claimTtlMs(): number {
     return 2 * 4 * this.config.requestTimeoutMs + CLAIM_MARGIN_MS;
-  }
-
-  /**
-   * Claims up to `limit` due items of mapped organizations: first claims abandoned by a runner
-   * that died (sending, locked_until passed), then retries of this pass that have come due (see
-   * `retries`), then the other pending items whose time has come, oldest first. One conditional UPDATE … RETURNING (SQLite ≥ 3.35 and PostgreSQL) whose WHERE is
-   * checked again on the row being updated, so an item another runner claimed meanwhile is
-   * skipped; PostgreSQL also skips rows a concurrent claim has locked instead of waiting for them.
-   * Each item comes back with the tenant its organization is mapped to, read by the same statement.
-   */
-  private async claim(limit: number, exclude: string[]): Promise<ClaimedItem[]> {
-    const now = new Date();
-    const retries = this.dueRetries(now.getTime(), limit);
-    const rows = await this.writeStatement((em) => {
-      const mapped = mappedOrExempt('c');
-      const arms = CLAIMABLE.map(
-        ({ name, where, order }) =>
-          `SELECT id FROM (
-             SELECT c.id FROM connector_items c
-              WHERE ${where('c.')}
-                AND ${mapped}
-                ${exclude.length > 0 ? 'AND c.id NOT IN (:...exclude)' : ''}
-                ${name === 'due' && retries.length > 0 ? 'AND c.id NOT IN (:...retries)' : ''}
-              ORDER BY c.${order}
-              LIMIT :limit
-              ${this.postgres ? 'FOR UPDATE SKIP LOCKED' : ''}) AS ${name}`,
-      );
-      if (retries.length > 0) {
-        // Retries of this pass that have come due, by primary key, ahead of the other due items
-        // (whose oldest are older than any retry and would otherwise hold every retry back until
-        // the queue is empty, making the pass end on a tail of retries). At most `limit` ids,
-        // soonest due first. No ORDER BY, and the due condition wrapped in IS TRUE, so that the
-        // planners look the ids up rather than walk the due index for them.
-        arms.splice(
-          1,
-          0,
-          `SELECT id FROM (
-             SELECT c.id FROM connector_items c
-              WHERE c.id IN (:...retries) AND (${CLAIMABLE[1].where('c.')}) IS TRUE AND ${mapped}
-              ${this.postgres ? 'FOR UPDATE SKIP LOCKED' : ''}) AS retried`,
-        );
-      }
-      const [sql, params] = em.connection.driver.escapeQueryWithParameters(
-        // A materialized CTE is evaluated once: as an IN (subquery), PostgreSQL may rescan the
-        // LIMIT … SKIP LOCKED subquery for later rows and so claim more than `limit` items. The
-        // re-check is wrapped in IS TRUE so that SQLite finds the rows by primary key instead of
-        // walking the whole due range of the index for it.
-        `WITH picked AS MATERIALIZED (${arms.join(' UNION ALL ')} LIMIT :limit)
-         UPDATE connector_items
-            SET state = :sending, locked_until = :lockedUntil, attempts = attempts + 1, updated_at = :now,
-                -- An abandoned claim's outcome is unknown: NULL marks it (SET reads the row as it was).
-                last_status = CASE WHEN state = :sending THEN NULL ELSE last_status END
-          WHERE id IN (SELECT id FROM picked) AND (${CLAIMABLE.map(({ where }) => `(${where('')})`).join(' OR ')}) IS TRUE
-          RETURNING id, organization_id, kind, body, attempts, last_status, created_at,
-                    (SELECT m.acronis_tenant_id FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id) AS tenant_id,
-                    (SELECT m.acronis_dc_url FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id) AS dc_url`,
-        {
-          pending: ConnectorItemState.Pending,
-          sending: ConnectorItemState.Sending,
-          now,
-          lockedUntil: new Date(now.getTime() + this.claimTtlMs),
-          exclude,
-          retries,
-          limit,
-        },
-        {},
-      );
-      return this.queryRows<ClaimedRow>(em, sql, params);
-    });
-    // Claimed now, or taken elsewhere meanwhile: either way no longer ours to put first.
-    for (const id of retries) this.retries.delete(id);
-    return rows.map((row): ClaimedItem => {
-      const attempts = Number(row.attempts);
-      const lastStatus = row.last_status === null ? null : Number(row.last_status);
-      return {
-        id: row.id,
-        organizationId: row.organization_id,
-        kind: row.kind,
-        body: JSON.parse(row.body) as Record<string, unknown>,
-        attempts,
-        tenantId: row.tenant_id,
-        dcUrl: row.dc_url,
-        unsure: attempts > 1 && (lastStatus === null || lastStatus >= 500),
-        createdAtMs: fromDbDate(row.created_at).getTime(),
-      };
-    });
-  }
-
-  /** Up to `limit` ids of this pass's retries due by `now`, soonest due first. */
-  private dueRetries(now: number, limit: number): string[] {
-    if (this.retries.size === 0) return [];
-    const due: Array<[string, number]> = [];
-    for (const entry of this.retries) if (entry[1] <= now) due.push(entry);
-    return due
-      .sort((a, b) => a[1] - b[1])
-      .slice(0, limit)
-      .map(([id]) => id);
-  }
-
-  /** The rows a statement returned, from the driver's structured result (a raw UPDATE … RETURNING comes back in a different shape from each driver). */
-  private async queryRows<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-    const runner = em.queryRunner ?? em.connection.createQueryRunner();
-    try {
-      const result = await runner.query(sql, params, true);
-      return (result.records ?? []) as T[];
-    } finally {
-      if (runner !== em.queryRunner) await runner.release();
-    }
   }
 
   /**
@@ -710,29 +649,6 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     return this.postgres ? work(this.dataSource.manager) : this.transactions.run(work);
   }
 
-  /** When the next item of a mapped organization comes due (a retry, or a claim expiring), excluding ours in flight. */
-  private nextDue(exclude: string[]): Promise<Date | null> {
-    return this.transactions.run(async (em) => {
-      const mapped = mappedOrExempt('i');
-      const pending = await em
-        .createQueryBuilder(ConnectorItem, 'i')
-        .select(['i.id', 'i.nextAttemptAt'])
-        .where('i.state = :state', { state: ConnectorItemState.Pending })
-        .andWhere(mapped)
-        .orderBy('i.nextAttemptAt', 'ASC')
-        .limit(1)
-        .getOne();
-      const claimedQuery = em
-        .createQueryBuilder(ConnectorItem, 'i')
-        .select(['i.id', 'i.lockedUntil'])
-        .where('i.state = :state', { state: ConnectorItemState.Sending })
-        .andWhere(mapped);
-      if (exclude.length > 0) claimedQuery.andWhere('i.id NOT IN (:...exclude)', { exclude });
-      const claimed = await claimedQuery.orderBy('i.lockedUntil', 'ASC').limit(1).getOne();
-      const times = [pending?.nextAttemptAt, claimed?.lockedUntil].filter((d): d is Date => d instanceof Date).map((d) => d.getTime());
-      return times.length > 0 ? new Date(Math.min(...times)) : null;
-    });
-  }
 
   /** Says why pending items of unmapped organizations wait; returns how many wait so. */
   private markUnmapped(): Promise<number> {
@@ -755,28 +671,9 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     });
   }
 
-  /** Pushes one claimed item and records the outcome. Never rejects. */
-  private async deliver(item: ClaimedItem, tally: Tally): Promise<void> {
-    let outcome: DeliveryOutcome;
-    const started = performance.now();
-    try {
-      outcome = await this.perform(item);
-    } catch (error) {
-      // The client classifies everything the API does; a throw is ours (a bad stored body): retry, then fail.
-      this.logger.error({ err: error }, `connector item ${item.id}: push threw`);
-      outcome = { kind: 'retry', status: null, error: messageOf(error), retryAfterMs: null };
-    }
-    try {
-      if (await this.record(item, outcome, performance.now() - started)) this.count(item, outcome, tally);
-      else this.logger.warn(`connector item ${item.id}: claim lost before its outcome was recorded (another runner owns it now)`);
-    } catch (error) {
-      // Left `sending`: its claim expires and the item is sent again, which is what a crash here would do too.
-      this.logger.error({ err: error }, `connector item ${item.id}: outcome not recorded`);
-    }
-  }
 
   /** What one item asks of the Acronis API, by kind. */
-  private perform(item: ClaimedItem): Promise<DeliveryOutcome> {
+  private push(item: ClaimedItem): Promise<DeliveryOutcome> {
     switch (item.kind) {
       case ConnectorItemKind.Alert:
         return this.sendAlert(item);
@@ -1092,245 +989,32 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown 
     return rows[0]?.acronis_tenant_id ?? null;
   }
 
-  private count(item: ClaimedItem, outcome: DeliveryOutcome, tally: Tally): void {
-    tally.waiting.delete(item.id);
-    if (outcome.kind === 'sent' || outcome.kind === 'noop') tally.sent += 1;
-    else if (outcome.kind === 'reject' || outcome.kind === 'refused' || (outcome.kind === 'retry' && item.attempts >= this.config.maxAttempts)) tally.failed += 1;
-    else if (outcome.kind === 'defer') tally.waiting.add(item.id);
-    else if (outcome.kind === 'retry') tally.waiting.add(item.id);
-    // 'unmapped' is counted with the other items of unmapped organizations at the end of the pass.
-    tally.onProgress?.({ sent: tally.sent, failed: tally.failed, retrying: tally.waiting.size });
-  }
-
-  /**
-   * Writes the outcome and resolves once it is durable: true if the claim still held. A push's slot
-   * is freed only then, so a crash repeats at most `concurrency` pushes. Outcomes finishing together
-   * are written together, one write at a time: the first at the end of this turn of the event loop,
-   * then, once it is durable, every outcome that finished meanwhile. On SQLite a write is one
-   * transaction (a group commit: one sync for all of them), on PostgreSQL one statement.
-   */
-  private record(item: ClaimedItem, outcome: DeliveryOutcome, durationMs: number): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.writes.push({ item, outcome, at: new Date(), durationMs, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void (this.postgres ? this.flushPostgres() : this.flush()));
-      }
-    });
-  }
-
-  /** Writes every queued outcome in one transaction, then whatever queued up meanwhile (SQLite). */
-  private async flush(): Promise<void> {
-    while (this.writes.length > 0) {
-      const batch = this.writes.splice(0);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const applied = await this.transactions.run(async (em) => {
-            const results: Array<{ applied: boolean; changes: Partial<ConnectorItem> }> = [];
-            for (const write of batch) {
-              const changes = this.changesFor(write.item, write.outcome, write.at);
-              results.push({ applied: await this.apply(em, write.item, changes), changes });
-            }
-            await this.audit.record(
-              em,
-              batch.flatMap((write, index) => {
-                const entry = results[index].applied ? this.auditOf(write, results[index].changes) : null;
-                return entry ? [entry] : [];
-              }),
-            );
-            return results;
-          });
-          batch.forEach((write, index) => this.settle(write, applied[index].applied, applied[index].changes));
-          break;
-        } catch (error) {
-          if (!isConcurrencyConflict(error) || attempt >= OUTCOME_WRITE_ATTEMPTS) {
-            const failure = error instanceof Error ? error : new Error(String(error));
-            for (const write of batch) write.reject(failure);
-            break;
-          }
-          await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-        }
-      }
-    }
-    this.flushing = false;
-  }
-
-  /**
-   * Writes every queued outcome in one statement, then whatever queued up meanwhile (PostgreSQL).
-   * One statement at a time: measured on the benchmark, letting each outcome (or each turn's
-   * outcomes) go out at once, concurrently, costs more than it saves (1.7-1.9x the ideal against
-   * 1.4-1.5x), as every statement in flight is a database backend awake on the same CPUs.
-   */
-  private async flushPostgres(): Promise<void> {
-    while (this.writes.length > 0) {
-      const batch = this.writes.splice(0, OUTCOME_BATCH_MAX).map((write) => ({ write, changes: this.changesFor(write.item, write.outcome, write.at) }));
-      try {
-        const applied = await this.writeOutcomes(batch);
-        for (const { write, changes } of batch) this.settle(write, applied.has(write.item.id), changes);
-      } catch (error) {
-        if (batch.length === 1) {
-          batch[0].write.reject(error instanceof Error ? error : new Error(String(error)));
-          continue;
-        }
-        // A value one outcome holds (a remote id too long for its column, say) must not leave the
-        // others unrecorded, and so sent again later: each on its own.
-        for (const row of batch) {
-          try {
-            this.settle(row.write, (await this.writeOutcomes([row])).has(row.write.item.id), row.changes);
-          } catch (rowError) {
-            row.write.reject(rowError instanceof Error ? rowError : new Error(String(rowError)));
-          }
-        }
-      }
-    }
-    this.flushing = false;
-  }
-
-  /**
-   * One OUTCOME_BATCH_SQL statement (autocommitted, so durable when it returns), straight from
-   * the pg pool as a prepared statement; the ids of the rows it updated.
-   */
-  private async writeOutcomes(rows: Array<{ write: PendingWrite; changes: Partial<ConnectorItem> }>): Promise<Set<string>> {
-    const payload = JSON.stringify(
-      rows.map(({ write, changes }) => ({ ...changes, id: write.item.id, claim: write.item.attempts })),
-      storable,
-    );
-    const audited = pgAuditParameters(
-      rows.flatMap(({ write, changes }) => {
-        const entry = this.auditOf(write, changes);
-        return entry ? [{ key: write.item.id, entry }] : [];
-      }),
-    );
-    const pool = (this.dataSource.driver as PostgresDriver).master as Pool;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await pool.query<{ id: string }>({ name: OUTCOME_STATEMENT, text: OUTCOME_BATCH_SQL, values: [payload, ...audited] });
-        return new Set(result.rows.map((row) => row.id));
-      } catch (error) {
-        if (!isConcurrencyConflict(error) || attempt >= OUTCOME_WRITE_ATTEMPTS) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
-      }
-    }
-  }
-
-  /**
-   * The audit record of a push (docs/audit.md): every request the item's attempt made to the API,
-   * sent, unchanged or failed; none when nothing was attempted (deferred, not mapped). Written
-   * with the outcome, in its transaction (SQLite) or its statement (PostgreSQL).
-   */
-  private auditOf(write: OutcomeWrite, changes: Partial<ConnectorItem>): AuditEntry | null {
-    const { item, outcome } = write;
-    if (outcome.kind === 'defer' || outcome.kind === 'unmapped') return null;
-    const ok = outcome.kind === 'sent' || outcome.kind === 'noop';
-    const status = outcome.kind === 'noop' || outcome.kind === 'refused' ? null : outcome.status;
-    return {
-      at: write.at,
-      kind: AuditKind.ConnectorPush,
-      name: item.kind,
-      outcome: ok ? AuditOutcome.Ok : AuditOutcome.Failed,
-      code: status !== null ? String(status) : outcome.kind === 'retry' ? 'network' : outcome.kind,
-      organizationId: item.organizationId,
-      tenantId: item.tenantId,
-      workId: item.id,
-      durationMs: write.durationMs,
-      detail: { attempt: item.attempts, state: changes.state ?? null },
-    };
-  }
-
-  /** Resolves a write, noting a retry this pass should send as soon as it comes due. */
-  private settle(write: PendingWrite, applied: boolean, changes: Partial<ConnectorItem>): void {
-    if (applied && (write.outcome.kind === 'retry' || write.outcome.kind === 'defer') && changes.state === ConnectorItemState.Pending && changes.nextAttemptAt) {
-      this.retries.set(write.item.id, changes.nextAttemptAt.getTime());
-    }
-    write.resolve(applied);
-  }
-
-  /** Writes one outcome, fenced by the claim: false when the item is no longer ours (SQLite). */
-  private async apply(em: EntityManager, item: ClaimedItem, changes: Partial<ConnectorItem>): Promise<boolean> {
-    const result = await em
-      .createQueryBuilder()
-      .update(ConnectorItem)
-      .set(changes)
-      .where('id = :id AND state = :sending AND attempts = :attempts', { id: item.id, sending: ConnectorItemState.Sending, attempts: item.attempts })
-      .execute();
-    return (result.affected ?? 0) > 0;
-  }
-
-  private changesFor(item: ClaimedItem, outcome: DeliveryOutcome, at: Date): Partial<ConnectorItem> {
-    switch (outcome.kind) {
-      case 'sent':
-      case 'noop':
-        return {
-          state: ConnectorItemState.Sent,
-          sentAt: at,
-          remoteId: outcome.remoteId,
-          lastStatus: outcome.kind === 'sent' ? outcome.status : null,
-          lastError: null,
-          waitingReason: null,
-          lockedUntil: null,
-          acronisTenantId: item.tenantId,
-          acronisDcUrl: item.dcUrl,
-        };
-      case 'refused':
-        return {
-          state: ConnectorItemState.Failed,
-          lastStatus: null,
-          lastError: outcome.error.slice(0, MAX_ERROR_LENGTH),
-          waitingReason: null,
-          lockedUntil: null,
-          acronisTenantId: item.tenantId,
-          acronisDcUrl: item.dcUrl,
-        };
-      case 'defer':
-        return {
-          state: ConnectorItemState.Pending,
-          attempts: item.attempts - 1,
-          nextAttemptAt: new Date(at.getTime() + outcome.delayMs),
-          lockedUntil: null,
-          waitingReason: outcome.reason.slice(0, 255),
-        };
-      case 'reject':
-        return {
-          state: ConnectorItemState.Failed,
-          lastStatus: outcome.status,
-          lastError: outcome.error.slice(0, MAX_ERROR_LENGTH),
-          waitingReason: null,
-          lockedUntil: null,
-          acronisTenantId: item.tenantId,
-          acronisDcUrl: item.dcUrl,
-        };
-      case 'unmapped':
-        // Not the item's fault and no push happened: the attempt is given back.
-        return {
-          state: ConnectorItemState.Pending,
-          attempts: item.attempts - 1,
-          nextAttemptAt: at,
-          lockedUntil: null,
-          waitingReason: NOT_MAPPED_REASON,
-        };
-      case 'retry': {
-        const base = {
-          lastStatus: outcome.status,
-          lastError: outcome.error.slice(0, MAX_ERROR_LENGTH),
-          lockedUntil: null,
-          acronisTenantId: item.tenantId,
-        };
-        if (item.attempts >= this.config.maxAttempts) {
-          return { ...base, state: ConnectorItemState.Failed, waitingReason: null };
-        }
-        const nextAttemptAt = new Date(at.getTime() + this.retryDelayMs(item.attempts, outcome.retryAfterMs));
-        return {
-          ...base,
-          state: ConnectorItemState.Pending,
-          nextAttemptAt,
-          waitingReason: `retrying at ${nextAttemptAt.toISOString()} (attempt ${item.attempts} of ${this.config.maxAttempts} failed)`,
-        };
-      }
-    }
-  }
-
   /** The shared backoff (full jitter, never sooner than Retry-After) with the connector's settings. */
   retryDelayMs(attempts: number, retryAfterMs: number | null): number {
     return backoffDelayMs(attempts, retryAfterMs, { baseMs: this.config.backoffBaseMs, maxMs: this.config.backoffMaxMs });
   }
+}
+
+/**
+ * The audit record of a push (docs/audit.md): every request the item's attempt made to the API,
+ * sent, unchanged or failed; none when nothing was attempted (deferred, not mapped). Written with
+ * the outcome, in its transaction (SQLite) or its statement (PostgreSQL).
+ */
+function auditOf({ item, result: { outcome, at, durationMs }, settled }: ItemOutcome): AuditEntry | null {
+  if (outcome.kind === 'defer' || outcome.kind === 'unmapped') return null;
+  const pushed = item.context as ClaimedItem;
+  const ok = outcome.kind === 'sent' || outcome.kind === 'noop';
+  const status = outcome.kind === 'noop' || outcome.kind === 'refused' ? null : outcome.status;
+  return {
+    at,
+    kind: AuditKind.ConnectorPush,
+    name: pushed.kind,
+    outcome: ok ? AuditOutcome.Ok : AuditOutcome.Failed,
+    code: status !== null ? String(status) : outcome.kind === 'retry' ? 'network' : outcome.kind,
+    organizationId: pushed.organizationId,
+    tenantId: pushed.tenantId,
+    workId: item.id,
+    durationMs,
+    detail: { attempt: item.attempts, state: settled === 'done' ? ConnectorItemState.Sent : settled === 'failed' ? ConnectorItemState.Failed : ConnectorItemState.Pending },
+  };
 }

@@ -6,6 +6,7 @@ import { AuthModule } from '../auth/auth.module';
 import { connectorConfig } from '../config/connector.config';
 import { DatabaseModule } from '../database/database.module';
 import { EventsModule } from '../events/events.module';
+import { MetricsRegistryModule } from '../metrics/metrics-registry.module';
 import { AcronisClient } from './acronis-client.service';
 import { ConnectorIntakeController } from './connector-intake.controller';
 import { ConnectorItem } from './connector-item.entity';
@@ -21,7 +22,7 @@ import { DemoGenerator } from './demo-generator.service';
 
 /** Pushes the vendor's alerts and workloads to every mapped Acronis tenant (docs/architecture.md, flow 4). */
 @Module({
-  imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun, ConnectorWorkload]), AuditModule, AuthModule, DatabaseModule, EventsModule],
+  imports: [ConfigModule.forFeature(connectorConfig), TypeOrmModule.forFeature([ConnectorItem, ConnectorRun, ConnectorWorkload]), AuditModule, AuthModule, DatabaseModule, EventsModule, MetricsRegistryModule],
   controllers: [ConnectorIntakeController, ConnectorRunsController],
   providers: [ConnectorItemsService, ConnectorRunsService, ConnectorTrigger, AcronisClient, DemoGenerator, ConnectorRunner, ConnectorJob],
   exports: [ConnectorItemsService, ConnectorRunsService, ConnectorTrigger, ConnectorRunner],

@@ -13,6 +13,7 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { Counters, WebhookDeliveryOutcome } from '../metrics/counters';
 import { SettleWith, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable, Verdict } from '../work-core/work-queue';
 import { WorkRunner } from '../work-core/work-runner';
+import { storable } from '../work-core/work-sql';
 import { OutboxBackpressure } from '../events/outbox-backpressure';
 import { OutboxService } from '../events/outbox.service';
 import { DeliverySignal } from './delivery-signal.service';
@@ -392,16 +393,6 @@ export function secretsOf(target: Pick<TargetRow, 'secret' | 'previous_secret' |
   }
   return secrets;
 }
-
-/** What PostgreSQL cannot store in text (NUL) or in jsonb (a lone UTF-16 surrogate). */
-// eslint-disable-next-line no-control-regex -- NUL is exactly what is looked for
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/**
- * U+FFFD for what PostgreSQL refuses: a receiver's answer and an error text may hold anything, and
- * one such outcome would otherwise fail the whole batch it is written with, again and again.
- */
-const storable = (text: string): string => text.replace(UNSTORABLE, '\uFFFD');
 
 function describe(result: SendResult): string {
   const what = result.error ?? (result.status !== null ? `HTTP ${result.status}` : 'failed');

@@ -6,8 +6,9 @@ export type PgType = 'integer' | 'text' | 'varchar' | 'timestamptz' | 'boolean';
 /**
  * A table the work core leases rows of. Every such table has the columns `id` (text primary key),
  * `state`, `attempts` (integer: attempts started, and the lease's fencing token),
- * `next_attempt_at`, `locked_until` (the lease's end), `updated_at` and `completed_at`, plus a
- * key column: at most `perKeyLimit` rows of one key are attempted at once.
+ * `next_attempt_at`, `locked_until` (the lease's end), `updated_at` and (unless `completedColumn`
+ * is null) `completed_at`, plus a key column: at most `perKeyLimit` rows of one key are attempted
+ * at once.
  */
 export interface WorkQueueTable {
   /** Names the queue in metrics and logs. */
@@ -29,7 +30,17 @@ export interface WorkQueueTable {
    * `columns`: on PostgreSQL the claim statement also returns these columns of each row's key row,
    * as `key_<column>`, so that `prepare` need not read them (the claim stays one statement).
    */
-  keyGate: { table: string; where: string; params: readonly unknown[]; columns?: readonly string[] };
+  keyGate?: { table: string; where: string; params: readonly unknown[]; columns?: readonly string[] };
+  /**
+   * Without a key gate: rows are claimed oldest first straight from the (state, next_attempt_at)
+   * index (keys are many and small, e.g. organizations: a pass over them would cost more than it
+   * saves), those meeting `rowGate` only: SQL on the row aliased `c`, no parameters.
+   */
+  rowGate?: string;
+  /** Columns set to NULL when a claim takes over an expired lease (what the dead holder's attempt did is unknown). */
+  takeoverResets?: readonly string[];
+  /** The column a final outcome stamps with its time (default `completed_at`); null: none. */
+  completedColumn?: string | null;
   /** Columns an outcome writes besides the state, with their PostgreSQL type (for a typed record set). */
   outcomeColumns: Readonly<Record<string, PgType>>;
   /**
@@ -67,7 +78,9 @@ export type Verdict =
   /** Failed for good: no retry will help (blocked, gone). */
   | { kind: 'failed'; state?: string }
   /** Failed this time: retried after the backoff, not sooner than `retryAfterMs`, until the attempts run out. */
-  | { kind: 'retry'; retryAfterMs: number | null };
+  | { kind: 'retry'; retryAfterMs: number | null }
+  /** Not attempted after all (its turn has not come, it cannot be yet): pending again in `delayMs`, the attempt not counted. */
+  | { kind: 'later'; delayMs: number };
 
 /** The state an outcome writes. */
 export type Settled = 'done' | 'retry' | 'failed';
@@ -77,6 +90,8 @@ export interface WorkOutcome<Row, Context, Result> {
   item: WorkItem<Row, Context>;
   result: Result;
   settled: Settled;
+  /** The verdict was `later`: the attempt was given back, not counted. */
+  later: boolean;
   /** When it is tried again (retry), else the time it was written. */
   nextAttemptAt: Date;
   values: Record<string, unknown>;
@@ -99,8 +114,14 @@ export interface WorkProcessor<Row, Context, Result> {
    * lease is lost (another holder took it over) or given back at shutdown: stop then (the outcome is not written).
    */
   perform(item: WorkItem<Row, Context>, signal: AbortSignal): Promise<Result>;
-  /** How the attempt ended, the values of `outcomeColumns` to write with it, and its history row (if the table has one). */
-  judge(item: WorkItem<Row, Context>, result: Result): { verdict: Verdict; values: Record<string, unknown>; history?: Record<string, unknown> };
+  /**
+   * How the attempt ended, the values of `outcomeColumns` to write with it (or a function of how it
+   * is settled and when it is due again, for values that say so), and its history row (if the table has one).
+   */
+  judge(
+    item: WorkItem<Row, Context>,
+    result: Result,
+  ): { verdict: Verdict; values: Record<string, unknown> | ((settled: Settled, nextAttemptAt: Date) => Record<string, unknown>); history?: Record<string, unknown> };
   /**
    * Optional, PostgreSQL only: domain writes folded into the statement that settles the outcomes
    * (one statement for the whole batch), as data-modifying CTEs: `name AS (...)`, comma-separated,
@@ -136,6 +157,17 @@ export interface WorkRunnerOptions {
    * (on SQLite it always does); otherwise PostgreSQL claims in one statement and `prepare` reads from the pool.
    */
   prepareWrites?: boolean;
+  /**
+   * Optional: rows this runner put back for a retry are claimed, once due, before other due rows
+   * (oldest-first tables only), so that a pass over a backlog does not end on a tail of retries.
+   */
+  retriesFirst?: boolean;
+  /**
+   * Optional: a slot is freed only once its attempt's outcome is written, so that a crash repeats at
+   * most `concurrency` attempts (default: attempts go on while outcomes are written behind, up to
+   * twice the slots unrecorded).
+   */
+  slotUntilRecorded?: boolean;
   /**
    * Optional: called after a claim with how late (ms) the least late row it leased started being
    * due, or 0 when nothing was due (not called when a key at its limit may have hidden due rows).

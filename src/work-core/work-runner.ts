@@ -33,7 +33,8 @@ type Claim<Row, Context> = WorkItem<Row, Context>[];
  * Pipelining: a slot is an attempt in flight. Rows are claimed ahead (`ready`), so a freed slot
  * starts the next attempt at once, and outcomes are written behind. The runner holds at most twice
  * its slots' worth of leases, and no attempt starts while those in flight and those unrecorded
- * reach twice the slots, so a crash repeats at most 2 × concurrency attempts. Leases never started
+ * reach twice the slots, so a crash repeats at most 2 × concurrency attempts (with `slotUntilRecorded`, a
+ * slot is freed only once its outcome is written: at most `concurrency`). Leases never started
  * are given back on shutdown, or expire after a crash (late, not repeated); a live runner renews
  * its leases every third of their length, so a dead one's are taken over within one lease.
  */
@@ -68,6 +69,13 @@ export class WorkRunner<Row, Context, Result> {
   private released = false;
   private stopping = false;
   private loop: Promise<void> | null = null;
+  private stopped: Promise<void> | null = null;
+  /** A pass (see start): epoch ms after which nothing more is claimed; null: run until stopped. */
+  private until: number | null = null;
+  /** With `retriesFirst`: rows this runner put back for a retry, and when they come due (ms). */
+  private readonly retries = new Map<string, number>();
+  /** Outcomes to write one per transaction (a batch of them failed: one value may be what the database refuses). */
+  private solo = 0;
   private renewTimer: NodeJS.Timeout | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -84,10 +92,21 @@ export class WorkRunner<Row, Context, Result> {
     this.metrics = WorkMetrics.for(registry);
   }
 
-  start(): void {
+  /**
+   * Starts claiming. With `until` (epoch ms), a pass: the loop ends once nothing is held and no row
+   * comes due before `until` (or at `until`), and `finished()` resolves then; a failed claim ends it
+   * too, `finished()` rejecting with the error. Without, it runs until `stop()`.
+   */
+  start(until?: number): void {
+    this.until = until ?? null;
     this.loop = this.run();
     this.renewTimer = setInterval(() => this.renew(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
     this.renewTimer.unref();
+  }
+
+  /** When the claiming loop has ended (a pass is over, or stop() was called); the attempts in flight may still run. */
+  finished(): Promise<void> {
+    return this.loop ?? Promise.resolve();
   }
 
   /** New due rows were committed (in this process): look at once rather than at the next poll. */
@@ -100,11 +119,15 @@ export class WorkRunner<Row, Context, Result> {
    * the leases of those still running are then given back (due now), and those never started as if
    * never claimed, so that nothing stays leased after the process is gone.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return (this.stopped ??= this.halt());
+  }
+
+  private async halt(): Promise<void> {
     this.stopping = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.wakeup.notify();
-    await this.loop;
+    await this.loop?.catch(() => undefined);
     let graceTimer: NodeJS.Timeout | undefined;
     const drained =
       this.inflight.size === 0 ||
@@ -143,7 +166,9 @@ export class WorkRunner<Row, Context, Result> {
   }
 
   private async run(): Promise<void> {
-    while (!this.stopping) {
+    const pass = this.until;
+    while (!this.stopping && (pass === null || Date.now() < pass)) {
+      const idle = this.idle();
       // SQLite: a write of outcomes on its way claims in its own transaction (one commit, not two).
       const free = this.wantsClaim() && (this.sql.isPostgres || this.flushing === null) ? this.freeSlots() : 0;
       let claimed = 0;
@@ -151,13 +176,46 @@ export class WorkRunner<Row, Context, Result> {
         try {
           claimed = await this.claimAndStart();
         } catch (error) {
+          if (pass !== null && !isConcurrencyConflict(error)) throw error;
           if (!isConcurrencyConflict(error)) this.logger.error({ err: error }, `claiming ${this.table.name} failed; retrying at the next poll`);
         }
       }
       if (this.stopping) break;
-      // A full claim may leave more due: look again at once. Otherwise wait for a slot, a signal or the poll.
-      if (free <= 0 || claimed < free) await this.wakeup.wait(this.options.pollMs);
+      // A full claim may leave more due: look again at once.
+      if (free > 0 && claimed >= free) continue;
+      let wait = this.options.pollMs;
+      if (pass !== null) {
+        // A pass ends when nothing is held, before and after a claim that found nothing (an outcome
+        // written meanwhile may have put a row back for a retry the claim did not see), and nothing
+        // comes due before its end.
+        if (claimed === 0 && idle && this.idle()) {
+          const next = await this.sql.nextDue(this.dataSource.manager);
+          if (next === null || next.getTime() >= pass) break;
+          wait = Math.min(wait, Math.max(0, next.getTime() - Date.now()));
+        }
+        wait = Math.min(wait, Math.max(0, pass - Date.now()));
+      }
+      // Wait for a slot, a signal or the poll.
+      await this.wakeup.wait(wait);
     }
+  }
+
+  /** Nothing held: no lease claimed, in flight, unrecorded or being given back. */
+  private idle(): boolean {
+    return this.leases.size === 0 && this.reserved === 0 && this.unrecorded === 0 && this.returning.length === 0 && this.flushing === null;
+  }
+
+  /** With `retriesFirst`: up to `free` of this runner's retries that are due, soonest first (no longer tracked once asked for). */
+  private dueRetries(now: number, free: number): string[] {
+    if (this.retries.size === 0) return [];
+    const due: Array<[string, number]> = [];
+    for (const entry of this.retries) if (entry[1] <= now) due.push(entry);
+    const first = due
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, free)
+      .map(([id]) => id);
+    for (const id of first) this.retries.delete(id);
+    return first;
   }
 
   /** Leases this runner may still take. `writing`: outcomes the current transaction has just written. */
@@ -223,7 +281,8 @@ export class WorkRunner<Row, Context, Result> {
     const free = this.freeSlots(writing);
     if (free <= 0) return [];
     const now = new Date();
-    const rows = await this.sql.claim(em, { free, held: this.perKey, keyLimit: 2 * this.options.perKeyLimit, now, leaseUntil: new Date(now.getTime() + this.options.leaseMs) });
+    const first = this.dueRetries(now.getTime(), free);
+    const rows = await this.sql.claim(em, { free, held: this.perKey, keyLimit: 2 * this.options.perKeyLimit, now, leaseUntil: new Date(now.getTime() + this.options.leaseMs), first });
     const claimedAt = Date.now();
     const { onLateness } = this.options;
     if (onLateness && rows.length > 0) onLateness(Math.max(0, Math.min(...rows.map((r) => claimedAt - fromDbDate(r.work_due).getTime()))));
@@ -247,7 +306,7 @@ export class WorkRunner<Row, Context, Result> {
         this.returnUnstarted(item);
         continue;
       }
-      if (this.inflight.size >= concurrency || this.inflight.size + this.unrecorded >= 2 * concurrency || (this.inflightPerKey.get(item.key) ?? 0) >= perKeyLimit) {
+      if (this.inflight.size >= concurrency || this.inflight.size + this.unrecorded >= (this.options.slotUntilRecorded ? 1 : 2) * concurrency || (this.inflightPerKey.get(item.key) ?? 0) >= perKeyLimit) {
         i++;
         continue;
       }
@@ -333,7 +392,8 @@ export class WorkRunner<Row, Context, Result> {
    */
   private async flush(): Promise<void> {
     while (this.outcomes.length > 0) {
-      const batch = this.outcomes.splice(0);
+      const batch = this.outcomes.splice(0, this.solo > 0 ? 1 : this.outcomes.length);
+      if (this.solo > 0) this.solo -= 1;
       for (let attempt = 1; ; attempt++) {
         const started = process.hrtime.bigint();
         try {
@@ -347,7 +407,10 @@ export class WorkRunner<Row, Context, Result> {
           this.metrics.writeSeconds.observe({ queue: this.table.name }, Number(process.hrtime.bigint() - started) / 1e9);
           this.unrecorded -= batch.length;
           for (const { item } of batch) this.leases.delete(item.id);
-          for (const o of written) this.metrics.ended.inc({ queue: this.table.name, outcome: o.applied ? o.settled : 'lost_lease' });
+          for (const o of written) {
+            this.metrics.ended.inc({ queue: this.table.name, outcome: o.applied ? o.settled : 'lost_lease' });
+            if (this.options.retriesFirst && o.applied && o.settled === 'retry') this.retries.set(o.item.id, o.nextAttemptAt.getTime());
+          }
           const dropped = new Set(this.processor.committed?.(written) ?? []);
           if (dropped.size > 0) {
             for (let i = this.ready.length - 1; i >= 0; i--) if (dropped.has(this.ready[i].key)) this.returnUnstarted(this.ready.splice(i, 1)[0]);
@@ -356,6 +419,12 @@ export class WorkRunner<Row, Context, Result> {
           this.scheduleWake(written);
           break;
         } catch (error) {
+          if (!isConcurrencyConflict(error) && batch.length > 1) {
+            // One value of one outcome may be what the database refuses: each on its own, so that the others are written.
+            this.outcomes.unshift(...batch);
+            this.solo += batch.length;
+            break;
+          }
           if (!isConcurrencyConflict(error) || attempt >= OUTCOME_WRITE_ATTEMPTS) {
             // Left leased: the leases expire (no longer renewed) and the rows are attempted again, as after a crash.
             this.unrecorded -= batch.length;
@@ -378,16 +447,17 @@ export class WorkRunner<Row, Context, Result> {
     const now = new Date();
     const states: Record<Settled, string> = { done: this.table.doneState, failed: this.table.failedState, retry: this.table.pendingState };
     const outcomes = batch.map(({ item, result }): { outcome: WorkOutcome<Row, Context, Result>; state: string } => {
-      const { verdict, values, history } = this.processor.judge(item, result);
-      let settled: Settled = verdict.kind;
+      const { verdict, values: judged, history } = this.processor.judge(item, result);
+      let settled: Settled = verdict.kind === 'later' ? 'retry' : verdict.kind;
       let nextAttemptAt = now;
       if (verdict.kind === 'retry') {
         const tries = this.processor.tries?.(item) ?? item.attempts;
         if (tries >= this.options.maxAttempts) settled = 'failed';
         else nextAttemptAt = new Date(now.getTime() + backoffDelayMs(tries, verdict.retryAfterMs, this.options.backoff));
-      }
-      const state = verdict.kind !== 'retry' && verdict.state !== undefined ? verdict.state : states[settled];
-      return { outcome: { item, result, settled, nextAttemptAt, values, history, applied: false }, state };
+      } else if (verdict.kind === 'later') nextAttemptAt = new Date(now.getTime() + verdict.delayMs);
+      const state = (verdict.kind === 'done' || verdict.kind === 'failed') && verdict.state !== undefined ? verdict.state : states[settled];
+      const values = typeof judged === 'function' ? judged(settled, nextAttemptAt) : judged;
+      return { outcome: { item, result, settled, later: verdict.kind === 'later', nextAttemptAt, values, history, applied: false }, state };
     });
     const rows = outcomes.map(
       ({ outcome: o, state }): SettleRow => ({
@@ -397,6 +467,7 @@ export class WorkRunner<Row, Context, Result> {
         nextAttemptAt: o.nextAttemptAt,
         completedAt: o.settled === 'retry' ? null : now,
         values: o.values,
+        uncount: o.later,
         history: o.history,
       }),
     );

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { toSqliteDate } from '../database/raw-dates';
+import { fromDbDate, toSqliteDate } from '../database/raw-dates';
 import { executeSql, selectSql, sqliteStatement, sqliteValue } from '../database/raw-sql';
 import type { SettleWith, WorkQueueTable } from './work-queue';
 
@@ -17,6 +17,8 @@ export interface SettleRow {
   nextAttemptAt: Date;
   completedAt: Date | null;
   values: Record<string, unknown>;
+  /** The attempt is given back (a `later` verdict): `attempts` goes down by one. */
+  uncount: boolean;
   /** The history row written with it when applied. */
   history?: Record<string, unknown>;
 }
@@ -29,7 +31,19 @@ export interface ClaimRequest {
   keyLimit: number;
   now: Date;
   leaseUntil: Date;
+  /** Oldest-first tables: ids to take before other due rows when they are due (the runner's own retries). */
+  first?: readonly string[];
 }
+
+/** What PostgreSQL cannot store in text (NUL) or in jsonb (a lone UTF-16 surrogate). */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what is looked for
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * U+FFFD for what PostgreSQL refuses: a receiver's answer or an error text may hold anything, and
+ * one such value would otherwise fail the whole batch it is written with, again and again.
+ */
+export const storable = (text: string): string => text.replace(UNSTORABLE, '\uFFFD');
 
 /**
  * Every statement of the work core, and with them every difference between SQLite and PostgreSQL:
@@ -77,18 +91,86 @@ export class WorkSql {
     return [`${prefix}id`, `${prefix}${this.q.keyColumn} AS work_key`, `${prefix}attempts`, `${prefix}next_attempt_at AS work_due`, ...this.q.payloadColumns.map((c) => `${prefix}${c}`)].join(', ');
   }
 
+  /** On a takeover of an expired lease, `takeoverResets` set to NULL; `t` prefixes the row's columns. */
+  private resets(t: string): string {
+    return (this.q.takeoverResets ?? []).map((c) => `, ${c} = CASE WHEN ${t}state = '${this.q.leasedState}' THEN NULL ELSE ${t}${c} END`).join('');
+  }
+
+  /** The table's key gate: every per-key claim has one (an oldest-first table has none). */
+  private get keyGate(): NonNullable<WorkQueueTable['keyGate']> {
+    if (!this.q.keyGate) throw new Error(`${this.q.name}: a per-key claim needs a key gate`);
+    return this.q.keyGate;
+  }
+
   /**
    * Leases due rows: expired leases first (their holder died), then pending rows, for the keys with
-   * the oldest due work, each key up to what it may still hold. Returns them in that order.
+   * the oldest due work, each key up to what it may still hold (or, without a key gate, the oldest
+   * due rows). Returns them in that order.
    */
   async claim(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
     if (r.free <= 0) return [];
+    if (!this.q.keyGate) return this.claimOldest(em, r);
     return this.postgres ? this.claimPostgres(em, r) : this.claimSqlite(em, r);
+  }
+
+  /**
+   * Without a key gate (both databases): expired leases, then the `first` rows that are due, then
+   * the oldest due rows, picked by one materialized CTE (evaluated once: as an IN subquery,
+   * PostgreSQL may rescan a LIMIT … SKIP LOCKED subquery and claim more) and leased by one UPDATE
+   * that checks each row again, so that a row another claim took meanwhile is left out.
+   */
+  private async claimOldest(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
+    const { table, pendingState: pending, leasedState: leased, rowGate } = this.q;
+    const gate = rowGate ? `AND (${rowGate})` : '';
+    const lock = this.postgres ? 'FOR UPDATE SKIP LOCKED' : '';
+    const first = (r.first ?? []).slice(0, r.free);
+    const ids = first.map(() => '?').join(', ');
+    const arms = [`SELECT id FROM (SELECT c.id FROM ${table} c WHERE c.state = '${leased}' AND c.locked_until < ? ${gate} ORDER BY c.locked_until LIMIT ${r.free} ${lock}) AS expired`];
+    const params: unknown[] = [r.now];
+    if (first.length > 0) {
+      // By primary key, the due condition wrapped in IS TRUE so that the planners look the ids up rather than walk the due index for them.
+      arms.push(`SELECT id FROM (SELECT c.id FROM ${table} c WHERE c.id IN (${ids}) AND (c.state = '${pending}' AND c.next_attempt_at <= ?) IS TRUE ${gate} ${lock}) AS first_due`);
+      params.push(...first, r.now);
+    }
+    arms.push(
+      `SELECT id FROM (SELECT c.id FROM ${table} c WHERE c.state = '${pending}' AND c.next_attempt_at <= ? ${gate} ${first.length > 0 ? `AND c.id NOT IN (${ids})` : ''}
+        ORDER BY c.next_attempt_at LIMIT ${r.free} ${lock}) AS due`,
+    );
+    params.push(r.now, ...first);
+    const rows = await selectSql<ClaimedRow>(
+      em,
+      // IS TRUE keeps SQLite on the primary key for the picked ids instead of the due index.
+      `WITH picked AS MATERIALIZED (${arms.join(' UNION ALL ')} LIMIT ${r.free})
+       UPDATE ${table} SET state = '${leased}', attempts = attempts + 1, locked_until = ?, updated_at = ?${this.resets('')}
+        WHERE id IN (SELECT id FROM picked) AND ((state = '${pending}' AND next_attempt_at <= ?) OR (state = '${leased}' AND locked_until < ?)) IS TRUE
+        RETURNING ${this.returned('')}, 0 AS claim_rank`,
+      [...params, r.leaseUntil, r.now, r.now, r.now],
+    );
+    const due = (row: ClaimedRow): number => fromDbDate(row.work_due).getTime();
+    return rows.sort((a, b) => due(a) - due(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * Oldest-first tables: when a row next comes due, a pending one or a lease held elsewhere
+   * expiring (for a runner holding none), or null when there is none.
+   */
+  async nextDue(em: EntityManager): Promise<Date | null> {
+    const { table, pendingState: pending, leasedState: leased, rowGate } = this.q;
+    const gate = rowGate ? `AND (${rowGate})` : '';
+    const [row] = await selectSql<{ due: Date | string | null; expiring: Date | string | null }>(
+      em,
+      `SELECT (SELECT c.next_attempt_at FROM ${table} c WHERE c.state = '${pending}' ${gate} ORDER BY c.next_attempt_at LIMIT 1) AS due,
+              (SELECT c.locked_until FROM ${table} c WHERE c.state = '${leased}' ${gate} ORDER BY c.locked_until LIMIT 1) AS expiring`,
+      [],
+    );
+    const times = [row?.due, row?.expiring].filter((d): d is Date | string => d !== null && d !== undefined).map((d) => fromDbDate(d).getTime());
+    return times.length > 0 ? new Date(Math.min(...times)) : null;
   }
 
   /** One statement: keys, their due rows (LATERAL, locked SKIP LOCKED), expired leases, and the UPDATE. */
   private async claimPostgres(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
-    const { table, keyColumn: key, pendingState: pending, leasedState: leased, keyGate } = this.q;
+    const { table, keyColumn: key, pendingState: pending, leasedState: leased } = this.q;
+    const keyGate = this.keyGate;
     const keyColumns = keyGate.columns ?? [];
     const heldKeys = [...r.held.keys()];
     const heldCounts = heldKeys.map((k) => r.held.get(k) ?? 0);
@@ -116,7 +198,7 @@ export class WorkSql {
          SELECT id, ROW_NUMBER() OVER (ORDER BY pri, at, id) AS claim_rank FROM (SELECT * FROM expired UNION ALL SELECT * FROM due) u
           ORDER BY pri, at, id LIMIT ${r.free}
        )
-       UPDATE ${table} t SET state = '${leased}', attempts = t.attempts + 1, locked_until = ?, updated_at = ?
+       UPDATE ${table} t SET state = '${leased}', attempts = t.attempts + 1, locked_until = ?, updated_at = ?${this.resets('t.')}
          FROM chosen${keyColumns.length > 0 ? `, ${keyGate.table} kg` : ''} WHERE t.id = chosen.id${keyColumns.length > 0 ? ` AND kg.id = t.${key}` : ''}
        RETURNING ${this.returned('t.')}, chosen.claim_rank${keyColumns.map((c) => `, kg.${c} AS key_${c}`).join('')}`,
       [r.keyLimit, heldKeys, heldCounts, ...keyGate.params, r.now, r.now, ...next, ...keyGate.params, r.now, ...next, r.leaseUntil, r.now],
@@ -129,7 +211,8 @@ export class WorkSql {
    * would step over a saturated key's whole backlog (a hanging receiver's) on every claim.
    */
   private async claimSqlite(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
-    const { table, keyColumn: key, pendingState: pending, leasedState: leased, keyGate } = this.q;
+    const { table, keyColumn: key, pendingState: pending, leasedState: leased } = this.q;
+    const keyGate = this.keyGate;
     const saturated = [...r.held].filter(([, n]) => n >= r.keyLimit).map(([id]) => id);
     const next = this.nextInGroupParams(r.now);
     const notIn = saturated.length > 0 ? `NOT IN (${saturated.map(() => '?').join(', ')})` : null;
@@ -186,7 +269,7 @@ export class WorkSql {
     const rows = await selectSql<ClaimedRow>(
       em,
       // IS TRUE keeps SQLite on the primary key for the IN list instead of the due index.
-      `UPDATE ${table} AS t SET state = '${leased}', attempts = attempts + 1, locked_until = ?, updated_at = ?
+      `UPDATE ${table} AS t SET state = '${leased}', attempts = attempts + 1, locked_until = ?, updated_at = ?${this.resets('')}
         WHERE id IN (${chosen.map(() => '?').join(', ')})
           AND ((state = '${pending}' AND next_attempt_at <= ?) OR (state = '${leased}' AND locked_until < ?)) IS TRUE ${this.nextInGroup('t')}
         RETURNING ${this.returned('')}, 0 AS claim_rank`,
@@ -224,16 +307,18 @@ export class WorkSql {
     if (rows.length === 0) return new Set();
     const { table, leasedState, outcomeColumns, history } = this.q;
     const extra = Object.keys(outcomeColumns);
+    const completed = this.q.completedColumn === undefined ? 'completed_at' : this.q.completedColumn;
     if (this.postgres) {
       const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
       const json = JSON.stringify(
-        rows.map((r) => ({ ...r.values, id: r.id, claim: r.attempts, state: r.state, next_attempt_at: iso(r.nextAttemptAt), completed_at: iso(r.completedAt) })),
+        rows.map((r) => ({ ...r.values, id: r.id, claim: r.attempts, uncount: r.uncount ? 1 : 0, state: r.state, next_attempt_at: iso(r.nextAttemptAt), completed_at: iso(r.completedAt) })),
+        (_key, value: unknown) => (typeof value === 'string' ? storable(value) : value),
       );
       const settle = `UPDATE ${table} AS t
-            SET state = v.state, next_attempt_at = v.next_attempt_at, locked_until = NULL, completed_at = v.completed_at, updated_at = ?
-                ${extra.map((c) => `, ${c} = v.${c}`).join('')}
+            SET state = v.state, next_attempt_at = v.next_attempt_at, locked_until = NULL, attempts = t.attempts - v.uncount, updated_at = ?
+                ${completed ? `, ${completed} = v.completed_at` : ''}${extra.map((c) => `, ${c} = v.${c}`).join('')}
            FROM jsonb_to_recordset(?::jsonb)
-             AS v(id varchar, claim integer, state varchar, next_attempt_at timestamptz, completed_at timestamptz${extra.map((c) => `, ${c} ${outcomeColumns[c]}`).join('')})
+             AS v(id varchar, claim integer, uncount integer, state varchar, next_attempt_at timestamptz, completed_at timestamptz${extra.map((c) => `, ${c} ${outcomeColumns[c]}`).join('')})
           WHERE t.id = v.id AND t.state = '${leasedState}' AND t.attempts = v.claim
           RETURNING t.id`;
       const ctes = [`settled AS (${settle})`];
@@ -260,14 +345,15 @@ export class WorkSql {
     }
     const update = sqliteStatement(
       em,
-      `UPDATE ${table} SET state = ?, next_attempt_at = ?, locked_until = NULL, completed_at = ?, updated_at = ?${extra.map((c) => `, ${c} = ?`).join('')}
+      `UPDATE ${table} SET state = ?, next_attempt_at = ?, locked_until = NULL, attempts = attempts - ?, updated_at = ?${completed ? `, ${completed} = ?` : ''}${extra.map((c) => `, ${c} = ?`).join('')}
         WHERE id = ? AND state = '${leasedState}' AND attempts = ?`,
     );
     const at = toSqliteDate(now);
     const applied = new Set<string>();
     for (const r of rows) {
       const values = extra.map((c) => sqliteValue(r.values[c] ?? null));
-      const { changes } = update.run(r.state, toSqliteDate(r.nextAttemptAt), r.completedAt === null ? null : toSqliteDate(r.completedAt), at, ...values, r.id, r.attempts);
+      const stamp = completed ? [r.completedAt === null ? null : toSqliteDate(r.completedAt)] : [];
+      const { changes } = update.run(r.state, toSqliteDate(r.nextAttemptAt), r.uncount ? 1 : 0, at, ...stamp, ...values, r.id, r.attempts);
       if (changes > 0) applied.add(r.id);
     }
     if (history) {
