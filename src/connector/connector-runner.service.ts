@@ -13,7 +13,6 @@ import { connectorConfig, ConnectorConfig } from '../config/connector.config';
 import { GroupCommit } from '../database/group-commit';
 import { LeaseService } from '../database/lease.service';
 import { fromDbDate } from '../database/raw-dates';
-import { selectSql } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
 import type { Settled, SettleWith, Verdict, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable } from '../work-core/work-queue';
@@ -73,6 +72,10 @@ const CONNECTOR_ITEMS: WorkQueueTable = {
   failedState: ConnectorItemState.Failed,
   payloadColumns: ['kind', 'body', 'created_at', 'remote_id', 'last_status', 'last_error', 'acronis_tenant_id', 'acronis_dc_url', 'sent_at'],
   rowGate: mappedOrExempt('c'),
+  // The tenant and data center the item's organization is mapped to now, read by the claim itself.
+  returning: ['acronis_tenant_id', 'acronis_dc_url'].map(
+    (c) => `(SELECT m.${c} FROM organizations_mapping m WHERE m.organization_id = connector_items.organization_id) AS mapped_${c.slice(8)}`,
+  ),
   // An abandoned claim's outcome is unknown: a NULL status marks it (see `unsure`).
   takeoverResets: ['last_status'],
   completedColumn: null,
@@ -99,6 +102,9 @@ interface ItemRow {
   acronis_tenant_id: string | null;
   acronis_dc_url: string | null;
   sent_at: Date | string | null;
+  /** The organization's mapping when claimed (null: not mapped). */
+  mapped_tenant_id: string | null;
+  mapped_dc_url: string | null;
 }
 
 /** An item as claimed: what a push needs, and the attempt number that fences later writes. */
@@ -479,6 +485,8 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
           retriesFirst: true,
           // A crash repeats at most the pushes in flight (CONNECTOR_CONCURRENCY).
           slotUntilRecorded: true,
+          // Claims of at least half the slots: a claim costs about as much as several pushes' outcomes.
+          claimAtLeast: Math.ceil(this.config.concurrency / 2),
         },
         this.registry,
       );
@@ -501,18 +509,10 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
     }
   }
 
-  /** The claimed items as pushes: each with the tenant and data center its organization is mapped to now. */
-  async prepare(em: EntityManager, items: Item[]): Promise<void> {
-    const organizations = [...new Set(items.map((item) => item.key))];
-    const mappings = await selectSql<{ organization_id: string; acronis_tenant_id: string; acronis_dc_url: string | null }>(
-      em,
-      `SELECT organization_id, acronis_tenant_id, acronis_dc_url FROM organizations_mapping WHERE organization_id IN (${organizations.map(() => '?').join(', ')})`,
-      organizations,
-    );
-    const byOrganization = new Map(mappings.map((m) => [m.organization_id, m]));
+  /** The claimed items as pushes: each with the tenant and data center its organization was mapped to when claimed. */
+  prepare(_em: EntityManager, items: Item[]): Promise<void> {
     for (const item of items) {
       const { row } = item;
-      const mapping = byOrganization.get(item.key);
       const lastStatus = row.last_status === null ? null : Number(row.last_status);
       item.context = {
         id: item.id,
@@ -520,12 +520,13 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
         kind: row.kind,
         body: JSON.parse(row.body) as Record<string, unknown>,
         attempts: item.attempts,
-        tenantId: mapping?.acronis_tenant_id ?? null,
-        dcUrl: mapping?.acronis_dc_url ?? null,
+        tenantId: row.mapped_tenant_id,
+        dcUrl: row.mapped_dc_url,
         unsure: item.attempts > 1 && (lastStatus === null || lastStatus >= 500),
         createdAtMs: fromDbDate(row.created_at).getTime(),
       };
     }
+    return Promise.resolve();
   }
 
   /** Pushes one claimed item. Never rejects. */
@@ -599,6 +600,11 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
       return entry ? [{ key: o.item.id, entry }] : [];
     });
     return { ctes: `audited AS (${pgAuditInsertOf('settled', first)})`, params: pgAuditParameters(audited) };
+  }
+
+  /** PostgreSQL: an outcome batch is its settle statement alone (the audit records are in it). */
+  settlesAlone(): boolean {
+    return this.postgres;
   }
 
   /** SQLite: the audit records of the outcomes applied, in their transaction. */

@@ -37,6 +37,11 @@ export interface WorkQueueTable {
    * saves), those meeting `rowGate` only: SQL on the row aliased `c`, no parameters.
    */
   rowGate?: string;
+  /**
+   * Oldest-first tables: more SQL expressions the claim returns with each row (same statement),
+   * referring to the table by its name, e.g. a subquery of a related row.
+   */
+  returning?: readonly string[];
   /** Columns set to NULL when a claim takes over an expired lease (what the dead holder's attempt did is unknown). */
   takeoverResets?: readonly string[];
   /** The column a final outcome stamps with its time (default `completed_at`); null: none. */
@@ -130,6 +135,12 @@ export interface WorkProcessor<Row, Context, Result> {
    * known yet (false). `record` still runs after it, for the rest.
    */
   settleWith?(outcomes: ReadonlyArray<WorkOutcome<Row, Context, Result>>, now: Date, first: number): SettleWith | null;
+  /**
+   * Optional, PostgreSQL only: true when the settle statement (with `settleWith`'s CTEs) is all this
+   * batch writes (`record` will write nothing): the batch is then that one statement, autocommitted,
+   * without a transaction around it (three statements fewer); `record` still runs, on the pool.
+   */
+  settlesAlone?(batch: ReadonlyArray<{ item: WorkItem<Row, Context>; result: Result }>): boolean;
   /** The domain's writes for the outcomes applied (and a look at those not), in the outcomes' transaction. */
   record(em: EntityManager, outcomes: WorkOutcome<Row, Context, Result>[], now: Date): Promise<void>;
   /** Optional: the attempts that count toward `maxAttempts` and the backoff (default: `attempts`; less after a replay, say). */
@@ -168,6 +179,8 @@ export interface WorkRunnerOptions {
    * twice the slots unrecorded).
    */
   slotUntilRecorded?: boolean;
+  /** Optional: the fewest free slots worth a claim (default a quarter of `concurrency`; none free for a ready row claims too). */
+  claimAtLeast?: number;
   /**
    * Optional: called after a claim with how late (ms) the least late row it leased started being
    * due, or 0 when nothing was due (not called when a key at its limit may have hidden due rows).

@@ -227,7 +227,7 @@ export class WorkRunner<Row, Context, Result> {
   private wantsClaim(writing = 0): boolean {
     const free = this.freeSlots(writing);
     if (free <= 0) return false;
-    return free >= Math.ceil(this.options.concurrency / 4) || (this.ready.length === 0 && this.inflight.size < this.options.concurrency);
+    return free >= (this.options.claimAtLeast ?? Math.ceil(this.options.concurrency / 4)) || (this.ready.length === 0 && this.inflight.size < this.options.concurrency);
   }
 
   private async claimAndStart(): Promise<number> {
@@ -398,12 +398,16 @@ export class WorkRunner<Row, Context, Result> {
         const started = process.hrtime.bigint();
         try {
           let written: WorkOutcome<Row, Context, Result>[] = [];
-          const next = await this.reserving((hold) =>
-            this.transactions.run(async (em) => {
-              written = await this.write(em, batch);
-              return this.sql.isPostgres || this.stopping || !this.wantsClaim(batch.length) ? [] : this.claim(em, hold, batch.length);
-            }, BOOKKEEPING),
-          );
+          // PostgreSQL, when the settle statement is all the batch writes: that statement alone, autocommitted.
+          const next =
+            this.sql.isPostgres && this.processor.settlesAlone?.(batch)
+              ? await this.write(this.dataSource.manager, batch).then((w): Claim<Row, Context> => ((written = w), []))
+              : await this.reserving((hold) =>
+                  this.transactions.run(async (em) => {
+                    written = await this.write(em, batch);
+                    return this.sql.isPostgres || this.stopping || !this.wantsClaim(batch.length) ? [] : this.claim(em, hold, batch.length);
+                  }, BOOKKEEPING),
+                );
           this.metrics.writeSeconds.observe({ queue: this.table.name }, Number(process.hrtime.bigint() - started) / 1e9);
           this.unrecorded -= batch.length;
           for (const { item } of batch) this.leases.delete(item.id);

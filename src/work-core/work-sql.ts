@@ -143,7 +143,7 @@ export class WorkSql {
       `WITH picked AS MATERIALIZED (${arms.join(' UNION ALL ')} LIMIT ${r.free})
        UPDATE ${table} SET state = '${leased}', attempts = attempts + 1, locked_until = ?, updated_at = ?${this.resets('')}
         WHERE id IN (SELECT id FROM picked) AND ((state = '${pending}' AND next_attempt_at <= ?) OR (state = '${leased}' AND locked_until < ?)) IS TRUE
-        RETURNING ${this.returned('')}, 0 AS claim_rank`,
+        RETURNING ${[this.returned(''), ...(this.q.returning ?? [])].join(', ')}, 0 AS claim_rank`,
       [...params, r.leaseUntil, r.now, r.now, r.now],
     );
     const due = (row: ClaimedRow): number => fromDbDate(row.work_due).getTime();
