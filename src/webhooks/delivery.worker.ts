@@ -230,6 +230,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     };
   }
 
+  /** PostgreSQL: a batch without a 410 writes nothing but its settle statement (see record). */
+  settlesAlone(batch: ReadonlyArray<{ result: SendResult }>): boolean {
+    return this.postgres && !batch.some(({ result }) => result.gone);
+  }
+
   /** Each applied outcome's audit record, the endpoints' health (SQLite; on PostgreSQL see settleWith), and a 410's disabling (the attempt row is the core's history row). */
   async record(em: EntityManager, outcomes: DeliveryOutcome[], now: Date): Promise<void> {
     const audited: AuditEntry[] = [];
