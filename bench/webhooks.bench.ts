@@ -94,7 +94,8 @@ const SCRIPT = 'bench/webhooks.bench.ts';
 /** WEBHOOKS_CONCURRENCY's default, used when BENCH_CONCURRENCY is unset. */
 const SERVICE_DEFAULT_CONCURRENCY = 64;
 const RECEIVERS = 10;
-const GOALS = { durableRatio: 0.4, p99Ms: 100, hangCost: 0.1, mixedRatio: 0.9, mixedP99Ms: 1000, steadyMixedP99Ms: 250 };
+/** Issue 18's goals; the durable rate's is 40% of the raw client on SQLite, 35% on PostgreSQL. */
+const GOALS = { durableRatio: { sqlite: 0.4, postgres: 0.35 }, p99Ms: 100, hangCost: 0.1, mixedRatio: 0.9, mixedP99Ms: 1000, steadyMixedP99Ms: 250 };
 /** (m), (s): the receiver answers this long after each request (a real receiver does some work). */
 const RECEIVER_DELAY_MS = 5;
 
@@ -1230,7 +1231,8 @@ async function main(): Promise<void> {
     const b = results.find((r) => r.name.startsWith('b)'));
     console.log('');
     console.log('goals:');
-    if (b) console.log(`  durable rate >= ${percent(GOALS.durableRatio)} of the baseline: ${percent(b.rate / baseline.rate)} (${perSecond(b.rate)} vs ${perSecond(baseline.rate)}/s): ${b.rate / baseline.rate >= GOALS.durableRatio ? 'MET' : 'NOT MET'}`);
+    const durableGoal = GOALS.durableRatio[settings.db];
+    if (b) console.log(`  durable rate >= ${percent(durableGoal)} of the baseline: ${percent(b.rate / baseline.rate)} (${perSecond(b.rate)} vs ${perSecond(baseline.rate)}/s): ${b.rate / baseline.rate >= durableGoal ? 'MET' : 'NOT MET'}`);
     if (latency) {
       const p99 = percentile(latency.steady, 0.99);
       console.log(`  p99 event write -> first attempt < ${GOALS.p99Ms} ms: ${ms(p99)} ms: ${p99 < GOALS.p99Ms ? 'MET' : 'NOT MET'}`);

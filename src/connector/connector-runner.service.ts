@@ -200,11 +200,13 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
   /** This process, for the lease and the run rows: stable for its lifetime, unique across restarts. */
   readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private active: Promise<ConnectorRun | null> | null = null;
-  /** The pass running, and whether it still claims. */
-  private pass: { runner: WorkRunner<ItemRow, ClaimedItem, PushResult>; claiming: boolean; tally: Tally } | null = null;
-  /** "Send now" arrived while a run was past its last claim: run again after it. */
+  /** The pass running. */
+  private pass: { runner: WorkRunner<ItemRow, ClaimedItem, PushResult>; tally: Tally } | null = null;
+  /** "Send now" arrived during a run and no claim began since: run again after it. */
   private rerun = false;
   private stopping = false;
+  /** The run's lease was lost (another replica took it over): its pass claims nothing more. */
+  private leaseLost = false;
   private subscription: Subscription | null = null;
   private readonly postgres: boolean;
   /** This pass's listings of a tenant's workloads of one type (data center | tenant | type), shared by the items that need them. */
@@ -292,9 +294,10 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
       void this.runOnce('api');
       return;
     }
-    // A pass still claiming looks at once (what "send now" was about is committed by now); one past that runs again after.
-    if (this.pass?.claiming) this.pass.runner.notify();
-    else this.rerun = true;
+    // The next claim covers it (what "send now" was about is committed by now) and clears this;
+    // without one before the run ends, another run follows.
+    this.rerun = true;
+    this.pass?.runner.notify();
   }
 
   private async execute(trigger: ConnectorRunTrigger, options: RunOnceOptions): Promise<ConnectorRun | null> {
@@ -305,6 +308,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
       this.logger.error({ err: error }, 'connector run could not take the lease');
       return this.unrecorded(trigger, startedAt, error);
     }
+    this.leaseLost = false;
     const renewal = setInterval(() => void this.renewLease(), Math.max(1000, Math.floor(this.config.leaseMs / 3)));
     const tally: Tally = { sent: 0, failed: 0, waiting: new Set(), unmapped: 0, onProgress: options.onProgress };
     let run: ConnectorRun | null = null;
@@ -338,6 +342,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
     try {
       if (!(await this.leases.renew(CONNECTOR_LEASE, this.holder, this.config.leaseMs))) {
         this.logger.warn('connector lease lost (another replica took it over): this run stops claiming items');
+        this.leaseLost = true;
         void this.pass?.runner.stop();
       }
     } catch (error) {
@@ -483,6 +488,9 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
           // At the pass's end its pushes finish: none takes longer than a claim lasts.
           shutdownGraceMs: this.claimTtlMs,
           retriesFirst: true,
+          onClaim: () => (this.rerun = false),
+          // Claimed ahead, an item waits for a push and its outcome's write: longer than the default second when the API is slow.
+          readyMaxWaitMs: 4 * this.config.requestTimeoutMs,
           // A crash repeats at most the pushes in flight (CONNECTOR_CONCURRENCY).
           slotUntilRecorded: true,
           // Claims of at least half the slots: a claim costs about as much as several pushes' outcomes.
@@ -490,16 +498,16 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
         },
         this.registry,
       );
-      const pass = { runner, claiming: true, tally };
-      this.pass = pass;
-      if (this.stopping) void runner.stop();
-      runner.start(Date.now() + this.config.maxPassMs);
-      try {
-        await runner.finished();
-      } finally {
-        pass.claiming = false;
-        // Also when a claim failed: the run is recorded (and the lease released) only after its pushes.
-        await runner.stop();
+      // Lost (or shutting down) before the runner existed: it claims nothing.
+      if (!this.stopping && !this.leaseLost) {
+        this.pass = { runner, tally };
+        runner.start(Date.now() + this.config.maxPassMs);
+        try {
+          await runner.finished();
+        } finally {
+          // Also when a claim failed: the run is recorded (and the lease released) only after its pushes.
+          await runner.stop();
+        }
       }
       tally.unmapped = await this.markUnmapped();
     } finally {

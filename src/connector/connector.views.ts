@@ -54,7 +54,7 @@ export class ConnectorItemView {
   @ApiProperty({ description: 'Pushes started.' })
   attempts!: number;
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', description: 'When it is due; for a sent or failed item, when that outcome was recorded.' })
   next_attempt_at!: string;
 
   @ApiProperty({ type: Number, nullable: true, description: "The Acronis API's last answer." })

@@ -179,6 +179,10 @@ export interface WorkRunnerOptions {
    * twice the slots unrecorded).
    */
   slotUntilRecorded?: boolean;
+  /** Optional: called as a claim begins (what was committed before is covered by it). */
+  onClaim?: () => void;
+  /** Optional: how long (ms) a row claimed ahead may wait for a slot before it is given back (default 1 s). */
+  readyMaxWaitMs?: number;
   /** Optional: the fewest free slots worth a claim (default a quarter of `concurrency`; none free for a ready row claims too). */
   claimAtLeast?: number;
   /**

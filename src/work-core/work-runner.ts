@@ -13,8 +13,9 @@ import { ClaimedRow, SettleRow, WorkSql } from './work-sql';
 /** Attempts at writing a batch of outcomes before leaving its rows to their leases' expiry. */
 const OUTCOME_WRITE_ATTEMPTS = 3;
 /**
- * How long a row claimed ahead may wait for a slot of its key (ms). Longer (the key's attempts are
- * hanging), it is given back: what `prepare` read at the claim may be stale by the time it starts.
+ * How long a row claimed ahead may wait for a slot of its key (ms), unless the runner is told
+ * otherwise. Longer (the key's attempts are hanging), it is given back: what `prepare` read at the
+ * claim may be stale by the time it starts.
  */
 const READY_MAX_WAIT_MS = 1000;
 /**
@@ -281,6 +282,7 @@ export class WorkRunner<Row, Context, Result> {
     const free = this.freeSlots(writing);
     if (free <= 0) return [];
     const now = new Date();
+    this.options.onClaim?.();
     const first = this.dueRetries(now.getTime(), free);
     const rows = await this.sql.claim(em, { free, held: this.perKey, keyLimit: 2 * this.options.perKeyLimit, now, leaseUntil: new Date(now.getTime() + this.options.leaseMs), first });
     const claimedAt = Date.now();
@@ -301,7 +303,7 @@ export class WorkRunner<Row, Context, Result> {
     const now = Date.now();
     for (let i = 0; i < this.ready.length; ) {
       const item = this.ready[i];
-      if (now - item.claimedAt > READY_MAX_WAIT_MS) {
+      if (now - item.claimedAt > (this.options.readyMaxWaitMs ?? READY_MAX_WAIT_MS)) {
         this.ready.splice(i, 1);
         this.returnUnstarted(item);
         continue;

@@ -140,14 +140,14 @@ export class WorkSql {
     const rows = await selectSql<ClaimedRow>(
       em,
       // IS TRUE keeps SQLite on the primary key for the picked ids instead of the due index.
-      `WITH picked AS MATERIALIZED (${arms.join(' UNION ALL ')} LIMIT ${r.free})
+      // Ranked in the order picked (ties of the due index in its order: the order the rows were made).
+      `WITH picked AS MATERIALIZED (SELECT id, ROW_NUMBER() OVER () AS claim_rank FROM (${arms.join(' UNION ALL ')} LIMIT ${r.free}) AS arms)
        UPDATE ${table} SET state = '${leased}', attempts = attempts + 1, locked_until = ?, updated_at = ?${this.resets('')}
         WHERE id IN (SELECT id FROM picked) AND ((state = '${pending}' AND next_attempt_at <= ?) OR (state = '${leased}' AND locked_until < ?)) IS TRUE
-        RETURNING ${[this.returned(''), ...(this.q.returning ?? [])].join(', ')}, 0 AS claim_rank`,
+        RETURNING ${[this.returned(''), ...(this.q.returning ?? [])].join(', ')}, (SELECT claim_rank FROM picked WHERE picked.id = ${table}.id) AS claim_rank`,
       [...params, r.leaseUntil, r.now, r.now, r.now],
     );
-    const due = (row: ClaimedRow): number => fromDbDate(row.work_due).getTime();
-    return rows.sort((a, b) => due(a) - due(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return rows.sort((a, b) => Number(a.claim_rank) - Number(b.claim_rank));
   }
 
   /**
