@@ -129,6 +129,8 @@ interface ClaimedItem {
   unsure: boolean;
   /** Epoch ms of the item's creation: the alerts' `_sourceTimeStamp`. */
   createdAtMs: number;
+  /** Why the stored body cannot be read (the item fails with it), or null. */
+  unreadable: string | null;
 }
 
 type DeliveryOutcome =
@@ -522,11 +524,20 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
     for (const item of items) {
       const { row } = item;
       const lastStatus = row.last_status === null ? null : Number(row.last_status);
+      let body: Record<string, unknown> = {};
+      let unreadable: string | null = null;
+      try {
+        body = JSON.parse(row.body) as Record<string, unknown>;
+      } catch (error) {
+        // One item's broken body fails that item, not the claim it came with.
+        unreadable = `the stored body is not JSON (${messageOf(error)})`;
+      }
       item.context = {
         id: item.id,
         organizationId: item.key,
         kind: row.kind,
-        body: JSON.parse(row.body) as Record<string, unknown>,
+        body,
+        unreadable,
         attempts: item.attempts,
         tenantId: row.mapped_tenant_id,
         dcUrl: row.mapped_dc_url,
@@ -688,6 +699,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
 
   /** What one item asks of the Acronis API, by kind. */
   private push(item: ClaimedItem): Promise<DeliveryOutcome> {
+    if (item.unreadable) return Promise.resolve({ kind: 'refused', error: item.unreadable });
     switch (item.kind) {
       case ConnectorItemKind.Alert:
         return this.sendAlert(item);

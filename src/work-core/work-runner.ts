@@ -396,8 +396,11 @@ export class WorkRunner<Row, Context, Result> {
     while (this.outcomes.length > 0) {
       const batch = this.outcomes.splice(0, this.solo > 0 ? 1 : this.outcomes.length);
       if (this.solo > 0) this.solo -= 1;
+      /** SQLite: a claim rides along with the outcomes (until it fails: then they go alone). */
+      let rideAlong = true;
       for (let attempt = 1; ; attempt++) {
         const started = process.hrtime.bigint();
+        let claiming = false;
         try {
           let written: WorkOutcome<Row, Context, Result>[] = [];
           // PostgreSQL, when the settle statement is all the batch writes: that statement alone, autocommitted.
@@ -407,7 +410,9 @@ export class WorkRunner<Row, Context, Result> {
               : await this.reserving((hold) =>
                   this.transactions.run(async (em) => {
                     written = await this.write(em, batch);
-                    return this.sql.isPostgres || this.stopping || !this.wantsClaim(batch.length) ? [] : this.claim(em, hold, batch.length);
+                    if (this.sql.isPostgres || !rideAlong || this.stopping || !this.wantsClaim(batch.length)) return [];
+                    claiming = true;
+                    return this.claim(em, hold, batch.length);
                   }, BOOKKEEPING),
                 );
           this.metrics.writeSeconds.observe({ queue: this.table.name }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -425,6 +430,12 @@ export class WorkRunner<Row, Context, Result> {
           this.scheduleWake(written);
           break;
         } catch (error) {
+          if (claiming && !isConcurrencyConflict(error)) {
+            // The claim riding along failed, not the outcomes: they are written alone, and the
+            // loop's own claim meets the error again (where a pass fails, and a loop logs it).
+            rideAlong = false;
+            continue;
+          }
           if (!isConcurrencyConflict(error) && batch.length > 1) {
             // One value of one outcome may be what the database refuses: each on its own, so that the others are written.
             this.outcomes.unshift(...batch);

@@ -272,6 +272,21 @@ describe('connector runner against the fake Acronis API', () => {
       expect(await item(next.id)).toMatchObject({ state: ConnectorItemState.Sent, attempts: 2 });
     });
 
+    it('fails an item whose stored body is unreadable, alone: the others of its claim are sent', async () => {
+      const a = await mappedCustomer();
+      const created = await createItems(t.dataSource, Array.from({ length: 4 }, () => ({ organizationId: a.organization.id })));
+      await t.dataSource.query(`UPDATE connector_items SET body = '{"broken' WHERE id = '${created[1].id}'`);
+
+      expect(await run()).toMatchObject({ status: ConnectorRunStatus.Completed, sent: 3, failed: 1 });
+
+      // Read raw: the entity's simple-json column cannot load it.
+      const [broken] = (await t.dataSource.query(`SELECT state, attempts, last_status, last_error FROM connector_items WHERE id = '${created[1].id}'`)) as Array<Record<string, unknown>>;
+      expect({ ...broken, attempts: Number(broken.attempts) }).toMatchObject({ state: ConnectorItemState.Failed, attempts: 1, last_status: null });
+      expect(broken.last_error).toMatch(/^the stored body is not JSON/);
+      for (const other of [created[0], created[2], created[3]]) expect(await item(other.id)).toMatchObject({ state: ConnectorItemState.Sent, attempts: 1 });
+      expect(api.alerts).toHaveLength(3);
+    });
+
     it('sends at once when the intake asks for it (send_now), without waiting for the schedule', async () => {
       const tree: Tree = await createTree(t.dataSource);
       const tenantId = randomUUID();
