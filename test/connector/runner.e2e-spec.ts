@@ -280,7 +280,7 @@ describe('connector runner against the fake Acronis API', () => {
       expect(await run()).toMatchObject({ status: ConnectorRunStatus.Completed, sent: 3, failed: 1 });
 
       // Read raw: the entity's simple-json column cannot load it.
-      const [broken] = (await t.dataSource.query(`SELECT state, attempts, last_status, last_error FROM connector_items WHERE id = '${created[1].id}'`)) as Array<Record<string, unknown>>;
+      const [broken] = await t.dataSource.query<Array<Record<string, unknown>>>(`SELECT state, attempts, last_status, last_error FROM connector_items WHERE id = '${created[1].id}'`);
       expect({ ...broken, attempts: Number(broken.attempts) }).toMatchObject({ state: ConnectorItemState.Failed, attempts: 1, last_status: null });
       expect(broken.last_error).toMatch(/^the stored body is not JSON/);
       for (const other of [created[0], created[2], created[3]]) expect(await item(other.id)).toMatchObject({ state: ConnectorItemState.Sent, attempts: 1 });
