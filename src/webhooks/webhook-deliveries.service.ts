@@ -185,8 +185,12 @@ export class WebhookDeliveriesService {
 
   async get(caller: VerifiedCaller, id: string, kind = WebhookKind.Webhook): Promise<DeliveryView> {
     const em = this.dataSource.manager;
-    const delivery = await this.findVisible(em, caller, id, false, kind);
-    return deliveryView(delivery, (await this.attemptsOf(em, [delivery.id])).get(delivery.id) ?? []);
+    let delivery = await this.findVisible(em, caller, id, false, kind);
+    const attempts = (await this.attemptsOf(em, [delivery.id])).get(delivery.id) ?? [];
+    // Read after the delivery: an attempt that ended in between (its outcome and its row commit
+    // together) is shown with the state it left, not the one before it.
+    if (delivery.state === DeliveryState.Delivering && attempts.length >= delivery.attempts) delivery = await this.findVisible(em, caller, id, false, kind);
+    return deliveryView(delivery, attempts);
   }
 
   /** Deletes one delivery and its attempts; one being sent right now answers 409. */
