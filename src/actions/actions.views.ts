@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { ActionResult } from './action-frames';
 import { ActionState } from './action.entity';
+import { CountedPageOf, ListOf } from '../common/pages';
 
 /*
  * The actions API's answers (the ledger, capabilities, applicabilities, handler credentials, and
@@ -64,13 +65,7 @@ export class ActionView {
   expires_at!: string;
 }
 
-export class ActionPage {
-  @ApiProperty({ type: () => ActionView, isArray: true, description: 'Newest first.' })
-  items!: ActionView[];
-
-  @ApiProperty({ description: 'How many match, across pages (with `before`: how many are older).' })
-  total!: number;
-}
+export class ActionPage extends CountedPageOf(ActionView) {}
 
 export class CapabilityView {
   @ApiProperty({ format: 'uuid' })
@@ -98,10 +93,7 @@ export class CapabilityView {
   updated_at!: string;
 }
 
-export class CapabilityList {
-  @ApiProperty({ type: () => CapabilityView, isArray: true })
-  items!: CapabilityView[];
-}
+export class CapabilityList extends ListOf(CapabilityView) {}
 
 /** A handler allowed to serve a capability, with the parameters it adds. */
 export class ApplicabilityView {
@@ -127,10 +119,7 @@ export class ApplicabilityView {
   created_at!: string;
 }
 
-export class ApplicabilityList {
-  @ApiProperty({ type: () => ApplicabilityView, isArray: true })
-  items!: ApplicabilityView[];
-}
+export class ApplicabilityList extends ListOf(ApplicabilityView) {}
 
 /** A handler credential: never the token, except in the answer that creates it. */
 export class HandlerView {
@@ -165,7 +154,4 @@ export class HandlerWithTokenView extends HandlerView {
   token!: string;
 }
 
-export class HandlerList {
-  @ApiProperty({ type: () => HandlerView, isArray: true, description: 'Newest first.' })
-  items!: HandlerView[];
-}
+export class HandlerList extends ListOf(HandlerView, 'Newest first.') {}

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { AuditKind, AuditOutcome } from './audit-record.entity';
+import { ListOf } from '../common/pages';
 
 /*
  * The audit API's answers: the types the query service builds and the OpenAPI schemas in one.
@@ -60,10 +61,7 @@ export class AuditRecordView {
   detail!: Record<string, unknown> | null;
 }
 
-export class AuditPage {
-  @ApiProperty({ type: () => AuditRecordView, isArray: true, description: 'Newest first.' })
-  items!: AuditRecordView[];
-
+export class AuditPage extends ListOf(AuditRecordView, 'Newest first.') {
   @ApiProperty({ type: String, nullable: true, description: 'The `before` of the next (older) page; null on the last one.' })
   next_before!: string | null;
 }

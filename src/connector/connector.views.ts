@@ -3,6 +3,7 @@ import type { AlertBody, WorkloadBody, WorkloadRemovalBody } from './acronis-api
 import { ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from './connector-item.entity';
 import { ConnectorRunStatus } from './connector-run.entity';
 import { AlertDismissalDto, AlertDto, WorkloadDto, WorkloadRemovalDto } from './connector-intake.dto';
+import { CursorPageOf, ListOf } from '../common/pages';
 
 /*
  * The connector API's answers (items and runs): the types the services build and the OpenAPI
@@ -27,10 +28,7 @@ export class IntakeResultItem {
   created!: boolean;
 }
 
-export class IntakeResult {
-  @ApiProperty({ type: () => IntakeResultItem, isArray: true, description: "In the order of the request's items." })
-  items!: IntakeResultItem[];
-}
+export class IntakeResult extends ListOf(IntakeResultItem, "In the order of the request's items.") {}
 
 export class ConnectorItemView {
   @ApiProperty({ format: 'uuid' })
@@ -103,13 +101,7 @@ export class ConnectorItemDetailView extends ConnectorItemView {
   workload_removal?: WorkloadRemovalBody;
 }
 
-export class ConnectorItemPage {
-  @ApiProperty({ type: () => ConnectorItemView, isArray: true, description: 'Newest first.' })
-  items!: ConnectorItemView[];
-
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as `before` for the next page; null on the last page.' })
-  next_before!: string | null;
-}
+export class ConnectorItemPage extends CursorPageOf(ConnectorItemView) {}
 
 /** A connector run: its counts and how long it took. */
 export class ConnectorRunView {
@@ -147,10 +139,4 @@ export class ConnectorRunView {
   error!: string | null;
 }
 
-export class ConnectorRunPage {
-  @ApiProperty({ type: () => ConnectorRunView, isArray: true, description: 'Newest first.' })
-  items!: ConnectorRunView[];
-
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as `before` for the next page; null on the last page.' })
-  next_before!: string | null;
-}
+export class ConnectorRunPage extends CursorPageOf(ConnectorRunView) {}

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { HookDecisionOutcome, HookErrorClass, HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
+import { CountedPageOf, ListOf } from '../common/pages';
 
 /*
  * The hooks API's answers: the types the services build and the OpenAPI schemas in one.
@@ -63,13 +64,7 @@ export class HookWithSecretView extends HookView {
   secret!: string;
 }
 
-export class HookPage {
-  @ApiProperty({ type: () => HookView, isArray: true, description: 'Newest first.' })
-  items!: HookView[];
-
-  @ApiProperty({ description: 'How many match, across pages (with `before`: how many are older).' })
-  total!: number;
-}
+export class HookPage extends CountedPageOf(HookView) {}
 
 /** One pre-hook's answer (or failure) to one operation, and what the gateway made of it. */
 export class DecisionView {
@@ -128,10 +123,7 @@ export class DecisionView {
   created_at!: string;
 }
 
-export class DecisionPage {
-  @ApiProperty({ type: () => DecisionView, isArray: true, description: 'Newest first.' })
-  items!: DecisionView[];
-
+export class DecisionPage extends ListOf(DecisionView, 'Newest first.') {
   // Optional in the type only: the console's pages skip the count; the API always counts.
   @ApiProperty({ description: 'How many match (with `before`: how many are older).' })
   total?: number;

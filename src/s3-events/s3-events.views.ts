@@ -1,5 +1,6 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { S3InboxState } from './s3-inbox-record.entity';
+import { CountedPageOf, ListOf } from '../common/pages';
 
 /*
  * The S3 events API's answers (sources, confirmations, inbox, and the intake's own answers): the
@@ -116,13 +117,7 @@ export class SourceWithTokenView extends SourceView {
   intake_path!: string;
 }
 
-export class SourcePage {
-  @ApiProperty({ type: () => SourceView, isArray: true, description: 'Newest first.' })
-  items!: SourceView[];
-
-  @ApiProperty({ description: 'How many match, across pages (with `before`: how many are older).' })
-  total!: number;
-}
+export class SourcePage extends CountedPageOf(SourceView) {}
 
 /** A SubscriptionConfirmation the intake answered (never its Token). */
 export class ConfirmationView {
@@ -145,10 +140,7 @@ export class ConfirmationView {
   confirmed_at!: string;
 }
 
-export class ConfirmationList {
-  @ApiProperty({ type: () => ConfirmationView, isArray: true, description: 'Newest first.' })
-  items!: ConfirmationView[];
-}
+export class ConfirmationList extends ListOf(ConfirmationView, 'Newest first.') {}
 
 /** One run of one action for one record. */
 export class ActionAttemptView {
@@ -249,13 +241,7 @@ export class InboxRecordView {
   action_attempts!: ActionAttemptView[];
 }
 
-export class InboxPage {
-  @ApiProperty({ type: () => InboxRecordView, isArray: true, description: 'Newest first.' })
-  items!: InboxRecordView[];
-
-  @ApiProperty({ description: 'How many match, across pages (with `before`: how many are older).' })
-  total!: number;
-}
+export class InboxPage extends CountedPageOf(InboxRecordView) {}
 
 /** The intake's answer to a SubscriptionConfirmation. */
 export class IntakeConfirmationAnswer {

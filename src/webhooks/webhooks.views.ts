@@ -3,6 +3,7 @@ import { DeliveryErrorClass } from './webhook-delivery-attempt.entity';
 import { DeliveryState } from './webhook-delivery.entity';
 import { WebhookScope } from './webhook-subscription.entity';
 import { WebhookFilterDto } from './webhooks.dto';
+import { CountedPageOf, ListOf } from '../common/pages';
 
 /*
  * The webhooks API's answers: the types the services build and the OpenAPI schemas in one.
@@ -68,13 +69,7 @@ export class SubscriptionWithSecretView extends SubscriptionView {
   secret!: string;
 }
 
-export class SubscriptionPage {
-  @ApiProperty({ type: () => SubscriptionView, isArray: true, description: 'Newest first.' })
-  items!: SubscriptionView[];
-
-  @ApiProperty({ description: 'How many match, across pages (with `before`: how many are older).' })
-  total!: number;
-}
+export class SubscriptionPage extends CountedPageOf(SubscriptionView) {}
 
 export class TestDeliveryView {
   @ApiProperty({ description: 'Whether the receiver accepted it (2xx, or 200 with WEBHOOKS_SUCCESS_200_ONLY).' })
@@ -190,10 +185,7 @@ export class DeliveryView {
   attempts!: AttemptView[];
 }
 
-export class DeliveryPage {
-  @ApiProperty({ type: () => DeliveryView, isArray: true, description: 'Newest first.' })
-  items!: DeliveryView[];
-
+export class DeliveryPage extends ListOf(DeliveryView, 'Newest first.') {
   @ApiProperty()
   total!: number;
 }
