@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { ActionResult } from './action-frames';
 import { ActionState } from './action.entity';
-import { CountedPageOf, ListOf } from '../common/pages';
+import { CountedPageOf, ListOf, OwnedView } from '../common/common.views';
 
 /*
  * The actions API's answers (the ledger, capabilities, applicabilities, handler credentials, and
@@ -9,13 +9,7 @@ import { CountedPageOf, ListOf } from '../common/pages';
  * snake_case, timestamps ISO 8601 UTC.
  */
 
-export class ActionView {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty()
-  organization_id!: string;
-
+export class ActionView extends OwnedView {
   @ApiProperty({ format: 'uuid' })
   handler_id!: string;
 
@@ -67,13 +61,7 @@ export class ActionView {
 
 export class ActionPage extends CountedPageOf(ActionView) {}
 
-export class CapabilityView {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty()
-  organization_id!: string;
-
+export class CapabilityView extends OwnedView {
   @ApiProperty({ example: 'ExecuteCommand' })
   name!: string;
 
@@ -96,13 +84,7 @@ export class CapabilityView {
 export class CapabilityList extends ListOf(CapabilityView) {}
 
 /** A handler allowed to serve a capability, with the parameters it adds. */
-export class ApplicabilityView {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty()
-  organization_id!: string;
-
+export class ApplicabilityView extends OwnedView {
   @ApiProperty({ format: 'uuid' })
   handler_id!: string;
 
@@ -122,13 +104,7 @@ export class ApplicabilityView {
 export class ApplicabilityList extends ListOf(ApplicabilityView) {}
 
 /** A handler credential: never the token, except in the answer that creates it. */
-export class HandlerView {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty()
-  organization_id!: string;
-
+export class HandlerView extends OwnedView {
   @ApiProperty()
   name!: string;
 

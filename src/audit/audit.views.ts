@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { AuditKind, AuditOutcome } from './audit-record.entity';
-import { ListOf } from '../common/pages';
+import { ListOf } from '../common/common.views';
 
 /*
  * The audit API's answers: the types the query service builds and the OpenAPI schemas in one.

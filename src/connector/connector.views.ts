@@ -3,7 +3,7 @@ import type { AlertBody, WorkloadBody, WorkloadRemovalBody } from './acronis-api
 import { ConnectorItemKind, ConnectorItemSource, ConnectorItemState } from './connector-item.entity';
 import { ConnectorRunStatus } from './connector-run.entity';
 import { AlertDismissalDto, AlertDto, WorkloadDto, WorkloadRemovalDto } from './connector-intake.dto';
-import { CursorPageOf, ListOf } from '../common/pages';
+import { CursorPageOf, ListOf, OwnedView } from '../common/common.views';
 
 /*
  * The connector API's answers (items and runs): the types the services build and the OpenAPI
@@ -30,13 +30,7 @@ export class IntakeResultItem {
 
 export class IntakeResult extends ListOf(IntakeResultItem, "In the order of the request's items.") {}
 
-export class ConnectorItemView {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty()
-  organization_id!: string;
-
+export class ConnectorItemView extends OwnedView {
   @ApiProperty({ enum: ConnectorItemKind, enumName: 'ConnectorItemKind' })
   kind!: ConnectorItemKind;
 

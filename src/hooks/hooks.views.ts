@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { HookDecisionOutcome, HookErrorClass, HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
-import { CountedPageOf, ListOf } from '../common/pages';
+import { CountedPageOf, ListOf, OwnedView } from '../common/common.views';
 
 /*
  * The hooks API's answers: the types the services build and the OpenAPI schemas in one.
@@ -8,13 +8,7 @@ import { CountedPageOf, ListOf } from '../common/pages';
  */
 
 /** A hook endpoint, never with its secret but in the answers of create and rotate-secret. */
-export class HookView {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty()
-  organization_id!: string;
-
+export class HookView extends OwnedView {
   @ApiProperty()
   name!: string;
 

@@ -1,6 +1,6 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { S3InboxState } from './s3-inbox-record.entity';
-import { CountedPageOf, ListOf } from '../common/pages';
+import { CountedPageOf, ListOf, OwnedView } from '../common/common.views';
 
 /*
  * The S3 events API's answers (sources, confirmations, inbox, and the intake's own answers): the
@@ -72,13 +72,7 @@ export class S3ReplicateActionView {
 export type S3ActionView = S3CommandActionView | S3ReplicateActionView;
 
 @ApiExtraModels(S3CommandActionView, S3ReplicateActionView)
-export class SourceView {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty()
-  organization_id!: string;
-
+export class SourceView extends OwnedView {
   @ApiProperty()
   name!: string;
 

@@ -3,20 +3,14 @@ import { DeliveryErrorClass } from './webhook-delivery-attempt.entity';
 import { DeliveryState } from './webhook-delivery.entity';
 import { WebhookScope } from './webhook-subscription.entity';
 import { WebhookFilterDto } from './webhooks.dto';
-import { CountedPageOf, ListOf } from '../common/pages';
+import { CountedPageOf, ListOf, OwnedView } from '../common/common.views';
 
 /*
  * The webhooks API's answers: the types the services build and the OpenAPI schemas in one.
  * snake_case, timestamps ISO 8601 UTC.
  */
 
-export class SubscriptionView {
-  @ApiProperty({ format: 'uuid' })
-  id!: string;
-
-  @ApiProperty()
-  organization_id!: string;
-
+export class SubscriptionView extends OwnedView {
   @ApiProperty()
   name!: string;
 

@@ -2,10 +2,20 @@ import type { Type } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 
 /*
- * The wrappers of the list answers. Each list still declares its own class, so that its OpenAPI
- * schema keeps its name: `export class HookPage extends CountedPageOf(HookView) {}`. The item
- * class must be defined before the call (the schema refers to it lazily all the same).
+ * What the answers of several APIs share. The wrappers of the list answers: each list still
+ * declares its own class, so that its OpenAPI schema keeps its name:
+ * `export class HookPage extends CountedPageOf(HookView) {}`. The item class must be defined
+ * before the call (the schema refers to it lazily all the same).
  */
+
+/** The first fields of a resource that one organization owns (a subscription, a hook, a source…). */
+export class OwnedView {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty()
+  organization_id!: string;
+}
 
 /** `items`: the whole list, or the first of what the subclass adds to it. */
 export function ListOf<T>(item: Type<T>, description?: string) {
