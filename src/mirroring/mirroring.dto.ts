@@ -5,11 +5,12 @@ import type { MirroringSettings } from './mirroring-state';
 
 const uuid = (field: string) => Matches(UUID_SHAPE, { message: `${field} must be a UUID` });
 
-/** `a.p.partner.mirroring.enable.v1.0`. */
-export class PartnerMirroringEnablePayload {
+/** A tenant to mirror, the partner or one of its customers, as both callbacks give it. */
+class MirroredTenantDto {
   @IsString() @uuid('acronis_tenant_id')
   acronis_tenant_id!: string;
 
+  /** Stored with the mirroring; a customer's new organization is named after it. */
   @IsString() @IsNotEmpty() @MaxLength(255)
   acronis_tenant_name!: string;
 
@@ -18,17 +19,10 @@ export class PartnerMirroringEnablePayload {
   settings?: MirroringSettings;
 }
 
-export class MirroredCustomerEnableItem {
-  @IsString() @uuid('acronis_tenant_id')
-  acronis_tenant_id!: string;
+/** `a.p.partner.mirroring.enable.v1.0`. */
+export class PartnerMirroringEnablePayload extends MirroredTenantDto {}
 
-  /** The new organization is named after it. */
-  @IsString() @IsNotEmpty() @MaxLength(255)
-  acronis_tenant_name!: string;
-
-  @IsOptional() @IsObject()
-  settings?: MirroringSettings;
-}
+export class MirroredCustomerEnableItem extends MirroredTenantDto {}
 
 export class MirroredCustomerDisableItem {
   @IsString() @uuid('acronis_tenant_id')
