@@ -1,9 +1,9 @@
 import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, Equals, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsString, Length, Max, Min, Validate } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Printable } from '../common/printable';
-import { LIMIT_MAX, MAX_ID, MAX_NAME, MAX_SECRET, MAX_URL, OFFSET_MAX } from '../webhooks/webhooks.dto';
+import { LIMIT_MAX, MAX_ID, MAX_NAME, MAX_SECRET, MAX_URL, OFFSET_MAX, QueryBoolean } from '../webhooks/webhooks.dto';
 import { HOOK_OPERATIONS, HookDecisionOutcome, HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
 import { Optional } from '../common/optional-fields';
 
@@ -13,8 +13,6 @@ export const MIN_HOOK_TIMEOUT_MS = 100;
 export const HOOKS_LIMIT_DEFAULT = 100;
 export const DECISIONS_LIMIT_DEFAULT = 50;
 
-const QueryBoolean = (): PropertyDecorator =>
-  Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value));
 const oneOf = (field: string, values: string[]): string => `${field} must be one of: ${values.join(', ')}`;
 
 class HookFieldsDto {

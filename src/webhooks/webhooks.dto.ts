@@ -38,7 +38,7 @@ export const LIMIT_MAX = 500;
 export const OFFSET_MAX = 1_000_000;
 
 /** Query strings carry text: `true`/`false` become booleans, anything else stays for `@IsBoolean` to refuse. */
-const QueryBoolean = (): PropertyDecorator =>
+export const QueryBoolean = (): PropertyDecorator =>
   Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value));
 
 /** CloudStack's webhook filter: include or exclude event types by exact, prefix, suffix or substring match. */
