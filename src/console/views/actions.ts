@@ -1,7 +1,7 @@
 import type { ActionView, HandlerView } from '../../actions/actions.views';
 import { ActionState, OPEN_STATES } from '../../actions/action.entity';
 import { Html, html, url } from '../html';
-import { badge, excerpt, shortId, time } from './format';
+import { badge, excerpt, pager, shortId, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -47,10 +47,7 @@ export function actionsPage(assets: AssetUrls, viewer: Viewer, view: ActionsList
   const last = view.items.at(-1);
   const older = view.more && last ? url('actions', { state, capability, handler, before: last.id }) : null;
   const newest = view.before ? url('actions', { state, capability, handler }) : null;
-  const nav =
-    older || newest
-      ? html`<nav class="pager" aria-label="Pages">${newest ? html`<a href="${newest}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">Older actions</a>` : ''}</nav>`
-      : '';
+  const nav = pager(newest, older, 'Older actions');
   const filtered = view.filter !== 'all' || view.capability !== '' || view.handler !== '';
   const table =
     view.items.length === 0

@@ -1,7 +1,7 @@
 import type { AuditChain, AuditPage, AuditRecordView } from '../../audit/audit.views';
 import { AuditKind, AuditOutcome } from '../../audit/audit-record.entity';
 import { Html, html, url } from '../html';
-import { badge, shortId, time } from './format';
+import { badge, pager, shortId, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -71,11 +71,8 @@ ${input('to', 'To (UTC)', f.to, html` type="datetime-local" step="1"`)}
 }
 
 function recordTable(result: AuditPage, older: string | null, newest: string | null): Html {
-  const pager =
-    older || newest
-      ? html`<nav class="pager" aria-label="Pages">${newest ? html`<a href="${newest}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">Older records</a>` : ''}</nav>`
-      : '';
-  if (result.items.length === 0) return html`<p>No record matches.</p>${pager}`;
+  const nav = pager(newest, older, 'Older records');
+  if (result.items.length === 0) return html`<p>No record matches.</p>${nav}`;
   return html`<div class="table-wrap"><table class="activity">
 <thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">What</th><th scope="col">Outcome</th><th scope="col">Who</th><th scope="col">About</th><th scope="col">Duration</th></tr></thead>
 <tbody>${result.items.map(
@@ -88,7 +85,7 @@ function recordTable(result: AuditPage, older: string | null, newest: string | n
 <td>${subjects(r)}</td>
 <td>${r.duration_ms === null ? '' : `${r.duration_ms} ms`}</td>
 </tr>`,
-  )}</tbody></table></div>${pager}`;
+  )}</tbody></table></div>${nav}`;
 }
 
 export interface ActivityView {

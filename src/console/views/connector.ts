@@ -3,7 +3,7 @@ import type { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemView, Con
 import type { CappedCount } from '../../common/state-counts';
 import { ConnectorItemKind, ConnectorItemState } from '../../connector/connector-item.entity';
 import { Html, html, url } from '../html';
-import { badge, excerpt, shortId, time } from './format';
+import { badge, excerpt, pager, shortId, time } from './format';
 import { actionButton, AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -14,11 +14,6 @@ const SENDABLE = new Set<string>([ConnectorItemState.Pending, ConnectorItemState
 export const ITEM_STATES = Object.values(ConnectorItemState);
 /** The states counted on the page: the queue. Sent and cancelled items are history, listed but not counted. */
 const COUNTED_STATES: readonly ConnectorItemState[] = ITEM_QUEUE_STATES;
-
-function pager(newest: string | null, older: string | null, olderLabel: string): Html | '' {
-  if (!newest && !older) return '';
-  return html`<nav class="pager" aria-label="Pages">${newest ? html`<a href="${newest}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">${olderLabel}</a>` : ''}</nav>`;
-}
 
 /** One line saying what an item carries: the alert's title, the workload's name and key, what is removed or dismissed. */
 export function itemSummary(item: ConnectorItemView, body: Record<string, unknown> | undefined): string {

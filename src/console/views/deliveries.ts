@@ -2,7 +2,7 @@ import type { AttemptView, DeliveryView } from '../../webhooks/webhooks.views';
 import { DeliveryState } from '../../webhooks/webhook-delivery.entity';
 import type { SubscriptionView } from '../../webhooks/webhooks.views';
 import { Html, html, url } from '../html';
-import { badge, excerpt, shortId, time } from './format';
+import { badge, excerpt, pager, shortId, time } from './format';
 import { actionButton, AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -26,11 +26,8 @@ export interface DeliveryTableOptions {
 }
 
 export function deliveryTable(viewer: Viewer, result: DeliveryList, options: DeliveryTableOptions): Html {
-  const pager =
-    options.older || options.newest
-      ? html`<nav class="pager" aria-label="Pages">${options.newest ? html`<a href="${options.newest}">Newest</a>` : ''}${options.older ? html`<a href="${options.older}" rel="next">Older deliveries</a>` : ''}</nav>`
-      : '';
-  if (result.items.length === 0) return html`<p>${options.empty}</p>${pager}`;
+  const nav = pager(options.newest ?? null, options.older ?? null, 'Older deliveries');
+  if (result.items.length === 0) return html`<p>${options.empty}</p>${nav}`;
   const names = options.subscriptions;
   return html`<p class="muted small">${options.newest ? 'Older deliveries' : 'The latest deliveries'}, newest first.</p>
 <div class="table-wrap"><table class="deliveries">
@@ -45,7 +42,7 @@ ${names ? html`<td><a href="${url('webhooks', d.subscription_id)}">${names.get(d
 <td>${d.last_status !== null ? `HTTP ${d.last_status}` : ''}${d.last_error ? html`<br><span class="small">${excerpt(d.last_error, 120)}</span>` : ''}</td>
 ${options.replay ? html`<td>${actionButton(viewer, url('deliveries', d.id, 'replay'), 'Replay')}</td>` : ''}
 </tr>`,
-  )}</tbody></table></div>${pager}`;
+  )}</tbody></table></div>${nav}`;
 }
 
 /** The exact request of an attempt: request line, every header as sent, a blank line, the body bytes. */

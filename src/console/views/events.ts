@@ -2,7 +2,7 @@ import type { AttemptView, DeliveryView } from '../../webhooks/webhooks.views';
 import { DeliveryState } from '../../webhooks/webhook-delivery.entity';
 import { Html, html, url } from '../html';
 import { DeliveryList } from './deliveries';
-import { badge, excerpt, time } from './format';
+import { badge, excerpt, pager, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -45,14 +45,11 @@ export function eventPage(assets: AssetUrls, viewer: Viewer, view: EventTimeline
   const first = result.items[0];
   const last = result.items.at(-1);
   const older = result.more && last !== undefined ? url('events', view.eventId, { before: last.id }) : null;
-  const pager =
-    before || older
-      ? html`<nav class="pager" aria-label="Pages">${before ? html`<a href="${url('events', view.eventId)}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">Older deliveries</a>` : ''}</nav>`
-      : '';
+  const nav = pager(before ? url('events', view.eventId) : null, older, 'Older deliveries');
   const list =
     result.items.length === 0
-      ? html`<p>No older deliveries.</p>${pager}`
-      : html`<ol class="timeline">${result.items.map((d) => deliveryItem(d, view.subscriptions.get(d.subscription_id) ?? d.subscription_id))}</ol>${pager}`;
+      ? html`<p>No older deliveries.</p>${nav}`
+      : html`<ol class="timeline">${result.items.map((d) => deliveryItem(d, view.subscriptions.get(d.subscription_id) ?? d.subscription_id))}</ol>${nav}`;
   const open = result.items.some((d) => d.state === DeliveryState.Pending || d.state === DeliveryState.Delivering);
   const facts = first
     ? html`<dl class="facts">

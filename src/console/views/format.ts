@@ -22,6 +22,12 @@ export function excerpt(text: string | null, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
+/** The links to the first page (unless this is it) and to the next, older one (when there is one); nothing when neither. */
+export function pager(newest: string | null, older: string | null, olderLabel: string): Html | '' {
+  if (!newest && !older) return '';
+  return html`<nav class="pager" aria-label="Pages">${newest ? html`<a href="${newest}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">${olderLabel}</a>` : ''}</nav>`;
+}
+
 /** "1 delivery", "3 deliveries". */
 export function count(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;

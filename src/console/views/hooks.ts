@@ -1,7 +1,7 @@
 import type { DecisionPage, DecisionView, HookPage, HookView } from '../../hooks/hooks.views';
 import { HOOK_OPERATIONS, HookDecisionOutcome, HookFailurePolicy, HookPhase } from '../../hooks/hook-operation';
 import { Html, html, url } from '../html';
-import { badge, count, excerpt, shortId, time } from './format';
+import { badge, count, excerpt, pager, shortId, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -27,11 +27,6 @@ function hookState(h: HookView): Html {
 }
 
 const operations = (h: HookView): Html => html`${h.operations.map((o) => html`<span class="chip">${o}</span> `)}`;
-
-function pager(newest: string | null, older: string | null, olderLabel: string): Html | '' {
-  if (!newest && !older) return '';
-  return html`<nav class="pager" aria-label="Pages">${newest ? html`<a href="${newest}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">${olderLabel}</a>` : ''}</nav>`;
-}
 
 export interface HooksView {
   result: HookPage;

@@ -1,7 +1,7 @@
 import { S3InboxState } from '../../s3-events/s3-inbox-record.entity';
 import type { ActionAttemptView, ConfirmationView, InboxRecordView, S3ActionView, SourceView } from '../../s3-events/s3-events.views';
 import { Html, html, url } from '../html';
-import { badge, excerpt, shortId, time } from './format';
+import { badge, excerpt, pager, shortId, time } from './format';
 import { actionButton, AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -18,11 +18,6 @@ export const INBOX_FILTERS: Record<InboxFilter, string> = {
   [S3InboxState.Failed]: 'Failed',
 };
 
-function pager(older: string | null, newest: string | null, label: string): Html | '' {
-  if (!older && !newest) return '';
-  return html`<nav class="pager" aria-label="Pages">${newest ? html`<a href="${newest}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">${label}</a>` : ''}</nav>`;
-}
-
 export interface SourcesView {
   items: SourceView[];
   lastConfirmed: Map<string, string>;
@@ -33,7 +28,7 @@ export interface SourcesView {
 
 export function sourcesPage(assets: AssetUrls, viewer: Viewer, view: SourcesView): Html {
   const last = view.items.at(-1);
-  const nav = pager(view.more && last ? url('s3-sources', { before: last.id }) : null, view.before ? url('s3-sources') : null, 'Older sources');
+  const nav = pager(view.before ? url('s3-sources') : null, view.more && last ? url('s3-sources', { before: last.id }) : null, 'Older sources');
   const table =
     view.items.length === 0
       ? html`<p>${view.before ? 'No older sources.' : 'No S3 event sources yet. Create one with POST /api/s3-events/sources.'}</p>${nav}`
@@ -94,8 +89,8 @@ export function sourcePage(assets: AssetUrls, viewer: Viewer, view: SourcePageVi
   const state = view.filter === 'all' ? undefined : view.filter;
   const last = view.inbox.items.at(-1);
   const nav = pager(
-    view.inbox.more && last ? url('s3-sources', s.id, { state, before: last.id }) : null,
     view.before ? url('s3-sources', s.id, { state }) : null,
+    view.inbox.more && last ? url('s3-sources', s.id, { state, before: last.id }) : null,
     'Older records',
   );
   const records = inboxTable(view.inbox.items, view.filter === 'all' ? 'No object events received yet.' : 'No records match.', nav);

@@ -2,7 +2,7 @@ import { WebhookScope } from '../../webhooks/webhook-subscription.entity';
 import type { SubscriptionView } from '../../webhooks/webhooks.views';
 import { MAX_DESCRIPTION, MAX_NAME, MAX_SECRET, MAX_URL } from '../../webhooks/webhooks.dto';
 import { Html, html, url } from '../html';
-import { badge, count, shortId, time } from './format';
+import { badge, count, pager, shortId, time } from './format';
 import { actionButton, AssetUrls, csrfInput, page, Viewer } from './layout';
 import { DeliveryList, deliveryTable } from './deliveries';
 import { asOf, refreshing, section } from './overview';
@@ -88,10 +88,7 @@ export function webhooksPage(assets: AssetUrls, viewer: Viewer, view: WebhooksVi
         )}</tbody></table></div>`;
   const last = result.items.at(-1);
   const older = result.more && last !== undefined ? url('webhooks', { before: last.id }) : null;
-  const pager =
-    before || older
-      ? html`<nav class="pager" aria-label="Pages">${before ? html`<a href="${url('webhooks')}">Newest</a>` : ''}${older ? html`<a href="${older}" rel="next">Older subscriptions</a>` : ''}</nav>`
-      : '';
+  const nav = pager(before ? url('webhooks') : null, older, 'Older subscriptions');
   return page({
     title: 'Webhooks',
     assets,
@@ -99,7 +96,7 @@ export function webhooksPage(assets: AssetUrls, viewer: Viewer, view: WebhooksVi
     section: 'webhooks',
     notice: view.notice ?? null,
     body: html`${before ? '' : asOf(view.at)}
-${before ? section('subscriptions', 'Subscriptions', html`${table}${pager}`) : refreshing('subscriptions', 'Subscriptions', html`${table}${pager}`)}
+${before ? section('subscriptions', 'Subscriptions', html`${table}${nav}`) : refreshing('subscriptions', 'Subscriptions', html`${table}${nav}`)}
 ${createForm(viewer, view.form, view.error)}`,
   });
 }
