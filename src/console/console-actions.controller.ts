@@ -5,14 +5,13 @@ import { ActionConnectionRegistry } from '../actions/action-connection-registry.
 import { ActionHandlersService } from '../actions/action-handlers.service';
 import { ActionLedgerService } from '../actions/action-ledger.service';
 import { ListActionsQueryDto } from '../actions/actions.dto';
-import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateDto } from '../common/validate-dto';
 import { ConsoleAssets } from './console-assets.service';
 import { ConsoleAuthGuard } from './console-auth.guard';
 import { ConsoleExceptionFilter } from './console-exception.filter';
-import { ConsoleRequest, queryText, sendPage } from './console-http';
+import { chosenFilter, ConsoleRequest, queryText, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
-import { ACTION_FILTERS, ActionFilter, actionPage, actionsPage, handlersPage } from './views/actions';
+import { ACTION_FILTERS, actionPage, actionsPage, handlersPage } from './views/actions';
 
 const PAGE_SIZE = 50;
 
@@ -40,9 +39,7 @@ export class ConsoleActionsController {
   @Get('actions')
   async list(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Query() query: Record<string, unknown>): Promise<void> {
     const viewer = viewerOf(request);
-    const state = queryText(query.state) || 'all';
-    if (!Object.prototype.hasOwnProperty.call(ACTION_FILTERS, state)) throw new DomainError(ErrorCode.ValidationFailed, `Unknown filter; choose one of ${Object.keys(ACTION_FILTERS).join(', ')}.`);
-    const filter = state as ActionFilter;
+    const filter = chosenFilter(ACTION_FILTERS, queryText(query.state) || 'all');
     const capability = (queryText(query.capability) ?? '').trim();
     const handler = queryText(query.handler) ?? '';
     const before = queryText(query.before);

@@ -1,7 +1,6 @@
 import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateDto } from '../common/validate-dto';
 import { HookDecisionsService } from '../hooks/hook-decisions.service';
 import { HookEndpointsService } from '../hooks/hook-endpoints.service';
@@ -9,7 +8,7 @@ import { ListDecisionsQueryDto, ListHooksQueryDto } from '../hooks/hooks.dto';
 import { ConsoleAssets } from './console-assets.service';
 import { ConsoleAuthGuard } from './console-auth.guard';
 import { ConsoleExceptionFilter } from './console-exception.filter';
-import { ConsoleRequest, queryText, sendPage } from './console-http';
+import { chosenFilter, ConsoleRequest, queryText, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { DECISION_FILTERS, DecisionFilter, decisionPage, decisionsPage, hookPage, hooksPage } from './views/hooks';
 
@@ -65,11 +64,7 @@ export class ConsoleHooksController {
   @Get('hook-decisions')
   async decisionLog(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Query() query: Record<string, unknown>): Promise<void> {
     const viewer = viewerOf(request);
-    const outcome = queryText(query.outcome) || 'all';
-    if (!Object.prototype.hasOwnProperty.call(DECISION_FILTERS, outcome)) {
-      throw new DomainError(ErrorCode.ValidationFailed, `Unknown outcome; choose one of ${Object.keys(DECISION_FILTERS).join(', ')}.`);
-    }
-    const filter = outcome as DecisionFilter;
+    const filter = chosenFilter(DECISION_FILTERS, queryText(query.outcome) || 'all', 'outcome');
     // The filter form sends an empty operation for "All".
     const operation = queryText(query.operation) || undefined;
     const hookId = queryText(query.hook_id) || undefined;

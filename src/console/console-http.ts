@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, ErrorCode } from '../common/domain-error';
 import type { ActiveSession, SessionEnd } from './console-sessions.service';
 import type { Html } from './html';
 
@@ -68,6 +69,12 @@ export function checkSameOrigin(request: FastifyRequest): void {
 
 /** A query parameter given once as text; anything else (absent, repeated) is undefined. */
 export const queryText = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** `value` as one of a page's filters (the keys of `filters`); any other is a 400 that lists them. */
+export function chosenFilter<K extends string>(filters: Record<K, string>, value: string, what = 'filter'): K {
+  if (!Object.prototype.hasOwnProperty.call(filters, value)) throw new DomainError(ErrorCode.ValidationFailed, `Unknown ${what}; choose one of ${Object.keys(filters).join(', ')}.`);
+  return value as K;
+}
 
 /** A field of a form body (absent: undefined). */
 export function field(body: unknown, name: string): string | undefined {

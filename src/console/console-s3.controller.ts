@@ -1,16 +1,15 @@
 import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { DomainError, ErrorCode } from '../common/domain-error';
 import { S3InboxService } from '../s3-events/s3-inbox.service';
 import { S3SourcesService } from '../s3-events/s3-sources.service';
 import { ConsoleAssets } from './console-assets.service';
 import { ConsoleAuthGuard } from './console-auth.guard';
 import { ConsoleExceptionFilter } from './console-exception.filter';
-import { ConsoleRequest, queryText, redirect, sendPage } from './console-http';
+import { chosenFilter, ConsoleRequest, queryText, redirect, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { url } from './html';
-import { INBOX_FILTERS, InboxFilter, recordPage, sourcePage, sourcesPage } from './views/s3';
+import { INBOX_FILTERS, recordPage, sourcePage, sourcesPage } from './views/s3';
 
 const SOURCES_PAGE_SIZE = 100;
 const INBOX_PAGE_SIZE = 50;
@@ -46,9 +45,7 @@ export class ConsoleS3Controller {
   async source(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() query: Record<string, unknown>): Promise<void> {
     const viewer = viewerOf(request);
     const source = await this.sources.get(viewer.caller, id);
-    const state = queryText(query.state) ?? 'all';
-    if (!Object.prototype.hasOwnProperty.call(INBOX_FILTERS, state)) throw new DomainError(ErrorCode.ValidationFailed, `Unknown filter; choose one of ${Object.keys(INBOX_FILTERS).join(', ')}.`);
-    const filter = state as InboxFilter;
+    const filter = chosenFilter(INBOX_FILTERS, queryText(query.state) ?? 'all');
     const before = queryText(query.before);
     const confirmations = await this.sources.confirmations(viewer.caller, source.id);
     const inbox = await this.inbox.page(viewer.caller, { source_id: source.id, state: filter === 'all' ? undefined : filter, before, limit: String(INBOX_PAGE_SIZE) });

@@ -9,7 +9,7 @@ import { CreateSubscriptionDto, ListDeliveriesQueryDto, ListSubscriptionsQueryDt
 import { ConsoleAssets } from './console-assets.service';
 import { ConsoleAuthGuard } from './console-auth.guard';
 import { ConsoleExceptionFilter } from './console-exception.filter';
-import { ConsoleRequest, field, queryText, redirect, sendPage } from './console-http';
+import { chosenFilter, ConsoleRequest, field, queryText, redirect, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { url } from './html';
 import { count, parseInstant } from './views/format';
@@ -133,9 +133,7 @@ export class ConsoleWebhooksController {
   async subscription(@Req() request: ConsoleRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() query: Record<string, unknown>): Promise<void> {
     const viewer = viewerOf(request);
     const subscription = await this.subscriptions.get(viewer.caller, id);
-    const state = queryText(query.state) ?? 'all';
-    if (!Object.prototype.hasOwnProperty.call(DELIVERY_FILTERS, state)) throw new DomainError(ErrorCode.ValidationFailed, `Unknown filter; choose one of ${Object.keys(DELIVERY_FILTERS).join(', ')}.`);
-    const filter = state as DeliveryFilter;
+    const filter = chosenFilter(DELIVERY_FILTERS, queryText(query.state) ?? 'all');
     const before = queryText(query.before);
     const deliveries = await this.deliveries.page(
       viewer.caller,
