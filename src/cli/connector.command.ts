@@ -1,12 +1,7 @@
-import { Command, CommandRunner } from 'nest-commander';
+import { Command } from 'nest-commander';
+import { CommandGroup } from './command-group';
 import { ConnectorRunCommand } from './connector-run.command';
 
 /** `connector <subcommand>`: the Acronis connector's tools; alone, it prints their list. */
 @Command({ name: 'connector', description: 'Acronis connector tools (connector run)', subCommands: [ConnectorRunCommand] })
-export class ConnectorCommand extends CommandRunner {
-  run(): Promise<void> {
-    this.command.outputHelp();
-    process.exitCode = 1;
-    return Promise.resolve();
-  }
-}
+export class ConnectorCommand extends CommandGroup {}

@@ -9,6 +9,7 @@ import { decisionView } from '../hooks/hook-decisions.service';
 import { HOOK_OPERATIONS, HookDecisionOutcome } from '../hooks/hook-operation';
 import { Organization } from '../organizations/organization.entity';
 import { standardSignature } from '../webhooks/webhook-signer';
+import { CommandGroup } from './command-group';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -178,10 +179,4 @@ export class HooksTestCommand extends CommandRunner {
 
 /** `hooks`: alone, it prints the help. */
 @Command({ name: 'hooks', description: 'Approval hook tools (hooks mock | test)', subCommands: [HooksMockCommand, HooksTestCommand] })
-export class HooksCommand extends CommandRunner {
-  run(): Promise<void> {
-    this.command.outputHelp();
-    process.exitCode = 1;
-    return Promise.resolve();
-  }
-}
+export class HooksCommand extends CommandGroup {}

@@ -7,6 +7,7 @@ import { Organization } from '../organizations/organization.entity';
 import { User } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { ask, canPrompt } from './prompt';
+import { CommandGroup } from './command-group';
 
 const LOGIN = /^[^:\s]{1,255}$/;
 
@@ -141,10 +142,4 @@ export class UserRemoveCommand extends UserSubCommand {
 
 /** `user <subcommand>`: alone, it prints their list. */
 @Command({ name: 'user', description: 'Manage users (user add | passwd | remove)', subCommands: [UserAddCommand, UserPasswdCommand, UserRemoveCommand] })
-export class UserCommand extends CommandRunner {
-  run(): Promise<void> {
-    this.command.outputHelp();
-    process.exitCode = 1;
-    return Promise.resolve();
-  }
-}
+export class UserCommand extends CommandGroup {}

@@ -7,6 +7,7 @@ import { DeliveryState, WebhookDelivery } from '../webhooks/webhook-delivery.ent
 import { WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
 import { WebhookSubscription } from '../webhooks/webhook-subscription.entity';
 import { WebhookSubscriptionsService } from '../webhooks/webhook-subscriptions.service';
+import { CommandGroup } from './command-group';
 
 const PROGRESS_EVERY_MS = 1000;
 
@@ -123,10 +124,4 @@ export class WebhooksTestCommand extends CommandRunner {
 
 /** `webhooks <subscription>`: alone, it prints their list. */
 @Command({ name: 'webhooks', description: 'Webhook tools (webhooks redeliver | test)', subCommands: [WebhooksRedeliverCommand, WebhooksTestCommand] })
-export class WebhooksCommand extends CommandRunner {
-  run(): Promise<void> {
-    this.command.outputHelp();
-    process.exitCode = 1;
-    return Promise.resolve();
-  }
-}
+export class WebhooksCommand extends CommandGroup {}
