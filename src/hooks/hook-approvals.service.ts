@@ -10,7 +10,7 @@ import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
 import { inAncestry } from '../organizations/organization-tree';
-import { secretsOf } from '../webhooks/delivery.worker';
+import { sendTargetOf, TargetRow } from '../webhooks/delivery.worker';
 import type { PostHookData } from '../webhooks/post-hook-deliveries';
 import { WebhookSender } from '../webhooks/webhook-sender.service';
 import { WebhookKind } from '../webhooks/webhook-subscription.entity';
@@ -20,15 +20,7 @@ import { HookDecisionOutcome, hookEventType, HookFailurePolicy, HookOutcome, Hoo
 import { OperationApproval } from './operation-approval';
 
 /** A hook endpoint as the approval path reads it: its subscription row joined with its hook settings. */
-export interface EndpointRow {
-  id: string;
-  organization_id: string;
-  created_by: string | null;
-  payload_url: string;
-  secret: string | null;
-  previous_secret: string | null;
-  previous_secret_expires_at: Date | string | null;
-  ssl_verification: boolean | number;
+export interface EndpointRow extends TargetRow {
   operations: string;
   phase: HookPhase;
   timeout_ms: number | string;
@@ -166,16 +158,7 @@ export class HookApprovalsService implements ApprovalGate {
 
   private async call(request: ApprovalRequest, endpoint: EndpointRow, callId: string, body: Buffer): Promise<HookDecision> {
     const id = randomUUID();
-    const result = await this.sender.send(
-      {
-        url: endpoint.payload_url,
-        sslVerification: Boolean(endpoint.ssl_verification),
-        secrets: secretsOf(endpoint),
-        owner: endpoint.created_by ?? endpoint.organization_id,
-      },
-      { eventId: id, eventType: hookEventType('pre', request.operation), body },
-      Number(endpoint.timeout_ms),
-    );
+    const result = await this.sender.send(sendTargetOf(endpoint), { eventId: id, eventType: hookEventType('pre', request.operation), body }, Number(endpoint.timeout_ms));
     const judged = judgeAnswer(result, this.webhooks.responseBodyLimit);
     const policy = endpoint.failure_policy;
     const decision = Object.assign(new HookDecision(), {

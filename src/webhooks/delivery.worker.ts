@@ -67,7 +67,8 @@ interface DeliveryRow {
   payload: string;
 }
 
-interface TargetRow {
+/** A subscription as its deliveries (and a hook endpoint's calls) are sent: where, how, signed with what. */
+export interface TargetRow {
   id: string;
   organization_id: string;
   created_by: string | null;
@@ -166,13 +167,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   async perform(delivery: Delivery): Promise<SendResult> {
-    const target = delivery.context as TargetRow;
-    const to: SendTarget = {
-      url: target.payload_url,
-      sslVerification: Boolean(target.ssl_verification),
-      secrets: secretsOf(target),
-      owner: target.created_by ?? target.organization_id,
-    };
+    const to = sendTargetOf(delivery.context as TargetRow);
     const { event_id: eventId, event_type: eventType, payload } = delivery.row;
     try {
       return await this.sender.send(to, { eventId, eventType, body: Buffer.from(payload, 'utf8') });
@@ -389,14 +384,19 @@ function pgHealthOf(cte: string, param: number): string {
     )`;
 }
 
-/** The secrets a delivery is signed with: the current one, then the previous one while its overlap lasts. */
-export function secretsOf(target: Pick<TargetRow, 'secret' | 'previous_secret' | 'previous_secret_expires_at'>, now = Date.now()): string[] {
+/** Where and how a delivery is sent; signed with the current secret, then the previous one while its overlap lasts. */
+export function sendTargetOf(target: TargetRow, now = Date.now()): SendTarget {
   const secrets: string[] = [];
   if (target.secret) secrets.push(target.secret);
   if (target.previous_secret && target.previous_secret_expires_at && fromDbDate(target.previous_secret_expires_at).getTime() > now) {
     secrets.push(target.previous_secret);
   }
-  return secrets;
+  return {
+    url: target.payload_url,
+    sslVerification: Boolean(target.ssl_verification),
+    secrets,
+    owner: target.created_by ?? target.organization_id,
+  };
 }
 
 function describe(result: SendResult): string {
