@@ -11,7 +11,7 @@ import { confineToSubtree, isVisibleOrganization } from '../organizations/organi
 import { UrlPolicy } from '../webhooks/url-policy';
 import { generateSecret } from '../webhooks/webhook-signer';
 import { WebhookKind, WebhookScope, WebhookSubscription } from '../webhooks/webhook-subscription.entity';
-import { FOREIGN_ORGANIZATION, isLookupId, lockFor } from '../webhooks/webhook-subscriptions.service';
+import { FOREIGN_ORGANIZATION, isLookupId, lockFor, rotatedSecret } from '../webhooks/webhook-subscriptions.service';
 import { HookEndpoint } from './hook-endpoint.entity';
 import { HookFailurePolicy, HookPhase } from './hook-operation';
 import { CreateHookDto, HOOKS_LIMIT_DEFAULT, ListHooksQueryDto, UpdateHookDto } from './hooks.dto';
@@ -193,14 +193,7 @@ export class HookEndpointsService {
   async rotateSecret(caller: VerifiedCaller, id: string, secret: string | undefined): Promise<HookWithSecretView> {
     return this.transactions.run(async (em) => {
       const hook = await this.findVisible(em, caller, id, true);
-      const now = new Date();
-      const overlap = this.webhooks.rotationOverlapMs > 0 && hook.subscription.secret !== null;
-      const changes: Partial<WebhookSubscription> = {
-        secret: secret ?? generateSecret(),
-        previousSecret: overlap ? hook.subscription.secret : null,
-        previousSecretExpiresAt: overlap ? new Date(now.getTime() + this.webhooks.rotationOverlapMs) : null,
-        updatedAt: now,
-      };
+      const changes = rotatedSecret(hook.subscription.secret, secret, this.webhooks.rotationOverlapMs);
       await em.update(WebhookSubscription, { id }, changes);
       return withSecret({ subscription: Object.assign(hook.subscription, changes), endpoint: hook.endpoint });
     });

@@ -64,6 +64,18 @@ function withSecret(s: WebhookSubscription): SubscriptionWithSecretView {
   return { ...subscriptionView(s), secret: s.secret ?? '' };
 }
 
+/** A secret rotation's changes: the new secret (given, else generated); the current one keeps signing for `overlapMs` (0: not at all). */
+export function rotatedSecret(current: string | null, given: string | undefined, overlapMs: number): Partial<WebhookSubscription> {
+  const now = new Date();
+  const overlap = overlapMs > 0 && current !== null;
+  return {
+    secret: given ?? generateSecret(),
+    previousSecret: overlap ? current : null,
+    previousSecretExpiresAt: overlap ? new Date(now.getTime() + overlapMs) : null,
+    updatedAt: now,
+  };
+}
+
 /** What approval hooks see of a subscription change: the fields given, never the secret. */
 function hookInput(dto: CreateSubscriptionDto | UpdateSubscriptionDto): Record<string, unknown> {
   const { secret, ...rest } = dto;
@@ -262,14 +274,7 @@ export class WebhookSubscriptionsService {
     const request = { operation: HookOperation.WebhookRotateSecret, organizationId: current.organizationId, authId: caller.login, input: { id } };
     return runApproved(this.gate, this.transactions, request, async (em) => {
       const row = await this.findVisible(em, caller, id, true);
-      const now = new Date();
-      const overlap = this.config.rotationOverlapMs > 0 && row.secret !== null;
-      const changes: Partial<WebhookSubscription> = {
-        secret: dto.secret ?? generateSecret(),
-        previousSecret: overlap ? row.secret : null,
-        previousSecretExpiresAt: overlap ? new Date(now.getTime() + this.config.rotationOverlapMs) : null,
-        updatedAt: now,
-      };
+      const changes = rotatedSecret(row.secret, dto.secret, this.config.rotationOverlapMs);
       await em.update(WebhookSubscription, { id }, changes);
       return withSecret(Object.assign(row, changes));
     }, () => ({ subscription_id: id }));
