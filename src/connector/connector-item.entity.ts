@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Timestamped } from '../database/timestamped.entity';
 
 export enum ConnectorItemKind {
   /** Creates an alert (once: its Acronis id derives from the item id). */
@@ -38,7 +39,7 @@ export enum ConnectorItemState {
 @Index('connector_items_created_idx', ['createdAt', 'id'])
 @Index('connector_items_state_created_idx', ['state', 'createdAt', 'id'])
 @Index('connector_items_organization_state_idx', ['organizationId', 'state'])
-export class ConnectorItem {
+export class ConnectorItem extends Timestamped {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -100,12 +101,6 @@ export class ConnectorItem {
   /** Why a pending item is not being sent (e.g. its organization is not mapped). */
   @Column({ name: 'waiting_reason', type: 'varchar', length: 255, nullable: true })
   waitingReason!: string | null;
-
-  @CreateDateColumn({ name: 'created_at' })
-  createdAt!: Date;
-
-  @UpdateDateColumn({ name: 'updated_at' })
-  updatedAt!: Date;
 
   @Column({ name: 'sent_at', type: Date, nullable: true })
   sentAt!: Date | null;

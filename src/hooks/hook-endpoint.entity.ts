@@ -1,5 +1,6 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
+import { Timestamped } from '../database/timestamped.entity';
 
 /**
  * The hook-specific half of a hook endpoint. The other half (owner, URL, secrets, TLS check,
@@ -7,7 +8,7 @@ import { HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
  * go through the delivery core unchanged.
  */
 @Entity('hook_endpoints')
-export class HookEndpoint {
+export class HookEndpoint extends Timestamped {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -22,10 +23,4 @@ export class HookEndpoint {
 
   @Column({ name: 'failure_policy', type: 'varchar', length: 16 })
   failurePolicy!: HookFailurePolicy;
-
-  @CreateDateColumn({ name: 'created_at' })
-  createdAt!: Date;
-
-  @UpdateDateColumn({ name: 'updated_at' })
-  updatedAt!: Date;
 }

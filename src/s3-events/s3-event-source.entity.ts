@@ -1,10 +1,11 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { S3Action } from './s3-action.types';
+import { Timestamped } from '../database/timestamped.entity';
 
 /** A bucket notification endpoint: the URL the bucket calls, the buckets it may report, and what to do. */
 @Entity('s3_event_sources')
 @Index('s3_event_sources_organization_idx', ['organizationId'])
-export class S3EventSource {
+export class S3EventSource extends Timestamped {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -34,10 +35,4 @@ export class S3EventSource {
 
   @Column({ type: 'boolean', default: true })
   enabled!: boolean;
-
-  @CreateDateColumn({ name: 'created_at' })
-  createdAt!: Date;
-
-  @UpdateDateColumn({ name: 'updated_at' })
-  updatedAt!: Date;
 }

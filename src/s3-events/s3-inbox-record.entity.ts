@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Timestamped } from '../database/timestamped.entity';
 
 export enum S3InboxState {
   Pending = 'pending',
@@ -16,7 +17,7 @@ export enum S3InboxState {
 @Index('s3_inbox_source_idx', ['sourceId', 'createdAt'])
 @Index('s3_inbox_organization_created_idx', ['organizationId', 'createdAt'])
 @Index('s3_inbox_source_state_idx', ['sourceId', 'state', 'createdAt'])
-export class S3InboxRecord {
+export class S3InboxRecord extends Timestamped {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -88,12 +89,6 @@ export class S3InboxRecord {
 
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
-
-  @CreateDateColumn({ name: 'created_at' })
-  createdAt!: Date;
-
-  @UpdateDateColumn({ name: 'updated_at' })
-  updatedAt!: Date;
 
   @Column({ name: 'completed_at', type: Date, nullable: true })
   completedAt!: Date | null;

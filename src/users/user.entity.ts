@@ -1,7 +1,8 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Timestamped } from '../database/timestamped.entity';
 
 @Entity('users')
-export class User {
+export class User extends Timestamped {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -21,10 +22,4 @@ export class User {
 
   @Column({ name: 'organization_id', type: 'varchar', length: 36 })
   organizationId!: string;
-
-  @CreateDateColumn({ name: 'created_at' })
-  createdAt!: Date;
-
-  @UpdateDateColumn({ name: 'updated_at' })
-  updatedAt!: Date;
 }

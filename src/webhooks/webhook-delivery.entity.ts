@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Timestamped } from '../database/timestamped.entity';
 
 /** pending → delivering (claimed) → succeeded | pending (retry later) | failed (dead letter, replayable). */
 export enum DeliveryState {
@@ -19,7 +20,7 @@ export enum DeliveryState {
 @Index('webhook_deliveries_failed_time_idx', ['createdAt', 'id'], { where: "state = 'failed'" })
 @Index('webhook_deliveries_redelivery_idx', ['redeliveryOf'], { where: 'redelivery_of IS NOT NULL' })
 @Index('webhook_deliveries_event_idx', ['eventId'])
-export class WebhookDelivery {
+export class WebhookDelivery extends Timestamped {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -62,12 +63,6 @@ export class WebhookDelivery {
   /** The delivery this one replays (redeliver), or null. */
   @Column({ name: 'redelivery_of', type: 'varchar', length: 36, nullable: true })
   redeliveryOf!: string | null;
-
-  @CreateDateColumn({ name: 'created_at' })
-  createdAt!: Date;
-
-  @UpdateDateColumn({ name: 'updated_at' })
-  updatedAt!: Date;
 
   /** When it succeeded or was given up. */
   @Column({ name: 'completed_at', type: Date, nullable: true })

@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Timestamped } from '../database/timestamped.entity';
 
 /** CloudStack's scopes on our organization tree (docs/architecture.md, flow 2). */
 export enum WebhookScope {
@@ -39,7 +40,7 @@ export interface WebhookFilter {
 /** A receiver of the gateway's events, owned by an organization. */
 @Entity('webhook_subscriptions')
 @Index('webhook_subscriptions_organization_idx', ['organizationId'])
-export class WebhookSubscription {
+export class WebhookSubscription extends Timestamped {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
@@ -100,10 +101,4 @@ export class WebhookSubscription {
 
   @Column({ type: 'varchar', length: 16, default: WebhookKind.Webhook })
   kind!: WebhookKind;
-
-  @CreateDateColumn({ name: 'created_at' })
-  createdAt!: Date;
-
-  @UpdateDateColumn({ name: 'updated_at' })
-  updatedAt!: Date;
 }
