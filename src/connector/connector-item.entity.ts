@@ -1,5 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { Timestamped } from '../database/timestamped.entity';
+import { Column, Entity, Index } from 'typeorm';
+import { WorkQueueRow } from '../work-core/work-queue-row.entity';
 
 export enum ConnectorItemKind {
   /** Creates an alert (once: its Acronis id derives from the item id). */
@@ -39,10 +39,7 @@ export enum ConnectorItemState {
 @Index('connector_items_created_idx', ['createdAt', 'id'])
 @Index('connector_items_state_created_idx', ['state', 'createdAt', 'id'])
 @Index('connector_items_organization_state_idx', ['organizationId', 'state'])
-export class ConnectorItem extends Timestamped {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id!: string;
-
+export class ConnectorItem extends WorkQueueRow<ConnectorItemState> {
   @Column({ name: 'organization_id', type: 'varchar', length: 36 })
   organizationId!: string;
 
@@ -63,19 +60,6 @@ export class ConnectorItem extends Timestamped {
   /** The alert or workload as submitted, without tenant (added at send time). */
   @Column({ type: 'simple-json' })
   body!: Record<string, unknown>;
-
-  @Column({ type: 'varchar', length: 16 })
-  state!: ConnectorItemState;
-
-  @Column({ type: 'integer', default: 0 })
-  attempts!: number;
-
-  @Column({ name: 'next_attempt_at', type: Date })
-  nextAttemptAt!: Date;
-
-  /** While `sending`: the claim's expiry; a claim past it was abandoned (crash) and is taken again. */
-  @Column({ name: 'locked_until', type: Date, nullable: true })
-  lockedUntil!: Date | null;
 
   @Column({ name: 'acronis_tenant_id', type: 'varchar', length: 36, nullable: true })
   acronisTenantId!: string | null;

@@ -1,5 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { Timestamped } from '../database/timestamped.entity';
+import { Column, Entity, Index } from 'typeorm';
+import { WorkQueueRow } from '../work-core/work-queue-row.entity';
 
 export enum S3InboxState {
   Pending = 'pending',
@@ -17,10 +17,7 @@ export enum S3InboxState {
 @Index('s3_inbox_source_idx', ['sourceId', 'createdAt'])
 @Index('s3_inbox_organization_created_idx', ['organizationId', 'createdAt'])
 @Index('s3_inbox_source_state_idx', ['sourceId', 'state', 'createdAt'])
-export class S3InboxRecord extends Timestamped {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id!: string;
-
+export class S3InboxRecord extends WorkQueueRow<S3InboxState> {
   @Column({ name: 'source_id', type: 'varchar', length: 36 })
   sourceId!: string;
 
@@ -58,13 +55,6 @@ export class S3InboxRecord extends Timestamped {
   @Column({ type: 'text' })
   record!: string;
 
-  @Column({ type: 'varchar', length: 16 })
-  state!: S3InboxState;
-
-  /** Claims so far; every write after a claim is fenced by it. */
-  @Column({ type: 'integer', default: 0 })
-  attempts!: number;
-
   /** `attempts` when the record was last replayed: tries count from there. */
   @Column({ name: 'attempt_base', type: 'integer', default: 0 })
   attemptBase!: number;
@@ -80,12 +70,6 @@ export class S3InboxRecord extends Timestamped {
   /** Indexes of the source's actions that succeeded for this record: a retry runs only the others. */
   @Column({ name: 'actions_done', type: 'simple-json' })
   actionsDone!: number[];
-
-  @Column({ name: 'next_attempt_at', type: Date })
-  nextAttemptAt!: Date;
-
-  @Column({ name: 'locked_until', type: Date, nullable: true })
-  lockedUntil!: Date | null;
 
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;

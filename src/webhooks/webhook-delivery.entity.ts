@@ -1,5 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { Timestamped } from '../database/timestamped.entity';
+import { Column, Entity, Index } from 'typeorm';
+import { WorkQueueRow } from '../work-core/work-queue-row.entity';
 
 /** pending → delivering (claimed) → succeeded | pending (retry later) | failed (dead letter, replayable). */
 export enum DeliveryState {
@@ -20,10 +20,7 @@ export enum DeliveryState {
 @Index('webhook_deliveries_failed_time_idx', ['createdAt', 'id'], { where: "state = 'failed'" })
 @Index('webhook_deliveries_redelivery_idx', ['redeliveryOf'], { where: 'redelivery_of IS NOT NULL' })
 @Index('webhook_deliveries_event_idx', ['eventId'])
-export class WebhookDelivery extends Timestamped {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id!: string;
-
+export class WebhookDelivery extends WorkQueueRow<DeliveryState> {
   @Column({ name: 'subscription_id', type: 'varchar', length: 36 })
   subscriptionId!: string;
 
@@ -40,19 +37,6 @@ export class WebhookDelivery extends Timestamped {
 
   @Column({ type: 'text' })
   payload!: string;
-
-  @Column({ type: 'varchar', length: 16 })
-  state!: DeliveryState;
-
-  /** Attempts started; also the claim's fencing token. */
-  @Column({ type: 'integer', default: 0 })
-  attempts!: number;
-
-  @Column({ name: 'next_attempt_at', type: Date })
-  nextAttemptAt!: Date;
-
-  @Column({ name: 'locked_until', type: Date, nullable: true })
-  lockedUntil!: Date | null;
 
   @Column({ name: 'last_status', type: 'integer', nullable: true })
   lastStatus!: number | null;
