@@ -1,5 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { MirroringSettings, MirroringState } from './mirroring-state';
+import { Column, Entity, Index } from 'typeorm';
+import { MirroredOrganization } from './mirrored-organization.entity';
 
 /**
  * A customer organization a partner enabled through `a.p.customer.mirroring.set_state`. Enabled:
@@ -8,26 +8,8 @@ import { MirroringSettings, MirroringState } from './mirroring-state';
  */
 @Entity('mirrored_customers')
 @Index('mirrored_customers_partner_tenant_idx', ['partnerOrganizationId', 'acronisTenantId'])
-export class MirroredCustomer {
-  @PrimaryColumn({ name: 'organization_id', type: 'varchar', length: 36 })
-  organizationId!: string;
-
+export class MirroredCustomer extends MirroredOrganization {
   /** The organization whose set_state enabled it (the caller's). */
   @Column({ name: 'partner_organization_id', type: 'varchar', length: 36 })
   partnerOrganizationId!: string;
-
-  @Column({ type: 'varchar', length: 16 })
-  state!: MirroringState;
-
-  @Column({ name: 'acronis_tenant_id', type: 'varchar', length: 36 })
-  acronisTenantId!: string;
-
-  @Column({ name: 'acronis_tenant_name', type: 'varchar', length: 255 })
-  acronisTenantName!: string;
-
-  @Column({ type: 'simple-json', nullable: true })
-  settings!: MirroringSettings | null;
-
-  @UpdateDateColumn({ name: 'updated_at' })
-  updatedAt!: Date;
 }
