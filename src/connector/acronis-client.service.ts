@@ -3,6 +3,7 @@ import axios, { AxiosInstance, AxiosResponse, isAxiosError } from 'axios';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { connectorConfig, ConnectorConfig } from '../config/connector.config';
+import { parseRetryAfter } from '../common/backoff';
 import { normalizeDatacenterUrl } from './datacenter-policy';
 import { AlertBody, LookupOutcome, PushOutcome, RemoteWorkload, WorkloadBody } from './acronis-api.types';
 
@@ -67,22 +68,6 @@ export class AcronisTokenError extends Error {
     super(message);
     this.name = 'AcronisTokenError';
   }
-}
-
-/**
- * Reads a `Retry-After` header (delta-seconds or an HTTP date) as milliseconds from `now`,
- * capped at {@link MAX_RETRY_AFTER_MS}; `null` when absent or unreadable.
- */
-export function parseRetryAfter(header: unknown, now: number = Date.now()): number | null {
-  const value = Array.isArray(header) ? (header[0] as unknown) : header;
-  if (typeof value !== 'string') return null;
-  const text = value.trim();
-  // Delta-seconds are integers by RFC 9110; fractions are accepted, negative numbers are not.
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.min(Math.ceil(Number(text) * 1000), MAX_RETRY_AFTER_MS);
-  // All three HTTP date formats start with the day's name; Date.parse alone takes "-5" for a year.
-  if (!/^[A-Za-z]{3}/.test(text)) return null;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? null : Math.min(Math.max(0, date - now), MAX_RETRY_AFTER_MS);
 }
 
 /** At most {@link MAX_ERROR_BODY_BYTES} of a response body, cut on a character boundary. */
@@ -394,7 +379,7 @@ export class AcronisClient implements OnModuleDestroy {
     // A 2xx whose body we cannot read still created the item: sending it again would duplicate it.
     if (status >= 200 && status < 300) return { kind: 'sent', status, remoteId: null };
     if (status === 429 || status >= 500) {
-      return { kind: 'retry', status, error: httpError(response), retryAfterMs: parseRetryAfter(response.headers['retry-after']) };
+      return { kind: 'retry', status, error: httpError(response), retryAfterMs: parseRetryAfter(response.headers['retry-after'], MAX_RETRY_AFTER_MS) };
     }
     if (status >= 400) return { kind: 'reject', status, error: httpError(response) };
     // A redirect means a wrong data center URL, not a bad item: keep the item for when it is fixed.
@@ -460,7 +445,7 @@ export class AcronisClient implements OnModuleDestroy {
     }
     const body = typeof response.data === 'string' ? response.data : '';
     if (response.status < 200 || response.status >= 300) {
-      throw new AcronisTokenError(`token request failed: ${httpError(response)}`, parseRetryAfter(response.headers['retry-after']));
+      throw new AcronisTokenError(`token request failed: ${httpError(response)}`, parseRetryAfter(response.headers['retry-after'], MAX_RETRY_AFTER_MS));
     }
     const parsed = parseJson(body);
     if (!isRecord(parsed)) {

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import http, { type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { parseRetryAfter } from '../common/backoff';
 import { webhooksConfig, type WebhooksConfig } from '../config/webhooks.config';
 import { BLOCKED_CODE, UrlPolicy } from './url-policy';
 import { DeliveryErrorClass } from './webhook-delivery-attempt.entity';
@@ -70,7 +71,6 @@ const IDLE_SOCKET_MS = 4_000;
 const AGENT_OPTIONS = { keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo', timeout: IDLE_SOCKET_MS } as const;
 const TLS_CODE = /^(ERR_TLS|ERR_SSL|ERR_OSSL|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$|EPROTO$)/;
 const DNS_CODE = /^(ENOTFOUND|ENODATA|EAI_)/;
-const HTTP_DATE_START = /^[A-Za-z]{3}/;
 
 /**
  * Sends one webhook delivery attempt over `node:http`/`node:https` (docs/architecture.md, flow 2): signed headers,
@@ -130,7 +130,7 @@ export class WebhookSender implements OnApplicationShutdown {
       error: success ? null : status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`,
       success,
       gone: status === 410,
-      retryAfterMs: parseRetryAfter(answer.retryAfter),
+      retryAfterMs: parseRetryAfter(answer.retryAfter, MAX_RETRY_AFTER_MS),
     };
   }
 
@@ -234,17 +234,6 @@ function requestOf(target: SendTarget, message: SendMessage, timestampSec: numbe
   const headers: Record<string, string> = url ? { host: url.host } : {};
   Object.assign(headers, signed, { 'content-length': String(message.body.length), connection: 'keep-alive' });
   return { url: target.url, headers };
-}
-
-/** Milliseconds to wait from a Retry-After value (delta-seconds or HTTP-date), capped at 24 h; null if absent or invalid. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | null {
-  if (value === undefined) return null;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
-  // Every HTTP-date form starts with a day name; this keeps Date.parse's looser forms out.
-  if (!HTTP_DATE_START.test(trimmed)) return null;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? null : Math.min(Math.max(at - now, 0), MAX_RETRY_AFTER_MS);
 }
 
 function classify(err: NodeJS.ErrnoException): DeliveryErrorClass {
