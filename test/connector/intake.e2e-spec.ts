@@ -358,6 +358,9 @@ describe('connector intake API', () => {
       ['kind=incident', 'query.kind'],
       ['state=pending&state=sent', 'query.state'],
       [`before=${randomUUID()}`, 'before'],
+      // Not ids at all (the column is varchar(36)): refused like an unknown one, never a database error.
+      ['before=not-an-item-id', 'before'],
+      [`before=${'x'.repeat(64)}`, 'before'],
       ['organization_id=%00', 'query.organization_id'],
     ])('answers 400 for the query %s', async (query, field) => {
       const res = await get(`?${query}`).expect(400);
