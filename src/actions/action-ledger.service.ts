@@ -8,6 +8,7 @@ import { DataSource, EntityManager, In, LessThanOrEqual, MoreThan, SelectQueryBu
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { isLookupId } from '../common/ids';
 import { actionsConfig, ActionsConfig } from '../config/actions.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
@@ -17,7 +18,7 @@ import { ActionCapability } from './action-capability.entity';
 import { ActionConnectionRegistry } from './action-connection-registry.service';
 import type { ActionResult } from './action-frames';
 import { ActionHandler } from './action-handler.entity';
-import { findVisible, isLookupId, lockFor, ownerFor } from './action-lookup';
+import { findVisible, lockFor, ownerFor } from './action-lookup';
 import { Action, ActionState, OPEN_STATES } from './action.entity';
 import { LIMIT_DEFAULT, ListActionsQueryDto, SubmitActionDto } from './actions.dto';
 import { ActionPage, ActionView } from './actions.views';

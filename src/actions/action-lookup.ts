@@ -1,13 +1,10 @@
 import type { EntityManager, FindOneOptions } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { hasControlCharacters } from '../common/printable';
+import { isLookupId } from '../common/ids';
 import { isVisibleOrganization } from '../organizations/organization-tree';
 
 export const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
-
-/** An id that can be looked up; anything else is as unknown as a missing row, without a query. */
-export const isLookupId = (id: string): boolean => id.length > 0 && id.length <= 64 && !hasControlCharacters(id);
 
 /** A row lock on PostgreSQL; SQLite serializes its transactions and has no row locks. */
 export function lockFor<T>(em: EntityManager): Pick<FindOneOptions<T>, 'lock'> {

@@ -1,4 +1,5 @@
 import { v7 } from 'uuid';
+import { hasControlCharacters } from './printable';
 
 /**
  * A new row id for the high-volume append tables (events, deliveries, attempts): a UUIDv7, which
@@ -7,3 +8,6 @@ import { v7 } from 'uuid';
  * and ids sort by creation. Still a UUID, as every id the API shows.
  */
 export const newRowId = (): string => v7();
+
+/** An id that can be looked up; anything else is as unknown as a missing row, without a query. */
+export const isLookupId = (id: string): boolean => id.length > 0 && id.length <= 64 && !hasControlCharacters(id);

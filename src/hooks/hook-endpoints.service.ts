@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { isLookupId } from '../common/ids';
 import { hooksConfig, HooksConfig } from '../config/hooks.config';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
@@ -11,7 +12,7 @@ import { confineToSubtree, isVisibleOrganization } from '../organizations/organi
 import { UrlPolicy } from '../webhooks/url-policy';
 import { generateSecret } from '../webhooks/webhook-signer';
 import { WebhookKind, WebhookScope, WebhookSubscription } from '../webhooks/webhook-subscription.entity';
-import { FOREIGN_ORGANIZATION, isLookupId, lockFor, rotatedSecret } from '../webhooks/webhook-subscriptions.service';
+import { FOREIGN_ORGANIZATION, lockFor, rotatedSecret } from '../webhooks/webhook-subscriptions.service';
 import { HookEndpoint } from './hook-endpoint.entity';
 import { HookFailurePolicy, HookPhase } from './hook-operation';
 import { CreateHookDto, HOOKS_LIMIT_DEFAULT, ListHooksQueryDto, UpdateHookDto } from './hooks.dto';

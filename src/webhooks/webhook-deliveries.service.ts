@@ -11,9 +11,9 @@ import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { DeliveryState, pendingDelivery, WebhookDelivery } from './webhook-delivery.entity';
 import { inSubtree, isVisibleOrganization } from '../organizations/organization-tree';
 import { WebhookKind, WebhookSubscription } from './webhook-subscription.entity';
-import { isLookupId, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
+import { lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
-import { newRowId } from '../common/ids';
+import { isLookupId, newRowId } from '../common/ids';
 import { CappedCount, countUpTo } from '../common/state-counts';
 import { AttemptView, DeliveryPage, DeliveryView } from './webhooks.views';
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, FindOneOptions, IsNull, SelectQueryBuilder } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { hasControlCharacters } from '../common/printable';
+import { isLookupId } from '../common/ids';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { APPROVAL_GATE, ApprovalGate, runApproved } from '../callbacks/approval-gate';
@@ -21,7 +21,6 @@ import { WebhookFilter, WebhookKind, WebhookScope, WebhookSubscription } from '.
 import {
   CreateSubscriptionDto,
   ListSubscriptionsQueryDto,
-  MAX_ID,
   RotateSecretDto,
   SUBSCRIPTIONS_LIMIT_DEFAULT,
   UpdateSubscriptionDto,
@@ -85,9 +84,6 @@ function hookInput(dto: CreateSubscriptionDto | UpdateSubscriptionDto): Record<s
 }
 
 const filtersOf = (dtos: WebhookFilterDto[]): WebhookFilter[] => dtos.map((f) => ({ mode: f.mode, match: f.match, value: f.value }));
-
-/** An id that can be looked up; anything else is as unknown as a missing row, without a query. */
-export const isLookupId = (id: string): boolean => id.length > 0 && id.length <= MAX_ID && !hasControlCharacters(id);
 
 /**
  * The SQL of the ids of an organization and its whole subtree (a recursive CTE that runs on
