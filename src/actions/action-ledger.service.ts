@@ -8,11 +8,10 @@ import { DataSource, EntityManager, In, LessThanOrEqual, MoreThan, SelectQueryBu
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { isLookupId } from '../common/ids';
 import { actionsConfig, ActionsConfig } from '../config/actions.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
-import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree } from '../organizations/organization-tree';
+import { confineToSubtree, newestAcrossSubtree, olderThanCursor } from '../organizations/organization-tree';
 import { ActionApplicability } from './action-applicability.entity';
 import { ActionCapability } from './action-capability.entity';
 import { ActionConnectionRegistry } from './action-connection-registry.service';
@@ -251,15 +250,6 @@ export class ActionLedgerService {
     return { items: rows.slice(0, limit).map(actionView), more: rows.length > limit };
   }
 
-  /** A `before` must be an action the caller can see (400 otherwise, unknown ones alike). */
-  private async checkCursor(caller: VerifiedCaller, before: string): Promise<void> {
-    const em = this.dataSource.manager;
-    const cursor = isLookupId(before) ? await em.findOne(Action, { select: { id: true, organizationId: true }, where: { id: before } }) : null;
-    if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
-      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of an action you can see.');
-    }
-  }
-
   /** The query's actions, newest first; without `confine`, no subtree condition unless the query names an organization (newestAcrossSubtree adds its own). */
   private async filtered(caller: VerifiedCaller, query: ListActionsQueryDto, confine = true): Promise<SelectQueryBuilder<Action>> {
     if (query.before !== undefined && query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before and offset cannot be used together.');
@@ -271,9 +261,7 @@ export class ActionLedgerService {
     if (query.state !== undefined) qb.andWhere('a.state = :state', { state: query.state });
     if (query.capability !== undefined) qb.andWhere('a.capability = :capability', { capability: query.capability });
     if (query.before !== undefined) {
-      await this.checkCursor(caller, query.before);
-      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
-      qb.andWhere('(a.submitted_at, a.id) < (SELECT c.submitted_at, c.id FROM actions c WHERE c.id = :before)', { before: query.before });
+      await olderThanCursor(qb, caller, query.before, { timeColumn: 'submitted_at', owner: 'organizationId', refusal: 'Invalid request: before must be the id of an action you can see.' });
     }
     return qb.orderBy('a.submitted_at', 'DESC').addOrderBy('a.id', 'DESC');
   }

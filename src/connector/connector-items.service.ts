@@ -8,7 +8,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
 import { queueFigures, QueueFigures } from '../common/state-counts';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree } from '../organizations/organization-tree';
+import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree, olderThanCursor } from '../organizations/organization-tree';
 import { isConcurrencyConflict } from '../database/unique-violation';
 import type { AlertBody, AlertDismissalBody, ItemBody, WorkloadBody, WorkloadRemovalBody } from './acronis-api.types';
 import { IntakeBatchDto, IntakeItemDto, LIST_LIMIT_DEFAULT, ListItemsQueryDto } from './connector-intake.dto';
@@ -289,12 +289,7 @@ export class ConnectorItemsService {
     if (query.state !== undefined) qb.andWhere('i.state = :state', { state: query.state });
     if (query.kind !== undefined) qb.andWhere('i.kind = :kind', { kind: query.kind });
     if (query.before !== undefined) {
-      const cursor = await em.findOne(ConnectorItem, { select: { id: true, organizationId: true }, where: { id: query.before } });
-      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
-        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of an item you can see.');
-      }
-      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
-      qb.andWhere('(i.created_at, i.id) < (SELECT c.created_at, c.id FROM connector_items c WHERE c.id = :before)', { before: cursor.id });
+      await olderThanCursor(qb, caller, query.before, { timeColumn: 'created_at', owner: 'organizationId', refusal: 'Invalid request: before must be the id of an item you can see.' });
     }
     const rows =
       query.organization_id !== undefined

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { isLookupId } from '../common/ids';
-import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree } from '../organizations/organization-tree';
+import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree, olderThanCursor } from '../organizations/organization-tree';
 import { timeRangeOf } from '../webhooks/webhooks.dto';
 import { FOREIGN_ORGANIZATION } from '../webhooks/webhook-subscriptions.service';
 import { HookDecision } from './hook-decision.entity';
@@ -67,12 +67,7 @@ export class HookDecisionsService {
     if (since) qb.andWhere('d.created_at >= :since', { since });
     if (until) qb.andWhere('d.created_at < :until', { until });
     if (query.before !== undefined) {
-      const cursor = isLookupId(query.before) ? await em.findOne(HookDecision, { select: { id: true, hookOrganizationId: true }, where: { id: query.before } }) : null;
-      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.hookOrganizationId))) {
-        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before must be the id of a decision you can see.');
-      }
-      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
-      qb.andWhere('(d.created_at, d.id) < (SELECT c.created_at, c.id FROM hook_decisions c WHERE c.id = :before)', { before: cursor.id });
+      await olderThanCursor(qb, caller, query.before, { timeColumn: 'created_at', owner: 'hookOrganizationId', refusal: 'Invalid request: query.before must be the id of a decision you can see.' });
     }
     const limit = query.limit ?? DECISIONS_LIMIT_DEFAULT;
     const owner = 'd.hook_organization_id';

@@ -8,7 +8,7 @@ import { isLookupId } from '../common/ids';
 import { hooksConfig, HooksConfig } from '../config/hooks.config';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
+import { confineToSubtree, isVisibleOrganization, olderThanCursor } from '../organizations/organization-tree';
 import { UrlPolicy } from '../webhooks/url-policy';
 import { generateSecret } from '../webhooks/webhook-signer';
 import { WebhookKind, WebhookScope, WebhookSubscription } from '../webhooks/webhook-subscription.entity';
@@ -128,11 +128,8 @@ export class HookEndpointsService {
     }
     if (query.before !== undefined) {
       if (query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
-      const cursor = isLookupId(query.before) ? await em.findOne(WebhookSubscription, { select: { id: true, organizationId: true }, where: { id: query.before, kind: WebhookKind.Hook } }) : null;
-      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
-        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before must be the id of a hook you can see.');
-      }
-      qb.andWhere('(s.created_at, s.id) < (SELECT c.created_at, c.id FROM webhook_subscriptions c WHERE c.id = :before)', { before: cursor.id });
+      const refusal = 'Invalid request: query.before must be the id of a hook you can see.';
+      await olderThanCursor(qb, caller, query.before, { timeColumn: 'created_at', owner: 'organizationId', where: { kind: WebhookKind.Hook }, refusal });
     }
     const [rows, total] = await qb
       .orderBy('s.created_at', 'DESC')

@@ -1,5 +1,7 @@
-import type { EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { EntityManager, FindOptionsWhere, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { isLookupId } from '../common/ids';
 
 /**
  * The organization tree's queries, written once (docs/architecture.md, the organization tree):
@@ -136,4 +138,34 @@ export async function newestAcrossSubtree<T extends ObjectLiteral>(qb: SelectQue
     .flat()
     .sort((a, b) => time(b) - time(a) || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0))
     .slice(0, limit);
+}
+
+/** How {@link olderThanCursor} reads a `before` cursor. */
+export interface BeforeCursor<T> {
+  /** The time column that orders the page, newest first with the id, without alias (`created_at`). */
+  timeColumn: string;
+  /** The cursor row's owner (`organizationId`): an organization the caller must see, unless `visible` says otherwise. */
+  owner: keyof T & string;
+  /** What else the cursor row must be (`{ kind: WebhookKind.Hook }`). */
+  where?: FindOptionsWhere<T>;
+  /** Whether the caller sees an owner that is not an organization (a delivery's subscription). */
+  visible?: (owner: string) => Promise<boolean>;
+  /** The 400's message, worded as each API has always worded it. */
+  refusal: string;
+}
+
+/**
+ * Pages by key: keeps the rows of the query older than the row `before` names (the time column,
+ * then `id`). That row must be one of the query's table that the caller can see; any other id,
+ * unknown ones alike, is a 400 with the cursor's `refusal`.
+ */
+export async function olderThanCursor<T extends ObjectLiteral>(qb: SelectQueryBuilder<T>, caller: VerifiedCaller, before: string, cursor: BeforeCursor<T>): Promise<void> {
+  const em = qb.connection.manager;
+  const { target, tableName } = qb.expressionMap.mainAlias!.metadata;
+  const row = isLookupId(before) ? await em.findOne<ObjectLiteral>(target, { select: { id: true, [cursor.owner]: true }, where: { ...cursor.where, id: before } }) : null;
+  const visible = cursor.visible ?? ((owner: string) => isVisibleOrganization(em, caller, owner));
+  if (!row || !(await visible(row[cursor.owner] as string))) throw new DomainError(ErrorCode.ValidationFailed, cursor.refusal);
+  const time = cursor.timeColumn;
+  // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
+  qb.andWhere(`(${qb.alias}.${time}, ${qb.alias}.id) < (SELECT c.${time}, c.id FROM ${tableName} c WHERE c.id = :before)`, { before });
 }

@@ -5,7 +5,7 @@ import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { hasControlCharacters } from '../common/printable';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
+import { confineToSubtree, isVisibleOrganization, olderThanCursor } from '../organizations/organization-tree';
 import { S3ActionAttempt } from './s3-action-attempt.entity';
 import { S3InboxRecord, S3InboxState } from './s3-inbox-record.entity';
 import { S3InboxSignal } from './s3-inbox-signal.service';
@@ -116,13 +116,8 @@ export class S3InboxService {
       qb.andWhere('r.bucket = :bucket', { bucket });
     }
     if (query.before !== undefined) {
-      const before = stringParam(query.before, 'before');
-      const cursor = isLookupId(before) ? await em.findOne(S3InboxRecord, { select: { id: true, organizationId: true }, where: { id: before } }) : null;
-      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
-        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of an inbox record you can see.');
-      }
-      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
-      qb.andWhere('(r.created_at, r.id) < (SELECT c.created_at, c.id FROM s3_inbox c WHERE c.id = :before)', { before: cursor.id });
+      const refusal = 'Invalid request: before must be the id of an inbox record you can see.';
+      await olderThanCursor(qb, caller, stringParam(query.before, 'before'), { timeColumn: 'created_at', owner: 'organizationId', refusal });
     }
     return qb.orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC');
   }

@@ -8,7 +8,7 @@ import { hasControlCharacters } from '../common/printable';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
 import { fromDbDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
+import { confineToSubtree, isVisibleOrganization, olderThanCursor } from '../organizations/organization-tree';
 import { UrlPolicy } from '../webhooks/url-policy';
 import type { S3Action } from './s3-action.types';
 import { S3EventSource } from './s3-event-source.entity';
@@ -121,12 +121,8 @@ export class S3SourcesService {
       confineToSubtree(qb, 's.organization_id', caller.organizationId);
     }
     if (query.before !== undefined) {
-      const before = stringParam(query.before, 'before');
-      const cursor = isLookupId(before) ? await em.findOne(S3EventSource, { select: { id: true, organizationId: true }, where: { id: before } }) : null;
-      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
-        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of a source you can see.');
-      }
-      qb.andWhere('(s.created_at, s.id) < (SELECT c.created_at, c.id FROM s3_event_sources c WHERE c.id = :before)', { before: cursor.id });
+      const refusal = 'Invalid request: before must be the id of a source you can see.';
+      await olderThanCursor(qb, caller, stringParam(query.before, 'before'), { timeColumn: 'created_at', owner: 'organizationId', refusal });
     }
     const [rows, total] = await qb.orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC').limit(limit).offset(offset).getManyAndCount();
     return { items: rows.map(sourceView), total };

@@ -9,7 +9,7 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { DeliverySignal } from './delivery-signal.service';
 import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { DeliveryState, pendingDelivery, WebhookDelivery } from './webhook-delivery.entity';
-import { inSubtree, isVisibleOrganization } from '../organizations/organization-tree';
+import { inSubtree, isVisibleOrganization, olderThanCursor } from '../organizations/organization-tree';
 import { WebhookKind, WebhookSubscription } from './webhook-subscription.entity';
 import { lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
@@ -153,12 +153,12 @@ export class WebhookDeliveriesService {
     if (query.event_id !== undefined) qb.andWhere('d.event_id = :eventId', { eventId: query.event_id });
     if (query.replayed !== undefined) qb.andWhere(query.replayed ? `NOT ${NOT_REPLAYED_SQL}` : NOT_REPLAYED_SQL);
     if (query.before !== undefined) {
-      const cursor = isLookupId(query.before) ? await em.findOne(WebhookDelivery, { select: { id: true, subscriptionId: true }, where: { id: query.before } }) : null;
-      if (!cursor || !(await this.isVisibleSubscription(em, caller, cursor.subscriptionId, kind))) {
-        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before must be the id of a delivery you can see.');
-      }
-      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
-      qb.andWhere('(d.created_at, d.id) < (SELECT c.created_at, c.id FROM webhook_deliveries c WHERE c.id = :before)', { before: cursor.id });
+      await olderThanCursor(qb, caller, query.before, {
+        timeColumn: 'created_at',
+        owner: 'subscriptionId',
+        visible: (subscriptionId: string) => this.isVisibleSubscription(em, caller, subscriptionId, kind),
+        refusal: 'Invalid request: query.before must be the id of a delivery you can see.',
+      });
     }
     return qb.orderBy('d.created_at', 'DESC').addOrderBy('d.id', 'DESC');
   }

@@ -10,7 +10,7 @@ import { TransactionRunner } from '../database/transaction-runner.service';
 import { APPROVAL_GATE, ApprovalGate, runApproved } from '../callbacks/approval-gate';
 import { HookOperation } from '../hooks/hook-operation';
 import { Organization } from '../organizations/organization.entity';
-import { confineToSubtree, isVisibleOrganization } from '../organizations/organization-tree';
+import { confineToSubtree, isVisibleOrganization, olderThanCursor } from '../organizations/organization-tree';
 import { executeSql } from '../database/raw-sql';
 import { DeliverySignal } from './delivery-signal.service';
 import { UrlPolicy } from './url-policy';
@@ -191,12 +191,8 @@ export class WebhookSubscriptionsService {
     else confineToSubtree(qb, 's.organization_id', caller.organizationId);
     if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
     if (query.before !== undefined) {
-      const cursor = isLookupId(query.before) ? await em.findOne(WebhookSubscription, { select: { id: true, organizationId: true }, where: { id: query.before, kind: WebhookKind.Webhook } }) : null;
-      if (!cursor || !(await isVisibleOrganization(em, caller, cursor.organizationId))) {
-        throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before must be the id of a subscription you can see.');
-      }
-      // A row-value comparison against the cursor row: no timestamp crosses the driver boundary.
-      qb.andWhere('(s.created_at, s.id) < (SELECT c.created_at, c.id FROM webhook_subscriptions c WHERE c.id = :before)', { before: cursor.id });
+      const refusal = 'Invalid request: query.before must be the id of a subscription you can see.';
+      await olderThanCursor(qb, caller, query.before, { timeColumn: 'created_at', owner: 'organizationId', where: { kind: WebhookKind.Webhook }, refusal });
     }
     return qb.orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC');
   }
