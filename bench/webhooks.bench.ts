@@ -1247,8 +1247,13 @@ async function main(): Promise<void> {
         const ratio = r.deliveryRate / Math.max(1e-9, r.callbackRate);
         console.log(`  m) deliveries >= ${percent(GOALS.mixedRatio)} of the callback rate: ${percent(ratio)} (${perSecond(r.deliveryRate)} vs ${perSecond(r.callbackRate)}/s): ${ratio >= GOALS.mixedRatio ? 'MET' : 'NOT MET'}`);
         console.log(`  m) lag p99 < ${GOALS.mixedP99Ms} ms: ${ms(p99)} ms: ${p99 < GOALS.mixedP99Ms ? 'MET' : 'NOT MET'}`);
-        const growing = r.backlog[3] > Math.max(r.backlog[0], 2 * settings.mixedConnections);
-        console.log(`  m) no growing backlog: ${r.backlog.join(' -> ')} over the load: ${growing ? 'NOT MET' : 'MET'}`);
+        // Growing: the backlog at the end exceeds the first quarter's by more than half a second of
+        // deliveries (half the lag goal) or twice the connections, whichever is more. A backlog that
+        // keeps pace wanders by a few dozen rows between samples (the deliveries in flight and claimed
+        // ahead); one that does not grows by the rate gap times the load (thousands of rows).
+        const allowance = Math.max(2 * settings.mixedConnections, Math.round(r.deliveryRate * 0.5));
+        const growing = r.backlog[3] > r.backlog[0] + allowance;
+        console.log(`  m) no growing backlog (end within ${allowance} of the first quarter): ${r.backlog.join(' -> ')} over the load: ${growing ? 'NOT MET' : 'MET'}`);
       } else {
         console.log(`  s) lag p99 < ${GOALS.steadyMixedP99Ms} ms at ${settings.steadyMixedRate} callbacks/s: ${ms(p99)} ms: ${p99 < GOALS.steadyMixedP99Ms ? 'MET' : 'NOT MET'}`);
       }
