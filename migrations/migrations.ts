@@ -15,6 +15,7 @@ import { ConsoleHooksConnector1733420000000 } from './1733420000000-ConsoleHooks
 import { ConsoleS3ActionsPages1733430000000 } from './1733430000000-ConsoleS3ActionsPages';
 import { ConsoleOverviewIndexes1733440000000 } from './1733440000000-ConsoleOverviewIndexes';
 import { EventOrganizationIds1733450000000 } from './1733450000000-EventOrganizationIds';
+import { WebhookDeliveriesPendingOrder1733460000000 } from './1733460000000-WebhookDeliveriesPendingOrder';
 
 /** Every migration in order; one set for SQLite and PostgreSQL. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   ConsoleS3ActionsPages1733430000000,
   ConsoleOverviewIndexes1733440000000,
   EventOrganizationIds1733450000000,
+  WebhookDeliveriesPendingOrder1733460000000,
 ];

@@ -46,6 +46,14 @@ const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF
 export const storable = (text: string): string => text.replace(UNSTORABLE, '\uFFFD');
 
 /**
+ * PostgreSQL: a state compared by id-fenced writes, as a one-row subquery the planner cannot read.
+ * A literal proves the partial index of leased rows usable, and after a burst its dead entries make
+ * a scan of it cost several times the lookups by id it displaces (a settle of 127 rows read 9,911
+ * entries of it: 3.5 of its 5.5 ms).
+ */
+const unplanned = (state: string): string => `(SELECT '${state}'::varchar)`;
+
+/**
  * Every statement of the work core, and with them every difference between SQLite and PostgreSQL:
  * PostgreSQL claims in one statement (row locks skipped by concurrent replicas) and writes a batch
  * in one statement from arrays; SQLite (one writer, in process) claims in a few cheap statements
@@ -287,7 +295,7 @@ export class WorkSql {
       const rows = await selectSql<{ id: string }>(
         em,
         `UPDATE ${table} t SET locked_until = ? FROM unnest(?::varchar[], ?::int[]) AS v(id, attempts)
-          WHERE t.id = v.id AND t.attempts = v.attempts AND t.state = '${leasedState}' RETURNING t.id`,
+          WHERE t.id = v.id AND t.attempts = v.attempts AND t.state = ${unplanned(leasedState)} RETURNING t.id`,
         [until, held.map((h) => h.id), held.map((h) => h.attempts)],
       );
       return new Set(rows.map((row) => row.id));
@@ -319,7 +327,7 @@ export class WorkSql {
                 ${completed ? `, ${completed} = v.completed_at` : ''}${extra.map((c) => `, ${c} = v.${c}`).join('')}
            FROM jsonb_to_recordset(?::jsonb)
              AS v(id varchar, claim integer, uncount integer, state varchar, next_attempt_at timestamptz, completed_at timestamptz${extra.map((c) => `, ${c} ${outcomeColumns[c]}`).join('')})
-          WHERE t.id = v.id AND t.state = '${leasedState}' AND t.attempts = v.claim
+          WHERE t.id = v.id AND t.state = ${unplanned(leasedState)} AND t.attempts = v.claim
           RETURNING t.id`;
       const ctes = [`settled AS (${settle})`];
       const params: unknown[] = [now, json];
