@@ -154,11 +154,6 @@ export class AcronisClient implements OnModuleDestroy {
     return this.config.credentials !== null;
   }
 
-  /** ACRONIS_DC_URL: the data center of mappings that recorded none. */
-  get defaultDcUrl(): string {
-    return this.requireCredentials().dcUrl;
-  }
-
   /**
    * Creates an alert in `tenantId` (the body's `tenantID`); `remoteId` is the alert id. With an
    * `id`, a 409 (an alert with that id exists: an earlier push of ours got through) counts as sent.
@@ -308,11 +303,8 @@ export class AcronisClient implements OnModuleDestroy {
     const json = payload(this.requireCredentials().clientId);
     const answer = await this.send(dcUrl, method, path, json);
     if ('kind' in answer) return answer;
-    if ('status' in answer) {
-      const claimed = special(answer);
-      if (claimed) return claimed;
-    }
-    return this.classify(answer);
+    const claimed = 'status' in answer && special(answer);
+    return claimed || this.classify(answer);
   }
 
   /** A GET of `path`: `parse` turns the answers it understands into a value; anything else is classified as a failed push. */
@@ -320,10 +312,8 @@ export class AcronisClient implements OnModuleDestroy {
     this.requireCredentials();
     const answer = await this.send(dcUrl, 'GET', path, null);
     if ('kind' in answer) return answer;
-    if ('status' in answer) {
-      const parsed = parse(answer);
-      if (parsed) return parsed;
-    }
+    const parsed = 'status' in answer && parse(answer);
+    if (parsed) return parsed;
     const outcome = this.classify(answer);
     // A 2xx that `parse` did not take is not what a lookup expects: try again later.
     return outcome.kind === 'sent' ? { kind: 'retry', status: outcome.status, error: `HTTP ${outcome.status}: unexpected answer to GET ${path.split('?')[0]}`, retryAfterMs: null } : outcome;
@@ -339,23 +329,19 @@ export class AcronisClient implements OnModuleDestroy {
     } catch (error) {
       return this.tokenFailure(error);
     }
-    let response = await this.request(base, method, path, json, token);
+    const response = await this.request(base, method, path, json, token);
     if (!('status' in response) || response.status !== 401) return response;
     try {
       token = await this.tokenAfterUnauthorized(base, session, token);
     } catch (error) {
       return this.tokenFailure(error);
     }
-    response = await this.request(base, method, path, json, token);
-    return response;
+    return this.request(base, method, path, json, token);
   }
 
   private session(base: string): DatacenterSession {
     let session = this.sessions.get(base);
-    if (!session) {
-      session = { token: null, tokenFlight: null };
-      this.sessions.set(base, session);
-    }
+    if (!session) this.sessions.set(base, (session = { token: null, tokenFlight: null }));
     return session;
   }
 
