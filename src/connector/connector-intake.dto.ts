@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMinSize,
@@ -159,6 +160,10 @@ export class WorkloadRemovalDto {
   key!: string;
 }
 
+/** A kind's body field, checked on items of that kind only. Decorators in stacked order (bottom first); `type` a property arrow: Swagger knows a lazy type by its name. */
+const BodyOfKind = (kind: ConnectorItemKind, dto: () => new () => object): PropertyDecorator =>
+  applyDecorators(Type(dto), ValidateNested(), IsObject(), ValidateIf((o: IntakeItemDto) => o.kind === kind), ApiPropertyOptional({ type: () => dto(), description: `When kind is ${kind}.` }));
+
 export class IntakeItemDto {
   @ApiProperty({
     minLength: 1,
@@ -172,24 +177,16 @@ export class IntakeItemDto {
   @IsIn(Object.values(ConnectorItemKind)) @Validate(BodyMatchesKind)
   kind!: ConnectorItemKind;
 
-  @ApiPropertyOptional({ type: () => AlertDto, description: 'When kind is alert.' })
-  @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.Alert)
-  @IsObject() @ValidateNested() @Type(() => AlertDto)
+  @BodyOfKind(ConnectorItemKind.Alert, () => AlertDto)
   alert?: AlertDto;
 
-  @ApiPropertyOptional({ type: () => WorkloadDto, description: 'When kind is workload.' })
-  @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.Workload)
-  @IsObject() @ValidateNested() @Type(() => WorkloadDto)
+  @BodyOfKind(ConnectorItemKind.Workload, () => WorkloadDto)
   workload?: WorkloadDto;
 
-  @ApiPropertyOptional({ type: () => AlertDismissalDto, description: 'When kind is alert_dismissal.' })
-  @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.AlertDismissal)
-  @IsObject() @ValidateNested() @Type(() => AlertDismissalDto)
+  @BodyOfKind(ConnectorItemKind.AlertDismissal, () => AlertDismissalDto)
   alert_dismissal?: AlertDismissalDto;
 
-  @ApiPropertyOptional({ type: () => WorkloadRemovalDto, description: 'When kind is workload_removal.' })
-  @ValidateIf((o: IntakeItemDto) => o.kind === ConnectorItemKind.WorkloadRemoval)
-  @IsObject() @ValidateNested() @Type(() => WorkloadRemovalDto)
+  @BodyOfKind(ConnectorItemKind.WorkloadRemoval, () => WorkloadRemovalDto)
   workload_removal?: WorkloadRemovalDto;
 }
 
@@ -264,14 +261,5 @@ export class ListItemsQueryDto {
   before?: string;
 }
 
-/** `GET /api/connector/runs`. */
-export class ListRunsQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIST_LIMIT_MAX, default: LIST_LIMIT_DEFAULT })
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIST_LIMIT_MAX)
-  limit?: number;
-
-  /** Keyset cursor: the id of the last run of the previous page (`next_before`). */
-  @ApiPropertyOptional({ maxLength: 64, description: 'Keyset cursor: `next_before` of the previous page.' })
-  @IsOptional() @IsString() @Length(1, 64) @Validate(Printable)
-  before?: string;
-}
+/** `GET /api/connector/runs`: `before` is the id of the last run of the previous page. */
+export class ListRunsQueryDto extends PickType(ListItemsQueryDto, ['limit', 'before'] as const) {}

@@ -3,12 +3,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { hasControlCharacters } from '../common/printable';
 import { Organization } from '../organizations/organization.entity';
+import { olderThanCursor } from '../organizations/organization-tree';
+import { LIST_LIMIT_DEFAULT } from './connector-intake.dto';
 import { ConnectorRun } from './connector-run.entity';
 import { ConnectorRunPage, ConnectorRunView } from './connector.views';
 
-export const RUNS_LIMIT_DEFAULT = 50;
 const RUNS_NOT_FOUND = 'Connector runs not found.';
 
 function runView(r: ConnectorRun): ConnectorRunView {
@@ -49,13 +49,11 @@ export class ConnectorRunsService {
   /** Newest first (`started_at`, then `id`); `before` is the id of the last run seen. */
   async list(caller: VerifiedCaller, query: { before?: string; limit?: number } = {}): Promise<ConnectorRunPage> {
     if (!(await this.isVendor(caller))) throw new DomainError(ErrorCode.NotFound, RUNS_NOT_FOUND);
-    const em = this.dataSource.manager;
-    const limit = query.limit ?? RUNS_LIMIT_DEFAULT;
-    const qb = em.createQueryBuilder(ConnectorRun, 'r');
+    const limit = query.limit ?? LIST_LIMIT_DEFAULT;
+    const qb = this.dataSource.manager.createQueryBuilder(ConnectorRun, 'r');
     if (query.before !== undefined) {
-      const known = query.before.length <= 64 && !hasControlCharacters(query.before) && (await em.exists(ConnectorRun, { where: { id: query.before } }));
-      if (!known) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: before must be the id of a run.');
-      qb.where('(r.started_at, r.id) < (SELECT c.started_at, c.id FROM connector_runs c WHERE c.id = :before)', { before: query.before });
+      // Runs belong to no organization: any run is the vendor's.
+      await olderThanCursor(qb, caller, query.before, { timeColumn: 'started_at', owner: 'id', visible: () => Promise.resolve(true), refusal: 'Invalid request: before must be the id of a run.' });
     }
     const rows = await qb.orderBy('r.started_at', 'DESC').addOrderBy('r.id', 'DESC').limit(limit + 1).getMany();
     const page = rows.slice(0, limit);
