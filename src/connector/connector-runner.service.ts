@@ -15,6 +15,7 @@ import { LeaseService } from '../database/lease.service';
 import { fromDbDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { OutboxService } from '../events/outbox.service';
+import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import type { Settled, SettleWith, Verdict, WorkItem, WorkOutcome, WorkProcessor, WorkQueueTable } from '../work-core/work-queue';
 import { WorkRunner } from '../work-core/work-runner';
 import type { AlertBody, AlertDismissalBody, LookupOutcome, PushOutcome, RemoteWorkload, WorkloadBody, WorkloadRemovalBody } from './acronis-api.types';
@@ -362,18 +363,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
         .set({ status: ConnectorRunStatus.Failed, finishedAt: startedAt, error: 'abandoned: its runner stopped before finishing' })
         .where('status = :running', { running: ConnectorRunStatus.Running })
         .execute();
-      const run = em.create(ConnectorRun, {
-        id: randomUUID(),
-        trigger,
-        holder: this.holder,
-        status: ConnectorRunStatus.Running,
-        startedAt,
-        finishedAt: null,
-        sent: 0,
-        failed: 0,
-        skipped: 0,
-        error: null,
-      });
+      const run = this.newRun(trigger, startedAt, ConnectorRunStatus.Running, null, null);
       await em.insert(ConnectorRun, run);
       return run;
     });
@@ -441,20 +431,13 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
 
   /** A run that could not be recorded (no database, no lease table): what the caller gets back. */
   private unrecorded(trigger: ConnectorRunTrigger, startedAt: Date, error: unknown): ConnectorRun {
-    return Object.assign(new ConnectorRun(), {
-      id: randomUUID(),
-      trigger,
-      holder: this.holder,
-      status: ConnectorRunStatus.Failed,
-      startedAt,
-      finishedAt: new Date(),
-      sent: 0,
-      failed: 0,
-      skipped: 0,
-      error: messageOf(error),
-    });
+    return this.newRun(trigger, startedAt, ConnectorRunStatus.Failed, new Date(), messageOf(error));
   }
 
+  /** A run of this holder that has pushed nothing yet. */
+  private newRun(trigger: ConnectorRunTrigger, startedAt: Date, status: ConnectorRunStatus, finishedAt: Date | null, error: string | null): ConnectorRun {
+    return Object.assign(new ConnectorRun(), { id: randomUUID(), trigger, holder: this.holder, status, startedAt, finishedAt, sent: 0, failed: 0, skipped: 0, error });
+  }
 
   /**
    * Sends due items with at most `concurrency` pushes in flight, on the work core's runner: claims
@@ -674,7 +657,6 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
     return this.postgres ? work(this.dataSource.manager) : this.transactions.run(work);
   }
 
-
   /** Says why pending items of unmapped organizations wait; returns how many wait so. */
   private markUnmapped(): Promise<number> {
     return this.transactions.run(async (em) => {
@@ -687,15 +669,13 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
         .andWhere(unmapped)
         .andWhere('(waiting_reason IS NULL OR waiting_reason <> :reason)', { reason: NOT_MAPPED_REASON })
         .execute();
-      const counted = await em
+      return em
         .createQueryBuilder(ConnectorItem, 'connector_items')
         .where('connector_items.state = :state', { state: ConnectorItemState.Pending })
         .andWhere(unmapped)
         .getCount();
-      return counted;
     });
   }
-
 
   /** What one item asks of the Acronis API, by kind. */
   private push(item: ClaimedItem): Promise<DeliveryOutcome> {
@@ -1006,13 +986,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
   }
 
   private async mappedTenant(organizationId: string): Promise<string | null> {
-    const rows: Array<{ acronis_tenant_id: string }> = await this.dataSource.manager
-      .createQueryBuilder()
-      .select('m.acronis_tenant_id', 'acronis_tenant_id')
-      .from('organizations_mapping', 'm')
-      .where('m.organization_id = :organizationId', { organizationId })
-      .getRawMany();
-    return rows[0]?.acronis_tenant_id ?? null;
+    return (await this.dataSource.manager.findOneBy(OrganizationMapping, { organizationId }))?.acronisTenantId ?? null;
   }
 
   /** The shared backoff (full jitter, never sooner than Retry-After) with the connector's settings. */

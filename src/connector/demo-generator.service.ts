@@ -103,11 +103,7 @@ export class DemoGenerator {
           ...Array.from({ length: alertsPerTenant }, (): [ConnectorItemKind, AlertBody] => [ConnectorItemKind.Alert, this.alert()]),
           ...Array.from({ length: workloadsPerTenant }, (): [ConnectorItemKind, WorkloadBody] => [ConnectorItemKind.Workload, this.workload()]),
         ];
-        for (const [kind, body] of bodies) {
-          rows.push(
-            newPendingItem({ organizationId, kind, source: ConnectorItemSource.Demo, idempotencyKey: null, body, now }),
-          );
-        }
+        for (const [kind, body] of bodies) rows.push(newPendingItem({ organizationId, kind, source: ConnectorItemSource.Demo, idempotencyKey: null, body, now }));
       }
       await insertPendingItems(em, rows);
       return rows.length;
