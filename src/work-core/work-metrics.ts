@@ -1,8 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** What became of a lease. */
-export type LeaseEnd = 'done' | 'retry' | 'failed' | 'lost_lease' | 'given_back' | 'interrupted';
-
 /** The work core's metrics, labelled by queue; one set per registry (an application instance). */
 export class WorkMetrics {
   private static readonly byRegistry = new WeakMap<Registry, WorkMetrics>();

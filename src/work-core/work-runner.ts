@@ -209,9 +209,8 @@ export class WorkRunner<Row, Context, Result> {
   /** With `retriesFirst`: up to `free` of this runner's retries that are due, soonest first (no longer tracked once asked for). */
   private dueRetries(now: number, free: number): string[] {
     if (this.retries.size === 0) return [];
-    const due: Array<[string, number]> = [];
-    for (const entry of this.retries) if (entry[1] <= now) due.push(entry);
-    const first = due
+    const first = [...this.retries]
+      .filter(([, dueAt]) => dueAt <= now)
       .sort((a, b) => a[1] - b[1])
       .slice(0, free)
       .map(([id]) => id);
@@ -423,9 +422,7 @@ export class WorkRunner<Row, Context, Result> {
             if (this.options.retriesFirst && o.applied && o.settled === 'retry') this.retries.set(o.item.id, o.nextAttemptAt.getTime());
           }
           const dropped = new Set(this.processor.committed?.(written) ?? []);
-          if (dropped.size > 0) {
-            for (let i = this.ready.length - 1; i >= 0; i--) if (dropped.has(this.ready[i].key)) this.returnUnstarted(this.ready.splice(i, 1)[0]);
-          }
+          for (let i = this.ready.length - 1; i >= 0; i--) if (dropped.has(this.ready[i].key)) this.returnUnstarted(this.ready.splice(i, 1)[0]);
           this.enqueue(next);
           this.scheduleWake(written);
           break;
@@ -463,7 +460,8 @@ export class WorkRunner<Row, Context, Result> {
   private async write(em: EntityManager, batch: Array<{ item: WorkItem<Row, Context>; result: Result }>): Promise<WorkOutcome<Row, Context, Result>[]> {
     const now = new Date();
     const states: Record<Settled, string> = { done: this.table.doneState, failed: this.table.failedState, retry: this.table.pendingState };
-    const outcomes = batch.map(({ item, result }): { outcome: WorkOutcome<Row, Context, Result>; state: string } => {
+    const outcomes: WorkOutcome<Row, Context, Result>[] = [];
+    const rows = batch.map(({ item, result }): SettleRow => {
       const { verdict, values: judged, history } = this.processor.judge(item, result);
       let settled: Settled = verdict.kind === 'later' ? 'retry' : verdict.kind;
       let nextAttemptAt = now;
@@ -474,24 +472,13 @@ export class WorkRunner<Row, Context, Result> {
       } else if (verdict.kind === 'later') nextAttemptAt = new Date(now.getTime() + verdict.delayMs);
       const state = (verdict.kind === 'done' || verdict.kind === 'failed') && verdict.state !== undefined ? verdict.state : states[settled];
       const values = typeof judged === 'function' ? judged(settled, nextAttemptAt) : judged;
-      return { outcome: { item, result, settled, later: verdict.kind === 'later', nextAttemptAt, values, history, applied: false }, state };
+      const later = verdict.kind === 'later';
+      outcomes.push({ item, result, settled, later, nextAttemptAt, values, history, applied: false });
+      return { id: item.id, attempts: item.attempts, state, nextAttemptAt, completedAt: settled === 'retry' ? null : now, values, uncount: later, history };
     });
-    const rows = outcomes.map(
-      ({ outcome: o, state }): SettleRow => ({
-        id: o.item.id,
-        attempts: o.item.attempts,
-        state,
-        nextAttemptAt: o.nextAttemptAt,
-        completedAt: o.settled === 'retry' ? null : now,
-        values: o.values,
-        uncount: o.later,
-        history: o.history,
-      }),
-    );
     const settleWith = this.processor.settleWith?.bind(this.processor);
-    const early = outcomes.map(({ outcome }) => outcome);
-    const applied = await this.sql.settle(em, rows, now, settleWith && ((first) => settleWith(early, now, first)));
-    const written = outcomes.map(({ outcome }) => ({ ...outcome, applied: applied.has(outcome.item.id) }));
+    const applied = await this.sql.settle(em, rows, now, settleWith && ((first) => settleWith(outcomes, now, first)));
+    const written = outcomes.map((o) => ({ ...o, applied: applied.has(o.item.id) }));
     await this.processor.record(em, written, now);
     return written;
   }
@@ -542,7 +529,6 @@ export class WorkRunner<Row, Context, Result> {
   }
 
   private gauge(): void {
-    if (!this.metrics) return;
     this.metrics.inflight.set({ queue: this.table.name }, this.inflight.size);
     this.metrics.held.set({ queue: this.table.name }, this.leases.size);
   }

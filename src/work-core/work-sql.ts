@@ -35,6 +35,8 @@ export interface ClaimRequest {
   first?: readonly string[];
 }
 
+type KeyGate = NonNullable<WorkQueueTable['keyGate']>;
+
 /** What PostgreSQL cannot store in text (NUL) or in jsonb (a lone UTF-16 surrogate). */
 // eslint-disable-next-line no-control-regex -- NUL is exactly what is looked for
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -60,7 +62,7 @@ const unplanned = (state: string): string => `(SELECT '${state}'::varchar)`;
  * inside the caller's transaction and writes a batch through one prepared statement per row.
  */
 export class WorkSql {
-  private readonly postgres: boolean;
+  readonly isPostgres: boolean;
   /** SQLite: when expired leases were last looked for (ms). */
   private lastExpiredScan = 0;
 
@@ -69,11 +71,7 @@ export class WorkSql {
     type: string,
     private readonly pollMs: number,
   ) {
-    this.postgres = type === 'postgres';
-  }
-
-  get isPostgres(): boolean {
-    return this.postgres;
+    this.isPostgres = type === 'postgres';
   }
 
   /**
@@ -104,12 +102,6 @@ export class WorkSql {
     return (this.q.takeoverResets ?? []).map((c) => `, ${c} = CASE WHEN ${t}state = '${this.q.leasedState}' THEN NULL ELSE ${t}${c} END`).join('');
   }
 
-  /** The table's key gate: every per-key claim has one (an oldest-first table has none). */
-  private get keyGate(): NonNullable<WorkQueueTable['keyGate']> {
-    if (!this.q.keyGate) throw new Error(`${this.q.name}: a per-key claim needs a key gate`);
-    return this.q.keyGate;
-  }
-
   /**
    * Leases due rows: expired leases first (their holder died), then pending rows, for the keys with
    * the oldest due work, each key up to what it may still hold (or, without a key gate, the oldest
@@ -117,8 +109,9 @@ export class WorkSql {
    */
   async claim(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
     if (r.free <= 0) return [];
-    if (!this.q.keyGate) return this.claimOldest(em, r);
-    return this.postgres ? this.claimPostgres(em, r) : this.claimSqlite(em, r);
+    const { keyGate } = this.q;
+    if (!keyGate) return this.claimOldest(em, r);
+    return this.isPostgres ? this.claimPostgres(em, r, keyGate) : this.claimSqlite(em, r, keyGate);
   }
 
   /**
@@ -130,7 +123,7 @@ export class WorkSql {
   private async claimOldest(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
     const { table, pendingState: pending, leasedState: leased, rowGate } = this.q;
     const gate = rowGate ? `AND (${rowGate})` : '';
-    const lock = this.postgres ? 'FOR UPDATE SKIP LOCKED' : '';
+    const lock = this.isPostgres ? 'FOR UPDATE SKIP LOCKED' : '';
     const first = (r.first ?? []).slice(0, r.free);
     const ids = first.map(() => '?').join(', ');
     const arms = [`SELECT id FROM (SELECT c.id FROM ${table} c WHERE c.state = '${leased}' AND c.locked_until < ? ${gate} ORDER BY c.locked_until LIMIT ${r.free} ${lock}) AS expired`];
@@ -176,9 +169,8 @@ export class WorkSql {
   }
 
   /** One statement: keys, their due rows (LATERAL, locked SKIP LOCKED), expired leases, and the UPDATE. */
-  private async claimPostgres(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
+  private async claimPostgres(em: EntityManager, r: ClaimRequest, keyGate: KeyGate): Promise<ClaimedRow[]> {
     const { table, keyColumn: key, pendingState: pending, leasedState: leased } = this.q;
-    const keyGate = this.keyGate;
     const keyColumns = keyGate.columns ?? [];
     const heldKeys = [...r.held.keys()];
     const heldCounts = heldKeys.map((k) => r.held.get(k) ?? 0);
@@ -218,9 +210,8 @@ export class WorkSql {
    * UNION ALL), then one UPDATE that checks every row again. A scan of a due index in time order
    * would step over a saturated key's whole backlog (a hanging receiver's) on every claim.
    */
-  private async claimSqlite(em: EntityManager, r: ClaimRequest): Promise<ClaimedRow[]> {
+  private async claimSqlite(em: EntityManager, r: ClaimRequest, keyGate: KeyGate): Promise<ClaimedRow[]> {
     const { table, keyColumn: key, pendingState: pending, leasedState: leased } = this.q;
-    const keyGate = this.keyGate;
     const saturated = [...r.held].filter(([, n]) => n >= r.keyLimit).map(([id]) => id);
     const next = this.nextInGroupParams(r.now);
     const notIn = saturated.length > 0 ? `NOT IN (${saturated.map(() => '?').join(', ')})` : null;
@@ -291,7 +282,7 @@ export class WorkSql {
   async renew(em: EntityManager, held: ReadonlyArray<{ id: string; attempts: number }>, until: Date): Promise<Set<string>> {
     if (held.length === 0) return new Set();
     const { table, leasedState } = this.q;
-    if (this.postgres) {
+    if (this.isPostgres) {
       const rows = await selectSql<{ id: string }>(
         em,
         `UPDATE ${table} t SET locked_until = ? FROM unnest(?::varchar[], ?::int[]) AS v(id, attempts)
@@ -316,7 +307,7 @@ export class WorkSql {
     const { table, leasedState, outcomeColumns, history } = this.q;
     const extra = Object.keys(outcomeColumns);
     const completed = this.q.completedColumn === undefined ? 'completed_at' : this.q.completedColumn;
-    if (this.postgres) {
+    if (this.isPostgres) {
       const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
       const json = JSON.stringify(
         rows.map((r) => ({ ...r.values, id: r.id, claim: r.attempts, uncount: r.uncount ? 1 : 0, state: r.state, next_attempt_at: iso(r.nextAttemptAt), completed_at: iso(r.completedAt) })),
