@@ -33,7 +33,6 @@ export class ConnectorIntakeController {
     @Inject(connectorConfig.KEY) private readonly config: ConnectorConfig,
   ) {}
 
-  /** 202: stored for the next run (or at once with `send_now`), not yet sent. */
   @Post()
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue alerts and workloads for one organization', description: 'All or nothing; replays of a stored key with the same body answer the stored item (`created: false`).' })

@@ -91,7 +91,6 @@ export class AlertDto {
   @IsObject() @ValidateNested() @Type(() => AlertDetailsDto)
   details!: AlertDetailsDto;
 
-  /** ResourceID and ResourceName link a workload: both or neither. */
   @ApiPropertyOptional({ maxLength: MAX_STRING, description: 'Links a workload; with ResourceName, both or neither.' })
   @ValidateIf((o: AlertDto) => o.ResourceID !== undefined || o.ResourceName !== undefined)
   @IsString({ message: 'ResourceID must be a string (ResourceID and ResourceName go together)' })
@@ -131,12 +130,10 @@ export class WorkloadDto {
   @IsObject()
   attributes!: Record<string, unknown>;
 
-  /** Defaults to `[]`. */
   @ApiPropertyOptional({ type: String, isArray: true, default: [] })
   @IsOptional() @IsArray() @IsString({ each: true })
   allowed_actions?: string[];
 
-  /** Defaults to `true`. */
   @ApiPropertyOptional({ default: true })
   @IsOptional() @IsBoolean()
   enabled?: boolean;
@@ -200,7 +197,6 @@ export class IntakeBatchDto {
   @IsArray() @ArrayMinSize(1, { message: 'items must hold at least one item' }) @ValidateNested({ each: true }) @Type(() => IntakeItemDto)
   items!: IntakeItemDto[];
 
-  /** Ask the connector to run now rather than at its next scheduled pass. */
   @ApiPropertyOptional({ default: false, description: 'Run the connector now rather than at its next scheduled pass.' })
   @IsOptional() @IsBoolean()
   send_now?: boolean;
@@ -238,7 +234,6 @@ export const LIST_LIMIT_MAX = 500;
 
 /** `GET /api/connector/items` query parameters. */
 export class ListItemsQueryDto {
-  /** One organization of the caller's subtree; all of them when absent. */
   @ApiPropertyOptional({ maxLength: 64, description: "One organization of the caller's subtree; all of them when absent." })
   @IsOptional() @IsString() @Length(1, 64) @Validate(Printable)
   organization_id?: string;

@@ -203,7 +203,6 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
   /** This process, for the lease and the run rows: stable for its lifetime, unique across restarts. */
   readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private active: Promise<ConnectorRun | null> | null = null;
-  /** The pass running. */
   private pass: { runner: WorkRunner<ItemRow, ClaimedItem, PushResult>; tally: Tally } | null = null;
   /** "Send now" arrived during a run and no claim began since: run again after it. */
   private rerun = false;

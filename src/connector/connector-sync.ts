@@ -7,13 +7,12 @@ import { itemFingerprint } from './connector-items.service';
 import { ConnectorWorkload } from './connector-workload.entity';
 import { newRowId } from '../common/ids';
 
+/** Rows per INSERT: well under both databases' bound-parameter limits. */
+const ROWS_PER_INSERT = 100;
 /**
  * The namespace of the alert ids the connector chooses (UUIDv5 of the item id): fixed forever, so
  * that an item's alert id never changes between releases, and a repeat is recognisable.
  */
-/** Rows per INSERT: well under both databases' bound-parameter limits. */
-const ROWS_PER_INSERT = 100;
-
 const ALERT_ID_NAMESPACE = '8f9c2d7e-3b1a-5c4e-9d6f-0a1b2c3d4e5f';
 
 /** The Acronis alert id of the alert an item creates. */
