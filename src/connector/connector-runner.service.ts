@@ -611,13 +611,7 @@ export class ConnectorRunner implements OnModuleInit, BeforeApplicationShutdown,
   /** SQLite: the audit records of the outcomes applied, in their transaction. */
   async record(em: EntityManager, outcomes: ItemOutcome[]): Promise<void> {
     if (this.postgres) return;
-    await this.audit.record(
-      em,
-      outcomes.flatMap((o) => {
-        const entry = o.applied ? auditOf(o) : null;
-        return entry ? [entry] : [];
-      }),
-    );
+    await this.audit.record(em, outcomes.filter((o) => o.applied).flatMap((o) => auditOf(o) ?? []));
   }
 
   /** Once committed: the pass's tally. */
