@@ -21,7 +21,7 @@ import { subscriptionDisabledEvent } from './webhook-health.job';
 import { WebhookKind } from './webhook-subscription.entity';
 import { DeliveryErrorClass } from './webhook-delivery-attempt.entity';
 import { DeliveryState } from './webhook-delivery.entity';
-import { SendResult, SendTarget, WebhookSender } from './webhook-sender.service';
+import { SendResult, SendTarget, unanswered, WebhookSender } from './webhook-sender.service';
 
 const MAX_ERROR_LENGTH = 2000;
 
@@ -173,18 +173,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       return await this.sender.send(to, { eventId, eventType, body: Buffer.from(payload, 'utf8') });
     } catch (error) {
       // The sender reports every failure as a result; a throw is a bug, recorded like a connection error.
-      return {
-        request: { url: to.url, headers: {} },
-        startedAt: new Date(),
-        durationMs: 0,
-        status: null,
-        responseBody: null,
-        errorClass: DeliveryErrorClass.Connect,
-        error: error instanceof Error ? error.message : String(error),
-        success: false,
-        gone: false,
-        retryAfterMs: null,
-      };
+      return unanswered({ url: to.url, headers: {} }, new Date(), 0, DeliveryErrorClass.Connect, error instanceof Error ? error.message : String(error));
     }
   }
 

@@ -105,18 +105,7 @@ export class WebhookSender implements OnApplicationShutdown {
       answer = await this.exchange(target, message, request.headers, timeoutMs);
     } catch (err) {
       const error = err as NodeJS.ErrnoException;
-      return {
-        request,
-        startedAt,
-        durationMs: Math.round(performance.now() - start),
-        status: null,
-        responseBody: null,
-        errorClass: classify(error),
-        error: describe(error, target.secrets),
-        success: false,
-        gone: false,
-        retryAfterMs: null,
-      };
+      return unanswered(request, startedAt, Math.round(performance.now() - start), classify(error), describe(error, target.secrets));
     }
     const { status } = answer;
     const success = this.config.success200Only ? status === 200 : status >= 200 && status < 300;
@@ -222,6 +211,11 @@ export class WebhookSender implements OnApplicationShutdown {
       start();
     });
   }
+}
+
+/** An attempt that got no answer. */
+export function unanswered(request: SentRequest, startedAt: Date, durationMs: number, errorClass: DeliveryErrorClass, error: string): SendResult {
+  return { request, startedAt, durationMs, status: null, responseBody: null, errorClass, error, success: false, gone: false, retryAfterMs: null };
 }
 
 /**
