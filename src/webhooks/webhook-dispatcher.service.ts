@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { merge, Subscription } from 'rxjs';
+import { Subscription } from 'rxjs';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
 import { AuditEntry, AuditService, pgAuditInsertOf, pgAuditParameters } from '../audit/audit.service';
@@ -80,7 +80,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   onApplicationBootstrap(): void {
     if (!this.config.workerEnabled) return;
-    this.subscription = merge(this.outbox.committed$, this.signal.events$).subscribe(() => this.wakeup.notify());
+    this.subscription = this.outbox.committed$.subscribe(() => this.wakeup.notify());
     this.loop = this.run();
   }
 
