@@ -38,36 +38,24 @@ export function cleanText(value: string, max: number): string {
  */
 export function judgeAnswer(result: SendResult, bodyLimit: number): JudgedAnswer {
   const status = result.status;
-  if (status === null) {
-    const errorClass = result.errorClass ? SENDER_CLASSES[result.errorClass] : HookErrorClass.Connect;
-    return { ok: false, errorClass, error: result.error ?? 'no answer', status };
-  }
-  if (status >= 300 && status < 400) return { ok: false, errorClass: HookErrorClass.Redirect, error: `HTTP ${status} (redirects are not followed)`, status };
-  if (status < 200 || status >= 300) return { ok: false, errorClass: HookErrorClass.Http, error: `HTTP ${status}`, status };
+  const refuse = (errorClass: HookErrorClass, error: string): JudgedAnswer => ({ ok: false, errorClass, error, status });
+  if (status === null) return refuse(result.errorClass ? SENDER_CLASSES[result.errorClass] : HookErrorClass.Connect, result.error ?? 'no answer');
+  if (status >= 300 && status < 400) return refuse(HookErrorClass.Redirect, `HTTP ${status} (redirects are not followed)`);
+  if (status < 200 || status >= 300) return refuse(HookErrorClass.Http, `HTTP ${status}`);
   const body = result.responseBody ?? '';
-  if (Buffer.byteLength(body, 'utf8') >= bodyLimit) {
-    return { ok: false, errorClass: HookErrorClass.TooLarge, error: `the answer reached the ${bodyLimit}-byte limit`, status };
-  }
+  if (Buffer.byteLength(body, 'utf8') >= bodyLimit) return refuse(HookErrorClass.TooLarge, `the answer reached the ${bodyLimit}-byte limit`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    return { ok: false, errorClass: HookErrorClass.Malformed, error: 'the answer is not JSON', status };
+    return refuse(HookErrorClass.Malformed, 'the answer is not JSON');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { ok: false, errorClass: HookErrorClass.Malformed, error: 'the answer is not a JSON object', status };
-  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return refuse(HookErrorClass.Malformed, 'the answer is not a JSON object');
   const { approved, work_id: workId, reason } = parsed as Record<string, unknown>;
-  if (typeof approved !== 'boolean') return { ok: false, errorClass: HookErrorClass.Malformed, error: 'the answer has no boolean "approved"', status };
-  if (workId !== undefined && workId !== null && typeof workId !== 'string') {
-    return { ok: false, errorClass: HookErrorClass.Malformed, error: '"work_id" is not a string', status };
-  }
-  if (reason !== undefined && reason !== null && typeof reason !== 'string') {
-    return { ok: false, errorClass: HookErrorClass.Malformed, error: '"reason" is not a string', status };
-  }
-  if (typeof workId === 'string' && workId.length > MAX_WORK_ID) {
-    return { ok: false, errorClass: HookErrorClass.Malformed, error: `"work_id" is longer than ${MAX_WORK_ID} characters`, status };
-  }
+  if (typeof approved !== 'boolean') return refuse(HookErrorClass.Malformed, 'the answer has no boolean "approved"');
+  if (workId !== undefined && workId !== null && typeof workId !== 'string') return refuse(HookErrorClass.Malformed, '"work_id" is not a string');
+  if (reason !== undefined && reason !== null && typeof reason !== 'string') return refuse(HookErrorClass.Malformed, '"reason" is not a string');
+  if (typeof workId === 'string' && workId.length > MAX_WORK_ID) return refuse(HookErrorClass.Malformed, `"work_id" is longer than ${MAX_WORK_ID} characters`);
   return {
     ok: true,
     status,
