@@ -6,7 +6,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { isLookupId } from '../common/ids';
 import { confineToSubtree, isVisibleOrganization, newestAcrossSubtree, olderThanCursor } from '../organizations/organization-tree';
 import { timeRangeOf } from '../webhooks/webhooks.dto';
-import { FOREIGN_ORGANIZATION } from '../webhooks/webhook-subscriptions.service';
+import { assertOnePaging, assertVisibleOwner } from '../webhooks/webhook-subscriptions.service';
 import { HookDecision } from './hook-decision.entity';
 import { DECISIONS_LIMIT_DEFAULT, ListDecisionsQueryDto } from './hooks.dto';
 import { DecisionPage, DecisionView } from './hooks.views';
@@ -51,12 +51,8 @@ export class HookDecisionsService {
   async list(caller: VerifiedCaller, query: ListDecisionsQueryDto, options: { count?: boolean } = {}): Promise<DecisionPage> {
     const em = this.dataSource.manager;
     const { since, until } = timeRangeOf(query);
-    if (query.before !== undefined && query.offset !== undefined) {
-      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
-    }
-    if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
-      throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
-    }
+    assertOnePaging(query);
+    if (query.organization_id !== undefined) await assertVisibleOwner(em, caller, query.organization_id);
     // The subtree condition is added by the count and the page below: the page reads each organization's newest decisions.
     const qb = em.createQueryBuilder(HookDecision, 'd');
     if (query.operation !== undefined) qb.andWhere('d.operation = :operation', { operation: query.operation });

@@ -8,11 +8,11 @@ import { isLookupId } from '../common/ids';
 import { hooksConfig, HooksConfig } from '../config/hooks.config';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { confineToSubtree, isVisibleOrganization, olderThanCursor } from '../organizations/organization-tree';
+import { isVisibleOrganization } from '../organizations/organization-tree';
 import { UrlPolicy } from '../webhooks/url-policy';
 import { generateSecret } from '../webhooks/webhook-signer';
 import { WebhookKind, WebhookScope, WebhookSubscription } from '../webhooks/webhook-subscription.entity';
-import { FOREIGN_ORGANIZATION, lockFor, rotatedSecret } from '../webhooks/webhook-subscriptions.service';
+import { assertVisibleOwner, lockFor, rotatedSecret, visibleSubscriptions } from '../webhooks/webhook-subscriptions.service';
 import { HookEndpoint } from './hook-endpoint.entity';
 import { HookFailurePolicy, HookPhase } from './hook-operation';
 import { CreateHookDto, HOOKS_LIMIT_DEFAULT, ListHooksQueryDto, UpdateHookDto } from './hooks.dto';
@@ -73,7 +73,7 @@ export class HookEndpointsService {
     const organizationId = dto.organization_id ?? caller.organizationId;
     const sslVerification = dto.ssl_verification ?? true;
     // The owner before the URL: a foreign caller learns nothing from DNS.
-    await this.checkOwner(this.dataSource.manager, caller, organizationId);
+    await assertVisibleOwner(this.dataSource.manager, caller, organizationId);
     await this.checkUrl(dto.url, sslVerification);
     const now = new Date();
     const subscription = Object.assign(new WebhookSubscription(), {
@@ -105,7 +105,7 @@ export class HookEndpointsService {
       updatedAt: now,
     });
     await this.transactions.run(async (em) => {
-      await this.checkOwner(em, caller, organizationId);
+      await assertVisibleOwner(em, caller, organizationId);
       // Copies: TypeORM merges what it reads back after an insert into the object it was given.
       await em.insert(WebhookSubscription, { ...subscription, filters: [] });
       await em.insert(HookEndpoint, { ...endpoint, operations: [...endpoint.operations] });
@@ -115,28 +115,12 @@ export class HookEndpointsService {
 
   async list(caller: VerifiedCaller, query: ListHooksQueryDto): Promise<HookPage> {
     const em = this.dataSource.manager;
-    if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
-      throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
-    }
-    const qb = em.createQueryBuilder(WebhookSubscription, 's').where('s.kind = :kind', { kind: WebhookKind.Hook });
-    if (query.organization_id !== undefined) qb.andWhere('s.organization_id = :organizationId', { organizationId: query.organization_id });
-    else confineToSubtree(qb, 's.organization_id', caller.organizationId);
-    if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
+    const qb = await visibleSubscriptions(em, caller, query, WebhookKind.Hook, 'a hook');
     // Operations are a short JSON list: matched on the quoted name, which no other operation contains.
     if (query.operation !== undefined) {
       qb.andWhere('s.id IN (SELECT h.id FROM hook_endpoints h WHERE h.operations LIKE :operation)', { operation: `%"${query.operation}"%` });
     }
-    if (query.before !== undefined) {
-      if (query.offset !== undefined) throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
-      const refusal = 'Invalid request: query.before must be the id of a hook you can see.';
-      await olderThanCursor(qb, caller, query.before, { timeColumn: 'created_at', owner: 'organizationId', where: { kind: WebhookKind.Hook }, refusal });
-    }
-    const [rows, total] = await qb
-      .orderBy('s.created_at', 'DESC')
-      .addOrderBy('s.id', 'DESC')
-      .limit(query.limit ?? HOOKS_LIMIT_DEFAULT)
-      .offset(query.offset ?? 0)
-      .getManyAndCount();
+    const [rows, total] = await qb.limit(query.limit ?? HOOKS_LIMIT_DEFAULT).offset(query.offset ?? 0).getManyAndCount();
     const endpoints = new Map((rows.length === 0 ? [] : await em.findBy(HookEndpoint, rows.map((r) => ({ id: r.id })))).map((e) => [e.id, e]));
     return {
       items: rows.flatMap((subscription) => {
@@ -219,9 +203,5 @@ export class HookEndpointsService {
       }
       throw error;
     }
-  }
-
-  private async checkOwner(em: EntityManager, caller: VerifiedCaller, organizationId: string): Promise<void> {
-    if (!(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
   }
 }

@@ -11,7 +11,7 @@ import { WebhookDeliveryAttempt } from './webhook-delivery-attempt.entity';
 import { DeliveryState, pendingDelivery, WebhookDelivery } from './webhook-delivery.entity';
 import { inSubtree, isVisibleOrganization, olderThanCursor } from '../organizations/organization-tree';
 import { WebhookKind, WebhookSubscription } from './webhook-subscription.entity';
-import { lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
+import { assertOnePaging, lockFor, WebhookSubscriptionsService } from './webhook-subscriptions.service';
 import { DELIVERIES_LIMIT_DEFAULT, DeleteDeliveriesQueryDto, ListDeliveriesQueryDto, timeRangeOf } from './webhooks.dto';
 import { isLookupId, newRowId } from '../common/ids';
 import { CappedCount, countUpTo } from '../common/state-counts';
@@ -145,9 +145,7 @@ export class WebhookDeliveriesService {
 
   /** The visible deliveries that match a list query, newest first (the key `before` applied). */
   private async listQuery(em: EntityManager, caller: VerifiedCaller, query: ListDeliveriesQueryDto, kind: WebhookKind): Promise<SelectQueryBuilder<WebhookDelivery>> {
-    if (query.before !== undefined && query.offset !== undefined) {
-      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
-    }
+    assertOnePaging(query);
     const qb = await this.visible(em, caller, query.subscription_id, kind, query.state !== undefined || query.success !== undefined);
     applyFilters(qb, query, (name) => `d.${name}`);
     if (query.event_id !== undefined) qb.andWhere('d.event_id = :eventId', { eventId: query.event_id });

@@ -90,6 +90,39 @@ const filtersOf = (dtos: WebhookFilterDto[]): WebhookFilter[] => dtos.map((f) =>
  * SQLite and PostgreSQL), with `:root` as the parameter.
  */
 
+/** 403 unless the organization is the caller's or one below it (unknown ones alike). */
+export async function assertVisibleOwner(em: EntityManager, caller: VerifiedCaller, organizationId: string): Promise<void> {
+  if (!(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+}
+
+/** A list pages by key (`before`) or by offset, not both (400). */
+export function assertOnePaging(query: { before?: string; offset?: number }): void {
+  if (query.before !== undefined && query.offset !== undefined) {
+    throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
+  }
+}
+
+/**
+ * The subscriptions of `kind` a list query asks for, newest first (`created_at`, then `id`): of one
+ * organization of the caller's subtree (403 otherwise) or of all of them; `before` (the id of `what`
+ * the caller can see, else 400) pages by key.
+ */
+export async function visibleSubscriptions(
+  em: EntityManager, caller: VerifiedCaller, query: ListSubscriptionsQueryDto, kind: WebhookKind, what: string,
+): Promise<SelectQueryBuilder<WebhookSubscription>> {
+  if (query.organization_id !== undefined) await assertVisibleOwner(em, caller, query.organization_id);
+  const qb = em.createQueryBuilder(WebhookSubscription, 's').where('s.kind = :kind', { kind });
+  if (query.organization_id !== undefined) qb.andWhere('s.organization_id = :organizationId', { organizationId: query.organization_id });
+  else confineToSubtree(qb, 's.organization_id', caller.organizationId);
+  if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
+  if (query.before !== undefined) {
+    assertOnePaging(query);
+    const refusal = `Invalid request: query.before must be the id of ${what} you can see.`;
+    await olderThanCursor(qb, caller, query.before, { timeColumn: 'created_at', owner: 'organizationId', where: { kind }, refusal });
+  }
+  return qb.orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC');
+}
+
 /** A row lock on PostgreSQL; SQLite serializes its transactions and has no row locks. */
 export function lockFor<T>(em: EntityManager): Pick<FindOneOptions<T>, 'lock'> {
   return em.connection.options.type === 'postgres' ? { lock: { mode: 'pessimistic_write' } } : {};
@@ -178,23 +211,9 @@ export class WebhookSubscriptionsService {
     return { items: rows.slice(0, limit).map(subscriptionView), more: rows.length > limit };
   }
 
-  private async listQuery(caller: VerifiedCaller, query: ListSubscriptionsQueryDto): Promise<SelectQueryBuilder<WebhookSubscription>> {
-    const em = this.dataSource.manager;
-    if (query.before !== undefined && query.offset !== undefined) {
-      throw new DomainError(ErrorCode.ValidationFailed, 'Invalid request: query.before and query.offset cannot be used together.');
-    }
-    if (query.organization_id !== undefined && !(await isVisibleOrganization(em, caller, query.organization_id))) {
-      throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
-    }
-    const qb = em.createQueryBuilder(WebhookSubscription, 's').where('s.kind = :kind', { kind: WebhookKind.Webhook });
-    if (query.organization_id !== undefined) qb.andWhere('s.organization_id = :organizationId', { organizationId: query.organization_id });
-    else confineToSubtree(qb, 's.organization_id', caller.organizationId);
-    if (query.enabled !== undefined) qb.andWhere('s.enabled = :enabled', { enabled: query.enabled });
-    if (query.before !== undefined) {
-      const refusal = 'Invalid request: query.before must be the id of a subscription you can see.';
-      await olderThanCursor(qb, caller, query.before, { timeColumn: 'created_at', owner: 'organizationId', where: { kind: WebhookKind.Webhook }, refusal });
-    }
-    return qb.orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC');
+  private listQuery(caller: VerifiedCaller, query: ListSubscriptionsQueryDto): Promise<SelectQueryBuilder<WebhookSubscription>> {
+    assertOnePaging(query);
+    return visibleSubscriptions(this.dataSource.manager, caller, query, WebhookKind.Webhook, 'a subscription');
   }
 
   async get(caller: VerifiedCaller, id: string): Promise<SubscriptionView> {
@@ -316,7 +335,7 @@ export class WebhookSubscriptionsService {
    * none is the root, and Global, which sees every event, is refused: it would cross tenants.
    */
   private async checkOwner(em: EntityManager, caller: VerifiedCaller, organizationId: string, scope: WebhookScope): Promise<void> {
-    if (!(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
+    await assertVisibleOwner(em, caller, organizationId);
     if (scope !== WebhookScope.Global) return;
     const owner = await em.findOne(Organization, { select: { id: true, parentId: true }, where: { id: organizationId } });
     if (!owner || owner.parentId !== null || owner.id !== caller.organizationId) throw new DomainError(ErrorCode.Forbidden, GLOBAL_REFUSED);
