@@ -4,6 +4,7 @@ import { Subscription } from 'rxjs';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditKind, AuditOutcome } from '../audit/audit-record.entity';
 import { AuditEntry, AuditService, pgAuditInsertOf, pgAuditParameters } from '../audit/audit.service';
+import { chunks } from '../common/chunks';
 import { Wakeup } from '../common/wakeup';
 import { fromDbDate, toSqliteDate } from '../database/raw-dates';
 import { webhooksConfig, WebhooksConfig } from '../config/webhooks.config';
@@ -173,8 +174,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     const now = new Date();
     const made: AuditEntry[] = [];
     const values = await this.fanOut(em, rows, made, now);
-    for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
-      const slice = values.slice(i, i + ROWS_PER_INSERT);
+    for (const slice of chunks(values, ROWS_PER_INSERT)) {
       await em.query(
         `INSERT INTO webhook_deliveries
            (id, subscription_id, event_id, event_type, organization_id, payload, state, attempts, next_attempt_at, created_at, updated_at)
@@ -183,9 +183,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       );
     }
     await this.audit.record(em, [...this.eventRecords(rows, made), ...made]);
-    const ids = rows.map((r) => r.id);
-    for (let i = 0; i < ids.length; i += ROWS_PER_INSERT) {
-      const slice = ids.slice(i, i + ROWS_PER_INSERT);
+    for (const slice of chunks(rows.map((r) => r.id), ROWS_PER_INSERT)) {
       await em.query(`UPDATE events SET dispatched_at = ? WHERE id IN (${slice.map(() => '?').join(', ')})`, [toSqliteDate(now), ...slice]);
     }
     return { events: rows.length, deliveries: values.length };
