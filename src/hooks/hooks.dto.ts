@@ -1,9 +1,8 @@
 import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, Equals, IsArray, IsBoolean, IsIn, IsInt, IsISO8601, IsString, Length, Max, Min, Validate } from 'class-validator';
-import { DomainError, ErrorCode } from '../common/domain-error';
 import { Printable } from '../common/printable';
-import { LIMIT_MAX, MAX_ID, MAX_NAME, MAX_SECRET, MAX_URL, OFFSET_MAX, QueryBoolean } from '../webhooks/webhooks.dto';
+import { assertSomeOf, LIMIT_MAX, MAX_ID, MAX_NAME, MAX_SECRET, MAX_URL, OFFSET_MAX, QueryBoolean } from '../webhooks/webhooks.dto';
 import { HOOK_OPERATIONS, HookDecisionOutcome, HookFailurePolicy, HookOperation, HookPhase } from './hook-operation';
 import { Optional } from '../common/optional-fields';
 
@@ -78,15 +77,8 @@ export class UpdateHookDto extends HookFieldsDto {
   organization_id?: never;
 }
 
-const UPDATE_FIELDS = ['name', 'url', 'secret', 'operations', 'phase', 'timeout_ms', 'failure_policy', 'ssl_verification', 'enabled'] as const;
-
-/** A PATCH must change something: a body without any known field is a 400. */
-export function assertHookChanges(dto: UpdateHookDto): UpdateHookDto {
-  if (!UPDATE_FIELDS.some((field) => dto[field] !== undefined)) {
-    throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the body must change at least one of ${UPDATE_FIELDS.join(', ')}.`);
-  }
-  return dto;
-}
+export const assertHookChanges = (dto: UpdateHookDto): UpdateHookDto =>
+  assertSomeOf(['name', 'url', 'secret', 'operations', 'phase', 'timeout_ms', 'failure_policy', 'ssl_verification', 'enabled'], dto);
 
 class PageQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: OFFSET_MAX, default: 0 })

@@ -135,15 +135,16 @@ export class UpdateSubscriptionDto extends SubscriptionFieldsDto {
   organization_id?: never;
 }
 
-const UPDATE_FIELDS = ['name', 'description', 'payload_url', 'secret', 'ssl_verification', 'enabled', 'scope', 'filters'] as const;
-
-/** A PATCH must change something: a body without any known field is a 400. */
-export function assertChanges(dto: UpdateSubscriptionDto): UpdateSubscriptionDto {
-  if (!UPDATE_FIELDS.some((field) => dto[field] !== undefined)) {
-    throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the body must change at least one of ${UPDATE_FIELDS.join(', ')}.`);
+/** A PATCH must change something: a body without any of the fields it may change is a 400. */
+export function assertSomeOf<T extends object>(fields: ReadonlyArray<keyof T & string>, dto: T): T {
+  if (!fields.some((field) => dto[field] !== undefined)) {
+    throw new DomainError(ErrorCode.ValidationFailed, `Invalid request: the body must change at least one of ${fields.join(', ')}.`);
   }
   return dto;
 }
+
+export const assertChanges = (dto: UpdateSubscriptionDto): UpdateSubscriptionDto =>
+  assertSomeOf(['name', 'description', 'payload_url', 'secret', 'ssl_verification', 'enabled', 'scope', 'filters'], dto);
 
 /** Validates a PATCH body outside a route (the console's forms): as the API's pipe does, then {@link assertChanges}. */
 export async function parseUpdate(body: unknown): Promise<UpdateSubscriptionDto> {
@@ -254,14 +255,8 @@ export class DeleteDeliveriesQueryDto extends DeliveryFilterQueryDto {
 
 const BULK_DELETE_PARAMETERS = new Set(['subscription_id', 'event_type', 'since', 'until', 'success', 'state']);
 
-/** The parsed time range of a delivery filter. */
-export interface DeliveryTimeRange {
-  since?: Date;
-  until?: Date;
-}
-
 /** `since` and `until` as dates; `since` after `until` is a 400 rather than a silently empty answer. */
-export function timeRangeOf(query: { since?: string; until?: string }): DeliveryTimeRange {
+export function timeRangeOf(query: { since?: string; until?: string }): { since?: Date; until?: Date } {
   const parse = (field: 'since' | 'until'): Date | undefined => {
     const raw = query[field];
     if (raw === undefined) return undefined;
