@@ -104,7 +104,6 @@ export class ListHooksQueryDto extends PageQueryDto {
   @Optional() @Type(() => Number) @IsInt({ message: 'limit must be an integer' }) @Min(1) @Max(LIMIT_MAX)
   limit?: number;
 
-  /** Keyset cursor: the id of the last hook of the previous page. */
   @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last hook of the previous page (not with `offset`); the page holds the older ones and `total` counts them.' })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   before?: string;
@@ -144,7 +143,6 @@ export class ListDecisionsQueryDto extends PageQueryDto {
   @Optional() @QueryBoolean() @IsBoolean({ message: 'policy_applied must be true or false' })
   policy_applied?: boolean;
 
-  /** Keyset cursor: the id of the last decision of the previous page. */
   @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last decision of the previous page (or `next_before`; not with `offset`); the page holds the older ones and `total` counts them.' })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   before?: string;

@@ -3,7 +3,6 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { DomainError, ErrorCode } from '../common/domain-error';
 
-/** Longest payload URL accepted. */
 export const MAX_PAYLOAD_URL_LENGTH = 2048;
 
 /** Error code of a connection refused by {@link UrlPolicy.lookup} or {@link UrlPolicy.checkAddressLiteral}. */

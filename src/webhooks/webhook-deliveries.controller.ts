@@ -47,7 +47,6 @@ export class WebhookDeliveriesController {
     return this.deliveries.list(caller, query);
   }
 
-  /** 200 `{deleted}`: the subscription's deliveries that match, except those being sent. */
   @Delete()
   @ApiOperation({ summary: "Delete a subscription's deliveries that match (never one being sent)", description: 'Unknown query parameters are a 400.' })
   @ApiQuery({ type: DeleteDeliveriesQueryDto })
@@ -77,7 +76,6 @@ export class WebhookDeliveriesController {
     await this.deliveries.remove(caller, id);
   }
 
-  /** 202 with the new delivery, pending and due now. */
   @Post(':id/redeliver')
   @HttpCode(202)
   @ApiOperation({ summary: 'Deliver the same event again (same id, same bytes)' })

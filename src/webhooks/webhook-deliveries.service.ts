@@ -225,11 +225,7 @@ export class WebhookDeliveriesService {
     });
   }
 
-  /**
-   * Records a new delivery of the same event (same event id, type, organization and payload
-   * bytes) to the same subscription, due now, and wakes the worker once it is committed. A
-   * disabled subscription answers 409: the delivery would never go out.
-   */
+  /** Records a copy of the delivery ({@link copyOf}) and wakes the worker once it is committed; a disabled subscription answers 409. */
   async redeliver(caller: VerifiedCaller, id: string, kind = WebhookKind.Webhook): Promise<DeliveryView> {
     const row = await this.transactions.run(async (em) => {
       const original = await this.findVisible(em, caller, id, false, kind);
@@ -300,10 +296,9 @@ export class WebhookDeliveriesService {
     return subscription;
   }
 
-  /** Deliveries (`d`) of one visible subscription (404 otherwise), or of every subscription the caller can see. */
   /**
-   * The deliveries of the subscriptions the caller can see (of one of them, when `subscriptionId` is
-   * given); `byState`: the query goes on to match a state, so that its partial index can lead.
+   * The deliveries (`d`) of the subscriptions the caller can see (of one of them, when `subscriptionId` is
+   * given: 404 unless visible); `byState`: the query goes on to match a state, so that its partial index can lead.
    */
   private async visible(em: EntityManager, caller: VerifiedCaller, subscriptionId: string | undefined, kind: WebhookKind, byState = false): Promise<SelectQueryBuilder<WebhookDelivery>> {
     const qb = em.createQueryBuilder(WebhookDelivery, 'd');

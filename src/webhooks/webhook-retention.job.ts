@@ -134,10 +134,7 @@ export class WebhookRetentionJob implements OnApplicationBootstrap, BeforeApplic
     );
   }
 
-  /**
-   * Deletes the deliveries `select` names (at most `:chunk` ids per run), a chunk per
-   * transaction so that SQLite's write lock is never held long, until a chunk comes back short.
-   */
+  /** Deletes the deliveries `select` names, at most `:chunk` ids a run and a transaction, until a chunk comes back short. */
   private async deleteInChunks(select: string, parameters: Record<string, unknown>): Promise<number> {
     let deleted = 0;
     for (;;) {

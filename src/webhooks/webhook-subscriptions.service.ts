@@ -85,11 +85,6 @@ function hookInput(dto: CreateSubscriptionDto | UpdateSubscriptionDto): Record<s
 
 const filtersOf = (dtos: WebhookFilterDto[]): WebhookFilter[] => dtos.map((f) => ({ mode: f.mode, match: f.match, value: f.value }));
 
-/**
- * The SQL of the ids of an organization and its whole subtree (a recursive CTE that runs on
- * SQLite and PostgreSQL), with `:root` as the parameter.
- */
-
 /** 403 unless the organization is the caller's or one below it (unknown ones alike). */
 export async function assertVisibleOwner(em: EntityManager, caller: VerifiedCaller, organizationId: string): Promise<void> {
   if (!(await isVisibleOrganization(em, caller, organizationId))) throw new DomainError(ErrorCode.Forbidden, FOREIGN_ORGANIZATION);
@@ -192,10 +187,7 @@ export class WebhookSubscriptionsService {
     return withSecret(row);
   }
 
-  /**
-   * Subscriptions of one organization of the caller's subtree, or of all of them, newest first
-   * (`created_at`, then `id`); `before` (a visible subscription's id, else 400) pages by key.
-   */
+  /** {@link visibleSubscriptions} of kind webhook, a page by `limit` and `offset` or `before`, with the total. */
   async list(caller: VerifiedCaller, query: ListSubscriptionsQueryDto): Promise<SubscriptionPage> {
     const [rows, total] = await (await this.listQuery(caller, query))
       .limit(query.limit ?? SUBSCRIPTIONS_LIMIT_DEFAULT)
@@ -316,9 +308,8 @@ export class WebhookSubscriptionsService {
   }
 
   /**
-   * The subscription, if it belongs to the caller's organization or one below it; another
-   * organization's subscription is as unknown as a missing one (404). `lock` takes a row lock on
-   * PostgreSQL (inside a transaction).
+   * The subscription, if its owner is the caller's organization or one below it; any other is as
+   * unknown as a missing one (404). `lock` takes a row lock on PostgreSQL (inside a transaction).
    */
   async findVisible(em: EntityManager, caller: VerifiedCaller, id: string, lock = false, kind = WebhookKind.Webhook): Promise<WebhookSubscription> {
     const row = isLookupId(id) ? await em.findOne(WebhookSubscription, { where: { id, kind }, ...(lock ? lockFor<WebhookSubscription>(em) : {}) }) : null;

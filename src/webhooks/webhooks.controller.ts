@@ -105,7 +105,6 @@ export class WebhooksController {
     await this.subscriptions.remove(caller, id);
   }
 
-  /** 200 with the new `secret`; the previous one keeps signing until `previous_secret_expires_at`. */
   @Post(':id/rotate-secret')
   @HttpCode(200)
   @ApiOperation({ summary: 'Rotate the secret', description: 'The previous secret keeps signing for WEBHOOKS_ROTATION_OVERLAP_HOURS.' })
@@ -117,7 +116,6 @@ export class WebhooksController {
     return this.subscriptions.rotateSecret(caller, id, body);
   }
 
-  /** 200 with the receiver's answer; nothing is stored. */
   @Post(':id/test')
   @HttpCode(200)
   @ApiOperation({ summary: 'Send a TEST.WEBHOOK delivery now', description: 'Stores nothing; answers 200 whatever the receiver said (`success` tells).' })

@@ -58,7 +58,6 @@ export class WebhookFilterDto {
 
 /** The optional fields a subscription shares between create and update. */
 class SubscriptionFieldsDto {
-  /** null clears it. */
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_DESCRIPTION, description: 'null clears it (PATCH).' })
   @Nullable() @IsString() @MaxLength(MAX_DESCRIPTION)
   description?: string | null;
@@ -113,7 +112,6 @@ export class CreateSubscriptionDto extends SubscriptionFieldsDto {
   @IsString() @Length(1, MAX_URL) @Validate(Printable)
   payload_url!: string;
 
-  /** The owner; the caller's organization when absent. */
   @ApiPropertyOptional({ maxLength: MAX_ID, description: "The owner (the caller's organization or one below it); the caller's when absent." })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   organization_id?: string;
@@ -167,7 +165,6 @@ export class TestDeliveryDto {
 
 /** `GET /api/webhooks` query parameters. */
 export class ListSubscriptionsQueryDto {
-  /** Exactly this organization (the caller's or below it); every visible one when absent. */
   @ApiPropertyOptional({ maxLength: MAX_ID, description: "Exactly this organization (the caller's or below it); every visible one when absent." })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   organization_id?: string;
@@ -184,7 +181,6 @@ export class ListSubscriptionsQueryDto {
   @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
   offset?: number;
 
-  /** Keyset cursor: the id of the last subscription of the previous page; the page holds the older ones. */
   @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last subscription of the previous page (not with `offset`); `total` then counts the older ones.' })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   before?: string;
@@ -196,17 +192,14 @@ class DeliveryFilterQueryDto {
   @Optional() @IsString() @Length(1, MAX_EVENT_TYPE) @Validate(Printable)
   event_type?: string;
 
-  /** Created at or after this instant (ISO 8601). */
   @ApiPropertyOptional({ format: 'date-time', description: 'Created at or after this instant (ISO 8601).' })
   @Optional() @IsString() @IsISO8601({ strict: true }, { message: 'since must be an ISO 8601 date-time' })
   since?: string;
 
-  /** Created before this instant (ISO 8601), exclusive. */
   @ApiPropertyOptional({ format: 'date-time', description: 'Created before this instant (ISO 8601), exclusive.' })
   @Optional() @IsString() @IsISO8601({ strict: true }, { message: 'until must be an ISO 8601 date-time' })
   until?: string;
 
-  /** true: succeeded; false: failed (given up). Pending and in-flight deliveries match neither. */
   @ApiPropertyOptional({ type: Boolean, description: 'true: succeeded; false: failed (given up). Pending and in-flight deliveries match neither.' })
   @Optional() @QueryBoolean() @IsBoolean({ message: 'success must be true or false' })
   success?: boolean;
@@ -222,7 +215,6 @@ export class ListDeliveriesQueryDto extends DeliveryFilterQueryDto {
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   subscription_id?: string;
 
-  /** Only the deliveries of this event (its first delivery and every redelivery, to every subscription). */
   @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Only the deliveries of this event id, to every subscription you can see (redeliveries included).' })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   event_id?: string;
@@ -235,12 +227,10 @@ export class ListDeliveriesQueryDto extends DeliveryFilterQueryDto {
   @Optional() @Type(() => Number) @IsInt({ message: 'offset must be an integer' }) @Min(0) @Max(OFFSET_MAX)
   offset?: number;
 
-  /** Keyset cursor: the id of the last delivery of the previous page; the page holds the older ones. */
   @ApiPropertyOptional({ maxLength: MAX_ID, description: 'Keyset cursor: the id of the last delivery of the previous page (not with `offset`); `total` then counts the older ones.' })
   @Optional() @IsString() @Length(1, MAX_ID) @Validate(Printable)
   before?: string;
 
-  /** false: only deliveries not redelivered yet (with `success=false`: the dead letters); true: only redelivered ones. */
   @ApiPropertyOptional({ type: Boolean, description: 'false: only deliveries that no redelivery was made of (with `success=false`, the dead letters); true: only those redelivered.' })
   @Optional() @QueryBoolean() @IsBoolean({ message: 'replayed must be true or false' })
   replayed?: boolean;
