@@ -289,22 +289,13 @@ export class WebhookSubscriptionsService {
    */
   async test(caller: VerifiedCaller, id: string, payload: Record<string, unknown> | undefined): Promise<TestDeliveryView> {
     const s = await this.findVisible(this.dataSource.manager, caller, id);
-    const now = Date.now();
-    const secrets = [s.secret, s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > now ? s.previousSecret : null].filter(
-      (secret): secret is string => secret !== null,
-    );
-    const result = await this.sender.send(
+    const overlapping = s.previousSecretExpiresAt !== null && s.previousSecretExpiresAt.getTime() > Date.now();
+    const secrets = [s.secret, overlapping ? s.previousSecret : null].filter((secret): secret is string => secret !== null);
+    const { success, status, responseBody, errorClass, error, durationMs } = await this.sender.send(
       { url: s.payloadUrl, sslVerification: s.sslVerification, secrets, owner: s.createdBy ?? s.organizationId },
       { eventId: randomUUID(), eventType: TEST_EVENT_TYPE, body: Buffer.from(JSON.stringify(payload ?? TEST_PAYLOAD), 'utf8') },
     );
-    return {
-      success: result.success,
-      status: result.status,
-      response_body: result.responseBody,
-      error_class: result.errorClass,
-      error: result.error,
-      duration_ms: result.durationMs,
-    };
+    return { success, status, response_body: responseBody, error_class: errorClass, error, duration_ms: durationMs };
   }
 
   /**
