@@ -8,7 +8,6 @@ export function idFloor(at: Date): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** A record id as the API takes it: a lower-case UUID. */
-export const isRecordId = (value: string): boolean => UUID.test(value);
+export const RECORD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const isRecordId = (value: string): boolean => RECORD_ID.test(value);

@@ -4,10 +4,10 @@ import { IsIn, IsInt, IsISO8601, IsString, Length, Matches, Max, Min, Validate }
 import { Printable } from '../common/printable';
 import { AuditKind, AuditOutcome } from './audit-record.entity';
 import { Optional } from '../common/optional-fields';
+import { RECORD_ID } from './audit-ids';
 
 export const AUDIT_LIMIT_DEFAULT = 50;
 export const AUDIT_LIMIT_MAX = 500;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** `GET /api/audit` query parameters; any other parameter is a 400. */
 export class ListAuditQueryDto {
@@ -40,7 +40,7 @@ export class ListAuditQueryDto {
   q?: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'Keyset cursor: the id of the last record of the previous page; the page holds the older ones.' })
-  @Optional() @IsString() @Matches(UUID, { message: 'before must be a record id (a lower-case UUID)' })
+  @Optional() @IsString() @Matches(RECORD_ID, { message: 'before must be a record id (a lower-case UUID)' })
   before?: string;
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: AUDIT_LIMIT_MAX, default: AUDIT_LIMIT_DEFAULT })
