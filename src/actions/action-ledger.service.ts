@@ -4,7 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
-import { DataSource, EntityManager, In, LessThanOrEqual, MoreThan, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, In, LessThanOrEqual, MoreThan, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
@@ -25,6 +25,12 @@ import { GroupCommit } from '../database/group-commit';
 import { queueFigures, QueueFigures } from '../common/state-counts';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+/** A conditional UPDATE of one action: true when it changed the row (the state was still one it may leave). */
+async function changeOne(em: EntityManager, set: QueryDeepPartialEntity<Action>, where: string, params: ObjectLiteral): Promise<boolean> {
+  const result = await em.createQueryBuilder().update(Action).set(set).where(where, params).execute();
+  return (result.affected ?? 0) === 1;
+}
 
 export function actionView(a: Action): ActionView {
   return {
@@ -310,15 +316,8 @@ export class ActionLedgerService {
     const expected = action.state === ActionState.Pending ? [ActionState.Pending] : [ActionState.Sent, ActionState.Acknowledged];
     const state = action.state === ActionState.Pending ? ActionState.Sent : action.state;
     const now = new Date();
-    const result = await this.channelWrites.run((em) =>
-      em
-        .createQueryBuilder()
-        .update(Action)
-        .set({ state, sentAt: now, sendCount: () => 'send_count + 1' })
-        .where('id = :id AND state IN (:...expected)', { id: action.id, expected })
-        .execute(),
-    );
-    if ((result.affected ?? 0) !== 1) return false;
+    const set = { state, sentAt: now, sendCount: () => 'send_count + 1' };
+    if (!(await this.channelWrites.run((em) => changeOne(em, set, 'id = :id AND state IN (:...expected)', { id: action.id, expected })))) return false;
     Object.assign(action, { state, sentAt: now, sendCount: action.sendCount + 1 });
     this.remember(action);
     return true;
@@ -329,27 +328,16 @@ export class ActionLedgerService {
    * handler may have reconnected to another replica meanwhile, which only polls pending actions.
    */
   async unsend(action: Action): Promise<void> {
-    await this.channelWrites.run((em) =>
-      em
-        .createQueryBuilder()
-        .update(Action)
-        .set({ state: ActionState.Pending, sentAt: null, sendCount: 0 })
-        .where('id = :id AND state = :sent AND send_count = 1', { id: action.id, sent: ActionState.Sent })
-        .execute(),
-    );
+    const set = { state: ActionState.Pending, sentAt: null, sendCount: 0 };
+    await this.channelWrites.run((em) => changeOne(em, set, 'id = :id AND state = :sent AND send_count = 1', { id: action.id, sent: ActionState.Sent }));
   }
 
   /** The handler's `acknowledged`: pending or sent → acknowledged. Anything else (late, duplicate, unknown) changes nothing. */
   async acknowledge(handlerId: string, id: string): Promise<boolean> {
-    const result = await this.channelWrites.run((em) =>
-      em
-        .createQueryBuilder()
-        .update(Action)
-        .set({ state: ActionState.Acknowledged, ackedAt: new Date() })
-        .where('id = :id AND handler_id = :handlerId AND state IN (:...expected)', { id, handlerId, expected: [ActionState.Pending, ActionState.Sent] })
-        .execute(),
+    const expected = [ActionState.Pending, ActionState.Sent];
+    return this.channelWrites.run((em) =>
+      changeOne(em, { state: ActionState.Acknowledged, ackedAt: new Date() }, 'id = :id AND handler_id = :handlerId AND state IN (:...expected)', { id, handlerId, expected }),
     );
-    return (result.affected ?? 0) === 1;
   }
 
   /** Stores the handler's result once (the first one wins) with its `action.completed` event. */
@@ -358,14 +346,9 @@ export class ActionLedgerService {
       const now = new Date();
       const changes = { state: ActionState.Completed, result: text, resultCode: result.code, completedAt: now };
       // The usual case in one statement: the handler's own open, unexpired action.
-      const updated = await em
-        .createQueryBuilder()
-        .update(Action)
-        .set(changes)
-        .where('id = :id AND handler_id = :handlerId AND state IN (:...open) AND expires_at > :now', { id, handlerId, open: OPEN_STATES, now })
-        .execute();
+      const updated = await changeOne(em, changes, 'id = :id AND handler_id = :handlerId AND state IN (:...open) AND expires_at > :now', { id, handlerId, open: OPEN_STATES, now });
       let action: Pick<Action, 'organizationId' | 'capability'> | undefined = this.meta.get(id);
-      if ((updated.affected ?? 0) !== 1) {
+      if (!updated) {
         const open = await this.openOf(em, handlerId, id);
         if (typeof open === 'string') return open;
         // Open after all (the statement above raced a concurrent change that left it open): complete it here.
@@ -452,13 +435,7 @@ export class ActionLedgerService {
   }
 
   private async expireOne(em: EntityManager, action: Action): Promise<boolean> {
-    const result = await em
-      .createQueryBuilder()
-      .update(Action)
-      .set({ state: ActionState.Expired, completedAt: new Date() })
-      .where('id = :id AND state IN (:...open)', { id: action.id, open: OPEN_STATES })
-      .execute();
-    if ((result.affected ?? 0) !== 1) return false;
+    if (!(await changeOne(em, { state: ActionState.Expired, completedAt: new Date() }, 'id = :id AND state IN (:...open)', { id: action.id, open: OPEN_STATES }))) return false;
     await this.recordAudit(em, action, 'expired', { handler_id: action.handlerId, last_state: action.state, send_count: action.sendCount });
     await this.outbox.record(em, {
       type: EVENT_EXPIRED,
