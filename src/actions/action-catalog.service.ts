@@ -7,12 +7,11 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { isUniqueViolation } from '../database/unique-violation';
 import { confineToSubtree } from '../organizations/organization-tree';
 import { ActionApplicability } from './action-applicability.entity';
 import { ActionCapability } from './action-capability.entity';
 import { ActionHandler } from './action-handler.entity';
-import { findVisible, ownerFor } from './action-lookup';
+import { findVisible, insertUnique, ownerFor } from './action-lookup';
 import { CreateApplicabilityDto, CreateCapabilityDto, UpdateCapabilityDto } from './actions.dto';
 import { ApplicabilityList, ApplicabilityView, CapabilityList, CapabilityView } from './actions.views';
 
@@ -72,12 +71,8 @@ export class ActionCatalogService {
         createdAt: now,
         updatedAt: now,
       });
-      try {
-        await em.insert(ActionCapability, { ...capability, mandatoryParameters: [...mandatory], optionalParameters: [...optional] });
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new DomainError(ErrorCode.Conflict, 'A capability with this name already exists in the organization.');
-        throw error;
-      }
+      const values = { ...capability, mandatoryParameters: [...mandatory], optionalParameters: [...optional] };
+      await insertUnique(em, ActionCapability, values, 'A capability with this name already exists in the organization.');
       return capability;
     });
     this.changed$.next(row.organizationId);
@@ -140,13 +135,9 @@ export class ActionCatalogService {
         parameters: dto.parameters ?? {},
         createdAt: new Date(),
       });
-      try {
-        // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
-        await em.insert(ActionApplicability, { ...applicability, parameters: { ...applicability.parameters } } as QueryDeepPartialEntity<ActionApplicability>);
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new DomainError(ErrorCode.Conflict, 'The handler already serves this capability.');
-        throw error;
-      }
+      // simple-json columns are serialized by TypeORM; its partial-entity type cannot express that.
+      const values = { ...applicability, parameters: { ...applicability.parameters } } as QueryDeepPartialEntity<ActionApplicability>;
+      await insertUnique(em, ActionApplicability, values, 'The handler already serves this capability.');
       return { row: applicability, capability: found };
     });
     this.changed$.next(row.organizationId);

@@ -4,12 +4,10 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { DataSource, IsNull } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
-import { DomainError, ErrorCode } from '../common/domain-error';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { isUniqueViolation } from '../database/unique-violation';
 import { confineToSubtree } from '../organizations/organization-tree';
 import { ActionHandler } from './action-handler.entity';
-import { findVisible, ownerFor } from './action-lookup';
+import { findVisible, insertUnique, ownerFor } from './action-lookup';
 import { CreateHandlerDto } from './actions.dto';
 import { HandlerList, HandlerView, HandlerWithTokenView } from './actions.views';
 
@@ -47,12 +45,7 @@ export class ActionHandlersService {
         revokedAt: null,
         lastSeenAt: null,
       });
-      try {
-        await em.insert(ActionHandler, { ...handler });
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new DomainError(ErrorCode.Conflict, 'A handler with this name already exists in the organization.');
-        throw error;
-      }
+      await insertUnique(em, ActionHandler, { ...handler }, 'A handler with this name already exists in the organization.');
       return handler;
     });
     return { ...handlerView(row, connected), token };

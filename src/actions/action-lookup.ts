@@ -1,7 +1,9 @@
-import type { EntityManager, FindOneOptions } from 'typeorm';
+import type { EntityManager, EntityTarget, FindOneOptions, ObjectLiteral } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { isLookupId } from '../common/ids';
+import { isUniqueViolation } from '../database/unique-violation';
 import { isVisibleOrganization } from '../organizations/organization-tree';
 
 export const FOREIGN_ORGANIZATION = 'organization_id is not your organization or one below it.';
@@ -32,4 +34,14 @@ export async function findVisible<T extends { organizationId: string }>(
     : null;
   if (!row || !(await isVisibleOrganization(em, caller, row.organizationId))) throw new DomainError(ErrorCode.NotFound, `${what} not found.`);
   return row;
+}
+
+/** Inserts the row; a unique violation (the name or the pair is taken) is a 409 saying `conflict`. */
+export async function insertUnique<T extends ObjectLiteral>(em: EntityManager, entity: EntityTarget<T>, values: QueryDeepPartialEntity<T>, conflict: string): Promise<void> {
+  try {
+    await em.insert(entity, values);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new DomainError(ErrorCode.Conflict, conflict);
+    throw error;
+  }
 }
