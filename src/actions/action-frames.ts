@@ -23,12 +23,7 @@ export interface AcknowledgedFrame {
   message: string;
 }
 
-export interface NegativeAcknowledgedFrame {
-  type: 'negativeAcknowledged';
-  id: string;
-  code: number;
-  message: string;
-}
+export type NegativeAcknowledgedFrame = Omit<AcknowledgedFrame, 'type'> & { type: 'negativeAcknowledged' };
 
 export interface SendActionResultFrame {
   type: 'sendActionResult';

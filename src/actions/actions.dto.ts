@@ -107,10 +107,12 @@ export class SubmitActionDto {
   organization_id?: string;
 }
 
-export class ListActionsQueryDto {
+export class OrganizationQueryDto {
   @ApiPropertyOptional() @Optional() @IsString() @Length(1, 64) @Validate(Printable)
   organization_id?: string;
+}
 
+export class ListActionsQueryDto extends OrganizationQueryDto {
   @ApiPropertyOptional() @Optional() @IsString() @Length(1, 64) @Validate(Printable)
   handler_id?: string;
 
@@ -133,9 +135,4 @@ export class ListActionsQueryDto {
   @ApiPropertyOptional({ default: 0, description: 'Actions to skip (kept for older clients; prefer before).' })
   @Optional() @Type(() => Number) @IsInt() @Min(0) @Max(1_000_000)
   offset?: number;
-}
-
-export class OrganizationQueryDto {
-  @ApiPropertyOptional() @Optional() @IsString() @Length(1, 64) @Validate(Printable)
-  organization_id?: string;
 }
