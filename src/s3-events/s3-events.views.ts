@@ -1,4 +1,4 @@
-import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath, IntersectionType, PickType } from '@nestjs/swagger';
 import { S3InboxState } from './s3-inbox-record.entity';
 import { CountedPageOf, ListOf, OwnedView } from '../common/common.views';
 
@@ -39,23 +39,14 @@ export class S3CommandActionView {
   timeout_ms?: number;
 }
 
-/** Mirrors the object into `bucket` at the endpoint: created => copied, removed => deleted. */
-export class S3ReplicateActionView {
+/** The discriminator of {@link S3ReplicateActionView}, declared apart so that it stays the first property. */
+class S3ReplicateType {
   @ApiProperty({ enum: ['replicate'] })
   type!: 'replicate';
+}
 
-  @ApiProperty({ example: 'https://storage.example.com' })
-  endpoint!: string;
-
-  @ApiProperty({ example: 'ru-msk' })
-  region!: string;
-
-  @ApiProperty()
-  access_key_id!: string;
-
-  @ApiProperty()
-  force_path_style!: boolean;
-
+/** Mirrors the object into `bucket` at the endpoint: created => copied, removed => deleted. */
+export class S3ReplicateActionView extends IntersectionType(S3ReplicateType, PickType(S3EndpointView, ['endpoint', 'region', 'access_key_id', 'force_path_style'] as const)) {
   @ApiProperty({ example: 'backup' })
   bucket!: string;
 
