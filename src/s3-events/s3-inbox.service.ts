@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, SelectQueryBuilder } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { isLookupId } from '../common/ids';
 import { hasControlCharacters } from '../common/printable';
 import { TransactionRunner } from '../database/transaction-runner.service';
 import { confineToSubtree, isVisibleOrganization, olderThanCursor } from '../organizations/organization-tree';
@@ -11,7 +12,7 @@ import { S3InboxRecord, S3InboxState } from './s3-inbox-record.entity';
 import { S3InboxSignal } from './s3-inbox-signal.service';
 import { executeSql } from '../database/raw-sql';
 import { queueFigures, QueueFigures } from '../common/state-counts';
-import { intParam, isLookupId, S3SourcesService, stringParam } from './s3-sources.service';
+import { intParam, S3SourcesService, stringParam } from './s3-sources.service';
 import { ActionAttemptView, InboxPage, InboxRecordView } from './s3-events.views';
 
 const RECORD_NOT_FOUND = 'S3 inbox record not found.';

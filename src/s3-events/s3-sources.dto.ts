@@ -23,6 +23,7 @@ import {
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Printable } from '../common/printable';
 import type { S3Action, S3Endpoint } from './s3-action.types';
+import type { S3EventSource } from './s3-event-source.entity';
 import { Nullable, Optional } from '../common/optional-fields';
 
 /** Where the path token goes in `public_url`: replaced by the token of the request being answered. */
@@ -282,14 +283,8 @@ export function assertSourceChanges(dto: UpdateSourceDto | undefined): UpdateSou
   return dto;
 }
 
-/** A source as stored: defaults filled in, buckets deduplicated, actions as plain objects. */
-export interface SourceInput {
-  name: string;
-  public_url: string | null;
-  allowed_buckets: string[];
-  actions: S3Action[];
-  enabled: boolean;
-}
+/** A source's own fields as stored: defaults filled in, buckets deduplicated, actions as plain objects. */
+export type SourceInput = Pick<S3EventSource, 'name' | 'publicUrl' | 'allowedBuckets' | 'actions' | 'enabled'>;
 
 /** Fields of a PATCH, in the stored form. */
 export type SourceChanges = Partial<SourceInput>;
@@ -312,8 +307,8 @@ function actionOf(a: S3ActionDto): S3Action {
 export function sourceInputOf(dto: CreateSourceDto): SourceInput {
   return {
     name: dto.name,
-    public_url: dto.public_url ?? null,
-    allowed_buckets: [...new Set(dto.allowed_buckets)],
+    publicUrl: dto.public_url ?? null,
+    allowedBuckets: [...new Set(dto.allowed_buckets)],
     actions: (dto.actions ?? []).map(actionOf),
     enabled: dto.enabled ?? true,
   };
@@ -322,8 +317,8 @@ export function sourceInputOf(dto: CreateSourceDto): SourceInput {
 export function sourceChangesOf(dto: UpdateSourceDto): SourceChanges {
   const changes: SourceChanges = {};
   if (dto.name !== undefined) changes.name = dto.name;
-  if (dto.public_url !== undefined) changes.public_url = dto.public_url;
-  if (dto.allowed_buckets !== undefined) changes.allowed_buckets = [...new Set(dto.allowed_buckets)];
+  if (dto.public_url !== undefined) changes.publicUrl = dto.public_url;
+  if (dto.allowed_buckets !== undefined) changes.allowedBuckets = [...new Set(dto.allowed_buckets)];
   if (dto.actions !== undefined) changes.actions = dto.actions.map(actionOf);
   if (dto.enabled !== undefined) changes.enabled = dto.enabled;
   return changes;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import type { VerifiedCaller } from '../auth/credential-cache.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { hasControlCharacters } from '../common/printable';
+import { isLookupId } from '../common/ids';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
 import { fromDbDate } from '../database/raw-dates';
 import { TransactionRunner } from '../database/transaction-runner.service';
@@ -56,8 +56,6 @@ export function sourceView(s: S3EventSource): SourceView {
   };
 }
 
-export const isLookupId = (id: string): boolean => id.length > 0 && id.length <= 36 && !hasControlCharacters(id);
-
 /**
  * S3 event sources (issue 8): CRUD and token rotation, confined to the caller's organization and
  * its subtree like the webhook API. Replicate endpoints are checked by the address policy
@@ -87,12 +85,8 @@ export class S3SourcesService {
       id: randomUUID(),
       organizationId,
       createdBy: caller.userId,
-      name: input.name,
-      publicUrl: input.public_url,
+      ...input,
       tokenHash: hashToken(token),
-      allowedBuckets: input.allowed_buckets,
-      actions: input.actions,
-      enabled: input.enabled,
       createdAt: now,
       updatedAt: now,
     });
@@ -172,12 +166,7 @@ export class S3SourcesService {
     }
     return this.transactions.run(async (em) => {
       const row = await this.findVisible(em, caller, id);
-      const set: Partial<S3EventSource> = { updatedAt: new Date() };
-      if (changes.name !== undefined) set.name = changes.name;
-      if (changes.public_url !== undefined) set.publicUrl = changes.public_url;
-      if (changes.allowed_buckets !== undefined) set.allowedBuckets = changes.allowed_buckets;
-      if (changes.actions !== undefined) set.actions = changes.actions;
-      if (changes.enabled !== undefined) set.enabled = changes.enabled;
+      const set: Partial<S3EventSource> = { ...changes, updatedAt: new Date() };
       await em.update(S3EventSource, { id }, set);
       return sourceView(Object.assign(row, set));
     });
