@@ -32,7 +32,6 @@ export class ActionConnectionRegistry {
     else this.byHandler.delete(connection.handler.id);
   }
 
-  /** The newest open connection of the handler, if any. */
   newest(handlerId: string): ActionConnection | undefined {
     const list = this.byHandler.get(handlerId);
     return list?.[list.length - 1];

@@ -284,7 +284,6 @@ export class ActionLedgerService {
     });
   }
 
-  /** Pending, unexpired actions of these handlers, oldest first. */
   pendingFor(handlerIds: string[], limit: number): Promise<Action[]> {
     if (handlerIds.length === 0) return Promise.resolve([]);
     return this.dataSource.manager.find(Action, {

@@ -33,7 +33,6 @@ const COLUMNS = [
   'request_id', 'event_id', 'delivery_id', 'work_id', 'action_id', 'cause_id', 'duration_ms', 'detail',
 ] as const;
 const PG_TYPES = ['varchar', 'timestamptz', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'integer', 'text'];
-/** The id columns and their sizes: values that come from a client are cut to fit. */
 const SQLITE_INSERT = `INSERT INTO audit_records (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
 const PG_INSERT = `INSERT INTO audit_records (${COLUMNS.join(', ')})
   SELECT * FROM unnest(${PG_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')}) ON CONFLICT DO NOTHING`;
@@ -78,6 +77,7 @@ export function clip(value: unknown, max: number): string | null {
   return cut.includes('\0') ? cut.replace(/\0/g, '\uFFFD') : cut;
 }
 
+/** The record's columns, in COLUMNS order; values that come from a client cut to their column's size. */
 function rowOf(e: AuditEntry): unknown[] {
   const id = e.id ?? newRowId();
   return [

@@ -11,5 +11,4 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 /** Whether the string can be a token at all (anything else is unknown without a query). */
 export const isTokenShaped = (token: string): boolean => TOKEN_SHAPE.test(token);
 
-/** The intake path of a token. */
 export const intakePath = (token: string): string => `/s3-events/${token}`;

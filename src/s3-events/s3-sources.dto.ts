@@ -48,7 +48,6 @@ function Text(max: number): PropertyDecorator {
   };
 }
 
-/** `timeout_ms` of an action: optional, an integer within bounds. */
 function Timeout(): PropertyDecorator {
   const message = `timeout_ms must be an integer from ${MIN_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`;
   return (target, key) => {
