@@ -1,15 +1,10 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index } from 'typeorm';
+import { OwnedRow } from './owned-row.entity';
 
 /** What an action can ask for (HIRO's capability): a name and its parameter names. */
 @Entity('action_capabilities')
 @Index('action_capabilities_organization_name_idx', ['organizationId', 'name'], { unique: true })
-export class ActionCapability {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id!: string;
-
-  @Column({ name: 'organization_id', type: 'varchar', length: 36 })
-  organizationId!: string;
-
+export class ActionCapability extends OwnedRow {
   @Column({ type: 'varchar', length: 255 })
   name!: string;
 

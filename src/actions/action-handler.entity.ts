@@ -1,16 +1,11 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index } from 'typeorm';
+import { OwnedRow } from './owned-row.entity';
 
 /** A handler credential: an on-premises action handler of one organization, known by its token. */
 @Entity('action_handlers')
 @Index('action_handlers_organization_name_idx', ['organizationId', 'name'], { unique: true })
 @Index('action_handlers_token_hash_idx', ['tokenHash'], { unique: true })
-export class ActionHandler {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id!: string;
-
-  @Column({ name: 'organization_id', type: 'varchar', length: 36 })
-  organizationId!: string;
-
+export class ActionHandler extends OwnedRow {
   @Column({ type: 'varchar', length: 255 })
   name!: string;
 

@@ -1,4 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index } from 'typeorm';
+import { OwnedRow } from './owned-row.entity';
 
 /**
  * pending → sent (submitAction written to a connection) → acknowledged (the handler's ack) →
@@ -22,13 +23,7 @@ export const OPEN_STATES = [ActionState.Pending, ActionState.Sent, ActionState.A
 @Index('actions_handler_state_idx', ['handlerId', 'state'])
 @Index('actions_state_expires_idx', ['state', 'expiresAt'])
 @Index('actions_organization_submitted_idx', ['organizationId', 'submittedAt'])
-export class Action {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
-  id!: string;
-
-  @Column({ name: 'organization_id', type: 'varchar', length: 36 })
-  organizationId!: string;
-
+export class Action extends OwnedRow {
   @Column({ name: 'handler_id', type: 'varchar', length: 36 })
   handlerId!: string;
 
