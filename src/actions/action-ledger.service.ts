@@ -161,7 +161,7 @@ export class ActionLedgerService {
     // Connected here: written as sent and sent once committed (no claim needed, saving a commit).
     // If the frame never leaves, the action is open and goes out again when the handler reconnects.
     const sendNow = this.connections.isConnected(handlerId);
-    const action = Object.assign(new Action(), {
+    return Object.assign(new Action(), {
       id: randomUUID(),
       organizationId,
       handlerId,
@@ -179,7 +179,6 @@ export class ActionLedgerService {
       completedAt: null,
       expiresAt: new Date(now.getTime() + timeoutMs),
     });
-    return action;
   }
 
   /**
