@@ -88,6 +88,7 @@ export class AuditRecord {
   @Column({ name: 'duration_ms', type: 'integer', nullable: true })
   durationMs!: number | null;
 
+  /** A few small facts (no credentials, no secrets, no payloads). */
   @Column({ type: 'simple-json', nullable: true })
   detail!: Record<string, unknown> | null;
 }

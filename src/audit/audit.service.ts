@@ -4,29 +4,10 @@ import { DataSource, EntityManager } from 'typeorm';
 import { newRowId } from '../common/ids';
 import { sqliteStatement, sqliteValue } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner.service';
-import { AuditKind, AuditOutcome } from './audit-record.entity';
+import type { AuditRecord } from './audit-record.entity';
 
-/** A record to write; the id (UUIDv7) and time are made here unless given. */
-export interface AuditEntry {
-  id?: string;
-  at?: Date;
-  kind: AuditKind;
-  name?: string | null;
-  outcome: AuditOutcome;
-  code?: string | null;
-  organizationId?: string | null;
-  tenantId?: string | null;
-  actor?: string | null;
-  requestId?: string | null;
-  eventId?: string | null;
-  deliveryId?: string | null;
-  workId?: string | null;
-  actionId?: string | null;
-  causeId?: string | null;
-  durationMs?: number | null;
-  /** A few small facts (no credentials, no secrets, no payloads). */
-  detail?: Record<string, unknown> | null;
-}
+/** A record to write: its columns, each optional but `kind` and `outcome`; the id (UUIDv7) and time are made here unless given. */
+export type AuditEntry = Partial<AuditRecord> & Pick<AuditRecord, 'kind' | 'outcome'>;
 
 const COLUMNS = [
   'id', 'at', 'kind', 'name', 'outcome', 'code', 'organization_id', 'tenant_id', 'actor',
