@@ -7,6 +7,7 @@ import { delimiter, join } from 'node:path';
 import { s3EventsConfig, S3EventsConfig } from '../config/s3-events.config';
 import { UrlPolicy } from '../webhooks/url-policy';
 import { S3Action, S3CommandAction, S3Endpoint, S3Operation, S3ReplicateAction } from './s3-action.types';
+import type { S3ActionAttempt } from './s3-action-attempt.entity';
 import { CommandLauncher } from './s3-command-launcher';
 
 /** The object event an action runs for. */
@@ -21,17 +22,8 @@ export interface ActionTarget {
   etag: string | null;
 }
 
-/** What one run of one action did. */
-export interface ActionResult {
-  success: boolean;
-  startedAt: Date;
-  durationMs: number;
-  exitCode: number | null;
-  stdout: string | null;
-  stderr: string | null;
-  error: string | null;
-  note: string | null;
-}
+/** What one run of one action did: the columns of its attempt. */
+export type ActionResult = Pick<S3ActionAttempt, 'success' | 'startedAt' | 'durationMs' | 'exitCode' | 'stdout' | 'stderr' | 'error' | 'note'>;
 
 /** Environment variables a command inherits from the gateway: the basics and the AWS CLI's own, never the gateway's secrets. */
 const INHERITED_ENV = /^(PATH|HOME|LANG|LC_[A-Z]+|TZ|TMPDIR|AWS_[A-Z0-9_]+)$/;
