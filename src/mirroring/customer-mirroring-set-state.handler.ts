@@ -15,7 +15,7 @@ import { MirroredCustomer } from './mirrored-customer.entity';
 import { MIRRORING_VERSIONS } from './mirroring-callbacks';
 import { CustomerMirroringSetStatePayload, MirroredCustomerEnableItem } from './mirroring.dto';
 import { MirroringSettings, MirroringState } from './mirroring-state';
-import { assertContextTenant, columns, MirroringService, sameSettings } from './mirroring.service';
+import { assertContextTenant, MirroringService, writeMirrored } from './mirroring.service';
 
 /** What the checks found, for the transaction to apply. */
 interface Plan {
@@ -132,7 +132,7 @@ export class CustomerMirroringSetStateHandler implements CallbackHandlerContract
     const organization: Organization = { id: randomUUID(), parentId: partnerId, name, kind: OrganizationKind.Customer };
     await em.insert(Organization, organization);
     await em.insert(OrganizationMapping, { organizationId: organization.id, acronisTenantId: tenant, acronisDcUrl: datacenterUrl });
-    await em.insert(MirroredCustomer, columns<MirroredCustomer>({ organizationId: organization.id, ...fields }));
+    await writeMirrored(em, MirroredCustomer, organization.id, undefined, fields);
     return changed(organization.id, true);
   }
 
@@ -170,18 +170,8 @@ export class CustomerMirroringSetStateHandler implements CallbackHandlerContract
     record: MirroredCustomer | undefined,
     fields: Pick<MirroredCustomer, 'partnerOrganizationId' | 'state' | 'acronisTenantId' | 'acronisTenantName'> & { settings: MirroringSettings | null },
   ): Promise<boolean> {
-    if (!record) {
-      await em.insert(MirroredCustomer, columns<MirroredCustomer>({ organizationId, ...fields }));
-      return true;
-    }
-    const same =
-      record.partnerOrganizationId === fields.partnerOrganizationId &&
-      record.state === fields.state &&
-      record.acronisTenantId === fields.acronisTenantId &&
-      record.acronisTenantName === fields.acronisTenantName &&
-      sameSettings(record.settings, fields.settings);
-    if (same) return false;
-    await em.update(MirroredCustomer, { organizationId }, columns<MirroredCustomer>(fields));
+    if (!(await writeMirrored(em, MirroredCustomer, organizationId, record, fields))) return false;
+    if (!record) return true;
     const organization = plan.subtree.get(organizationId);
     if (organization && organization.name === record.acronisTenantName && organization.name !== fields.acronisTenantName) {
       await em.update(Organization, { id: organizationId }, { name: fields.acronisTenantName });

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, EntityTarget } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { OrganizationMapping } from '../tenant-mapping/organization-mapping.entity';
 import { TenantMappingService } from '../tenant-mapping/tenant-mapping.service';
+import type { MirroredOrganization } from './mirrored-organization.entity';
 
 /** The guide: "The callback handler must ensure that the credentials belong to the same partner ID." */
 export const OTHER_PARTNER = 'These credentials belong to an organization enabled for a different Acronis partner tenant.';
@@ -40,8 +41,23 @@ export function assertContextTenant(field: string, value: string, contextTenantI
   return tenant;
 }
 
-/** Settings compared as stored. */
-export const sameSettings = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-
 /** Column values for insert/update: TypeORM's partial-entity type cannot express a simple-json column (as in OutboxService). */
-export const columns = <T>(value: Partial<T>): QueryDeepPartialEntity<T> => value as QueryDeepPartialEntity<T>;
+const columns = <T>(value: Partial<T>): QueryDeepPartialEntity<T> => value as QueryDeepPartialEntity<T>;
+
+/** Inserts the organization's record, or updates it where a field differs (settings compared as stored); true when it wrote. */
+export async function writeMirrored<T extends MirroredOrganization>(
+  em: EntityManager,
+  entity: EntityTarget<T>,
+  organizationId: string,
+  record: T | null | undefined,
+  fields: Partial<T>,
+): Promise<boolean> {
+  if (!record) {
+    await em.insert(entity, columns<T>({ organizationId, ...fields }));
+    return true;
+  }
+  const same = (key: string, value: unknown) => (key === 'settings' ? JSON.stringify(record.settings ?? null) === JSON.stringify(value ?? null) : record[key as keyof T] === value);
+  if (Object.entries(fields).every(([key, value]) => same(key, value))) return false;
+  await em.update(entity, { organizationId }, columns<T>(fields));
+  return true;
+}

@@ -13,7 +13,7 @@ import { MirroredPartner } from './mirrored-partner.entity';
 import { MIRRORING_VERSIONS } from './mirroring-callbacks';
 import { PartnerMirroringEnablePayload } from './mirroring.dto';
 import { MirroringState } from './mirroring-state';
-import { assertContextTenant, columns, MirroringService, OTHER_PARTNER, sameSettings } from './mirroring.service';
+import { assertContextTenant, MirroringService, OTHER_PARTNER, writeMirrored } from './mirroring.service';
 
 /**
  * Links the caller's organization to its Acronis partner tenant (an `organizations_mapping` row
@@ -64,18 +64,7 @@ export class PartnerMirroringEnableHandler implements CallbackHandlerContract<Pa
     }
     const record = await em.findOne(MirroredPartner, { where: { organizationId: orgId } });
     const fields = { state: MirroringState.Enabled, acronisTenantId: tenant, acronisTenantName: payload.acronis_tenant_name, settings };
-    if (!record) {
-      await em.insert(MirroredPartner, columns<MirroredPartner>({ organizationId: orgId, ...fields }));
-      changed = true;
-    } else if (
-      record.state !== fields.state ||
-      record.acronisTenantId !== tenant ||
-      record.acronisTenantName !== fields.acronisTenantName ||
-      !sameSettings(record.settings, settings)
-    ) {
-      await em.update(MirroredPartner, { organizationId: orgId }, columns<MirroredPartner>(fields));
-      changed = true;
-    }
+    if (await writeMirrored(em, MirroredPartner, orgId, record, fields)) changed = true;
     if (changed) {
       await this.outbox.record(em, {
         type: 'partner.mirroring.enabled',
