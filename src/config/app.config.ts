@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { ConfigError, EnvBoolean, validateConfig } from './validate-config';
+import { commaList, ConfigError, EnvBoolean, validateConfig } from './validate-config';
 
 class AppEnv {
   @IsOptional() @IsIn(['development', 'production', 'test'])
@@ -64,7 +64,7 @@ export function parseTrustProxy(value: string): boolean | number | string[] {
   if (v === 'true') return true;
   if (v === 'false' || v === '') return false;
   if (/^\d+$/.test(v)) return Number(v);
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return commaList(value);
 }
 
 export const appConfig = registerAs('app', () => {

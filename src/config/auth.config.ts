@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
 import { appConfig } from './app.config';
-import { ConfigError, EnvBoolean, validateConfig } from './validate-config';
+import { commaList, ConfigError, EnvBoolean, validateConfig } from './validate-config';
 
 class AuthEnv {
   /** `required` verifies the platform's bearer JWT on every callback; default: required in production. */
@@ -74,7 +74,7 @@ class AuthEnv {
 export const authConfig = registerAs('auth', () => {
   const env = validateConfig(process.env, AuthEnv);
   const jwtMode = env.CALLBACK_JWT ?? (appConfig().nodeEnv === 'production' ? 'required' : 'off');
-  const issuers = env.CALLBACK_JWT_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean);
+  const issuers = commaList(env.CALLBACK_JWT_ISSUERS);
   if (issuers.length === 0) {
     // An empty list would refuse every token: fail the boot instead.
     throw new ConfigError('Invalid configuration:\n  CALLBACK_JWT_ISSUERS must name at least one issuer');

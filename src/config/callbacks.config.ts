@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { ENABLEMENT_METHODS, EnablementMethod } from '../callbacks/enablement-method';
-import { ConfigError, validateConfig } from './validate-config';
+import { commaList, ConfigError, validateConfig } from './validate-config';
 
 class CallbacksEnv {
   /** How long a write callback's response is kept for retries with the same request_id. */
@@ -22,7 +22,7 @@ class CallbacksEnv {
 
 /** The methods named in the list; throws naming the variable on an unknown or missing one. */
 export function parseEnablementMethods(list: string): Set<EnablementMethod> {
-  const names = list.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = commaList(list.toLowerCase());
   const unknown = names.filter((n) => !(ENABLEMENT_METHODS as string[]).includes(n));
   if (unknown.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  ENABLEMENT_METHODS=${JSON.stringify(list)}: unknown method ${unknown.map((n) => JSON.stringify(n)).join(', ')}; each must be one of ${ENABLEMENT_METHODS.join(', ')}`);

@@ -41,24 +41,10 @@ class DatabaseEnv {
   SQLITE_GROUP_MAX: number = 64;
 }
 
-export interface DatabaseConfig {
-  type: 'sqlite' | 'postgres';
-  url?: string;
-  schema?: string;
-  sqlitePath: string;
-  migrationsRun: boolean;
-  poolSize: number;
-  connectTimeoutMs: number;
-  logging: boolean;
-  backgroundCheckpoint: boolean;
-  sqliteCacheMiB: number;
-  sqliteGroupMax: number;
-}
-
-export function readDatabaseConfig(env: Record<string, string | undefined> = process.env): DatabaseConfig {
+export function readDatabaseConfig(env: Record<string, string | undefined> = process.env) {
   const v = validateConfig(env, DatabaseEnv);
   return {
-    type: v.DATABASE_URL ? 'postgres' : 'sqlite',
+    type: v.DATABASE_URL ? ('postgres' as const) : ('sqlite' as const),
     url: v.DATABASE_URL,
     schema: v.DATABASE_SCHEMA,
     sqlitePath: v.SQLITE_PATH,
@@ -95,5 +81,7 @@ export function describeDatabase(config: DatabaseConfig): string {
   }
   return `PostgreSQL ${where}${config.schema ? ` (schema ${config.schema})` : ''}`;
 }
+
+export type DatabaseConfig = ReturnType<typeof readDatabaseConfig>;
 
 export const databaseConfig = registerAs('database', () => readDatabaseConfig());

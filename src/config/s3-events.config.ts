@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { EnvBoolean, validateConfig } from './validate-config';
+import { commaList, EnvBoolean, validateConfig } from './validate-config';
 
 class S3EventsEnv {
   /** Run the inbox worker (actions on object-storage events) in this process. */
@@ -65,12 +65,6 @@ class S3EventsEnv {
   S3_EVENTS_REPLICATE_MAX_BYTES: number = 104_857_600;
 }
 
-const list = (value: string): string[] =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-
 export const s3EventsConfig = registerAs('s3Events', () => {
   const env = validateConfig(process.env, S3EventsEnv);
   return {
@@ -84,8 +78,8 @@ export const s3EventsConfig = registerAs('s3Events', () => {
     actionTimeoutMs: env.S3_EVENTS_ACTION_TIMEOUT_MS,
     outputLimit: env.S3_EVENTS_OUTPUT_LIMIT,
     maxRecords: env.S3_EVENTS_MAX_RECORDS,
-    allowedCommands: list(env.S3_EVENTS_ALLOWED_COMMANDS),
-    allowedPrivate: list(env.S3_EVENTS_ALLOWED_PRIVATE),
+    allowedCommands: commaList(env.S3_EVENTS_ALLOWED_COMMANDS),
+    allowedPrivate: commaList(env.S3_EVENTS_ALLOWED_PRIVATE),
     commandDieWithWorker: env.S3_EVENTS_COMMAND_DIE_WITH_WORKER,
     replicateMaxBytes: env.S3_EVENTS_REPLICATE_MAX_BYTES,
   };

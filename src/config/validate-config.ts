@@ -43,6 +43,9 @@ export function validateConfig<T extends object>(
   return instance;
 }
 
+/** A comma-separated list, its items trimmed, empty ones left out. */
+export const commaList = (value: string): string[] => value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
 

@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { IsBoolean, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { EnvBoolean, validateConfig } from './validate-config';
+import { commaList, EnvBoolean, validateConfig } from './validate-config';
 
 class WebhooksEnv {
   /** Run the dispatcher and the delivery worker in this process (several replicas may all run them). */
@@ -111,7 +111,7 @@ export const webhooksConfig = registerAs('webhooks', () => {
     backoffBaseMs: env.WEBHOOKS_BACKOFF_BASE_MS,
     backoffMaxMs: env.WEBHOOKS_BACKOFF_MAX_MS,
     success200Only: env.WEBHOOKS_SUCCESS_200_ONLY,
-    allowedPrivate: env.WEBHOOKS_ALLOWED_PRIVATE.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
+    allowedPrivate: commaList(env.WEBHOOKS_ALLOWED_PRIVATE),
     retentionPerSubscription: env.WEBHOOKS_RETENTION_PER_SUBSCRIPTION,
     retentionMs: env.WEBHOOKS_RETENTION_DAYS * 24 * 60 * 60_000,
     retentionIntervalMs: env.WEBHOOKS_RETENTION_INTERVAL_MINUTES * 60_000,
