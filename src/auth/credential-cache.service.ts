@@ -33,10 +33,6 @@ export class CredentialCache {
       : null;
   }
 
-  get enabled(): boolean {
-    return this.entries !== null;
-  }
-
   /** The HMAC that stands for these credentials (cache key, and the guard's single-flight key). */
   keyOf(identity: string, password: string): string {
     return createHmac('sha256', this.key).update(identity).update('\0').update(password).digest('base64');
