@@ -1,7 +1,7 @@
 import type { ActionView, HandlerView } from '../../actions/actions.views';
 import { ActionState, OPEN_STATES } from '../../actions/action.entity';
 import { Html, html, url } from '../html';
-import { badge, excerpt, pager, shortId, time } from './format';
+import { badge, excerpt, options, pager, shortId, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -59,9 +59,7 @@ export function actionsPage(assets: AssetUrls, viewer: Viewer, view: ActionsList
 <td>${badge(a.state)}</td><td>${a.send_count}×</td><td class="small">${resultLine(a)}</td></tr>`,
         )}</tbody></table></div>${nav}`;
   const filter = html`<form method="get" action="/console/actions" class="filter">
-<label for="state">State</label> <select id="state" name="state">${(Object.keys(ACTION_FILTERS) as ActionFilter[]).map(
-    (f) => html`<option value="${f}"${f === view.filter ? html` selected` : ''}>${ACTION_FILTERS[f]}</option>`,
-  )}</select>
+<label for="state">State</label> <select id="state" name="state">${options(Object.entries(ACTION_FILTERS), view.filter)}</select>
 <label for="capability">Capability</label> <input id="capability" name="capability" maxlength="255" value="${view.capability}" placeholder="any">
 ${handler ? html`<input type="hidden" name="handler" value="${handler}">` : ''}<button type="submit">Apply</button></form>
 ${handler ? html`<p>Only the actions of handler ${handlerName(view.handlers, handler)}. <a href="${url('actions', { state, capability })}">Every handler</a></p>` : ''}`;
@@ -130,7 +128,6 @@ export function actionPage(assets: AssetUrls, viewer: Viewer, view: ActionPageVi
     a.result === null
       ? html`<p>${open ? 'No result yet: the handler answers when the action has run.' : a.state === ActionState.Expired ? 'None: the action expired before the handler answered.' : 'None.'}</p>`
       : html`<dl class="facts"><dt>Code</dt><dd>${a.result_code ?? '—'}</dd></dl><pre class="result">${pretty(a.result)}</pre>`;
-  const region = (id: string, label: string, body: Html): Html => (open ? refreshing(id, label, body) : section(id, label, body));
   return page({
     title: `Action ${a.capability}`,
     assets,
@@ -138,7 +135,7 @@ export function actionPage(assets: AssetUrls, viewer: Viewer, view: ActionPageVi
     section: 'actions',
     body: html`<p><a href="/console/actions">The ledger</a></p>
 ${open ? asOf(view.at) : html`<p id="as-of" class="muted small">As of ${time(view.at)}.</p>`}
-${region('summary', 'Action', summary)}
-${region('result', 'Result', result)}`,
+${section('summary', 'Action', summary, open)}
+${section('result', 'Result', result, open)}`,
   });
 }

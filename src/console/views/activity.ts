@@ -1,7 +1,7 @@
 import type { AuditChain, AuditPage, AuditRecordView } from '../../audit/audit.views';
 import { AuditKind, AuditOutcome } from '../../audit/audit-record.entity';
 import { Html, html, url } from '../html';
-import { badge, pager, shortId, time } from './format';
+import { badge, options, pager, shortId, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -52,10 +52,8 @@ function subjects(r: AuditRecordView): Html[] {
 }
 
 function filterForm(f: ActivityFilters): Html {
-  const select = (id: string, label: string, value: string, options: Array<[string, string]>) =>
-    html`<div class="field"><label for="${id}">${label}</label><select id="${id}" name="${id}">${options.map(
-      ([v, text]) => html`<option value="${v}"${v === value ? html` selected` : ''}>${text}</option>`,
-    )}</select></div>`;
+  const select = (id: string, label: string, value: string, choices: Array<[string, string]>) =>
+    html`<div class="field"><label for="${id}">${label}</label><select id="${id}" name="${id}">${options(choices, value)}</select></div>`;
   const input = (id: string, label: string, value: string, extra: Html | string = '') =>
     html`<div class="field"><label for="${id}">${label}</label><input id="${id}" name="${id}" value="${value}"${extra}></div>`;
   return html`<form method="get" action="/console/activity" class="card filters" role="search" aria-label="Filter the activity">
@@ -110,7 +108,7 @@ export function activityPage(assets: AssetUrls, viewer: Viewer, view: ActivityVi
     body: html`<p>The audit trail: every callback, event, delivery and attempt, hook decision and more, of your organization and those below it, newest first.</p>
 ${filterForm(view.filters)}
 ${view.before ? '' : asOf(view.at)}
-${view.before ? section('records', 'Records', table) : refreshing('records', 'Records', table)}`,
+${section('records', 'Records', table, !view.before)}`,
   });
 }
 

@@ -3,11 +3,9 @@ import type { ConnectorItemDetailView, ConnectorItemPage, ConnectorItemView, Con
 import type { CappedCount } from '../../common/state-counts';
 import { ConnectorItemKind, ConnectorItemState } from '../../connector/connector-item.entity';
 import { Html, html, url } from '../html';
-import { badge, excerpt, pager, shortId, time } from './format';
-import { actionButton, AssetUrls, page, Viewer } from './layout';
+import { badge, excerpt, options, pager, shortId, time } from './format';
+import { actionButton, AssetUrls, Notice, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
-
-type Notice = { kind: 'ok' | 'error'; text: string } | null;
 
 /** The states "send now" applies to. */
 const SENDABLE = new Set<string>([ConnectorItemState.Pending, ConnectorItemState.Failed]);
@@ -48,10 +46,9 @@ export interface ConnectorView {
 }
 
 function itemTable(viewer: Viewer, view: ConnectorView): Html {
-  const stateQuery = view.state;
   const nav = pager(
-    view.before ? url('connector', { state: stateQuery }) : null,
-    view.result.next_before ? url('connector', { state: stateQuery, before: view.result.next_before }) : null,
+    view.before ? url('connector', { state: view.state }) : null,
+    view.result.next_before ? url('connector', { state: view.state, before: view.result.next_before }) : null,
     'Older items',
   );
   if (view.result.items.length === 0) return html`<p>${view.state ? 'No items match.' : 'No connector items yet.'}</p>${nav}`;
@@ -80,9 +77,7 @@ export function connectorPage(assets: AssetUrls, viewer: Viewer, view: Connector
   },
   )}</ul>`;
   const filter = html`<form method="get" action="/console/connector" class="filter">
-<label for="state">Show</label> <select id="state" name="state"><option value="">All states</option>${ITEM_STATES.map(
-    (s) => html`<option value="${s}"${s === view.state ? html` selected` : ''}>${s}</option>`,
-  )}</select> <button type="submit">Apply</button></form>`;
+<label for="state">Show</label> <select id="state" name="state"><option value="">All states</option>${options(ITEM_STATES, view.state)}</select> <button type="submit">Apply</button></form>`;
   const table = itemTable(viewer, view);
   return page({
     title: 'Connector',
@@ -140,7 +135,7 @@ ${i.dismissed_at ? html`<dt>Dismissed</dt><dd>${time(i.dismissed_at)}</dd>` : ''
     notice: view.notice ?? null,
     body: html`<p><a href="/console/connector">All connector items</a></p>
 ${open ? asOf(view.at) : html`<p id="as-of" class="muted small">As of ${time(view.at)}.</p>`}
-${(open ? refreshing : section)('item', 'Item', summary)}
+${section('item', 'Item', summary, open)}
 ${actions}
 ${section('payload', 'Payload', html`<p class="muted small">As submitted (the tenant is added when it is sent).</p><pre class="payload">${JSON.stringify(body ?? {}, null, 2)}</pre>`)}`,
   });

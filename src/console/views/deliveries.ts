@@ -3,7 +3,7 @@ import { DeliveryState } from '../../webhooks/webhook-delivery.entity';
 import type { SubscriptionView } from '../../webhooks/webhooks.views';
 import { Html, html, url } from '../html';
 import { badge, excerpt, pager, shortId, time } from './format';
-import { actionButton, AssetUrls, page, Viewer } from './layout';
+import { actionButton, AssetUrls, Notice, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
 /** A page of deliveries as the console reads it: by key, without a total. */
@@ -77,7 +77,7 @@ ${a.error ? html`<dt>Error</dt><dd>${a.error}</dd>` : ''}
 export interface DeliveryPageView {
   delivery: DeliveryView;
   subscription: SubscriptionView;
-  notice?: { kind: 'ok' | 'error'; text: string } | null;
+  notice?: Notice;
   at: string;
 }
 
@@ -101,7 +101,6 @@ ${d.redelivery_of ? html`<dt>Replay of</dt><dd><a href="${url('deliveries', d.re
       : html`<ol class="timeline">${d.attempts.map((a) => attemptItem(d, a))}</ol>`;
   // Only a delivery still on its way changes: a finished one is not refreshed (and a refresh that finds it finished stops).
   const open = d.state === DeliveryState.Pending || d.state === DeliveryState.Delivering;
-  const region = (id: string, label: string, body: Html): Html => (open ? refreshing(id, label, body) : section(id, label, body));
   return page({
     title: `Delivery of ${d.event_type}`,
     assets,
@@ -109,10 +108,10 @@ ${d.redelivery_of ? html`<dt>Replay of</dt><dd><a href="${url('deliveries', d.re
     section: 'webhooks',
     notice: view.notice ?? null,
     body: html`${open ? asOf(view.at) : html`<p id="as-of" class="muted small">As of ${time(view.at)}.</p>`}
-${region('summary', 'Summary', summary)}
+${section('summary', 'Summary', summary, open)}
 <div class="actions">${actionButton(viewer, url('deliveries', d.id, 'replay'), 'Replay this delivery')}
 <span class="muted small">Sends the same event again (same event id, same body bytes) as a new delivery.</span></div>
-${region('timeline', 'Attempts', timeline)}`,
+${section('timeline', 'Attempts', timeline, open)}`,
   });
 }
 
@@ -121,7 +120,7 @@ export interface DeadLettersView {
   subscriptions: Map<string, string>;
   before?: string;
   at: string;
-  notice?: { kind: 'ok' | 'error'; text: string } | null;
+  notice?: Notice;
 }
 
 export function deadLettersPage(assets: AssetUrls, viewer: Viewer, view: DeadLettersView): Html {

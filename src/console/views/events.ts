@@ -4,7 +4,7 @@ import { Html, html, url } from '../html';
 import { DeliveryList } from './deliveries';
 import { badge, excerpt, pager, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
-import { asOf, refreshing, section } from './overview';
+import { asOf, section } from './overview';
 
 export interface EventTimelineView {
   eventId: string;
@@ -67,6 +67,6 @@ export function eventPage(assets: AssetUrls, viewer: Viewer, view: EventTimeline
     body: html`${facts}
 <p class="muted small">Every delivery of this event to the subscriptions you can see, newest first, with each attempt.</p>
 ${open && !before ? asOf(view.at) : ''}
-${open && !before ? refreshing('event-deliveries', 'Deliveries', list) : section('event-deliveries', 'Deliveries', list)}`,
+${section('event-deliveries', 'Deliveries', list, open && !before)}`,
   });
 }

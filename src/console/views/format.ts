@@ -42,3 +42,8 @@ export function parseInstant(value: string | undefined): string | null {
   const date = new Date(local);
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
+
+/** A select's `<option>`s, `chosen` selected: each a value shown as it is, or a [value, text] pair. */
+export function options(choices: ReadonlyArray<string | readonly [string, string]>, chosen: string | undefined): Html[] {
+  return choices.map((c) => (typeof c === 'string' ? [c, c] : c)).map(([v, text]) => html`<option value="${v}"${v === chosen ? html` selected` : ''}>${text}</option>`);
+}

@@ -1,7 +1,7 @@
 import type { DecisionPage, DecisionView, HookPage, HookView } from '../../hooks/hooks.views';
 import { HOOK_OPERATIONS, HookDecisionOutcome, HookFailurePolicy, HookPhase } from '../../hooks/hook-operation';
 import { Html, html, url } from '../html';
-import { badge, count, excerpt, pager, shortId, time } from './format';
+import { badge, count, excerpt, options, pager, shortId, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
 
@@ -139,12 +139,8 @@ export function decisionsPage(assets: AssetUrls, viewer: Viewer, view: Decisions
   });
   const filter = html`<form method="get" action="/console/hook-decisions" class="filter">
 ${view.hookId ? html`<input type="hidden" name="hook_id" value="${view.hookId}">` : ''}
-<label for="outcome">Outcome</label> <select id="outcome" name="outcome">${(Object.keys(DECISION_FILTERS) as DecisionFilter[]).map(
-    (f) => html`<option value="${f}"${f === view.filter ? html` selected` : ''}>${DECISION_FILTERS[f]}</option>`,
-  )}</select>
-<label for="operation">Operation</label> <select id="operation" name="operation"><option value="">All</option>${HOOK_OPERATIONS.map(
-    (o) => html`<option value="${o}"${o === view.operation ? html` selected` : ''}>${o}</option>`,
-  )}</select>
+<label for="outcome">Outcome</label> <select id="outcome" name="outcome">${options(Object.entries(DECISION_FILTERS), view.filter)}</select>
+<label for="operation">Operation</label> <select id="operation" name="operation"><option value="">All</option>${options(HOOK_OPERATIONS, view.operation)}</select>
 <button type="submit">Apply</button></form>`;
   return page({
     title: 'Hook decisions',

@@ -16,6 +16,9 @@ export interface Viewer {
 
 export type Section = 'overview' | 'activity' | 'webhooks' | 'dead-letters' | 'hooks' | 'connector' | 's3' | 'actions' | null;
 
+/** A message shown above a page's content: a fixed text chosen by the server, never echoed input. */
+export type Notice = { kind: 'ok' | 'error'; text: string } | null;
+
 export interface PageOptions {
   title: string;
   assets: AssetUrls;

@@ -3,21 +3,15 @@ import { Html, html, Renderable } from '../html';
 import { excerpt, time } from './format';
 import { AssetUrls, page, Viewer } from './layout';
 
-/** A region console.js reloads in place every few seconds while the page is open (same id in the fresh page). */
-export function refreshing(id: string, label: string, body: Renderable): Html {
-  return html`<section id="${id}" data-refresh aria-labelledby="${id}-h">
+/** A titled region; with `refresh`, console.js reloads it in place every few seconds while the page is open (same id in the fresh page). */
+export function section(id: string, label: string, body: Renderable, refresh = false): Html {
+  return html`<section id="${id}"${refresh ? html` data-refresh` : ''} aria-labelledby="${id}-h">
 <h2 id="${id}-h">${label}</h2>
 ${body}
 </section>`;
 }
 
-/** The same region, not refreshed. */
-export function section(id: string, label: string, body: Renderable): Html {
-  return html`<section id="${id}" aria-labelledby="${id}-h">
-<h2 id="${id}-h">${label}</h2>
-${body}
-</section>`;
-}
+export const refreshing = (id: string, label: string, body: Renderable): Html => section(id, label, body, true);
 
 /** When the page's data was read; refreshed with it. */
 export function asOf(at: string): Html {

@@ -1,11 +1,9 @@
 import { S3InboxState } from '../../s3-events/s3-inbox-record.entity';
 import type { ActionAttemptView, ConfirmationView, InboxRecordView, S3ActionView, SourceView } from '../../s3-events/s3-events.views';
 import { Html, html, url } from '../html';
-import { badge, excerpt, pager, shortId, time } from './format';
-import { actionButton, AssetUrls, page, Viewer } from './layout';
+import { badge, excerpt, options, pager, shortId, time } from './format';
+import { actionButton, AssetUrls, Notice, page, Viewer } from './layout';
 import { asOf, refreshing, section } from './overview';
-
-type Notice = { kind: 'ok' | 'error'; text: string } | null;
 
 /** The inbox filter of a source page: every state, or one. */
 export type InboxFilter = 'all' | S3InboxState;
@@ -104,9 +102,7 @@ export function sourcePage(assets: AssetUrls, viewer: Viewer, view: SourcePageVi
 <dt>Changed</dt><dd>${time(s.updated_at)}</dd>
 </dl>`;
   const filter = html`<form method="get" action="${url('s3-sources', s.id)}" class="filter">
-<label for="state">Show</label> <select id="state" name="state">${(Object.keys(INBOX_FILTERS) as InboxFilter[]).map(
-    (f) => html`<option value="${f}"${f === view.filter ? html` selected` : ''}>${INBOX_FILTERS[f]}</option>`,
-  )}</select> <button type="submit">Apply</button></form>`;
+<label for="state">Show</label> <select id="state" name="state">${options(Object.entries(INBOX_FILTERS), view.filter)}</select> <button type="submit">Apply</button></form>`;
   return page({
     title: s.name,
     assets,
@@ -115,7 +111,7 @@ export function sourcePage(assets: AssetUrls, viewer: Viewer, view: SourcePageVi
     body: html`<p><a href="/console/s3-sources">All S3 sources</a></p>
 ${section('settings', 'Settings', details)}
 ${view.before ? '' : asOf(view.at)}
-${view.before ? section('confirmations', 'Subscription confirmations', confirmationsTable(view.confirmations)) : refreshing('confirmations', 'Subscription confirmations', confirmationsTable(view.confirmations))}
+${section('confirmations', 'Subscription confirmations', confirmationsTable(view.confirmations), !view.before)}
 <section aria-labelledby="inbox-h"><h2 id="inbox-h">Inbox</h2>${filter}
 <p class="muted small">Object events as received, newest first, 50 a page.</p>
 ${view.before ? html`<div id="inbox-list">${records}</div>` : html`<div id="inbox-list" data-refresh>${records}</div>`}
@@ -173,7 +169,6 @@ ${r.last_error ? html`<dt>Last error</dt><dd>${r.last_error}</dd>` : ''}
       ? html`<span class="muted small">It can be replayed once it has finished.</span>`
       : html`${actionButton(viewer, url('s3-records', r.id, 'replay'), 'Replay this record')} <span class="muted small">Runs every action of the source again for this event.</span>`
   }</div>`;
-  const region = (id: string, label: string, body: Html): Html => (open ? refreshing(id, label, body) : section(id, label, body));
   return page({
     title: 'Inbox record',
     assets,
@@ -181,7 +176,7 @@ ${r.last_error ? html`<dt>Last error</dt><dd>${r.last_error}</dd>` : ''}
     section: 's3',
     notice: view.notice ?? null,
     body: html`${open ? asOf(view.at) : html`<p id="as-of" class="muted small">As of ${time(view.at)}.</p>`}
-${region('summary', 'Record', html`${summary}${replay}`)}
-${region('actions-run', 'Actions run', runs)}`,
+${section('summary', 'Record', html`${summary}${replay}`, open)}
+${section('actions-run', 'Actions run', runs, open)}`,
   });
 }

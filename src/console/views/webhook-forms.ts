@@ -2,7 +2,7 @@ import { WebhookScope } from '../../webhooks/webhook-subscription.entity';
 import type { SubscriptionView, TestDeliveryView } from '../../webhooks/webhooks.views';
 import { MAX_DESCRIPTION, MAX_NAME, MAX_URL } from '../../webhooks/webhooks.dto';
 import { Html, html, url } from '../html';
-import { badge, excerpt } from './format';
+import { badge, excerpt, options } from './format';
 import { AssetUrls, csrfInput, page, Viewer } from './layout';
 import { disabledBanner } from './webhooks';
 
@@ -47,9 +47,7 @@ ${csrfInput(viewer)}
 <div class="field"><label for="name">Name</label><input id="name" name="name" required maxlength="${MAX_NAME}" value="${form.name}"${invalid}></div>
 <div class="field"><label for="payload_url">Payload URL</label><input id="payload_url" name="payload_url" type="url" required maxlength="${MAX_URL}" value="${form.payload_url}"${invalid}></div>
 <div class="field"><label for="description">Description <span class="muted">(optional; empty clears it)</span></label><input id="description" name="description" maxlength="${MAX_DESCRIPTION}" value="${form.description}"></div>
-<div class="field"><label for="scope">Scope</label><select id="scope" name="scope">${Object.values(WebhookScope).map(
-      (scope) => html`<option value="${scope}"${form.scope === String(scope) ? html` selected` : ''}>${scope}</option>`,
-    )}</select>
+<div class="field"><label for="scope">Scope</label><select id="scope" name="scope">${options(Object.values(WebhookScope), form.scope)}</select>
 <span class="hint">Local: events of the owner organization; Domain: and of everything below it; Global: every event (root organization only).</span></div>
 <div class="check"><input id="ssl_verification" name="ssl_verification" type="checkbox" value="on"${form.ssl_verification ? html` checked` : ''}><label for="ssl_verification">Verify the receiver's TLS certificate (needs an https URL)</label></div>
 <p class="muted small">The owner organization does not change; the secret changes by rotation, on the subscription's page.</p>

@@ -2,12 +2,10 @@ import { WebhookScope } from '../../webhooks/webhook-subscription.entity';
 import type { SubscriptionView } from '../../webhooks/webhooks.views';
 import { MAX_DESCRIPTION, MAX_NAME, MAX_SECRET, MAX_URL } from '../../webhooks/webhooks.dto';
 import { Html, html, url } from '../html';
-import { badge, count, pager, shortId, time } from './format';
-import { actionButton, AssetUrls, csrfInput, page, Viewer } from './layout';
+import { badge, count, options, pager, shortId, time } from './format';
+import { actionButton, AssetUrls, csrfInput, Notice, page, Viewer } from './layout';
 import { DeliveryList, deliveryTable } from './deliveries';
-import { asOf, refreshing, section } from './overview';
-
-type Notice = { kind: 'ok' | 'error'; text: string } | null;
+import { asOf, section } from './overview';
 
 /** The create form's fields as typed, to show them again with an error. */
 export interface CreateForm {
@@ -54,9 +52,7 @@ ${csrfInput(viewer)}
 <div class="field"><label for="payload_url">Payload URL</label><input id="payload_url" name="payload_url" type="url" required maxlength="${MAX_URL}" value="${form.payload_url}" placeholder="https://receiver.example/hook"${invalid}></div>
 <div class="field"><label for="description">Description <span class="muted">(optional)</span></label><input id="description" name="description" maxlength="${MAX_DESCRIPTION}" value="${form.description}"></div>
 <div class="field"><label for="organization_id">Owner organization id <span class="muted">(optional; yours when empty)</span></label><input id="organization_id" name="organization_id" maxlength="64" value="${form.organization_id}"${invalid}></div>
-<div class="field"><label for="scope">Scope</label><select id="scope" name="scope">${Object.values(WebhookScope).map(
-    (scope) => html`<option value="${scope}"${form.scope === String(scope) ? html` selected` : ''}>${scope}</option>`,
-  )}</select>
+<div class="field"><label for="scope">Scope</label><select id="scope" name="scope">${options(Object.values(WebhookScope), form.scope)}</select>
 <span class="hint">Local: events of the owner organization; Domain: and of everything below it; Global: every event (root organization only).</span></div>
 <div class="field"><label for="secret">Secret <span class="muted">(optional; generated when empty, shown once)</span></label><input id="secret" name="secret" type="password" autocomplete="new-password" maxlength="${MAX_SECRET}"></div>
 <div class="check"><input id="ssl_verification" name="ssl_verification" type="checkbox" value="on"${form.ssl_verification ? html` checked` : ''}><label for="ssl_verification">Verify the receiver's TLS certificate (needs an https URL)</label></div>
@@ -96,7 +92,7 @@ export function webhooksPage(assets: AssetUrls, viewer: Viewer, view: WebhooksVi
     section: 'webhooks',
     notice: view.notice ?? null,
     body: html`${before ? '' : asOf(view.at)}
-${before ? section('subscriptions', 'Subscriptions', html`${table}${nav}`) : refreshing('subscriptions', 'Subscriptions', html`${table}${nav}`)}
+${section('subscriptions', 'Subscriptions', html`${table}${nav}`, !before)}
 ${createForm(viewer, view.form, view.error)}`,
   });
 }
@@ -174,9 +170,7 @@ ${actionButton(viewer, url('webhooks', s.id, 'rotate-secret'), 'Rotate secret', 
 <button type="submit">Count them…</button> <span class="muted small">You confirm on the next page.</span>
 </form></section>`;
   const filter = html`<form method="get" action="${url('webhooks', s.id)}" class="filter">
-<label for="state">Show</label> <select id="state" name="state">${(Object.keys(DELIVERY_FILTERS) as DeliveryFilter[]).map(
-    (f) => html`<option value="${f}"${f === view.filter ? html` selected` : ''}>${DELIVERY_FILTERS[f]}</option>`,
-  )}</select> <button type="submit">Apply</button></form>`;
+<label for="state">Show</label> <select id="state" name="state">${options(Object.entries(DELIVERY_FILTERS), view.filter)}</select> <button type="submit">Apply</button></form>`;
   return page({
     title: s.name,
     assets,
