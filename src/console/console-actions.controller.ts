@@ -1,5 +1,4 @@
-import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ActionConnectionRegistry } from '../actions/action-connection-registry.service';
 import { ActionHandlersService } from '../actions/action-handlers.service';
@@ -7,8 +6,7 @@ import { ActionLedgerService } from '../actions/action-ledger.service';
 import { ListActionsQueryDto } from '../actions/actions.dto';
 import { validateDto } from '../common/validate-dto';
 import { ConsoleAssets } from './console-assets.service';
-import { ConsoleAuthGuard } from './console-auth.guard';
-import { ConsoleExceptionFilter } from './console-exception.filter';
+import { ConsolePages } from './console-auth.guard';
 import { chosenFilter, ConsoleRequest, queryText, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { ACTION_FILTERS, actionPage, actionsPage, handlersPage } from './views/actions';
@@ -22,10 +20,7 @@ const PAGE_SIZE = 50;
  * channel's own connection registry for "connected": the same scoping, the same validation. The
  * ledger is paged by key without a total.
  */
-@ApiExcludeController()
-@Controller('console')
-@UseGuards(ConsoleAuthGuard)
-@UseFilters(ConsoleExceptionFilter)
+@ConsolePages()
 export class ConsoleActionsController {
   private readonly connected = (id: string): boolean => this.connections.isConnected(id);
 

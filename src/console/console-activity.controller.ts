@@ -1,5 +1,4 @@
-import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AuditQueryService } from '../audit/audit-query.service';
 import { AuditKind } from '../audit/audit-record.entity';
@@ -8,8 +7,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateApiBody } from '../common/validate-dto';
 import { WebhookDeliveriesService } from '../webhooks/webhook-deliveries.service';
 import { ConsoleAssets } from './console-assets.service';
-import { ConsoleAuthGuard } from './console-auth.guard';
-import { ConsoleExceptionFilter } from './console-exception.filter';
+import { ConsolePages } from './console-auth.guard';
 import { ConsoleRequest, queryText, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { ActivityFilters, activityPage, activityRecordPage, EMPTY_ACTIVITY_FILTERS, filterParams } from './views/activity';
@@ -24,10 +22,7 @@ const MAX_DELIVERY_LINKS = 20;
  * `/api/audit`, with the signed-in user as the caller: the same organization scope (another
  * organization's record is 404, also by URL) and the same validation of the filters.
  */
-@ApiExcludeController()
-@Controller('console')
-@UseGuards(ConsoleAuthGuard)
-@UseFilters(ConsoleExceptionFilter)
+@ConsolePages()
 export class ConsoleActivityController {
   constructor(
     private readonly assets: ConsoleAssets,

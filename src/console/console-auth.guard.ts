@@ -1,4 +1,6 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { applyDecorators, CanActivate, Controller, ExecutionContext, Injectable, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { ConsoleExceptionFilter } from './console-exception.filter';
 import { ConsoleSessions } from './console-sessions.service';
 import { ConsoleCookies } from './console-cookies.service';
 import { checkSameOrigin, ConsoleRequest, CSRF_FIELD, CsrfRefused, field, REFRESH_HEADER, SESSION_COOKIE, SignInRequired } from './console-http';
@@ -29,3 +31,7 @@ export class ConsoleAuthGuard implements CanActivate {
     return true;
   }
 }
+
+/** A controller of signed-in console pages under `path`: this guard, errors as pages, left out of the OpenAPI document. */
+export const ConsolePages = (path = 'console'): ClassDecorator =>
+  applyDecorators(ApiExcludeController(), Controller(path), UseGuards(ConsoleAuthGuard), UseFilters(ConsoleExceptionFilter));

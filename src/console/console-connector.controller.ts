@@ -1,13 +1,11 @@
-import { Controller, Inject, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { Inject, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { validateDto } from '../common/validate-dto';
 import { ListItemsQueryDto, ListRunsQueryDto } from '../connector/connector-intake.dto';
 import { ConnectorItemsService } from '../connector/connector-items.service';
 import { ConnectorRunsService } from '../connector/connector-runs.service';
 import { ConsoleAssets } from './console-assets.service';
-import { ConsoleAuthGuard } from './console-auth.guard';
-import { ConsoleExceptionFilter } from './console-exception.filter';
+import { ConsolePages } from './console-auth.guard';
 import { ConsoleRequest, queryText, redirect, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { url } from './html';
@@ -32,10 +30,7 @@ function noticeOf(query: Record<string, unknown>): { kind: 'ok'; text: string } 
  * connector API, with the signed-in user as the caller: another organization's item is 404, the
  * runs are the root organization's only (404 for anyone else).
  */
-@ApiExcludeController()
-@Controller('console/connector')
-@UseGuards(ConsoleAuthGuard)
-@UseFilters(ConsoleExceptionFilter)
+@ConsolePages('console/connector')
 export class ConsoleConnectorController {
   constructor(
     private readonly assets: ConsoleAssets,

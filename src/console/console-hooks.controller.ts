@@ -1,13 +1,11 @@
-import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { Get, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { validateDto } from '../common/validate-dto';
 import { HookDecisionsService } from '../hooks/hook-decisions.service';
 import { HookEndpointsService } from '../hooks/hook-endpoints.service';
 import { ListDecisionsQueryDto, ListHooksQueryDto } from '../hooks/hooks.dto';
 import { ConsoleAssets } from './console-assets.service';
-import { ConsoleAuthGuard } from './console-auth.guard';
-import { ConsoleExceptionFilter } from './console-exception.filter';
+import { ConsolePages } from './console-auth.guard';
 import { chosenFilter, ConsoleRequest, queryText, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { DECISION_FILTERS, DecisionFilter, decisionPage, decisionsPage, hookPage, hooksPage } from './views/hooks';
@@ -30,10 +28,7 @@ function outcomeQuery(filter: DecisionFilter): Record<string, string> {
  * the caller: the same scoping (another organization's hook or decision is 404) and validation.
  * Read-only: hooks are changed through the API and the CLI.
  */
-@ApiExcludeController()
-@Controller('console')
-@UseGuards(ConsoleAuthGuard)
-@UseFilters(ConsoleExceptionFilter)
+@ConsolePages()
 export class ConsoleHooksController {
   constructor(
     private readonly assets: ConsoleAssets,

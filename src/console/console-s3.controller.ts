@@ -1,11 +1,9 @@
-import { Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { S3InboxService } from '../s3-events/s3-inbox.service';
 import { S3SourcesService } from '../s3-events/s3-sources.service';
 import { ConsoleAssets } from './console-assets.service';
-import { ConsoleAuthGuard } from './console-auth.guard';
-import { ConsoleExceptionFilter } from './console-exception.filter';
+import { ConsolePages } from './console-auth.guard';
 import { chosenFilter, ConsoleRequest, queryText, redirect, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { url } from './html';
@@ -20,10 +18,7 @@ const INBOX_PAGE_SIZE = 50;
  * signed-in user as the caller: the same organization scoping (another organization's ids are 404
  * as unknown ones), the same validation. The inbox is paged by key without a total (it can be large).
  */
-@ApiExcludeController()
-@Controller('console')
-@UseGuards(ConsoleAuthGuard)
-@UseFilters(ConsoleExceptionFilter)
+@ConsolePages()
 export class ConsoleS3Controller {
   constructor(
     private readonly assets: ConsoleAssets,

@@ -1,5 +1,4 @@
-import { Body, Controller, Get, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { Body, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { validateApiBody, validateDto } from '../common/validate-dto';
@@ -7,8 +6,7 @@ import { REDELIVER_FAILED_MAX, WebhookDeliveriesService } from '../webhooks/webh
 import { WebhookSubscriptionsService } from '../webhooks/webhook-subscriptions.service';
 import { CreateSubscriptionDto, ListDeliveriesQueryDto, ListSubscriptionsQueryDto, parseUpdate } from '../webhooks/webhooks.dto';
 import { ConsoleAssets } from './console-assets.service';
-import { ConsoleAuthGuard } from './console-auth.guard';
-import { ConsoleExceptionFilter } from './console-exception.filter';
+import { ConsolePages } from './console-auth.guard';
 import { chosenFilter, ConsoleRequest, field, queryText, redirect, sendPage } from './console-http';
 import { viewerOf } from './console-viewer';
 import { url } from './html';
@@ -18,6 +16,7 @@ import { CreateForm, DELIVERY_FILTERS, DeliveryFilter, EMPTY_CREATE_FORM, replay
 import { EditForm, editFormOf, editPage, testPage } from './views/webhook-forms';
 import { eventPage } from './views/events';
 import type { SubscriptionView } from '../webhooks/webhooks.views';
+import type { VerifiedCaller } from '../auth/credential-cache.service';
 
 const PAGE_SIZE = 50;
 const SUBSCRIPTIONS_PAGE_SIZE = 100;
@@ -50,22 +49,19 @@ function filterQuery(filter: DeliveryFilter): Record<string, string> {
   return { state: filter };
 }
 
+/** The fields both forms have, as typed; a checkbox as a boolean. */
+function editForm(body: unknown): EditForm {
+  const text = (name: string): string => field(body, name) ?? '';
+  return { name: text('name'), payload_url: text('payload_url'), description: text('description'), scope: text('scope'), ssl_verification: field(body, 'ssl_verification') === 'on' };
+}
+
 /** The create form's fields as the API's body: text fields, checkboxes as booleans, empty optional ones left out. */
 function createBody(body: unknown): { form: CreateForm; dto: Record<string, unknown> } {
-  const text = (name: string): string => field(body, name) ?? '';
-  const form: CreateForm = {
-    name: text('name'),
-    payload_url: text('payload_url'),
-    description: text('description'),
-    organization_id: text('organization_id').trim(),
-    scope: text('scope'),
-    ssl_verification: field(body, 'ssl_verification') === 'on',
-    enabled: field(body, 'enabled') === 'on',
-  };
+  const form: CreateForm = { ...editForm(body), organization_id: (field(body, 'organization_id') ?? '').trim(), enabled: field(body, 'enabled') === 'on' };
   const dto: Record<string, unknown> = { name: form.name, payload_url: form.payload_url, scope: form.scope, ssl_verification: form.ssl_verification, enabled: form.enabled };
   if (form.description !== '') dto.description = form.description;
   if (form.organization_id !== '') dto.organization_id = form.organization_id;
-  const secret = text('secret');
+  const secret = field(body, 'secret') ?? '';
   if (secret !== '') dto.secret = secret;
   return { form, dto };
 }
@@ -75,14 +71,7 @@ function createBody(body: unknown): { form: CreateForm; dto: Record<string, unkn
  * (an empty description clears it), plus any `organization_id` sent, which the API refuses.
  */
 function editBody(body: unknown, current: SubscriptionView): { form: EditForm; dto: Record<string, unknown> } {
-  const text = (name: string): string => field(body, name) ?? '';
-  const form: EditForm = {
-    name: text('name'),
-    payload_url: text('payload_url'),
-    description: text('description'),
-    scope: text('scope'),
-    ssl_verification: field(body, 'ssl_verification') === 'on',
-  };
+  const form = editForm(body);
   const dto: Record<string, unknown> = {};
   if (form.name !== current.name) dto.name = form.name;
   if (form.payload_url !== current.payload_url) dto.payload_url = form.payload_url;
@@ -100,10 +89,7 @@ function editBody(body: unknown, current: SubscriptionView): { form: EditForm; d
  * the same organization scoping (another organization's ids are 404, a foreign owner 403), the
  * same validation, the same approval hooks.
  */
-@ApiExcludeController()
-@Controller('console')
-@UseGuards(ConsoleAuthGuard)
-@UseFilters(ConsoleExceptionFilter)
+@ConsolePages()
 export class ConsoleWebhooksController {
   constructor(
     private readonly assets: ConsoleAssets,
@@ -202,11 +188,15 @@ export class ConsoleWebhooksController {
       viewer.caller,
       await validateDto(ListDeliveriesQueryDto, { success: 'false', replayed: 'false', before, limit: String(PAGE_SIZE) }, 'query'),
     );
+    const subscriptions = await this.subscriptionNames(viewer.caller, result.items);
+    sendPage(reply, 200, deadLettersPage(this.assets.urls, viewer, { result, subscriptions, before, at: new Date().toISOString(), notice: noticeOf(query) }));
+  }
+
+  /** The names of the deliveries' subscriptions, by id. */
+  private async subscriptionNames(caller: VerifiedCaller, deliveries: Array<{ subscription_id: string }>): Promise<Map<string, string>> {
     const names = new Map<string, string>();
-    for (const subscriptionId of new Set(result.items.map((d) => d.subscription_id))) {
-      names.set(subscriptionId, (await this.subscriptions.get(viewer.caller, subscriptionId)).name);
-    }
-    sendPage(reply, 200, deadLettersPage(this.assets.urls, viewer, { result, subscriptions: names, before, at: new Date().toISOString(), notice: noticeOf(query) }));
+    for (const id of new Set(deliveries.map((d) => d.subscription_id))) names.set(id, (await this.subscriptions.get(caller, id)).name);
+    return names;
   }
 
   /** The subscriptions newest first, by key: `before` is the last id of the previous page. */
@@ -270,10 +260,7 @@ export class ConsoleWebhooksController {
     const result = await this.deliveries.page(viewer.caller, await validateDto(ListDeliveriesQueryDto, { event_id: eventId, before, limit: String(PAGE_SIZE) }, 'query'));
     // An event none of whose deliveries the caller can see is as unknown as a missing one.
     if (result.items.length === 0 && before === undefined) throw new DomainError(ErrorCode.NotFound, 'Event not found.');
-    const names = new Map<string, string>();
-    for (const subscriptionId of new Set(result.items.map((d) => d.subscription_id))) {
-      names.set(subscriptionId, (await this.subscriptions.get(viewer.caller, subscriptionId)).name);
-    }
+    const names = await this.subscriptionNames(viewer.caller, result.items);
     sendPage(reply, 200, eventPage(this.assets.urls, viewer, { eventId, result, subscriptions: names, before, at: new Date().toISOString() }));
   }
 }
