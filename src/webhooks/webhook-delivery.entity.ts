@@ -15,7 +15,7 @@ export enum DeliveryState {
 // Partial: only the rows the delivery worker looks for (migration 1733000000000; the pending one ends
 // with `id`, the claim's order, since 1733460000000). Queries that
 // should use them spell the state as a literal: SQLite cannot match a bound parameter to the WHERE.
-@Index('webhook_deliveries_pending_idx', ['subscriptionId', 'nextAttemptAt', 'id'], { where: "state = 'pending'" })
+@Index('webhook_deliveries_pending_order_idx', ['subscriptionId', 'nextAttemptAt', 'id'], { where: "state = 'pending'" })
 @Index('webhook_deliveries_claimed_idx', ['lockedUntil'], { where: "state = 'delivering'" })
 @Index('webhook_deliveries_failed_idx', ['subscriptionId', 'createdAt', 'id'], { where: "state = 'failed'" })
 @Index('webhook_deliveries_failed_time_idx', ['createdAt', 'id'], { where: "state = 'failed'" })
