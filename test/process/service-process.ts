@@ -135,7 +135,6 @@ export async function killAllServices(): Promise<void> {
   await Promise.all([...running].map((s) => s.kill()));
 }
 
-/** A TCP port nothing listens on right now. */
 /**
  * The service as the background worker of a crash or multi-process spec: on `database`, a free
  * port, warnings only, loopback receivers allowed, polling every 100 ms, the retention sweep off;
@@ -154,16 +153,21 @@ export async function startWorkerService(database: { env: Record<string, string>
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
+/**
+ * A TCP port nothing listens on right now, below the kernel's ephemeral range (32768 and up on
+ * Linux): a port taken from that range can become the local port of some outgoing connection
+ * before the service started on it binds, and the service then fails with EADDRINUSE (seen in CI).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((done) => {
+      const server = createServer();
+      server.once('error', () => done(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /** Tries to connect to `port` every 100 ms until stopped; `stop()` tells whether any attempt succeeded. */
